@@ -1,0 +1,166 @@
+package es
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+)
+
+// Decider is an aggregate as two pure functions. Events are payload values of
+// declared message types (see Define); Decide must not do I/O, read the clock or
+// generate ids: put those in the command.
+type Decider[S, C any] struct {
+	// Initial is the state of a stream with no events (zero S if nil).
+	Initial func() S
+	// Decide returns the events cmd produces in state (none is fine), or an error
+	// (an *acme.Error for a rule the client broke).
+	Decide func(state S, cmd C) ([]any, error)
+	// Evolve returns the state after event (a decoded payload value).
+	Evolve func(state S, event any) S
+}
+
+// Aggregate runs the command path of one stream type of a context.
+type Aggregate[S, C any] struct {
+	Store      Store
+	Registry   *Registry
+	NewID      func() string // event ids (UUIDv7)
+	StreamType string
+	Decider    Decider[S, C]
+	// SnapshotEvery saves a snapshot when a commit crosses a multiple of N
+	// versions (0 = never). S must round-trip through encoding/json.
+	SnapshotEvery int64
+	// SnapshotVersion is the version of S's JSON encoding; bump it when S changes.
+	SnapshotVersion int
+	// Inline, when set, projects the new events into read models in the same
+	// transaction as the append.
+	Inline func(ctx context.Context, tx SQL, events []Event) error
+	// Retries on ErrConcurrency (default 10).
+	Retries int
+}
+
+// Loaded is a stream's state at a version.
+type Loaded[S any] struct {
+	State   S
+	Version int64 // 0 = the stream does not exist
+}
+
+// Load rebuilds the state of streamID (snapshot + tail). With q.ToVersion or
+// q.AsOf it rebuilds the state as it was then (no snapshot newer than that is used).
+func (a *Aggregate[S, C]) Load(ctx context.Context, streamID string, q StreamQuery) (Loaded[S], error) {
+	st := a.initial()
+	var from int64
+	if a.SnapshotEvery > 0 && q.AsOf.IsZero() {
+		snap, err := a.Store.LoadSnapshot(ctx, streamID, q.ToVersion)
+		switch {
+		case err == nil && snap.SchemaVersion == a.SnapshotVersion:
+			if json.Unmarshal(snap.State, &st) == nil {
+				from = snap.Version
+			} else {
+				st = a.initial()
+			}
+		case err != nil && !errors.Is(err, ErrNotFound):
+			return Loaded[S]{}, fmt.Errorf("load snapshot %s: %w", streamID, err)
+		}
+	}
+	q.FromVersion = from + 1
+	events, err := a.Store.ReadStream(ctx, streamID, q)
+	if err != nil {
+		return Loaded[S]{}, fmt.Errorf("read %s: %w", streamID, err)
+	}
+	version := from
+	for _, e := range events {
+		v, err := a.Registry.Decode(e)
+		if err != nil {
+			return Loaded[S]{}, err
+		}
+		st = a.Decider.Evolve(st, v)
+		version = e.Version
+	}
+	return Loaded[S]{State: st, Version: version}, nil
+}
+
+// Decide loads streamID, runs cmd and returns the Append it produces (with the
+// version it read as Expected) and the state after it, without storing anything.
+// Consumers use it to build a Commit that also carries their inbox id.
+func (a *Aggregate[S, C]) Decide(ctx context.Context, streamID string, cmd C) (Append, S, error) {
+	cur, err := a.Load(ctx, streamID, StreamQuery{})
+	if err != nil {
+		return Append{}, cur.State, err
+	}
+	vals, err := a.Decider.Decide(cur.State, cmd)
+	if err != nil {
+		return Append{}, cur.State, err
+	}
+	md := MetadataFrom(ctx)
+	app := Append{StreamID: streamID, StreamType: a.StreamType, Expected: cur.Version}
+	st := cur.State
+	for _, v := range vals {
+		e, err := a.Registry.Encode(a.NewID(), v, md)
+		if err != nil {
+			return Append{}, cur.State, err
+		}
+		app.Events = append(app.Events, e)
+		st = a.Decider.Evolve(st, v)
+	}
+	return app, st, nil
+}
+
+// Handled is the outcome of Handle.
+type Handled[S any] struct {
+	State    S
+	Version  int64   // the stream's version after the command
+	Events   []Event // as stored (none when the command changed nothing)
+	Position int64   // the store's log position after the commit (consistency token)
+}
+
+// Handle runs the command path: load, decide, commit with the expected version;
+// on ErrConcurrency it reloads and decides again (bounded). A command that
+// produces no events stores nothing.
+func (a *Aggregate[S, C]) Handle(ctx context.Context, streamID string, cmd C) (Handled[S], error) {
+	retries := a.Retries
+	if retries <= 0 {
+		retries = 10
+	}
+	for attempt := 0; ; attempt++ {
+		app, st, err := a.Decide(ctx, streamID, cmd)
+		if err != nil {
+			return Handled[S]{State: st}, err
+		}
+		if len(app.Events) == 0 {
+			return Handled[S]{State: st, Version: app.Expected}, nil
+		}
+		res, err := a.Store.Commit(ctx, Commit{Appends: []Append{app}, Apply: a.Inline})
+		if errors.Is(err, ErrConcurrency) && attempt < retries {
+			continue
+		}
+		if err != nil {
+			return Handled[S]{State: st}, err
+		}
+		h := Handled[S]{State: st, Version: app.Expected + int64(len(app.Events)), Events: res.Events, Position: res.Position}
+		a.maybeSnapshot(ctx, streamID, app.Expected, h)
+		return h, nil
+	}
+}
+
+// maybeSnapshot saves a snapshot when the commit crossed a multiple of
+// SnapshotEvery. A failed snapshot is harmless (the next load reads more events).
+func (a *Aggregate[S, C]) maybeSnapshot(ctx context.Context, streamID string, before int64, h Handled[S]) {
+	n := a.SnapshotEvery
+	if n <= 0 || h.Version/n == before/n {
+		return
+	}
+	b, err := json.Marshal(h.State)
+	if err != nil {
+		return
+	}
+	_ = a.Store.SaveSnapshot(ctx, Snapshot{StreamID: streamID, Version: h.Version, SchemaVersion: a.SnapshotVersion, State: b})
+}
+
+func (a *Aggregate[S, C]) initial() S {
+	if a.Decider.Initial != nil {
+		return a.Decider.Initial()
+	}
+	var s S
+	return s
+}

@@ -1,0 +1,194 @@
+// Package httpapi is the HTTP foundation every context's routes use: JSON in and
+// out, RFC 9457 problem+json errors from one table of codes, bearer-token roles,
+// Idempotency-Key on POST, consistency tokens (Acme-Position / Acme-Min-Position),
+// request logging and panic recovery, and the OpenAPI document of every route.
+package httpapi
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strconv"
+	"strings"
+
+	"acme"
+)
+
+// Role is what a caller may do.
+type Role int
+
+const (
+	Anonymous Role = iota // no token
+	Customer              // a customer's session token
+	Admin                 // ACME_ADMIN_TOKEN
+)
+
+// Caller is the authenticated caller of a request.
+type Caller struct {
+	Role       Role
+	CustomerID string // for Customer
+}
+
+// Actor is the caller as recorded in event metadata: "admin", "customer:<id>" or "anonymous".
+func (c Caller) Actor() string {
+	switch c.Role {
+	case Admin:
+		return "admin"
+	case Customer:
+		return "customer:" + c.CustomerID
+	}
+	return "anonymous"
+}
+
+type callerKey struct{}
+
+// WithCaller returns ctx carrying c.
+func WithCaller(ctx context.Context, c Caller) context.Context {
+	return context.WithValue(ctx, callerKey{}, c)
+}
+
+// CallerFrom returns the caller of the request ctx belongs to.
+func CallerFrom(ctx context.Context) Caller {
+	c, _ := ctx.Value(callerKey{}).(Caller)
+	return c
+}
+
+// HandlerFunc handles a request; a returned error becomes a problem+json response
+// (an *acme.Error by its code; anything else a 500 with code "internal").
+type HandlerFunc func(w http.ResponseWriter, r *http.Request) error
+
+// MaxBody is the largest request body accepted (413 above it).
+const MaxBody = 1 << 20
+
+// Decode reads the JSON body of r into v: unknown fields, wrong types, trailing
+// data or malformed JSON are a 400 bad_request; a body over MaxBody is a 413.
+func Decode(r *http.Request, v any) error {
+	body := http.MaxBytesReader(nil, r.Body, MaxBody)
+	dec := json.NewDecoder(body)
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		var tooBig *http.MaxBytesError
+		if errors.As(err, &tooBig) {
+			return acme.Errorf(acme.CodePayloadTooLarge, "the body is larger than %d bytes", MaxBody)
+		}
+		if errors.Is(err, io.EOF) {
+			return acme.Errorf(acme.CodeBadRequest, "the body is empty; a JSON object is expected")
+		}
+		return acme.Errorf(acme.CodeBadRequest, "malformed JSON body: %s", cleanJSONError(err))
+	}
+	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
+		var tooBig *http.MaxBytesError
+		if errors.As(err, &tooBig) {
+			return acme.Errorf(acme.CodePayloadTooLarge, "the body is larger than %d bytes", MaxBody)
+		}
+		return acme.Errorf(acme.CodeBadRequest, "malformed JSON body: trailing data after the object")
+	}
+	return nil
+}
+
+func cleanJSONError(err error) string {
+	var te *json.UnmarshalTypeError
+	if errors.As(err, &te) {
+		return fmt.Sprintf("field %q must be %s", te.Field, te.Type.String())
+	}
+	return err.Error()
+}
+
+// JSON writes v as a JSON response with status.
+func JSON(w http.ResponseWriter, status int, v any) error {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	return json.NewEncoder(w).Encode(v)
+}
+
+// List is the contract's list envelope.
+type List[T any] struct {
+	Items    []T `json:"items"`
+	Total    int `json:"total"`
+	Page     int `json:"page"`
+	PageSize int `json:"pageSize"`
+}
+
+// Paging reads ?page= (1-based, default 1) and ?pageSize= (default 20, max 100).
+func Paging(r *http.Request) (page, size int, err error) {
+	page, size = 1, 20
+	var fields []acme.FieldError
+	if s := r.URL.Query().Get("page"); s != "" {
+		n, e := strconv.Atoi(s)
+		if e != nil || n < 1 {
+			fields = append(fields, acme.FieldError{Field: "page", Message: "must be an integer >= 1"})
+		}
+		page = n
+	}
+	if s := r.URL.Query().Get("pageSize"); s != "" {
+		n, e := strconv.Atoi(s)
+		if e != nil || n < 1 || n > 100 {
+			fields = append(fields, acme.FieldError{Field: "pageSize", Message: "must be an integer from 1 to 100"})
+		}
+		size = n
+	}
+	if len(fields) > 0 {
+		return 0, 0, acme.Invalid(fields...)
+	}
+	return page, size, nil
+}
+
+// Window returns the slice bounds of a page over n items.
+func Window(n, page, size int) (from, to int) {
+	from = min((page-1)*size, n)
+	return from, min(from+size, n)
+}
+
+// SetPosition adds the write's position in context's log to the response's
+// Acme-Position token (call it on every 2xx response to a command).
+func SetPosition(w http.ResponseWriter, context string, position int64) {
+	tok := ParsePosition(w.Header().Get("Acme-Position"))
+	if tok == nil {
+		tok = Position{}
+	}
+	if position > tok[context] {
+		tok[context] = position
+	}
+	w.Header().Set("Acme-Position", tok.String())
+}
+
+// Position is a consistency token: for each context, a position in its log.
+type Position map[string]int64
+
+// String encodes the token: "catalog:12,inventory:7" (opaque to clients).
+func (p Position) String() string {
+	parts := make([]string, 0, len(p))
+	for k, v := range p {
+		parts = append(parts, k+":"+strconv.FormatInt(v, 10))
+	}
+	sortStrings(parts)
+	return strings.Join(parts, ",")
+}
+
+// ParsePosition decodes a token; nil when s is empty or malformed.
+func ParsePosition(s string) Position {
+	if s == "" {
+		return nil
+	}
+	p := Position{}
+	for _, part := range strings.Split(s, ",") {
+		k, v, ok := strings.Cut(part, ":")
+		n, err := strconv.ParseInt(v, 10, 64)
+		if !ok || k == "" || err != nil || n < 0 {
+			return nil
+		}
+		p[k] = n
+	}
+	return p
+}
+
+func sortStrings(s []string) {
+	for i := 1; i < len(s); i++ {
+		for j := i; j > 0 && s[j] < s[j-1]; j-- {
+			s[j], s[j-1] = s[j-1], s[j]
+		}
+	}
+}
