@@ -59,3 +59,122 @@ func IsPermanent(err error) bool {
 	}
 	return false
 }
+
+// Subject prefixes of the bus. Events of context owner publish on
+// "acme.evt.<owner>.<Name>" (any number of consumers); commands go to the work
+// queue "acme.cmd.<owner>.<Name>" (one handler group). See docs/bus.md.
+const (
+	EventSubjectPrefix   = "acme.evt."
+	CommandSubjectPrefix = "acme.cmd."
+)
+
+// SubjectOf returns the bus subject of a message of spec: acme.cmd.<owner>.<Name>
+// for a command, acme.evt.<owner>.<Name> otherwise.
+func SubjectOf(spec MessageSpec) string {
+	if spec.Kind == KindCommand {
+		return CommandSubjectPrefix + spec.Owner + "." + spec.Name
+	}
+	return EventSubjectPrefix + spec.Owner + "." + spec.Name
+}
+
+// Envelope is a message addressed to a bus subject.
+type Envelope struct {
+	Subject string // acme.evt.<owner>.<Name> or acme.cmd.<owner>.<Name>
+	Message Message
+}
+
+// Bus is the message bus port (implementation: natsbus, NATS JetStream). The
+// relay publishes the stores' logs to it; the consumer runtime reads durable
+// consumers from it. Every method returns ctx.Err() (wrapped) when ctx is done
+// first, and ErrClosed after Close.
+type Bus interface {
+	// Publish stores every envelope on the bus and returns once the server has
+	// acknowledged all of them (they are durable). Message.ID is the
+	// deduplication id: an envelope re-published with an ID the bus has stored
+	// within its duplicate window is acknowledged without being stored again.
+	// On error some envelopes may be stored: re-publish all of them (dedup makes
+	// that safe).
+	Publish(ctx context.Context, msgs ...Envelope) error
+
+	// Subscribe creates (or updates) the durable consumer spec.Name over
+	// spec.Subjects and returns a handle to pull from it. Processes that
+	// subscribe with the same name share the messages (each is delivered to one
+	// of them at a time). Messages published before the consumer was first
+	// created are delivered too (events: from the start of the retained stream).
+	// Errors: an invalid spec, or a filter that overlaps another consumer of a
+	// command (work-queue) subject.
+	Subscribe(ctx context.Context, spec ConsumerSpec) (Subscription, error)
+
+	// DeadLetter stores d in the dead-letter stream (ID and DeadAt are set by
+	// the bus when empty/zero).
+	DeadLetter(ctx context.Context, d DeadLetter) error
+	// DeadLetters returns the stored dead letters, oldest first (at most limit;
+	// limit <= 0 means all).
+	DeadLetters(ctx context.Context, limit int) ([]DeadLetter, error)
+	// RemoveDeadLetter deletes a dead letter (after a successful retry).
+	// ErrNotFound when there is none with id.
+	RemoveDeadLetter(ctx context.Context, id string) error
+
+	// Lease acquires or renews the named lease for holder, valid for ttl after
+	// the call. It returns false (and no error) while another holder has it.
+	// A holder that stops renewing loses it after ttl.
+	Lease(ctx context.Context, name, holder string, ttl time.Duration) (bool, error)
+	// ReleaseLease gives up the lease if holder has it.
+	ReleaseLease(ctx context.Context, name, holder string) error
+
+	Close() error
+}
+
+// ConsumerSpec describes a durable consumer.
+type ConsumerSpec struct {
+	// Name is the durable name, unique across the platform: "<context>_<name>"
+	// (letters, digits, '_' and '-').
+	Name string
+	// Subjects are the exact subjects (acme.evt.* and/or acme.cmd.*) it reads.
+	Subjects []string
+	// AckWait is how long a delivery may stay unacknowledged before it is
+	// redelivered (default 30 s). Delivery.InProgress extends it.
+	AckWait time.Duration
+}
+
+// Subscription is a durable consumer's pull handle.
+type Subscription interface {
+	// Next blocks until a delivery is available or ctx is done. Deliveries of
+	// one subscription arrive in the bus's order except for redeliveries.
+	// Several goroutines may call Next concurrently.
+	Next(ctx context.Context) (Delivery, error)
+	// Pending returns the number of messages of the consumer not yet
+	// acknowledged (undelivered plus delivered-but-unacknowledged).
+	Pending(ctx context.Context) (int64, error)
+	// Close stops pulling; unacknowledged deliveries are redelivered later.
+	// The durable consumer stays on the bus.
+	Close() error
+}
+
+// Delivery is one delivery of a message to a consumer. Exactly one of Ack, Nak
+// or Term should be called.
+type Delivery interface {
+	Message() Message
+	Subject() string
+	// NumDelivered is 1 on the first delivery, 2 on the first redelivery, ...
+	NumDelivered() int
+	// Ack acknowledges the message and waits for the server's confirmation.
+	Ack(ctx context.Context) error
+	// Nak asks for redelivery after delay.
+	Nak(delay time.Duration) error
+	// Term stops redelivery of this message (it was dead-lettered).
+	Term() error
+	// InProgress resets the redelivery timer of a slow handler.
+	InProgress() error
+}
+
+// DeadLetter is a message a consumer gave up on.
+type DeadLetter struct {
+	ID         string // bus-assigned
+	Consumer   string // "<context>.<name>"
+	Subject    string // the subject it was delivered on
+	Message    Message
+	Error      string
+	Deliveries int
+	DeadAt     time.Time
+}

@@ -1,0 +1,165 @@
+package natsbus
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+
+	"acme/es"
+)
+
+// Subscribe creates or updates the durable consumer spec.Name on each stream
+// its subjects belong to (events and commands live in two streams) and pulls
+// from them with Fetch loops of a short expiry.
+func (b *Bus) Subscribe(ctx context.Context, spec es.ConsumerSpec) (es.Subscription, error) {
+	if b.isClosed() {
+		return nil, es.ErrClosed
+	}
+	if spec.Name == "" || strings.ContainsAny(spec.Name, ". *>") {
+		return nil, fmt.Errorf("natsbus: invalid consumer name %q", spec.Name)
+	}
+	if len(spec.Subjects) == 0 {
+		return nil, fmt.Errorf("natsbus: consumer %s has no subjects", spec.Name)
+	}
+	ackWait := spec.AckWait
+	if ackWait <= 0 {
+		ackWait = 30 * time.Second
+	}
+	byStream := map[string][]string{}
+	var order []string
+	for _, s := range spec.Subjects {
+		st, err := streamOf(s)
+		if err != nil {
+			return nil, err
+		}
+		if _, ok := byStream[st]; !ok {
+			order = append(order, st)
+		}
+		byStream[st] = append(byStream[st], b.opts.Prefix+s)
+	}
+	sub := &subscription{b: b, ch: make(chan *delivery), done: make(chan struct{})}
+	for _, st := range order {
+		cfg := jetstream.ConsumerConfig{
+			Durable:        spec.Name,
+			FilterSubjects: byStream[st],
+			AckPolicy:      jetstream.AckExplicitPolicy,
+			AckWait:        ackWait,
+			DeliverPolicy:  jetstream.DeliverAllPolicy,
+			MaxDeliver:     -1, // the consumer runtime dead-letters by delivery count
+			MaxAckPending:  1024,
+		}
+		c, err := b.js.CreateOrUpdateConsumer(ctx, b.opts.Prefix+st, cfg)
+		if err != nil {
+			return nil, fmt.Errorf("natsbus: consumer %s on %s: %w", spec.Name, st, err)
+		}
+		sub.cons = append(sub.cons, c)
+	}
+	pullCtx, cancel := context.WithCancel(context.Background())
+	sub.cancel = cancel
+	for _, c := range sub.cons {
+		sub.wg.Add(1)
+		go sub.pull(pullCtx, c)
+	}
+	return sub, nil
+}
+
+type subscription struct {
+	b      *Bus
+	cons   []jetstream.Consumer
+	ch     chan *delivery
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+	done   chan struct{}
+	once   sync.Once
+}
+
+// pull runs Fetch loops: each pull request expires after FetchWait, so a lost
+// or stalled request costs at most that long (never the 30 s default).
+func (s *subscription) pull(ctx context.Context, c jetstream.Consumer) {
+	defer s.wg.Done()
+	for ctx.Err() == nil {
+		batch, err := c.Fetch(s.b.opts.FetchBatch, jetstream.FetchMaxWait(s.b.opts.FetchWait))
+		if err != nil {
+			if s.b.isClosed() {
+				return
+			}
+			select {
+			case <-ctx.Done():
+				return
+			case <-time.After(100 * time.Millisecond):
+			}
+			continue
+		}
+		for m := range batch.Messages() {
+			md, err := m.Metadata()
+			n := 1
+			if err == nil {
+				n = int(md.NumDelivered)
+			}
+			d := &delivery{m: m, msg: decode(m.Headers(), m.Data()), subject: strings.TrimPrefix(m.Subject(), s.b.opts.Prefix), n: n}
+			select {
+			case s.ch <- d:
+			case <-ctx.Done():
+				// Not handed out: let it be redelivered soon.
+				_ = m.NakWithDelay(0)
+			}
+		}
+	}
+}
+
+func (s *subscription) Next(ctx context.Context) (es.Delivery, error) {
+	select {
+	case d := <-s.ch:
+		return d, nil
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	case <-s.done:
+		return nil, es.ErrClosed
+	}
+}
+
+func (s *subscription) Pending(ctx context.Context) (int64, error) {
+	var n int64
+	for _, c := range s.cons {
+		info, err := c.Info(ctx)
+		if err != nil {
+			return 0, fmt.Errorf("natsbus: consumer info: %w", err)
+		}
+		n += int64(info.NumPending) + int64(info.NumAckPending)
+	}
+	return n, nil
+}
+
+func (s *subscription) Close() error {
+	s.once.Do(func() {
+		close(s.done)
+		s.cancel()
+		s.wg.Wait()
+	})
+	return nil
+}
+
+type delivery struct {
+	m       jetstream.Msg
+	msg     es.Message
+	subject string
+	n       int
+}
+
+func (d *delivery) Message() es.Message { return d.msg }
+func (d *delivery) Subject() string     { return d.subject }
+func (d *delivery) NumDelivered() int   { return d.n }
+func (d *delivery) Ack(ctx context.Context) error {
+	if err := d.m.DoubleAck(ctx); err != nil && !errors.Is(err, jetstream.ErrMsgAlreadyAckd) {
+		return fmt.Errorf("natsbus: ack: %w", err)
+	}
+	return nil
+}
+func (d *delivery) Nak(delay time.Duration) error { return d.m.NakWithDelay(delay) }
+func (d *delivery) Term() error                   { return d.m.Term() }
+func (d *delivery) InProgress() error             { return d.m.InProgress() }

@@ -1,0 +1,106 @@
+package natsbus
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+
+	"acme/es"
+)
+
+// DeadLetter publishes d to acme.dlq.<consumer> in ACME_DLQ: the original
+// message (headers and body) plus the dead-letter headers. Its id is the stream
+// sequence.
+func (b *Bus) DeadLetter(ctx context.Context, d es.DeadLetter) error {
+	if b.isClosed() {
+		return es.ErrClosed
+	}
+	if d.DeadAt.IsZero() {
+		d.DeadAt = time.Now().UTC()
+	}
+	m := encode(b.opts.Prefix+dlqSubjectPrefix+strings.ReplaceAll(d.Consumer, ".", "_"), d.Message)
+	m.Header.Set(HeaderDLQConsumer, d.Consumer)
+	m.Header.Set(HeaderDLQSubject, d.Subject)
+	m.Header.Set(HeaderDLQError, d.Error)
+	m.Header.Set(HeaderDLQDeliveries, strconv.Itoa(d.Deliveries))
+	m.Header.Set(HeaderDLQDeadAt, d.DeadAt.UTC().Format(timeFormat))
+	// No dedup id: the same message may die again after a failed retry.
+	if _, err := b.js.PublishMsg(ctx, m); err != nil {
+		return fmt.Errorf("natsbus: dead letter: %w", err)
+	}
+	return nil
+}
+
+// DeadLetters reads ACME_DLQ from its first to its last sequence.
+func (b *Bus) DeadLetters(ctx context.Context, limit int) ([]es.DeadLetter, error) {
+	if b.isClosed() {
+		return nil, es.ErrClosed
+	}
+	st, err := b.js.Stream(ctx, b.opts.Prefix+DLQStream)
+	if err != nil {
+		return nil, fmt.Errorf("natsbus: dlq: %w", err)
+	}
+	info, err := st.Info(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("natsbus: dlq: %w", err)
+	}
+	out := []es.DeadLetter{}
+	if info.State.Msgs == 0 {
+		return out, nil
+	}
+	for seq := info.State.FirstSeq; seq <= info.State.LastSeq; seq++ {
+		if limit > 0 && len(out) >= limit {
+			break
+		}
+		raw, err := st.GetMsg(ctx, seq)
+		if errors.Is(err, jetstream.ErrMsgNotFound) {
+			continue
+		}
+		if err != nil {
+			return nil, fmt.Errorf("natsbus: dlq message %d: %w", seq, err)
+		}
+		h := raw.Header
+		d := es.DeadLetter{
+			ID:       strconv.FormatUint(raw.Sequence, 10),
+			Consumer: h.Get(HeaderDLQConsumer),
+			Subject:  h.Get(HeaderDLQSubject),
+			Message:  decode(h, raw.Data),
+			Error:    h.Get(HeaderDLQError),
+		}
+		d.Deliveries, _ = strconv.Atoi(h.Get(HeaderDLQDeliveries))
+		if t, err := time.Parse(timeFormat, h.Get(HeaderDLQDeadAt)); err == nil {
+			d.DeadAt = t.UTC()
+		} else {
+			d.DeadAt = raw.Time.UTC()
+		}
+		out = append(out, d)
+	}
+	return out, nil
+}
+
+// RemoveDeadLetter deletes the DLQ message with sequence id.
+func (b *Bus) RemoveDeadLetter(ctx context.Context, id string) error {
+	if b.isClosed() {
+		return es.ErrClosed
+	}
+	seq, err := strconv.ParseUint(id, 10, 64)
+	if err != nil {
+		return es.ErrNotFound
+	}
+	st, err := b.js.Stream(ctx, b.opts.Prefix+DLQStream)
+	if err != nil {
+		return fmt.Errorf("natsbus: dlq: %w", err)
+	}
+	if err := st.DeleteMsg(ctx, seq); err != nil {
+		if errors.Is(err, jetstream.ErrMsgNotFound) || strings.Contains(err.Error(), "not found") {
+			return es.ErrNotFound
+		}
+		return fmt.Errorf("natsbus: remove dead letter %s: %w", id, err)
+	}
+	return nil
+}

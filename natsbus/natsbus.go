@@ -1,0 +1,319 @@
+// Package natsbus is the es.Bus over NATS JetStream (nats.go's jetstream
+// package). Embedded starts an in-process nats-server with JetStream file
+// storage under the data dir and no TCP listener; Connect talks to an external
+// server or cluster. After connecting the code is the same.
+//
+// Messages are CloudEvents in binary mode over NATS headers (ce-id, ce-type,
+// ce-source, ce-specversion, ce-time, ce-subject) plus acme-correlationid,
+// acme-causationid, acme-actor, acme-schemaversion, acme-position and
+// traceparent; the body is the event's JSON data. Streams, subjects, consumer
+// names and retention are documented in docs/bus.md.
+package natsbus
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/nats-io/nats-server/v2/server"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"acme/es"
+)
+
+// Stream names (before Options.Prefix).
+const (
+	EventsStream   = "ACME_EVENTS"   // acme.evt.>, limits retention (replayable)
+	CommandsStream = "ACME_COMMANDS" // acme.cmd.>, work-queue retention
+	DLQStream      = "ACME_DLQ"      // acme.dlq.>, limits retention
+	LeaseBucket    = "ACME_LEASES"   // KV bucket of leases (relay: one per context)
+
+	dlqSubjectPrefix = "acme.dlq."
+)
+
+// Options tune a Bus. The zero value is the production configuration.
+type Options struct {
+	// Prefix is put before every stream name and subject, so independent test
+	// runs on one server never collide ("T1234_" → stream "T1234_ACME_EVENTS",
+	// subject "T1234_.acme.evt.catalog.X" is written "T1234_acme.evt..."). Empty in production.
+	Prefix string
+	// DuplicateWindow is the JetStream deduplication window of the streams
+	// (default 2 minutes, JetStream's default).
+	DuplicateWindow time.Duration
+	// FetchBatch is the number of messages a consumer pulls at once (default 64).
+	FetchBatch int
+	// FetchWait is the expiry of one pull request (default 1 s: short, so a
+	// consumer never stalls for the 30 s default expiry).
+	FetchWait time.Duration
+	// Replicas of the streams on a cluster (default 1).
+	Replicas int
+}
+
+func (o *Options) defaults() {
+	if o.DuplicateWindow <= 0 {
+		o.DuplicateWindow = 2 * time.Minute
+	}
+	if o.FetchBatch <= 0 {
+		o.FetchBatch = 64
+	}
+	if o.FetchWait <= 0 {
+		o.FetchWait = time.Second
+	}
+	if o.Replicas <= 0 {
+		o.Replicas = 1
+	}
+}
+
+// Bus is the NATS JetStream implementation of es.Bus.
+type Bus struct {
+	opts   Options
+	nc     *nats.Conn
+	js     jetstream.JetStream
+	srv    *server.Server // embedded server, nil for Connect
+	kv     jetstream.KeyValue
+	closed chan struct{}
+	once   sync.Once
+}
+
+var _ es.Bus = (*Bus)(nil)
+
+// Embedded starts an in-process nats-server (JetStream file storage under
+// <dataDir>/nats, no TCP listener) and connects to it in-process.
+func Embedded(ctx context.Context, dataDir string, opts ...Options) (*Bus, error) {
+	dir := filepath.Join(dataDir, "nats")
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, fmt.Errorf("natsbus: %w", err)
+	}
+	srv, err := server.NewServer(&server.Options{
+		ServerName: "acme-embedded",
+		JetStream:  true,
+		StoreDir:   dir,
+		DontListen: true,
+		NoSigs:     true,
+		NoLog:      true,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("natsbus: embedded server: %w", err)
+	}
+	// Start directly (not in a goroutine): it returns ready in a few ms.
+	srv.Start()
+	if !srv.ReadyForConnections(10 * time.Second) {
+		srv.Shutdown()
+		return nil, errors.New("natsbus: embedded server did not start")
+	}
+	nc, err := nats.Connect("", nats.InProcessServer(srv), nats.Name("acme"))
+	if err != nil {
+		srv.Shutdown()
+		return nil, fmt.Errorf("natsbus: in-process connect: %w", err)
+	}
+	b, err := open(ctx, nc, first(opts))
+	if err != nil {
+		nc.Close()
+		srv.Shutdown()
+		return nil, err
+	}
+	b.srv = srv
+	return b, nil
+}
+
+// Connect connects to an external NATS server or cluster at url.
+func Connect(ctx context.Context, url string, opts ...Options) (*Bus, error) {
+	nc, err := nats.Connect(url, nats.Name("acme"), nats.MaxReconnects(-1))
+	if err != nil {
+		return nil, fmt.Errorf("natsbus: connect %s: %w", url, err)
+	}
+	b, err := open(ctx, nc, first(opts))
+	if err != nil {
+		nc.Close()
+		return nil, err
+	}
+	return b, nil
+}
+
+func first(opts []Options) Options {
+	if len(opts) > 0 {
+		return opts[0]
+	}
+	return Options{}
+}
+
+func open(ctx context.Context, nc *nats.Conn, o Options) (*Bus, error) {
+	o.defaults()
+	js, err := jetstream.New(nc, jetstream.WithPublishAsyncMaxPending(4096))
+	if err != nil {
+		return nil, fmt.Errorf("natsbus: %w", err)
+	}
+	b := &Bus{opts: o, nc: nc, js: js, closed: make(chan struct{})}
+	streams := []jetstream.StreamConfig{
+		{Name: EventsStream, Subjects: []string{"acme.evt.>"}, Retention: jetstream.LimitsPolicy},
+		{Name: CommandsStream, Subjects: []string{"acme.cmd.>"}, Retention: jetstream.WorkQueuePolicy},
+		{Name: DLQStream, Subjects: []string{dlqSubjectPrefix + ">"}, Retention: jetstream.LimitsPolicy},
+	}
+	for _, sc := range streams {
+		sc.Name = o.Prefix + sc.Name
+		sc.Subjects = []string{o.Prefix + sc.Subjects[0]}
+		sc.Storage = jetstream.FileStorage
+		sc.Duplicates = o.DuplicateWindow
+		sc.Replicas = o.Replicas
+		if _, err := js.CreateOrUpdateStream(ctx, sc); err != nil {
+			return nil, fmt.Errorf("natsbus: stream %s: %w", sc.Name, err)
+		}
+	}
+	kv, err := js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
+		Bucket: o.Prefix + LeaseBucket, History: 1, Storage: jetstream.FileStorage, Replicas: o.Replicas,
+		TTL: 0, // per-key expiry is done by the lease itself (see Lease)
+	})
+	if err != nil {
+		return nil, fmt.Errorf("natsbus: lease bucket: %w", err)
+	}
+	b.kv = kv
+	return b, nil
+}
+
+// Conn returns the underlying connection (for benchmarks and tests).
+func (b *Bus) Conn() *nats.Conn { return b.nc }
+
+// JetStream returns the underlying JetStream context (for benchmarks and tests).
+func (b *Bus) JetStream() jetstream.JetStream { return b.js }
+
+// Subject returns the wire subject of an es subject (with Options.Prefix).
+func (b *Bus) Subject(s string) string { return b.opts.Prefix + s }
+
+// StreamName returns the wire name of a stream (with Options.Prefix).
+func (b *Bus) StreamName(s string) string { return b.opts.Prefix + s }
+
+// Close closes the connection and stops the embedded server, if any.
+func (b *Bus) Close() error {
+	b.once.Do(func() {
+		close(b.closed)
+		_ = b.nc.Drain()
+		deadline := time.Now().Add(5 * time.Second)
+		for !b.nc.IsClosed() && time.Now().Before(deadline) {
+			time.Sleep(5 * time.Millisecond)
+		}
+		b.nc.Close()
+		if b.srv != nil {
+			b.srv.Shutdown()
+			b.srv.WaitForShutdown()
+		}
+	})
+	return nil
+}
+
+func (b *Bus) isClosed() bool {
+	select {
+	case <-b.closed:
+		return true
+	default:
+		return false
+	}
+}
+
+// Publish publishes msgs asynchronously and waits for every acknowledgment.
+func (b *Bus) Publish(ctx context.Context, msgs ...es.Envelope) error {
+	if b.isClosed() {
+		return es.ErrClosed
+	}
+	futures := make([]jetstream.PubAckFuture, 0, len(msgs))
+	for _, e := range msgs {
+		m := encode(b.opts.Prefix+e.Subject, e.Message)
+		f, err := b.js.PublishMsgAsync(m, jetstream.WithMsgID(e.Message.ID))
+		if err != nil {
+			return fmt.Errorf("natsbus: publish %s: %w", e.Subject, err)
+		}
+		futures = append(futures, f)
+	}
+	for i, f := range futures {
+		select {
+		case <-f.Ok():
+		case err := <-f.Err():
+			return fmt.Errorf("natsbus: publish %s: %w", msgs[i].Subject, err)
+		case <-ctx.Done():
+			return fmt.Errorf("natsbus: publish: %w", ctx.Err())
+		}
+	}
+	return nil
+}
+
+// streamOf returns the stream of an es subject.
+func streamOf(subject string) (string, error) {
+	switch {
+	case strings.HasPrefix(subject, es.EventSubjectPrefix):
+		return EventsStream, nil
+	case strings.HasPrefix(subject, es.CommandSubjectPrefix):
+		return CommandsStream, nil
+	}
+	return "", fmt.Errorf("natsbus: subject %q is neither acme.evt.* nor acme.cmd.*", subject)
+}
+
+// Lease implements es.Bus with a KV key per lease whose value is
+// "<holder> <expiry unix nanos>": created when absent or expired, updated
+// (compare-and-set on the revision) by its holder.
+func (b *Bus) Lease(ctx context.Context, name, holder string, ttl time.Duration) (bool, error) {
+	if b.isClosed() {
+		return false, es.ErrClosed
+	}
+	key := leaseKey(name)
+	val := []byte(holder + " " + strconv.FormatInt(time.Now().Add(ttl).UnixNano(), 10))
+	e, err := b.kv.Get(ctx, key)
+	switch {
+	case errors.Is(err, jetstream.ErrKeyNotFound), errors.Is(err, jetstream.ErrKeyDeleted):
+		if _, err := b.kv.Create(ctx, key, val); err != nil {
+			if errors.Is(err, jetstream.ErrKeyExists) {
+				return false, nil
+			}
+			return false, fmt.Errorf("natsbus: lease %s: %w", name, err)
+		}
+		return true, nil
+	case err != nil:
+		return false, fmt.Errorf("natsbus: lease %s: %w", name, err)
+	}
+	cur, exp := parseLease(e.Value())
+	if cur != holder && time.Now().UnixNano() < exp {
+		return false, nil
+	}
+	if _, err := b.kv.Update(ctx, key, val, e.Revision()); err != nil {
+		// Someone else renewed or took it in between.
+		return false, nil
+	}
+	return true, nil
+}
+
+// ReleaseLease deletes the lease if holder has it.
+func (b *Bus) ReleaseLease(ctx context.Context, name, holder string) error {
+	if b.isClosed() {
+		return es.ErrClosed
+	}
+	key := leaseKey(name)
+	e, err := b.kv.Get(ctx, key)
+	if err != nil {
+		return nil
+	}
+	if cur, _ := parseLease(e.Value()); cur != holder {
+		return nil
+	}
+	_ = b.kv.Delete(ctx, key, jetstream.LastRevision(e.Revision()))
+	return nil
+}
+
+func leaseKey(name string) string {
+	return strings.Map(func(r rune) rune {
+		if r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-' || r == '_' || r == '.' {
+			return r
+		}
+		return '_'
+	}, name)
+}
+
+func parseLease(v []byte) (holder string, expiry int64) {
+	h, e, _ := strings.Cut(string(v), " ")
+	n, _ := strconv.ParseInt(e, 10, 64)
+	return h, n
+}
