@@ -1,0 +1,252 @@
+package ordering
+
+import (
+	"context"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"acme"
+	"acme/es"
+	"acme/httpapi"
+)
+
+// CancelRequest is the body of POST /api/v1/orders/{id}/cancel (optional).
+type CancelRequest struct {
+	Reason string `json:"reason"`
+}
+
+// ShipRequest is the body of POST /api/v1/orders/{id}/ship.
+type ShipRequest struct {
+	TrackingNumber string `json:"trackingNumber"`
+	Carrier        string `json:"carrier"`
+}
+
+// DeliverRequest is the body of POST /api/v1/orders/{id}/deliver.
+type DeliverRequest struct {
+	TrackingNumber string `json:"trackingNumber"`
+}
+
+// HistoryItem is one entry of an order's history.
+type HistoryItem struct {
+	Version int64     `json:"version"`
+	Type    string    `json:"type"`
+	Status  string    `json:"status"`
+	At      time.Time `json:"at"`
+}
+
+// History is the body of GET /api/v1/orders/{id}/history.
+type History struct {
+	Items []HistoryItem `json:"items"`
+}
+
+// Routes registers the Orders section of the contract.
+func (m *Module) Routes(api *httpapi.API) {
+	api.Handle("GET /api/v1/orders", httpapi.Customer, m.list,
+		httpapi.Summary("The caller's orders, newest first (admin: every order; filters ?status= and ?customerId=)."),
+		httpapi.Returns(200, httpapi.List[View]{}))
+	api.Handle("GET /api/v1/orders/{id}", httpapi.Customer, m.get,
+		httpapi.Summary("One order; with ?asOf= (RFC 3339) or ?version= the order as it was then, rebuilt from its events."),
+		httpapi.Returns(200, View{}))
+	api.Handle("GET /api/v1/orders/{id}/history", httpapi.Customer, m.history,
+		httpapi.Summary("Every event of an order, oldest first, with the status after it."),
+		httpapi.Returns(200, History{}))
+	api.Handle("POST /api/v1/orders/{id}/cancel", httpapi.Customer, m.cancel,
+		httpapi.Summary("Cancel a PENDING or CONFIRMED order (owner or admin): stock released, payment voided or refunded in full."),
+		httpapi.Body(CancelRequest{}), httpapi.Returns(200, View{}))
+	api.Handle("POST /api/v1/orders/{id}/ship", httpapi.Admin, m.ship,
+		httpapi.Summary("Ship a CONFIRMED order; its reserved stock is deducted."),
+		httpapi.Body(ShipRequest{}), httpapi.Returns(200, View{}))
+	api.Handle("POST /api/v1/orders/{id}/deliver", httpapi.Admin, m.deliver,
+		httpapi.Summary("Record the delivery of a SHIPPED order; the tracking number must match."),
+		httpapi.Body(DeliverRequest{}), httpapi.Returns(200, View{}))
+}
+
+func (m *Module) list(w http.ResponseWriter, r *http.Request) error {
+	page, size, err := httpapi.Paging(r)
+	if err != nil {
+		return err
+	}
+	c := httpapi.CallerFrom(r.Context())
+	q := ListQuery{Page: page, Size: size, Status: r.URL.Query().Get("status")}
+	var fields []acme.FieldError
+	if q.Status != "" && !validStatus(q.Status) {
+		fields = append(fields, acme.FieldError{Field: "status", Message: "must be PENDING, CONFIRMED, SHIPPED, DELIVERED or CANCELLED"})
+	}
+	if len(fields) > 0 {
+		return acme.Invalid(fields...)
+	}
+	if c.Role == httpapi.Admin {
+		q.CustomerID = r.URL.Query().Get("customerId")
+	} else {
+		q.CustomerID = c.CustomerID
+		// a customer may filter on themselves only; another id matches nothing of theirs
+		if id := r.URL.Query().Get("customerId"); id != "" && id != c.CustomerID {
+			return httpapi.JSON(w, 200, httpapi.List[View]{Items: []View{}, Page: page, PageSize: size})
+		}
+	}
+	items, total, err := m.List(r.Context(), q)
+	if err != nil {
+		return err
+	}
+	return httpapi.JSON(w, 200, httpapi.List[View]{Items: items, Total: total, Page: page, PageSize: size})
+}
+
+// visible loads order id as of q and checks the caller may see it (404 otherwise).
+func (m *Module) visible(ctx context.Context, id string, q es.StreamQuery) (es.Loaded[Order], error) {
+	if !acme.ValidID(id) {
+		return es.Loaded[Order]{}, notFound()
+	}
+	l, err := m.Load(ctx, id, q)
+	if err != nil {
+		return l, err
+	}
+	c := httpapi.CallerFrom(ctx)
+	if l.Version == 0 || l.State.Status == "" || (c.Role != httpapi.Admin && l.State.CustomerID != c.CustomerID) {
+		return l, notFound()
+	}
+	return l, nil
+}
+
+// temporalQuery reads ?asOf= and ?version=.
+func temporalQuery(r *http.Request) (es.StreamQuery, error) {
+	var q es.StreamQuery
+	var fields []acme.FieldError
+	if s := r.URL.Query().Get("asOf"); s != "" {
+		t, err := time.Parse(time.RFC3339Nano, s)
+		if err != nil {
+			fields = append(fields, acme.FieldError{Field: "asOf", Message: "must be an RFC 3339 time"})
+		}
+		q.AsOf = t.UTC()
+	}
+	if s := r.URL.Query().Get("version"); s != "" {
+		n, err := strconv.ParseInt(s, 10, 64)
+		if err != nil || n < 1 {
+			fields = append(fields, acme.FieldError{Field: "version", Message: "must be an integer >= 1"})
+		}
+		q.ToVersion = n
+	}
+	if len(fields) > 0 {
+		return q, acme.Invalid(fields...)
+	}
+	return q, nil
+}
+
+func (m *Module) get(w http.ResponseWriter, r *http.Request) error {
+	q, err := temporalQuery(r)
+	if err != nil {
+		return err
+	}
+	l, err := m.visible(r.Context(), r.PathValue("id"), q)
+	if err != nil {
+		return err
+	}
+	return httpapi.JSON(w, 200, ViewOf(l.State, l.Version))
+}
+
+func (m *Module) history(w http.ResponseWriter, r *http.Request) error {
+	ctx := r.Context()
+	id := r.PathValue("id")
+	if _, err := m.visible(ctx, id, es.StreamQuery{}); err != nil {
+		return err
+	}
+	events, err := m.h.Store().ReadStream(ctx, streamID(id), es.StreamQuery{})
+	if err != nil {
+		return err
+	}
+	var o Order
+	out := History{Items: make([]HistoryItem, 0, len(events))}
+	for _, e := range events {
+		v, err := m.h.Registry().Decode(e)
+		if err != nil {
+			return err
+		}
+		o = evolve(o, v)
+		out.Items = append(out.Items, HistoryItem{Version: e.Version, Type: e.Type, Status: o.Status, At: e.RecordedAt.UTC()})
+	}
+	return httpapi.JSON(w, 200, out)
+}
+
+func (m *Module) respond(w http.ResponseWriter, res Result) error {
+	if res.Position > 0 {
+		httpapi.SetPosition(w, owner, res.Position)
+	}
+	return httpapi.JSON(w, 200, ViewOf(res.Order, res.Version))
+}
+
+func (m *Module) cancel(w http.ResponseWriter, r *http.Request) error {
+	var req CancelRequest
+	if r.ContentLength != 0 {
+		if err := httpapi.Decode(r, &req); err != nil {
+			return err
+		}
+	}
+	req.Reason = strings.TrimSpace(req.Reason)
+	if utf8.RuneCountInString(req.Reason) > 500 {
+		return acme.Invalid(acme.FieldError{Field: "reason", Message: "must be at most 500 characters"})
+	}
+	if req.Reason == "" {
+		req.Reason = "CUSTOMER_REQUESTED"
+	}
+	id := r.PathValue("id")
+	if _, err := m.visible(r.Context(), id, es.StreamQuery{}); err != nil {
+		return err
+	}
+	res, err := m.Execute(r.Context(), id, Cancel{Reason: req.Reason, At: m.now()})
+	if err != nil {
+		return err
+	}
+	return m.respond(w, res)
+}
+
+func required(fields []acme.FieldError, name, v string, max int) []acme.FieldError {
+	switch n := utf8.RuneCountInString(strings.TrimSpace(v)); {
+	case n == 0:
+		return append(fields, acme.FieldError{Field: name, Message: "is required"})
+	case n > max:
+		return append(fields, acme.FieldError{Field: name, Message: "must be at most " + strconv.Itoa(max) + " characters"})
+	}
+	return fields
+}
+
+func (m *Module) ship(w http.ResponseWriter, r *http.Request) error {
+	var req ShipRequest
+	if err := httpapi.Decode(r, &req); err != nil {
+		return err
+	}
+	fields := required(nil, "trackingNumber", req.TrackingNumber, 100)
+	fields = required(fields, "carrier", req.Carrier, 100)
+	if len(fields) > 0 {
+		return acme.Invalid(fields...)
+	}
+	id := r.PathValue("id")
+	if _, err := m.visible(r.Context(), id, es.StreamQuery{}); err != nil {
+		return err
+	}
+	res, err := m.Execute(r.Context(), id, Ship{TrackingNumber: strings.TrimSpace(req.TrackingNumber), Carrier: strings.TrimSpace(req.Carrier), At: m.now()})
+	if err != nil {
+		return err
+	}
+	return m.respond(w, res)
+}
+
+func (m *Module) deliver(w http.ResponseWriter, r *http.Request) error {
+	var req DeliverRequest
+	if err := httpapi.Decode(r, &req); err != nil {
+		return err
+	}
+	if fields := required(nil, "trackingNumber", req.TrackingNumber, 100); len(fields) > 0 {
+		return acme.Invalid(fields...)
+	}
+	id := r.PathValue("id")
+	if _, err := m.visible(r.Context(), id, es.StreamQuery{}); err != nil {
+		return err
+	}
+	res, err := m.Execute(r.Context(), id, Deliver{TrackingNumber: strings.TrimSpace(req.TrackingNumber), At: m.now()})
+	if err != nil {
+		return err
+	}
+	return m.respond(w, res)
+}
