@@ -31,6 +31,7 @@ var statusOf = map[string]int{
 	"promotion_code_taken":        409,
 	"already_reviewed":            409,
 	"already_flagged":             409,
+	"already_voted":               409,
 	acme.CodePayloadTooLarge:      413,
 	acme.CodeValidationFailed:     422,
 	acme.CodeIdempotencyKeyReused: 422,
@@ -47,6 +48,7 @@ var statusOf = map[string]int{
 	"invalid_address":             422,
 	"tracking_mismatch":           422,
 	"invalid_rating":              422,
+	"method_not_allowed":          405,
 	acme.CodeStaleReadModel:       503,
 	acme.CodeInternal:             500,
 }

@@ -1,0 +1,243 @@
+package reviews
+
+import (
+	"encoding/json"
+	"net/http"
+	"strings"
+	"unicode/utf8"
+
+	"acme"
+	"acme/httpapi"
+)
+
+type submitRequest struct {
+	Rating json.RawMessage `json:"rating"`
+	Title  string          `json:"title"`
+	Body   string          `json:"body"`
+}
+
+type flagRequest struct {
+	Reason string `json:"reason"`
+	Notes  string `json:"notes,omitempty"`
+}
+
+type rejectRequest struct {
+	Reason string `json:"reason,omitempty"`
+}
+
+type productReviews struct {
+	ProductID     string       `json:"productId"`
+	AverageRating float64      `json:"averageRating"`
+	ReviewCount   int          `json:"reviewCount"`
+	Items         []ReviewView `json:"items"`
+	Total         int          `json:"total"`
+	Page          int          `json:"page"`
+	PageSize      int          `json:"pageSize"`
+}
+
+type flagged struct {
+	ReviewID string `json:"reviewId"`
+	Status   string `json:"status"`
+}
+
+type voted struct {
+	ReviewID     string `json:"reviewId"`
+	HelpfulCount int    `json:"helpfulCount"`
+}
+
+var flagReasons = map[string]bool{"spam": true, "abuse": true, "off_topic": true, "inappropriate": true, "other": true}
+var rejectReasons = map[string]bool{"spam": true, "abuse": true, "off_topic": true, "policy_violation": true}
+
+// parseRating accepts only a JSON integer from 1 to 5.
+func parseRating(raw json.RawMessage) (int, bool) {
+	var n json.Number
+	d := json.NewDecoder(strings.NewReader(string(raw)))
+	d.UseNumber()
+	if len(raw) == 0 || raw[0] == '"' || d.Decode(&n) != nil {
+		return 0, false
+	}
+	i, err := n.Int64()
+	if err != nil || i < 1 || i > 5 {
+		return 0, false
+	}
+	return int(i), true
+}
+
+func validateText(title, body string) error {
+	var fields []acme.FieldError
+	if n := utf8.RuneCountInString(strings.TrimSpace(title)); n < 1 || utf8.RuneCountInString(title) > 120 {
+		fields = append(fields, acme.FieldError{Field: "title", Message: "must be 1 to 120 characters"})
+	}
+	if n := utf8.RuneCountInString(strings.TrimSpace(body)); n < 1 || utf8.RuneCountInString(body) > 5000 {
+		fields = append(fields, acme.FieldError{Field: "body", Message: "must be 1 to 5000 characters"})
+	}
+	if len(fields) > 0 {
+		return acme.Invalid(fields...)
+	}
+	return nil
+}
+
+// Routes implements the Reviews section of the HTTP contract.
+func (m *Module) Routes(api *httpapi.API) {
+	api.Handle("POST /api/v1/products/{id}/reviews", httpapi.Customer, m.handleSubmit,
+		httpapi.Summary("Submit a review (one per customer and product). A review with a link or a word from the moderation list is held for moderation (PENDING_MODERATION); the same text submitted again by the same customer is rejected as spam (status REJECTED); any other is published at once. verifiedPurchase is true when the customer has a delivered order with the product."),
+		httpapi.Body(submitRequest{}), httpapi.Returns(http.StatusCreated, Submitted{}))
+	api.Handle("GET /api/v1/products/{id}/reviews", httpapi.Anonymous, m.handleList,
+		httpapi.Summary("Published reviews of a product, newest first, paged, with averageRating (two decimals) and reviewCount from the rating cache."),
+		httpapi.Returns(http.StatusOK, productReviews{}),
+		httpapi.Reads(owner+"."+consumerProducts, owner+"."+consumerAggregator, projectionCache))
+	api.Handle("GET /api/v1/reviews/{id}", httpapi.Anonymous, m.handleGet,
+		httpapi.Summary("One review: published reviews for anyone; the author and admins also see it in any status."),
+		httpapi.Returns(http.StatusOK, ReviewView{}))
+	api.Handle("POST /api/v1/reviews/{id}/flag", httpapi.Customer, m.handleFlag,
+		httpapi.Summary("Flag a published review (reason: spam, abuse, off_topic, inappropriate, other). Three flags from different customers take it back to moderation."),
+		httpapi.Body(flagRequest{}), httpapi.Returns(http.StatusAccepted, flagged{}))
+	api.Handle("POST /api/v1/reviews/{id}/helpful", httpapi.Customer, m.handleHelpful,
+		httpapi.Summary("Mark a published review helpful (once per customer; 409 already_voted)."),
+		httpapi.Returns(http.StatusOK, voted{}))
+	api.Handle("POST /api/v1/reviews/{id}/approve", httpapi.Admin, m.handleApprove,
+		httpapi.Summary("Publish a review held for moderation."), httpapi.Returns(http.StatusOK, ReviewView{}))
+	api.Handle("POST /api/v1/reviews/{id}/reject", httpapi.Admin, m.handleReject,
+		httpapi.Summary("Reject a review held for moderation (optional body {reason}: spam, abuse, off_topic, policy_violation)."),
+		httpapi.Body(rejectRequest{}), httpapi.Returns(http.StatusOK, ReviewView{}))
+	api.Handle("GET /api/v1/admin/reviews", httpapi.Admin, m.handleQueue,
+		httpapi.Summary("Reviews by status (default PENDING_MODERATION: the moderation queue), newest first."),
+		httpapi.Returns(http.StatusOK, httpapi.List[ReviewView]{}))
+}
+
+func (m *Module) handleSubmit(w http.ResponseWriter, r *http.Request) error {
+	var req submitRequest
+	if err := httpapi.Decode(r, &req); err != nil {
+		return err
+	}
+	rating, ok := parseRating(req.Rating)
+	if !ok {
+		return acme.Errorf("invalid_rating", "rating must be an integer from 1 to 5")
+	}
+	if err := validateText(req.Title, req.Body); err != nil {
+		return err
+	}
+	productID := r.PathValue("id")
+	if !acme.ValidID(productID) {
+		return acme.Errorf(acme.CodeNotFound, "product not found")
+	}
+	s, err := m.Submit(r.Context(), httpapi.CallerFrom(r.Context()).CustomerID, productID, rating, req.Title, req.Body)
+	if err != nil {
+		return err
+	}
+	httpapi.SetPosition(w, owner, s.position)
+	return httpapi.JSON(w, http.StatusCreated, s)
+}
+
+func (m *Module) handleList(w http.ResponseWriter, r *http.Request) error {
+	page, size, err := httpapi.Paging(r)
+	if err != nil {
+		return err
+	}
+	productID := r.PathValue("id")
+	exists, _, err := m.product(r.Context(), productID)
+	if err != nil {
+		return err
+	}
+	if !exists {
+		return acme.Errorf(acme.CodeNotFound, "product not found")
+	}
+	items, total, err := m.listReviews(r.Context(), `product_id = $1 AND status = $2`, []any{productID, StatusPublished}, page, size)
+	if err != nil {
+		return err
+	}
+	rt, err := m.rating(r.Context(), productID)
+	if err != nil {
+		return err
+	}
+	return httpapi.JSON(w, http.StatusOK, productReviews{ProductID: productID, AverageRating: rt.AverageRating,
+		ReviewCount: rt.ReviewCount, Items: items, Total: total, Page: page, PageSize: size})
+}
+
+func (m *Module) handleGet(w http.ResponseWriter, r *http.Request) error {
+	v, ok, err := m.review(r.Context(), r.PathValue("id"))
+	if err != nil {
+		return err
+	}
+	c := httpapi.CallerFrom(r.Context())
+	if !ok || (v.Status != StatusPublished && c.Role != httpapi.Admin && c.CustomerID != v.CustomerID) {
+		return notFound()
+	}
+	return httpapi.JSON(w, http.StatusOK, v)
+}
+
+func (m *Module) handleFlag(w http.ResponseWriter, r *http.Request) error {
+	var req flagRequest
+	if err := httpapi.Decode(r, &req); err != nil {
+		return err
+	}
+	if !flagReasons[req.Reason] {
+		return acme.Invalid(acme.FieldError{Field: "reason", Message: "must be one of spam, abuse, off_topic, inappropriate, other"})
+	}
+	if utf8.RuneCountInString(req.Notes) > 1000 {
+		return acme.Invalid(acme.FieldError{Field: "notes", Message: "must be at most 1000 characters"})
+	}
+	c := httpapi.CallerFrom(r.Context())
+	v, pos, err := m.act(r.Context(), r.PathValue("id"), flagReview{By: c.CustomerID, Reason: req.Reason, At: m.clock.Now().Format(timeFormat)})
+	if err != nil {
+		return err
+	}
+	httpapi.SetPosition(w, owner, pos)
+	return httpapi.JSON(w, http.StatusAccepted, flagged{ReviewID: v.ReviewID, Status: v.Status})
+}
+
+func (m *Module) handleHelpful(w http.ResponseWriter, r *http.Request) error {
+	c := httpapi.CallerFrom(r.Context())
+	v, pos, err := m.act(r.Context(), r.PathValue("id"), voteHelpful{By: c.CustomerID, At: m.clock.Now().Format(timeFormat)})
+	if err != nil {
+		return err
+	}
+	httpapi.SetPosition(w, owner, pos)
+	return httpapi.JSON(w, http.StatusOK, voted{ReviewID: v.ReviewID, HelpfulCount: v.HelpfulCount})
+}
+
+func (m *Module) handleApprove(w http.ResponseWriter, r *http.Request) error {
+	v, pos, err := m.act(r.Context(), r.PathValue("id"), approveReview{At: m.clock.Now().Format(timeFormat)})
+	if err != nil {
+		return err
+	}
+	httpapi.SetPosition(w, owner, pos)
+	return httpapi.JSON(w, http.StatusOK, v)
+}
+
+func (m *Module) handleReject(w http.ResponseWriter, r *http.Request) error {
+	var req rejectRequest
+	if r.ContentLength != 0 {
+		if err := httpapi.Decode(r, &req); err != nil {
+			return err
+		}
+	}
+	if req.Reason != "" && !rejectReasons[req.Reason] {
+		return acme.Invalid(acme.FieldError{Field: "reason", Message: "must be one of spam, abuse, off_topic, policy_violation"})
+	}
+	v, pos, err := m.act(r.Context(), r.PathValue("id"), rejectReview{Reason: req.Reason, At: m.clock.Now().Format(timeFormat)})
+	if err != nil {
+		return err
+	}
+	httpapi.SetPosition(w, owner, pos)
+	return httpapi.JSON(w, http.StatusOK, v)
+}
+
+func (m *Module) handleQueue(w http.ResponseWriter, r *http.Request) error {
+	page, size, err := httpapi.Paging(r)
+	if err != nil {
+		return err
+	}
+	status := r.URL.Query().Get("status")
+	if status == "" {
+		status = StatusPending
+	}
+	if status != StatusPending && status != StatusPublished && status != StatusRejected {
+		return acme.Invalid(acme.FieldError{Field: "status", Message: "must be PENDING_MODERATION, PUBLISHED or REJECTED"})
+	}
+	items, total, err := m.listReviews(r.Context(), `status = $1`, []any{status}, page, size)
+	if err != nil {
+		return err
+	}
+	return httpapi.JSON(w, http.StatusOK, httpapi.List[ReviewView]{Items: items, Total: total, Page: page, PageSize: size})
+}

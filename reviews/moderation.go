@@ -1,0 +1,62 @@
+package reviews
+
+import (
+	_ "embed"
+	"regexp"
+	"strings"
+	"unicode"
+)
+
+//go:embed moderation.txt
+var defaultModerationList string
+
+// DefaultModerationWords is the moderation list shipped in the repo
+// (reviews/moderation.txt): one word per line, # for comments.
+func DefaultModerationWords() []string { return ParseWordList(defaultModerationList) }
+
+// ParseWordList reads a word list: one word per line, blank lines and # comments ignored.
+func ParseWordList(s string) []string {
+	var out []string
+	for _, line := range strings.Split(s, "\n") {
+		line = strings.TrimSpace(line)
+		if line == "" || strings.HasPrefix(line, "#") {
+			continue
+		}
+		out = append(out, strings.ToLower(line))
+	}
+	return out
+}
+
+// Policy is the moderation worker's screening policy.
+type Policy struct {
+	words map[string]bool
+}
+
+// NewPolicy returns a policy holding reviews with any of words for moderation.
+func NewPolicy(words []string) Policy {
+	p := Policy{words: map[string]bool{}}
+	for _, w := range words {
+		p.words[strings.ToLower(w)] = true
+	}
+	return p
+}
+
+var linkPattern = regexp.MustCompile(`(?i)(https?://|www\.|\b[a-z0-9-]+\.(com|net|org|io|ru|biz|info|xyz|co|shop|top)\b)`)
+
+// Screen decides what happens to a submitted review's text. duplicate says the
+// same customer already submitted the same text.
+func (p Policy) Screen(title, body string, duplicate bool) Verdict {
+	if duplicate {
+		return Verdict{Outcome: StatusRejected, Reason: "spam"}
+	}
+	text := title + "\n" + body
+	if linkPattern.MatchString(text) {
+		return Verdict{Outcome: StatusPending, Reason: "link"}
+	}
+	for _, w := range strings.FieldsFunc(strings.ToLower(text), func(r rune) bool { return !unicode.IsLetter(r) && !unicode.IsDigit(r) }) {
+		if p.words[w] {
+			return Verdict{Outcome: StatusPending, Reason: "moderation_list"}
+		}
+	}
+	return Verdict{Outcome: StatusPublished}
+}

@@ -1,0 +1,159 @@
+package reviews
+
+import (
+	"reflect"
+	"testing"
+
+	"acme"
+)
+
+const at = "2026-11-23T12:00:00.000000Z"
+
+func submitted(status string) []any {
+	evs := []any{ReviewSubmittedV1{ReviewID: "r1", ProductID: "p1", CustomerID: "c1", Rating: 4, Title: "t", Body: "b", SubmittedAt: at}}
+	if status == StatusPublished {
+		evs = append(evs, ReviewPublishedV1{ReviewID: "r1", ProductID: "p1", CustomerID: "c1", Rating: 4, PublishedAt: at, By: "moderation-worker"})
+	}
+	return evs
+}
+
+func flaggedBy(n int, who ...string) []any {
+	var evs []any
+	for i, c := range who {
+		evs = append(evs, ReviewFlaggedV1{ReviewID: "r1", ProductID: "p1", FlaggedBy: c, Reason: "spam", FlagCount: n + i, FlaggedAt: at})
+	}
+	return evs
+}
+
+func concat(xs ...[]any) []any {
+	var out []any
+	for _, x := range xs {
+		out = append(out, x...)
+	}
+	return out
+}
+
+func TestReviewDecider(t *testing.T) {
+	sub := SubmitReviewV1{ReviewID: "r1", ProductID: "p1", CustomerID: "c1", Rating: 4, Title: "t", Body: "b"}
+	tests := []struct {
+		name     string
+		given    []any
+		when     any
+		then     []any
+		wantCode string
+	}{
+		{"clean review is published at once", nil, submitReview{SubmitReviewV1: sub, Verdict: Verdict{Outcome: StatusPublished}, At: at},
+			submitted(StatusPublished), ""},
+		{"held review only submitted", nil, submitReview{SubmitReviewV1: sub, Verdict: Verdict{Outcome: StatusPending}, At: at},
+			submitted(StatusPending), ""},
+		{"duplicate text rejected as spam", nil, submitReview{SubmitReviewV1: sub, Verdict: Verdict{Outcome: StatusRejected, Reason: "spam"}, At: at},
+			append(submitted(StatusPending), ReviewRejectedV1{ReviewID: "r1", ProductID: "p1", Reason: "spam", RejectedAt: at, By: "moderation-worker"}), ""},
+		{"first flag", submitted(StatusPublished), flagReview{By: "c2", Reason: "spam", At: at}, flaggedBy(1, "c2"), ""},
+		{"same customer flags twice", concat(submitted(StatusPublished), flaggedBy(1, "c2")), flagReview{By: "c2", Reason: "spam", At: at}, nil, "already_flagged"},
+		{"third flag returns to moderation", concat(submitted(StatusPublished), flaggedBy(1, "c2", "c3")), flagReview{By: "c4", Reason: "abuse", At: at},
+			[]any{ReviewFlaggedV1{ReviewID: "r1", ProductID: "p1", FlaggedBy: "c4", Reason: "abuse", FlagCount: 3, FlaggedAt: at},
+				ReviewReturnedToModerationV1{ReviewID: "r1", ProductID: "p1", CustomerID: "c1", Rating: 4, Reason: "flagged", At: at}}, ""},
+		{"flag a held review is not found", submitted(StatusPending), flagReview{By: "c2", Reason: "spam", At: at}, nil, acme.CodeNotFound},
+		{"flag an unknown review", nil, flagReview{By: "c2", Reason: "spam", At: at}, nil, acme.CodeNotFound},
+		{"flags start over after re-approval", concat(submitted(StatusPublished), flaggedBy(1, "c2", "c3", "c4"),
+			[]any{ReviewReturnedToModerationV1{ReviewID: "r1"}, ReviewPublishedV1{ReviewID: "r1", By: "admin"}}),
+			flagReview{By: "c2", Reason: "spam", At: at}, flaggedBy(1, "c2"), ""},
+		{"approve held", submitted(StatusPending), approveReview{At: at},
+			[]any{ReviewPublishedV1{ReviewID: "r1", ProductID: "p1", CustomerID: "c1", Rating: 4, PublishedAt: at, By: "admin"}}, ""},
+		{"approve published", submitted(StatusPublished), approveReview{At: at}, nil, acme.CodeInvalidTransition},
+		{"reject held", submitted(StatusPending), rejectReview{At: at},
+			[]any{ReviewRejectedV1{ReviewID: "r1", ProductID: "p1", Reason: "policy_violation", RejectedAt: at, By: "admin"}}, ""},
+		{"reject published", submitted(StatusPublished), rejectReview{At: at}, nil, acme.CodeInvalidTransition},
+		{"reject unknown", nil, rejectReview{At: at}, nil, acme.CodeNotFound},
+		{"helpful vote", submitted(StatusPublished), voteHelpful{By: "c2", At: at},
+			[]any{ReviewHelpfulVotedV1{ReviewID: "r1", ProductID: "p1", VoterID: "c2", HelpfulCount: 1, UpdatedAt: at}}, ""},
+		{"helpful vote twice", concat(submitted(StatusPublished), []any{ReviewHelpfulVotedV1{ReviewID: "r1", VoterID: "c2", HelpfulCount: 1}}),
+			voteHelpful{By: "c2", At: at}, nil, "already_voted"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var st Review
+			for _, e := range tt.given {
+				st = evolveReview(st, e)
+			}
+			got, err := decideReview(st, tt.when)
+			if code := acme.ErrorCode(err); code != tt.wantCode {
+				t.Fatalf("error code = %q (%v); want %q", code, err, tt.wantCode)
+			}
+			if !reflect.DeepEqual(got, tt.then) {
+				t.Fatalf("events =\n%#v\nwant\n%#v", got, tt.then)
+			}
+		})
+	}
+}
+
+func TestRatingDeciderIsIdempotentAndRounds(t *testing.T) {
+	var p ProductRating
+	apply := func(c ratingChange) []any {
+		evs, err := decideRating(p, c)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, e := range evs {
+			p = evolveRating(p, e)
+		}
+		return evs
+	}
+	for i, r := range []int{5, 4, 4} {
+		apply(ratingChange{ProductID: "p", ReviewID: string(rune('a' + i)), Rating: r, Publish: true, At: at})
+	}
+	if evs := apply(ratingChange{ProductID: "p", ReviewID: "a", Rating: 5, Publish: true}); evs != nil {
+		t.Fatalf("publishing a counted review again emitted %v; want nothing", evs)
+	}
+	evs := apply(ratingChange{ProductID: "p", ReviewID: "d", Rating: 4, Publish: true, At: at})
+	got := evs[1].(RatingUpdatedV1)
+	if got.AverageRating != 4.25 || got.ReviewCount != 4 || got.Version != 4 {
+		t.Fatalf("rating = %+v; want 4.25 over 4 reviews at version 4", got)
+	}
+	evs = apply(ratingChange{ProductID: "p", ReviewID: "a", Publish: false, At: at})
+	if got := evs[1].(RatingUpdatedV1); got.AverageRating != 4 || got.ReviewCount != 3 {
+		t.Fatalf("after unpublishing the 5, rating = %+v; want 4.00 over 3", got)
+	}
+	if evs := apply(ratingChange{ProductID: "p", ReviewID: "a", Publish: false}); evs != nil {
+		t.Fatalf("unpublishing an uncounted review emitted %v", evs)
+	}
+}
+
+func TestAverageRoundsHalfUp(t *testing.T) {
+	for _, tt := range []struct {
+		sum, n int
+		want   float64
+	}{{13, 3, 4.33}, {14, 3, 4.67}, {9, 2, 4.5}, {1, 8, 0.13}, {0, 0, 0}, {5, 1, 5}, {11, 8, 1.38}} {
+		if got := Average(tt.sum, tt.n); got != tt.want {
+			t.Errorf("Average(%d, %d) = %v; want %v", tt.sum, tt.n, got, tt.want)
+		}
+	}
+}
+
+func TestScreen(t *testing.T) {
+	p := NewPolicy([]string{"scam"})
+	for _, tt := range []struct {
+		title, body string
+		dup         bool
+		want        string
+	}{
+		{"Great", "Works as described, 10/10.", false, StatusPublished},
+		{"Great", "see https://example.com for more", false, StatusPending},
+		{"Great", "buy at www.cheap-stuff.example now", false, StatusPending},
+		{"Total SCAM", "never again", false, StatusPending},
+		{"Scammer", "words only match whole", false, StatusPublished},
+		{"Great", "Works as described.", true, StatusRejected},
+	} {
+		if got := p.Screen(tt.title, tt.body, tt.dup).Outcome; got != tt.want {
+			t.Errorf("Screen(%q, %q, %v) = %s; want %s", tt.title, tt.body, tt.dup, got, tt.want)
+		}
+	}
+}
+
+func TestParseRating(t *testing.T) {
+	for raw, want := range map[string]bool{`5`: true, `1`: true, `0`: false, `6`: false, `4.5`: false, `"5"`: false, `null`: false, ``: false, `3.0`: false} {
+		if _, ok := parseRating([]byte(raw)); ok != want {
+			t.Errorf("parseRating(%s) ok = %v; want %v", raw, ok, want)
+		}
+	}
+}
