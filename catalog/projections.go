@@ -1,0 +1,205 @@
+package catalog
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"time"
+
+	"acme"
+	"acme/es"
+)
+
+// timeFormat is the fixed-width RFC 3339 UTC format of stored times.
+const timeFormat = "2006-01-02T15:04:05.000000Z"
+
+func formatTime(t time.Time) string { return t.UTC().Format(timeFormat) }
+
+func parseTime(s string) time.Time {
+	t, _ := time.Parse(timeFormat, s)
+	return t
+}
+
+// CategoryView is a category as the API shows it (parentId null for a root).
+type CategoryView struct {
+	CategoryID string  `json:"categoryId"`
+	Name       string  `json:"name"`
+	ParentID   *string `json:"parentId"`
+	Depth      int     `json:"depth"`
+}
+
+// ProductView is a product as the API shows it.
+type ProductView struct {
+	ProductID   string           `json:"productId"`
+	Name        string           `json:"name"`
+	Description string           `json:"description"`
+	Price       acme.Money       `json:"price"`
+	CategoryID  string           `json:"categoryId"`
+	Active      bool             `json:"active"`
+	Variants    []ProductVariant `json:"variants"`
+	CreatedAt   time.Time        `json:"createdAt"`
+	UpdatedAt   time.Time        `json:"updatedAt"`
+}
+
+// ProductVariant is a variant inside a ProductView.
+type ProductVariant struct {
+	VariantID     string     `json:"variantId"`
+	SKU           string     `json:"sku"`
+	Size          string     `json:"size"`
+	Color         string     `json:"color"`
+	PriceModifier acme.Money `json:"priceModifier"`
+}
+
+// VariantView is the answer to AddProductVariant.
+type VariantView struct {
+	ProductID     string     `json:"productId"`
+	VariantID     string     `json:"variantId"`
+	SKU           string     `json:"sku"`
+	Size          string     `json:"size"`
+	Color         string     `json:"color"`
+	PriceModifier acme.Money `json:"priceModifier"`
+	InitialStock  int64      `json:"initialStock"`
+}
+
+func nullable(s string) *string {
+	if s == "" {
+		return nil
+	}
+	return &s
+}
+
+// project is the inline read model of the catalog: categories, products and
+// variants, written in the transaction of every append. Idempotent (upserts).
+func (m *Module) project(ctx context.Context, tx es.SQL, events []es.Event) error {
+	for _, e := range events {
+		if err := projectEvent(ctx, tx, e); err != nil {
+			return fmt.Errorf("project %s: %w", e.Type, err)
+		}
+	}
+	return nil
+}
+
+func projectEvent(ctx context.Context, tx es.SQL, e es.Event) error {
+	switch e.Type {
+	case CategoryCreated.Name():
+		c, err := CategoryCreated.Decode(e)
+		if err != nil {
+			return err
+		}
+		_, err = tx.ExecContext(ctx, `INSERT INTO catalog_categories (category_id, name, name_key, parent_id, depth, created_at)
+			VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (category_id) DO NOTHING`,
+			c.CategoryID, c.Name, nameKey(c.Name), c.ParentID, c.Depth, formatTime(c.CreatedAt))
+		return err
+	case ProductCreated.Name():
+		p, err := ProductCreated.Decode(e)
+		if err != nil {
+			return err
+		}
+		at := formatTime(p.CreatedAt)
+		_, err = tx.ExecContext(ctx, `INSERT INTO catalog_products (product_id, name, description, price_amount, price_currency,
+			category_id, active, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+			ON CONFLICT (product_id) DO NOTHING`,
+			p.ProductID, p.Name, p.Description, p.Price.Amount, p.Price.Currency, p.CategoryID, true, at, at)
+		return err
+	case ProductUpdated.Name():
+		p, err := ProductUpdated.Decode(e)
+		if err != nil {
+			return err
+		}
+		_, err = tx.ExecContext(ctx, `UPDATE catalog_products SET name = $2, description = $3, price_amount = $4,
+			price_currency = $5, category_id = $6, updated_at = $7 WHERE product_id = $1`,
+			p.ProductID, p.Name, p.Description, p.Price.Amount, p.Price.Currency, p.CategoryID, formatTime(p.UpdatedAt))
+		return err
+	case ProductVariantAdded.Name():
+		v, err := ProductVariantAdded.Decode(e)
+		if err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, `INSERT INTO catalog_variants (variant_id, product_id, sku, sku_key, size, color,
+			modifier_amount, modifier_currency, position) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+			ON CONFLICT (variant_id) DO NOTHING`,
+			v.VariantID, v.ProductID, v.SKU, skuKey(v.SKU), v.Size, v.Color, v.PriceModifier.Amount, v.PriceModifier.Currency, e.Position); err != nil {
+			return err
+		}
+		_, err = tx.ExecContext(ctx, `UPDATE catalog_products SET updated_at = $2 WHERE product_id = $1`, v.ProductID, formatTime(v.AddedAt))
+		return err
+	case ProductDeactivated.Name():
+		d, err := ProductDeactivated.Decode(e)
+		if err != nil {
+			return err
+		}
+		_, err = tx.ExecContext(ctx, `UPDATE catalog_products SET active = $2, updated_at = $3 WHERE product_id = $1`,
+			d.ProductID, false, formatTime(d.DeactivatedAt))
+		return err
+	}
+	return nil
+}
+
+// Product reads a product from the read model (deactivated ones too); not_found
+// when unknown.
+func (m *Module) Product(ctx context.Context, id string) (ProductView, error) {
+	if m.h == nil {
+		return ProductView{}, errNotStarted
+	}
+	notFound := acme.Errorf(acme.CodeNotFound, "product not found")
+	if !acme.ValidID(id) {
+		return ProductView{}, notFound
+	}
+	db := m.h.Store().DB()
+	p := ProductView{Variants: []ProductVariant{}}
+	var created, updated string
+	err := db.QueryRowContext(ctx, `SELECT product_id, name, description, price_amount, price_currency, category_id, active,
+		created_at, updated_at FROM catalog_products WHERE product_id = $1`, id).Scan(&p.ProductID, &p.Name, &p.Description,
+		&p.Price.Amount, &p.Price.Currency, &p.CategoryID, &p.Active, &created, &updated)
+	if errors.Is(err, sql.ErrNoRows) {
+		return ProductView{}, notFound
+	}
+	if err != nil {
+		return ProductView{}, fmt.Errorf("read product: %w", err)
+	}
+	p.CreatedAt, p.UpdatedAt = parseTime(created), parseTime(updated)
+	rows, err := db.QueryContext(ctx, `SELECT variant_id, sku, size, color, modifier_amount, modifier_currency
+		FROM catalog_variants WHERE product_id = $1 ORDER BY position`, id)
+	if err != nil {
+		return ProductView{}, fmt.Errorf("read variants: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var v ProductVariant
+		if err := rows.Scan(&v.VariantID, &v.SKU, &v.Size, &v.Color, &v.PriceModifier.Amount, &v.PriceModifier.Currency); err != nil {
+			return ProductView{}, fmt.Errorf("read variants: %w", err)
+		}
+		p.Variants = append(p.Variants, v)
+	}
+	return p, rows.Err()
+}
+
+// Categories returns a page of categories ordered by depth then name, and the total.
+func (m *Module) Categories(ctx context.Context, page, size int) ([]CategoryView, int, error) {
+	if m.h == nil {
+		return nil, 0, errNotStarted
+	}
+	db := m.h.Store().DB()
+	var total int
+	if err := db.QueryRowContext(ctx, `SELECT COUNT(*) FROM catalog_categories`).Scan(&total); err != nil {
+		return nil, 0, fmt.Errorf("count categories: %w", err)
+	}
+	rows, err := db.QueryContext(ctx, `SELECT category_id, name, parent_id, depth FROM catalog_categories
+		ORDER BY depth, name_key, category_id LIMIT $1 OFFSET $2`, size, (page-1)*size)
+	if err != nil {
+		return nil, 0, fmt.Errorf("read categories: %w", err)
+	}
+	defer rows.Close()
+	out := []CategoryView{}
+	for rows.Next() {
+		var c CategoryView
+		var parent string
+		if err := rows.Scan(&c.CategoryID, &c.Name, &parent, &c.Depth); err != nil {
+			return nil, 0, fmt.Errorf("read categories: %w", err)
+		}
+		c.ParentID = nullable(parent)
+		out = append(out, c)
+	}
+	return out, total, rows.Err()
+}

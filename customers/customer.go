@@ -1,0 +1,123 @@
+package customers
+
+import (
+	"net/mail"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"acme"
+	"acme/es"
+)
+
+// StatusRegistered is the status of a newly registered customer.
+const StatusRegistered = "REGISTERED"
+
+// Error codes of this context (mapped in httpapi's status table).
+const (
+	CodeEmailTaken         = "email_taken"
+	CodeWeakPassword       = "weak_password"
+	CodeInvalidCredentials = "invalid_credentials"
+)
+
+// Customer is the state of a customer stream.
+type Customer struct {
+	ID           string
+	Email        string
+	Name         string
+	Status       string
+	RegisteredAt time.Time
+}
+
+// registerCustomer is the decider's command: everything decide needs, with the
+// id, time and verification token chosen by the caller (decide is pure).
+type registerCustomer struct {
+	CustomerID        string
+	Email             string
+	Name              string
+	Password          string // checked for strength here; hashed by the service, never in an event
+	At                time.Time
+	VerificationToken string
+}
+
+// customerDecider is the Customer aggregate.
+var customerDecider = es.Decider[Customer, registerCustomer]{
+	Decide: func(s Customer, c registerCustomer) ([]any, error) {
+		if s.ID != "" {
+			return nil, acme.Errorf(acme.CodeConflict, "customer %s is already registered", s.ID)
+		}
+		if err := validateProfile(c.Email, c.Name); err != nil {
+			return nil, err
+		}
+		if err := checkPassword(c.Password); err != nil {
+			return nil, err
+		}
+		return []any{CustomerRegisteredV1{
+			CustomerID: c.CustomerID, Email: c.Email, Name: c.Name, Status: StatusRegistered,
+			RegisteredAt: c.At, VerificationToken: c.VerificationToken,
+		}}, nil
+	},
+	Evolve: func(s Customer, e any) Customer {
+		if r, ok := e.(CustomerRegisteredV1); ok {
+			s = Customer{ID: r.CustomerID, Email: r.Email, Name: r.Name, Status: r.Status, RegisteredAt: r.RegisteredAt}
+		}
+		return s
+	},
+}
+
+// EmailReservation is the state of an email reservation stream.
+type EmailReservation struct{ CustomerID string }
+
+type reserveEmail struct{ CustomerID string }
+
+// emailDecider claims an address once. The service commits its event with the
+// customer's CustomerRegistered in one Commit, expecting the reservation stream
+// not to exist: of concurrent registrations of one address exactly one commits.
+var emailDecider = es.Decider[EmailReservation, reserveEmail]{
+	Decide: func(s EmailReservation, c reserveEmail) ([]any, error) {
+		if s.CustomerID != "" {
+			return nil, acme.Errorf(CodeEmailTaken, "this email address is already registered")
+		}
+		return []any{EmailReservedV1{CustomerID: c.CustomerID}}, nil
+	},
+	Evolve: func(s EmailReservation, e any) EmailReservation {
+		if r, ok := e.(EmailReservedV1); ok {
+			s.CustomerID = r.CustomerID
+		}
+		return s
+	},
+}
+
+// validateProfile checks the email syntax (a bare RFC 5322 address, no display
+// name) and the name (1–100 characters), collecting field errors.
+func validateProfile(email, name string) error {
+	var fields []acme.FieldError
+	if !validEmail(email) {
+		fields = append(fields, acme.FieldError{Field: "email", Message: "must be a valid email address such as name@example.com"})
+	}
+	if n := utf8.RuneCountInString(strings.TrimSpace(name)); n < 1 || n > 100 || !utf8.ValidString(name) {
+		fields = append(fields, acme.FieldError{Field: "name", Message: "must be 1 to 100 characters"})
+	}
+	if len(fields) > 0 {
+		return acme.Invalid(fields...)
+	}
+	return nil
+}
+
+// validEmail accepts a bare address (what net/mail parses, with nothing around
+// it), at most 254 bytes, with a dot-free-or-not domain but no display name.
+func validEmail(s string) bool {
+	if s == "" || len(s) > 254 || strings.TrimSpace(s) != s {
+		return false
+	}
+	a, err := mail.ParseAddress(s)
+	if err != nil || a.Name != "" || a.Address != s {
+		return false
+	}
+	local, domain, ok := strings.Cut(s, "@")
+	return ok && local != "" && domain != "" && !strings.ContainsAny(s, "<>\"()[]\\,;: ")
+}
+
+// normaliseEmail is the key of uniqueness and login: addresses are compared
+// case-insensitively.
+func normaliseEmail(s string) string { return strings.ToLower(strings.TrimSpace(s)) }

@@ -1,0 +1,127 @@
+package customers
+
+import (
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+
+	"acme"
+)
+
+var t0 = time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC)
+
+func register(email, name, password string) registerCustomer {
+	return registerCustomer{CustomerID: "c1", Email: email, Name: name, Password: password, At: t0, VerificationToken: "vt"}
+}
+
+func TestCustomerDecider(t *testing.T) {
+	registered := CustomerRegisteredV1{CustomerID: "c1", Email: "ann@example.com", Name: "Ann", Status: StatusRegistered, RegisteredAt: t0, VerificationToken: "vt"}
+	tests := []struct {
+		name     string
+		given    []any
+		when     registerCustomer
+		then     []any
+		wantCode string
+		fields   []string
+	}{
+		{name: "registers", when: register("ann@example.com", "Ann", "correct7horse"), then: []any{registered}},
+		{name: "already registered", given: []any{registered}, when: register("ann@example.com", "Ann", "correct7horse"), wantCode: acme.CodeConflict},
+		{name: "email syntax", when: register("not-an-email", "Ann", "correct7horse"), wantCode: acme.CodeValidationFailed, fields: []string{"email"}},
+		{name: "display name refused", when: register("Ann <ann@example.com>", "Ann", "correct7horse"), wantCode: acme.CodeValidationFailed, fields: []string{"email"}},
+		{name: "empty email", when: register("", "Ann", "correct7horse"), wantCode: acme.CodeValidationFailed, fields: []string{"email"}},
+		{name: "name empty", when: register("ann@example.com", "", "correct7horse"), wantCode: acme.CodeValidationFailed, fields: []string{"name"}},
+		{name: "name 101 chars", when: register("ann@example.com", strings.Repeat("é", 101), "correct7horse"), wantCode: acme.CodeValidationFailed, fields: []string{"name"}},
+		{name: "name 100 chars ok", when: register("ann@example.com", strings.Repeat("é", 100), "correct7horse"),
+			then: []any{CustomerRegisteredV1{CustomerID: "c1", Email: "ann@example.com", Name: strings.Repeat("é", 100), Status: StatusRegistered, RegisteredAt: t0, VerificationToken: "vt"}}},
+		{name: "both fields", when: register("x", "", "correct7horse"), wantCode: acme.CodeValidationFailed, fields: []string{"email", "name"}},
+		{name: "password 9 chars", when: register("ann@example.com", "Ann", "abcdefg12"), wantCode: CodeWeakPassword},
+		{name: "password no digit", when: register("ann@example.com", "Ann", "abcdefghijkl"), wantCode: CodeWeakPassword},
+		{name: "password no letter", when: register("ann@example.com", "Ann", "123456789012"), wantCode: CodeWeakPassword},
+		{name: "common password", when: register("ann@example.com", "Ann", "password123"), wantCode: CodeWeakPassword},
+		{name: "common password any case", when: register("ann@example.com", "Ann", "PassWord123"), wantCode: CodeWeakPassword},
+		{name: "common password 1q2w3e4r5t", when: register("ann@example.com", "Ann", "1q2w3e4r5t"), wantCode: CodeWeakPassword},
+		{name: "validation before strength", when: register("bad", "Ann", "short"), wantCode: acme.CodeValidationFailed},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var s Customer
+			for _, e := range tt.given {
+				s = customerDecider.Evolve(s, e)
+			}
+			got, err := customerDecider.Decide(s, tt.when)
+			checkDecision(t, got, err, tt.then, tt.wantCode)
+			if tt.fields != nil {
+				var ae *acme.Error
+				if !asError(err, &ae) {
+					t.Fatalf("err = %v", err)
+				}
+				var fs []string
+				for _, f := range ae.Fields {
+					fs = append(fs, f.Field)
+				}
+				if !reflect.DeepEqual(fs, tt.fields) {
+					t.Errorf("fields = %v, want %v", fs, tt.fields)
+				}
+			}
+		})
+	}
+}
+
+func TestEmailDecider(t *testing.T) {
+	tests := []struct {
+		name     string
+		given    []any
+		then     []any
+		wantCode string
+	}{
+		{name: "free address is reserved", then: []any{EmailReservedV1{CustomerID: "c2"}}},
+		{name: "claimed address is taken", given: []any{EmailReservedV1{CustomerID: "c1"}}, wantCode: CodeEmailTaken},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var s EmailReservation
+			for _, e := range tt.given {
+				s = emailDecider.Evolve(s, e)
+			}
+			got, err := emailDecider.Decide(s, reserveEmail{CustomerID: "c2"})
+			checkDecision(t, got, err, tt.then, tt.wantCode)
+		})
+	}
+}
+
+func TestEmailStreamIsCaseInsensitive(t *testing.T) {
+	if emailStream("Ann@Example.COM") != emailStream(" ann@example.com") {
+		t.Fatal("email streams differ by case")
+	}
+	if emailStream("ann@example.com") == emailStream("bob@example.com") {
+		t.Fatal("different addresses share a stream")
+	}
+}
+
+func checkDecision(t *testing.T, got []any, err error, want []any, wantCode string) {
+	t.Helper()
+	if wantCode != "" {
+		if code := acme.ErrorCode(err); code != wantCode {
+			t.Fatalf("error code = %q (%v), want %q", code, err, wantCode)
+		}
+		if len(got) != 0 {
+			t.Fatalf("events = %v on error", got)
+		}
+		return
+	}
+	if err != nil {
+		t.Fatalf("unexpected error: %v", err)
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Fatalf("events = %#v\nwant %#v", got, want)
+	}
+}
+
+func asError(err error, target **acme.Error) bool {
+	e, ok := err.(*acme.Error)
+	if ok {
+		*target = e
+	}
+	return ok
+}

@@ -1,0 +1,93 @@
+package customers
+
+import (
+	"net/http"
+	"strings"
+	"time"
+
+	"acme"
+	"acme/httpapi"
+)
+
+// loginRequest is the body of POST /api/v1/sessions.
+type loginRequest struct {
+	Email    string `json:"email"`
+	Password string `json:"password"`
+}
+
+// Routes registers the customers and sessions routes.
+func (m *Module) Routes(api *httpapi.API) {
+	api.Handle("POST /api/v1/customers", httpapi.Anonymous, m.handleRegister,
+		httpapi.Summary("Register a customer (RegisterCustomer). 409 email_taken (case-insensitive); 422 weak_password "+
+			"(under 10 characters, no letter, no digit, or a common password); 422 validation_failed (email syntax, name 1–100)."),
+		httpapi.Body(RegisterCustomerV1{}), httpapi.Returns(http.StatusCreated, View{}))
+	api.Handle("GET /api/v1/customers/{id}", httpapi.Customer, m.handleGet,
+		httpapi.Summary("Get a customer's profile (the customer themself or an admin; anyone else gets 404)."),
+		httpapi.Returns(http.StatusOK, View{}))
+	api.Handle("POST /api/v1/sessions", httpapi.Anonymous, m.handleLogin,
+		httpapi.Summary("Sign in: a bearer token valid until expiresAt. 401 invalid_credentials for an unknown email or a wrong password alike."),
+		httpapi.Body(loginRequest{}), httpapi.Returns(http.StatusCreated, Session{}))
+	api.Handle("DELETE /api/v1/sessions/current", httpapi.Customer, m.handleLogout,
+		httpapi.Summary("Sign out: revoke the session token of this request. 401 without a live session token."),
+		httpapi.Returns(http.StatusNoContent, nil))
+}
+
+func (m *Module) handleRegister(w http.ResponseWriter, r *http.Request) error {
+	var req RegisterCustomerV1
+	if err := httpapi.Decode(r, &req); err != nil {
+		return err
+	}
+	res, err := m.Register(r.Context(), req)
+	if err != nil {
+		return err
+	}
+	httpapi.SetPosition(w, "customers", res.Position)
+	w.Header().Set("Location", "/api/v1/customers/"+res.Customer.CustomerID)
+	return httpapi.JSON(w, http.StatusCreated, res.Customer)
+}
+
+func (m *Module) handleGet(w http.ResponseWriter, r *http.Request) error {
+	id := r.PathValue("id")
+	c := httpapi.CallerFrom(r.Context())
+	if c.Role != httpapi.Admin && c.CustomerID != id {
+		return acme.Errorf(acme.CodeNotFound, "customer not found")
+	}
+	v, err := m.Customer(r.Context(), id)
+	if err != nil {
+		return err
+	}
+	return httpapi.JSON(w, http.StatusOK, v)
+}
+
+func (m *Module) handleLogin(w http.ResponseWriter, r *http.Request) error {
+	var req loginRequest
+	if err := httpapi.Decode(r, &req); err != nil {
+		return err
+	}
+	s, err := m.Login(r.Context(), req.Email, req.Password)
+	if err != nil {
+		return err
+	}
+	return httpapi.JSON(w, http.StatusCreated, struct {
+		Token      string `json:"token"`
+		CustomerID string `json:"customerId"`
+		ExpiresAt  string `json:"expiresAt"`
+	}{s.Token, s.CustomerID, s.ExpiresAt.UTC().Format(time.RFC3339)})
+}
+
+func (m *Module) handleLogout(w http.ResponseWriter, r *http.Request) error {
+	if err := m.Logout(r.Context(), bearer(r)); err != nil {
+		return err
+	}
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+// bearer returns the token of the Authorization header ("" if none).
+func bearer(r *http.Request) string {
+	scheme, tok, ok := strings.Cut(r.Header.Get("Authorization"), " ")
+	if !ok || !strings.EqualFold(scheme, "Bearer") {
+		return ""
+	}
+	return strings.TrimSpace(tok)
+}
