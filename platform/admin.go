@@ -1,0 +1,279 @@
+package platform
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"sort"
+	"time"
+
+	"acme"
+	"acme/es"
+	"acme/httpapi"
+)
+
+// ReadModel is one line of GET /api/v1/admin/projections: a projection over a
+// context's own log, or a consumer (a bus-fed read model or process).
+type ReadModel struct {
+	Name      string `json:"name"`
+	Kind      string `json:"kind"`     // "projection" or "consumer"
+	Position  int64  `json:"position"` // projection: log position applied; consumer: source position of the last message applied
+	Lag       int64  `json:"lag"`      // projection: log entries not applied; consumer: messages pending or unacknowledged
+	Status    string `json:"status"`   // running, rebuilding, failing, stopped
+	LastError string `json:"lastError,omitempty"`
+}
+
+// DeadLetterView is one line of GET /api/v1/admin/dead-letters.
+type DeadLetterView struct {
+	ID          string    `json:"id"`
+	Consumer    string    `json:"consumer"`
+	MessageType string    `json:"messageType"`
+	MessageID   string    `json:"messageId"`
+	Error       string    `json:"error"`
+	Deliveries  int       `json:"deliveries"`
+	DeadAt      time.Time `json:"deadAt"`
+}
+
+// StreamEvent is one event of GET /api/v1/admin/streams/{streamId}/events.
+type StreamEvent struct {
+	EventID       string          `json:"eventId"`
+	Type          string          `json:"type"`
+	SchemaVersion int             `json:"schemaVersion"`
+	Version       int64           `json:"version"`
+	Position      int64           `json:"position"`
+	RecordedAt    time.Time       `json:"recordedAt"`
+	Data          json.RawMessage `json:"data"`
+	Metadata      EventMetadata   `json:"metadata"`
+}
+
+// EventMetadata is an event's metadata as the admin API shows it.
+type EventMetadata struct {
+	CorrelationID string `json:"correlationId"`
+	CausationID   string `json:"causationId"`
+	Actor         string `json:"actor"`
+}
+
+type items[T any] struct {
+	Items []T `json:"items"`
+}
+
+type accepted struct {
+	ID     string `json:"id,omitempty"`
+	Name   string `json:"name,omitempty"`
+	Status string `json:"status"`
+	Error  string `json:"error,omitempty"`
+}
+
+// Routes adds the admin routes of the messaging runtime.
+func (p *Platform) Routes(api *httpapi.API) {
+	api.Handle("GET /api/v1/admin/projections", httpapi.Admin, p.getReadModels,
+		httpapi.Summary("List the read models (projections and consumers) with position, lag, status and last error"),
+		httpapi.Returns(200, items[ReadModel]{}))
+	api.Handle("POST /api/v1/admin/projections/{name}/rebuild", httpapi.Admin, p.postRebuild,
+		httpapi.Summary("Rebuild a projection from the log beside the live one, then swap (reads keep being served)"),
+		httpapi.Returns(202, accepted{}))
+	api.Handle("GET /api/v1/admin/dead-letters", httpapi.Admin, p.getDeadLetters,
+		httpapi.Summary("List the dead-lettered messages"),
+		httpapi.Returns(200, items[DeadLetterView]{}))
+	api.Handle("POST /api/v1/admin/dead-letters/{id}/retry", httpapi.Admin, p.postRetry,
+		httpapi.Summary("Apply a dead-lettered message once more through its consumer"),
+		httpapi.Returns(202, accepted{}))
+	api.Handle("GET /api/v1/admin/streams/{streamId}/events", httpapi.Admin, p.getStreamEvents,
+		httpapi.Summary("The events of a stream, from whichever context's store holds it"),
+		httpapi.Returns(200, items[StreamEvent]{}))
+}
+
+// ReadModels returns the state of every projection and consumer of the process.
+func (p *Platform) ReadModels(ctx context.Context) []ReadModel {
+	p.mu.Lock()
+	hosts := make([]*host, 0, len(p.order))
+	for _, n := range p.order {
+		hosts = append(hosts, p.hosts[n])
+	}
+	p.mu.Unlock()
+	out := []ReadModel{}
+	for _, h := range hosts {
+		head, _ := h.store.Head(ctx)
+		for _, x := range h.projections {
+			pos := x.position.Load()
+			out = append(out, ReadModel{Name: x.p.Name, Kind: "projection", Position: pos, Lag: max(head-pos, 0),
+				Status: x.status.Load().(string), LastError: x.lastError()})
+		}
+		for _, c := range h.consumers {
+			rm := ReadModel{Name: c.full, Kind: "consumer", Position: c.position.Load(),
+				Status: c.status.Load().(string), LastError: c.lastError()}
+			if c.sub != nil {
+				if n, err := c.sub.Pending(ctx); err == nil {
+					rm.Lag = n
+				}
+			}
+			if rm.LastError != "" && rm.Status == "running" {
+				rm.Status = "failing"
+			}
+			out = append(out, rm)
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
+	return out
+}
+
+func (p *Platform) getReadModels(w http.ResponseWriter, r *http.Request) error {
+	return httpapi.JSON(w, 200, items[ReadModel]{Items: p.ReadModels(r.Context())})
+}
+
+// Rebuild asks the runner of the named projection to rebuild it (asynchronously).
+func (p *Platform) Rebuild(name string) error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for _, n := range p.order {
+		for _, x := range p.hosts[n].projections {
+			if x.p.Name == name {
+				x.status.Store("rebuilding")
+				x.requestRebuild()
+				return nil
+			}
+		}
+		for _, c := range p.hosts[n].consumers {
+			if c.full == name {
+				return acme.Errorf(acme.CodeConflict, "%s is a bus consumer: its read model is rebuilt by replaying the bus, not from the log", name)
+			}
+		}
+	}
+	return acme.Errorf(acme.CodeNotFound, "no projection named %q", name)
+}
+
+func (p *Platform) postRebuild(w http.ResponseWriter, r *http.Request) error {
+	name := r.PathValue("name")
+	if err := p.Rebuild(name); err != nil {
+		return err
+	}
+	return httpapi.JSON(w, http.StatusAccepted, accepted{Name: name, Status: "rebuilding"})
+}
+
+func (p *Platform) getDeadLetters(w http.ResponseWriter, r *http.Request) error {
+	dls, err := p.cfg.Bus.DeadLetters(r.Context(), 0)
+	if err != nil {
+		return err
+	}
+	out := make([]DeadLetterView, 0, len(dls))
+	for _, d := range dls {
+		out = append(out, DeadLetterView{ID: d.ID, Consumer: d.Consumer, MessageType: d.Message.Type,
+			MessageID: d.Message.ID, Error: d.Error, Deliveries: d.Deliveries, DeadAt: d.DeadAt})
+	}
+	return httpapi.JSON(w, 200, items[DeadLetterView]{Items: out})
+}
+
+// RetryDeadLetter applies dead letter id once more through its consumer's
+// handler path (inbox included, so a message applied meanwhile is not applied
+// twice). On success the dead letter is removed; on failure it stays, with the
+// new error. The consumer must run in this process.
+func (p *Platform) RetryDeadLetter(ctx context.Context, id string) error {
+	dls, err := p.cfg.Bus.DeadLetters(ctx, 0)
+	if err != nil {
+		return err
+	}
+	var dl *es.DeadLetter
+	for i := range dls {
+		if dls[i].ID == id {
+			dl = &dls[i]
+			break
+		}
+	}
+	if dl == nil {
+		return acme.Errorf(acme.CodeNotFound, "no dead letter %q", id)
+	}
+	c := p.consumer(dl.Consumer)
+	if c == nil {
+		return acme.Errorf(acme.CodeConflict, "consumer %s does not run in this process", dl.Consumer)
+	}
+	if aerr := c.apply(ctx, dl.Message); aerr != nil {
+		c.setErr(aerr.Error())
+		// Keep it listed with the new error: re-store it, then drop the old entry.
+		nd := *dl
+		nd.ID, nd.DeadAt, nd.Error, nd.Deliveries = "", time.Time{}, aerr.Error(), dl.Deliveries+1
+		if err := p.cfg.Bus.DeadLetter(ctx, nd); err != nil {
+			return err
+		}
+		_ = p.cfg.Bus.RemoveDeadLetter(ctx, id)
+		return fmt.Errorf("%w: %w", errRetryFailed, aerr)
+	}
+	c.applied.Add(1)
+	c.setErr("")
+	p.progress.signal()
+	if err := p.cfg.Bus.RemoveDeadLetter(ctx, id); err != nil && !errors.Is(err, es.ErrNotFound) {
+		return err
+	}
+	return nil
+}
+
+var errRetryFailed = errors.New("retry failed")
+
+func (p *Platform) postRetry(w http.ResponseWriter, r *http.Request) error {
+	id := r.PathValue("id")
+	err := p.RetryDeadLetter(r.Context(), id)
+	if errors.Is(err, errRetryFailed) {
+		// Accepted and attempted; it failed again and stays in the list.
+		return httpapi.JSON(w, http.StatusAccepted, accepted{ID: id, Status: "failed", Error: err.Error()})
+	}
+	if err != nil {
+		return err
+	}
+	return httpapi.JSON(w, http.StatusAccepted, accepted{ID: id, Status: "applied"})
+}
+
+func (p *Platform) consumer(full string) *consumer {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for _, n := range p.order {
+		for _, c := range p.hosts[n].consumers {
+			if c.full == full {
+				return c
+			}
+		}
+	}
+	return nil
+}
+
+// StreamEvents returns the events of streamID from whichever context's store has it.
+func (p *Platform) StreamEvents(ctx context.Context, streamID string) ([]es.Event, error) {
+	p.mu.Lock()
+	hosts := make([]*host, 0, len(p.order))
+	for _, n := range p.order {
+		hosts = append(hosts, p.hosts[n])
+	}
+	p.mu.Unlock()
+	for _, h := range hosts {
+		evs, err := h.store.ReadStream(ctx, streamID, es.StreamQuery{})
+		if err != nil {
+			return nil, fmt.Errorf("read %s in %s: %w", streamID, h.name, err)
+		}
+		if len(evs) > 0 {
+			return evs, nil
+		}
+	}
+	return nil, nil
+}
+
+func (p *Platform) getStreamEvents(w http.ResponseWriter, r *http.Request) error {
+	id := r.PathValue("streamId")
+	evs, err := p.StreamEvents(r.Context(), id)
+	if err != nil {
+		return err
+	}
+	if len(evs) == 0 {
+		return acme.Errorf(acme.CodeNotFound, "no stream %q", id)
+	}
+	out := make([]StreamEvent, len(evs))
+	for i, e := range evs {
+		data := e.Data
+		if len(data) == 0 {
+			data = json.RawMessage("null")
+		}
+		out[i] = StreamEvent{EventID: e.ID, Type: e.Type, SchemaVersion: e.SchemaVersion, Version: e.Version,
+			Position: e.Position, RecordedAt: e.RecordedAt.UTC(), Data: data,
+			Metadata: EventMetadata{CorrelationID: e.Metadata.CorrelationID, CausationID: e.Metadata.CausationID, Actor: e.Metadata.Actor}}
+	}
+	return httpapi.JSON(w, 200, items[StreamEvent]{Items: out})
+}

@@ -1,0 +1,130 @@
+package platform
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"acme"
+	"acme/httpapi"
+)
+
+var _ httpapi.Awaiter = (*Platform)(nil)
+
+// Await returns nil once, for each (context, position) in pos, that context's
+// relay has published through position and every read model named in reads
+// (consumers "<context>.<name>" and projections by name; all of this process's
+// when reads is empty) has applied or passed it:
+//   - a projection of that context has applied the log through position
+//     (projections of other contexts are not concerned);
+//   - a consumer has no message left pending or unacknowledged (a consumer with
+//     nothing pending is caught up).
+//
+// It gives up with stale_read_model after Config.AwaitTimeout (5 s) or returns
+// ctx.Err() (wrapped) when ctx ends first. An unknown read-model name is an error.
+func (p *Platform) Await(ctx context.Context, pos httpapi.Position, reads []string) error {
+	projs, cons, err := p.targets(reads)
+	if err != nil {
+		return err
+	}
+	timeout := time.NewTimer(p.cfg.AwaitTimeout)
+	defer timeout.Stop()
+	for {
+		wake := p.progress.C()
+		ok, err := p.caughtUp(ctx, pos, projs, cons)
+		if err != nil {
+			return err
+		}
+		if ok {
+			return nil
+		}
+		// Progress in this process wakes us at once; other processes' progress
+		// (a relay or a consumer elsewhere) is seen by the short re-check.
+		select {
+		case <-wake:
+		case <-time.After(20 * time.Millisecond):
+		case <-timeout.C:
+			return acme.Errorf(acme.CodeStaleReadModel, "the read models did not reach the requested position within %s; retry later", p.cfg.AwaitTimeout)
+		case <-ctx.Done():
+			return fmt.Errorf("await: %w", ctx.Err())
+		}
+	}
+}
+
+func (p *Platform) targets(reads []string) ([]*projection, []*consumer, error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	var projs []*projection
+	var cons []*consumer
+	byName := map[string]any{}
+	for _, n := range p.order {
+		h := p.hosts[n]
+		for _, x := range h.projections {
+			byName[x.p.Name] = x
+		}
+		for _, c := range h.consumers {
+			byName[c.full] = c
+		}
+	}
+	if len(reads) == 0 {
+		for _, n := range p.order {
+			projs = append(projs, p.hosts[n].projections...)
+			cons = append(cons, p.hosts[n].consumers...)
+		}
+		return projs, cons, nil
+	}
+	for _, r := range reads {
+		switch v := byName[r].(type) {
+		case *projection:
+			projs = append(projs, v)
+		case *consumer:
+			cons = append(cons, v)
+		default:
+			return nil, nil, fmt.Errorf("platform: await: unknown read model %q", r)
+		}
+	}
+	return projs, cons, nil
+}
+
+func (p *Platform) caughtUp(ctx context.Context, pos httpapi.Position, projs []*projection, cons []*consumer) (bool, error) {
+	for ctxName, want := range pos {
+		h := p.host(ctxName)
+		if h == nil {
+			continue // a context this process does not run: nothing here reads it directly
+		}
+		got, err := h.relay.position(ctx)
+		if err != nil {
+			return false, err
+		}
+		if got < want {
+			return false, nil
+		}
+	}
+	for _, x := range projs {
+		if want, ok := pos[x.h.name]; ok && x.position.Load() < want {
+			return false, nil
+		}
+	}
+	if len(pos) == 0 {
+		return true, nil
+	}
+	for _, c := range cons {
+		if c.sub == nil {
+			return false, nil // not started
+		}
+		n, err := c.sub.Pending(ctx)
+		if err != nil {
+			return false, err
+		}
+		if n > 0 {
+			return false, nil
+		}
+	}
+	return true, nil
+}
+
+func (p *Platform) host(name string) *host {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.hosts[name]
+}

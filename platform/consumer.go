@@ -1,0 +1,157 @@
+package platform
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"acme/es"
+)
+
+// consumer runs one Host.Consume registration.
+type consumer struct {
+	h        *host
+	name     string // as registered
+	full     string // "<context>.<name>": inbox prefix, metrics label, admin name
+	durable  string // bus consumer name "<context>_<name>"
+	types    []string
+	subjects []string
+	handler  es.Handler
+	sub      es.Subscription
+
+	status   atomic.Value // string
+	applied  atomic.Int64 // messages applied
+	position atomic.Int64 // source position of the last message applied
+	mu       sync.Mutex
+	lastErr  string
+}
+
+// handleTimeout bounds one message's handling when the platform is closing.
+const handleTimeout = 30 * time.Second
+
+// maxConcurrencyRetries bounds the handler re-runs on ErrConcurrency.
+const maxConcurrencyRetries = 10
+
+func (c *consumer) work(ctx context.Context) {
+	c.status.Store("running")
+	defer c.status.Store("stopped")
+	for {
+		d, err := c.sub.Next(ctx)
+		if err != nil {
+			if ctx.Err() != nil || errors.Is(err, es.ErrClosed) {
+				return
+			}
+			c.h.p.log.Warn("consumer next", "consumer", c.full, "err", err)
+			if !sleep(ctx, 100*time.Millisecond) {
+				return
+			}
+			continue
+		}
+		// In-flight work finishes (ack or nak) even when the platform closes.
+		hctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), handleTimeout)
+		c.deliver(hctx, d)
+		cancel()
+	}
+}
+
+// deliver applies one delivery and acks, naks or dead-letters it.
+func (c *consumer) deliver(ctx context.Context, d es.Delivery) {
+	p := c.h.p
+	m := p.metrics
+	msg := d.Message()
+	n := d.NumDelivered()
+	m.consumerDeliveries.WithLabelValues(c.full).Inc()
+	if n > 1 {
+		m.consumerRedeliveries.WithLabelValues(c.full).Inc()
+	}
+	start := time.Now()
+	err := c.apply(ctx, msg)
+	m.consumerLatency.WithLabelValues(c.full).Observe(time.Since(start).Seconds())
+	if err == nil {
+		if err := d.Ack(ctx); err != nil {
+			p.log.Warn("consumer ack (the redelivery will be a duplicate)", "consumer", c.full, "messageId", msg.ID, "err", err)
+		}
+		c.applied.Add(1)
+		c.position.Store(msg.Position)
+		c.setErr("")
+		p.progress.signal()
+		return
+	}
+	c.setErr(err.Error())
+	if es.IsPermanent(err) || n >= p.cfg.MaxDeliveries {
+		dl := es.DeadLetter{Consumer: c.full, Subject: d.Subject(), Message: msg, Error: err.Error(), Deliveries: n}
+		if derr := p.cfg.Bus.DeadLetter(ctx, dl); derr != nil {
+			p.log.Error("dead letter failed; will redeliver", "consumer", c.full, "messageId", msg.ID, "err", derr)
+			_ = d.Nak(c.backoff(n))
+			return
+		}
+		_ = d.Term()
+		m.consumerDeadLetters.WithLabelValues(c.full).Inc()
+		p.log.Error("message dead-lettered", "consumer", c.full, "type", msg.Type, "messageId", msg.ID, "deliveries", n, "err", err)
+		p.progress.signal()
+		return
+	}
+	p.log.Warn("message failed; will retry", "consumer", c.full, "type", msg.Type, "messageId", msg.ID, "delivery", n, "err", err)
+	_ = d.Nak(c.backoff(n))
+}
+
+// backoff is the redelivery delay after delivery n failed.
+func (c *consumer) backoff(n int) time.Duration {
+	d := c.h.p.cfg.Backoff
+	for i := 1; i < n && d < c.h.p.cfg.MaxBackoff; i++ {
+		d *= 2
+	}
+	return min(d, c.h.p.cfg.MaxBackoff)
+}
+
+// apply runs the handler and stores its commit with the inbox id
+// "<context>.<name>/<message id>"; nil when the message is applied (now or before).
+func (c *consumer) apply(ctx context.Context, msg es.Message) error {
+	p := c.h.p
+	if p.cfg.Validate != nil {
+		if err := p.cfg.Validate(msg); err != nil {
+			return es.Permanent(fmt.Errorf("invalid %s message: %w", msg.Type, err))
+		}
+	}
+	corr := msg.Metadata.CorrelationID
+	if corr == "" {
+		corr = msg.ID
+	}
+	hctx := es.WithMetadata(ctx, es.Metadata{
+		CorrelationID: corr,
+		CausationID:   msg.ID,
+		Actor:         msg.Metadata.Actor,
+		TraceParent:   msg.Metadata.TraceParent,
+	})
+	inbox := c.full + "/" + msg.ID
+	for attempt := 0; ; attempt++ {
+		cm, err := c.handler(hctx, msg)
+		if err != nil {
+			return err
+		}
+		cm.InboxID = inbox
+		_, err = c.h.store.Commit(hctx, cm)
+		switch {
+		case err == nil, errors.Is(err, es.ErrDuplicate):
+			return nil
+		case errors.Is(err, es.ErrConcurrency) && attempt < maxConcurrencyRetries:
+			continue
+		}
+		return err
+	}
+}
+
+func (c *consumer) setErr(s string) {
+	c.mu.Lock()
+	c.lastErr = s
+	c.mu.Unlock()
+}
+
+func (c *consumer) lastError() string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.lastErr
+}

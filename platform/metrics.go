@@ -1,0 +1,56 @@
+package platform
+
+import (
+	"errors"
+
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+type metrics struct {
+	relayPublished       *prometheus.CounterVec
+	relayPosition        *prometheus.GaugeVec
+	relayLag             *prometheus.GaugeVec
+	consumerDeliveries   *prometheus.CounterVec
+	consumerRedeliveries *prometheus.CounterVec
+	consumerDeadLetters  *prometheus.CounterVec
+	consumerLatency      *prometheus.HistogramVec
+	projectionPosition   *prometheus.GaugeVec
+	projectionLag        *prometheus.GaugeVec
+}
+
+func newMetrics(reg prometheus.Registerer) (*metrics, error) {
+	m := &metrics{
+		relayPublished: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "acme_relay_published_total",
+			Help: "Log entries the relay published to the bus (acknowledged), by context."}, []string{"context"}),
+		relayPosition: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "acme_relay_position",
+			Help: "Relay checkpoint: the last log position published, by context."}, []string{"context"}),
+		relayLag: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "acme_relay_lag",
+			Help: "Log entries committed but not yet published, by context."}, []string{"context"}),
+		consumerDeliveries: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "acme_consumer_deliveries_total",
+			Help: "Messages delivered to a consumer (first deliveries and redeliveries)."}, []string{"consumer"}),
+		consumerRedeliveries: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "acme_consumer_redeliveries_total",
+			Help: "Redeliveries of a message to a consumer."}, []string{"consumer"}),
+		consumerDeadLetters: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "acme_consumer_dead_letters_total",
+			Help: "Messages a consumer dead-lettered."}, []string{"consumer"}),
+		consumerLatency: prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "acme_consumer_handler_seconds",
+			Help:    "Time to apply one message (handler and commit).",
+			Buckets: []float64{.0005, .001, .002, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5}}, []string{"consumer"}),
+		projectionPosition: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "acme_projection_position",
+			Help: "Log position a projection has applied."}, []string{"projection"}),
+		projectionLag: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "acme_projection_lag",
+			Help: "Log entries a projection has not applied yet."}, []string{"projection"}),
+	}
+	if reg == nil {
+		return m, nil
+	}
+	for _, c := range []prometheus.Collector{m.relayPublished, m.relayPosition, m.relayLag, m.consumerDeliveries,
+		m.consumerRedeliveries, m.consumerDeadLetters, m.consumerLatency, m.projectionPosition, m.projectionLag} {
+		if err := reg.Register(c); err != nil {
+			var are prometheus.AlreadyRegisteredError
+			if !errors.As(err, &are) {
+				return nil, err
+			}
+		}
+	}
+	return m, nil
+}

@@ -1,0 +1,177 @@
+package platform
+
+import (
+	"context"
+	"sync/atomic"
+	"time"
+
+	"acme/es"
+)
+
+// relay publishes one context's log to the bus: it holds the context's lease,
+// tails the store from the "relay" checkpoint, publishes each batch (async
+// publishes, all acknowledged), then advances the checkpoint. A crash between
+// publish and checkpoint re-publishes the batch with the same message ids,
+// which the bus deduplicates (and consumers' inboxes absorb past the bus's
+// duplicate window).
+type relay struct {
+	h         *host
+	published atomic.Int64 // checkpoint as known in this process
+	leader    atomic.Bool
+	// afterPublish, when set (tests), runs between publish and checkpoint;
+	// returning an error aborts the relay run as if the process had died.
+	afterPublish func() error
+}
+
+func (r *relay) run(ctx context.Context) {
+	p := r.h.p
+	lease := "relay." + r.h.name
+	ttl := p.cfg.LeaseTTL
+	for ctx.Err() == nil {
+		ok, err := p.cfg.Bus.Lease(ctx, lease, p.cfg.Holder, ttl)
+		if err != nil && ctx.Err() == nil {
+			p.log.Warn("relay lease", "context", r.h.name, "err", err)
+		}
+		if !ok {
+			if !sleep(ctx, ttl/3) {
+				return
+			}
+			continue
+		}
+		r.leader.Store(true)
+		lctx, cancel := context.WithCancel(ctx)
+		go r.renew(lctx, cancel, lease, ttl)
+		err = r.tail(lctx)
+		cancel()
+		r.leader.Store(false)
+		if ctx.Err() != nil {
+			break
+		}
+		if err != nil {
+			p.log.Error("relay stopped; retrying", "context", r.h.name, "err", err)
+			sleep(ctx, time.Second)
+		}
+	}
+	rctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	_ = p.cfg.Bus.ReleaseLease(rctx, lease, p.cfg.Holder)
+}
+
+// renew keeps the lease; when it cannot be renewed for a whole TTL (or another
+// holder has it) the relay stops.
+func (r *relay) renew(ctx context.Context, stop context.CancelFunc, lease string, ttl time.Duration) {
+	p := r.h.p
+	last := time.Now()
+	for sleep(ctx, ttl/3) {
+		ok, err := p.cfg.Bus.Lease(ctx, lease, p.cfg.Holder, ttl)
+		switch {
+		case ok:
+			last = time.Now()
+		case err == nil:
+			p.log.Warn("relay lease lost", "context", r.h.name)
+			stop()
+			return
+		case time.Since(last) > ttl*2/3:
+			p.log.Warn("relay lease not renewed", "context", r.h.name, "err", err)
+			stop()
+			return
+		}
+	}
+}
+
+func (r *relay) tail(ctx context.Context) error {
+	p, s := r.h.p, r.h.store
+	cp, err := readCheckpoint(ctx, s, relayCheckpoint)
+	if err != nil {
+		return err
+	}
+	r.published.Store(cp)
+	p.progress.signal()
+	for {
+		events, err := s.ReadAll(ctx, cp, p.cfg.RelayBatch)
+		if err != nil {
+			return err
+		}
+		if len(events) == 0 {
+			r.observeLag(ctx, cp)
+			if err := s.Wait(ctx, cp); err != nil {
+				if ctx.Err() != nil {
+					return nil
+				}
+				return err
+			}
+			continue
+		}
+		envs := make([]es.Envelope, len(events))
+		for i, e := range events {
+			envs[i] = es.Envelope{Subject: p.subjectOf(r.h.name, e.Type), Message: es.FromEvent(r.h.name, e)}
+		}
+		if err := p.cfg.Bus.Publish(ctx, envs...); err != nil {
+			if ctx.Err() != nil {
+				return nil
+			}
+			return err
+		}
+		if r.afterPublish != nil {
+			if err := r.afterPublish(); err != nil {
+				return err
+			}
+		}
+		last := events[len(events)-1].Position
+		if _, err := s.Commit(ctx, es.Commit{Apply: func(ctx context.Context, tx es.SQL, _ []es.Event) error {
+			return writeCheckpoint(ctx, tx, relayCheckpoint, last)
+		}}); err != nil {
+			if ctx.Err() != nil {
+				return nil
+			}
+			return err
+		}
+		cp = last
+		r.published.Store(cp)
+		p.metrics.relayPublished.WithLabelValues(r.h.name).Add(float64(len(events)))
+		p.metrics.relayPosition.WithLabelValues(r.h.name).Set(float64(cp))
+		r.observeLag(ctx, cp)
+		p.progress.signal()
+	}
+}
+
+func (r *relay) observeLag(ctx context.Context, cp int64) {
+	if head, err := r.h.store.Head(ctx); err == nil {
+		r.h.p.metrics.relayLag.WithLabelValues(r.h.name).Set(float64(max(head-cp, 0)))
+	}
+}
+
+// position returns how far the context's log is published: this process's
+// relay if it leads, else the stored checkpoint (another process's relay).
+func (r *relay) position(ctx context.Context) (int64, error) {
+	if r.leader.Load() {
+		return r.published.Load(), nil
+	}
+	cp, err := readCheckpoint(ctx, r.h.store, relayCheckpoint)
+	if err != nil {
+		return 0, err
+	}
+	return max(cp, r.published.Load()), nil
+}
+
+// subjectOf returns the bus subject of a log entry of context ctxName: by its
+// registered kind and owner; an unregistered type is published as an event of
+// the context itself.
+func (p *Platform) subjectOf(ctxName, typ string) string {
+	if mt, ok := p.cfg.Registry.Lookup(typ); ok {
+		return es.SubjectOf(mt.Spec())
+	}
+	return es.SubjectOf(es.MessageSpec{Name: typ, Kind: es.KindEvent, Owner: ctxName})
+}
+
+// sleep waits d or until ctx is done; it reports whether ctx is still live.
+func sleep(ctx context.Context, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-ctx.Done():
+		return false
+	}
+}
