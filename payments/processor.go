@@ -1,0 +1,231 @@
+package payments
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"sync"
+	"time"
+
+	"acme"
+)
+
+// Processor is the port to whoever moves the money (the built-in card processor,
+// Stripe). Every call carries an idempotency key ("<paymentId>:<op>"): a repeated
+// call with the same key must have no second effect and return the first answer,
+// so a redelivery after a crash never charges twice.
+//
+// A returned error is transient (network, outage): the caller retries the whole
+// message later. A definitive answer, including a decline or a refused request,
+// is a Result with a nil error.
+type Processor interface {
+	Authorize(ctx context.Context, r AuthorizeRequest) (Result, error)
+	Capture(ctx context.Context, r CaptureRequest) (Result, error)
+	Void(ctx context.Context, r VoidRequest) (Result, error)
+	Refund(ctx context.Context, r RefundRequest) (Result, error)
+}
+
+// AuthorizeRequest holds amount on the payment method given by Token.
+type AuthorizeRequest struct {
+	IdempotencyKey string
+	PaymentID      string
+	CustomerID     string
+	Amount         acme.Money
+	Token          string
+}
+
+// CaptureRequest takes the money held by an authorization.
+type CaptureRequest struct {
+	IdempotencyKey  string
+	PaymentID       string
+	OrderID         string
+	AuthorizationID string
+	Amount          acme.Money
+}
+
+// VoidRequest releases an authorization.
+type VoidRequest struct {
+	IdempotencyKey  string
+	PaymentID       string
+	AuthorizationID string
+}
+
+// RefundRequest gives back captured money.
+type RefundRequest struct {
+	IdempotencyKey  string
+	PaymentID       string
+	AuthorizationID string
+	Amount          acme.Money
+}
+
+// Outcome of a processor call.
+type Outcome string
+
+const (
+	Approved Outcome = "approved"
+	Declined Outcome = "declined" // the card said no (PaymentFailed payment_declined)
+	Refused  Outcome = "refused"  // the request cannot succeed (PaymentFailed payment_error)
+)
+
+// Result is a processor's definitive answer.
+type Result struct {
+	Op          Op
+	Status      Outcome
+	ID          string // authorization / capture / refund reference at the processor
+	DeclineCode string // e.g. insufficient_funds
+	Message     string
+}
+
+// CardProcessor is the built-in processor with the familiar test tokens:
+// tok_visa and tok_mastercard authorize and capture; tok_chargeDeclined is
+// declined (decline code generic_decline); tok_chargeDeclinedInsufficientFunds is
+// declined with decline code insufficient_funds; any other token is refused
+// (PaymentFailed reason payment_error, decline code invalid_token), as a real
+// processor answers an unknown token with an invalid-request error.
+//
+// It keeps its own state in memory (authorizations, captures) and answers a
+// repeated idempotency key with the first answer. Latency and Fail inject delay
+// and transient failures for tests.
+type CardProcessor struct {
+	// Latency is added to every call.
+	Latency time.Duration
+	// Fail, when set, is asked before every call; a non-nil error is returned as a
+	// transient failure (nothing happens at the processor).
+	Fail func(op Op, key string) error
+
+	mu      sync.Mutex
+	answers map[string]Result // idempotency key → first answer
+	auths   map[string]*cardAuth
+	counts  map[Op]int // effective operations (replays not counted)
+}
+
+type cardAuth struct {
+	amount           acme.Money
+	captured, voided bool
+	refunded         int64
+}
+
+// NewCardProcessor returns a built-in card processor.
+func NewCardProcessor() *CardProcessor { return &CardProcessor{} }
+
+// Count returns how many times op took effect (replayed keys are not counted).
+func (p *CardProcessor) Count(op Op) int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.counts[op]
+}
+
+func (p *CardProcessor) call(ctx context.Context, op Op, key string, do func() Result) (Result, error) {
+	if p.Latency > 0 {
+		t := time.NewTimer(p.Latency)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return Result{}, ctx.Err()
+		case <-t.C:
+		}
+	}
+	if p.Fail != nil {
+		if err := p.Fail(op, key); err != nil {
+			return Result{}, fmt.Errorf("card processor %s: %w", op, err)
+		}
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.answers == nil {
+		p.answers, p.auths, p.counts = map[string]Result{}, map[string]*cardAuth{}, map[Op]int{}
+	}
+	if r, ok := p.answers[key]; ok {
+		return r, nil
+	}
+	r := do()
+	r.Op = op
+	if r.Status == Approved {
+		p.counts[op]++
+	}
+	p.answers[key] = r
+	return r, nil
+}
+
+// Authorize implements Processor.
+func (p *CardProcessor) Authorize(ctx context.Context, r AuthorizeRequest) (Result, error) {
+	return p.call(ctx, OpAuthorize, r.IdempotencyKey, func() Result {
+		switch r.Token {
+		case "tok_visa", "tok_mastercard":
+			id := "auth_" + r.PaymentID
+			p.auths[id] = &cardAuth{amount: r.Amount}
+			return Result{Status: Approved, ID: id}
+		case "tok_chargeDeclined":
+			return Result{Status: Declined, DeclineCode: "generic_decline", Message: "Your card was declined."}
+		case "tok_chargeDeclinedInsufficientFunds":
+			return Result{Status: Declined, DeclineCode: "insufficient_funds", Message: "Your card has insufficient funds."}
+		}
+		return Result{Status: Refused, DeclineCode: "invalid_token", Message: "unknown card token"}
+	})
+}
+
+// auth returns the authorization id. The processor's memory does not survive a
+// restart of the process, but the payments' streams do: an id this processor
+// issued ("auth_...") and does not remember is an authorization of an earlier
+// run, still open (the payment decider never asks twice for what it did).
+func (p *CardProcessor) auth(id string) *cardAuth {
+	a := p.auths[id]
+	if a == nil && strings.HasPrefix(id, "auth_") {
+		a = &cardAuth{}
+		p.auths[id] = a
+	}
+	return a
+}
+
+// Capture implements Processor.
+func (p *CardProcessor) Capture(ctx context.Context, r CaptureRequest) (Result, error) {
+	return p.call(ctx, OpCapture, r.IdempotencyKey, func() Result {
+		a := p.auth(r.AuthorizationID)
+		switch {
+		case a == nil:
+			return Result{Status: Refused, Message: "no such authorization"}
+		case a.voided:
+			return Result{Status: Refused, Message: "the authorization was voided"}
+		case a.captured:
+			return Result{Status: Refused, Message: "the authorization was already captured"}
+		}
+		a.captured = true
+		if a.amount.Amount == 0 {
+			a.amount = r.Amount
+		}
+		return Result{Status: Approved, ID: "ch_" + r.PaymentID}
+	})
+}
+
+// Void implements Processor.
+func (p *CardProcessor) Void(ctx context.Context, r VoidRequest) (Result, error) {
+	return p.call(ctx, OpVoid, r.IdempotencyKey, func() Result {
+		a := p.auth(r.AuthorizationID)
+		switch {
+		case a == nil:
+			return Result{Status: Refused, Message: "no such authorization"}
+		case a.captured:
+			return Result{Status: Refused, Message: "the authorization was captured"}
+		}
+		a.voided = true
+		return Result{Status: Approved, ID: r.AuthorizationID}
+	})
+}
+
+// Refund implements Processor.
+func (p *CardProcessor) Refund(ctx context.Context, r RefundRequest) (Result, error) {
+	return p.call(ctx, OpRefund, r.IdempotencyKey, func() Result {
+		a := p.auth(r.AuthorizationID)
+		if a != nil && a.amount.Amount == 0 && !a.captured { // known only by id (see auth)
+			a.captured, a.amount = true, r.Amount
+		}
+		switch {
+		case a == nil || !a.captured:
+			return Result{Status: Refused, Message: "nothing was captured"}
+		case a.refunded+r.Amount.Amount > a.amount.Amount:
+			return Result{Status: Refused, Message: "the refund is larger than the capture"}
+		}
+		a.refunded += r.Amount.Amount
+		return Result{Status: Approved, ID: "re_" + r.PaymentID}
+	})
+}
