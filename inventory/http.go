@@ -1,0 +1,55 @@
+package inventory
+
+import (
+	"net/http"
+
+	"acme"
+	"acme/httpapi"
+)
+
+// RestockRequest is the body of POST /api/v1/inventory/{productId}/restock.
+type RestockRequest struct {
+	Quantity  int64  `json:"quantity"`
+	VariantID string `json:"variantId,omitempty"`
+}
+
+// DecodeRestock reads and validates a restock body (400 malformed, 422 invalid_quantity).
+func DecodeRestock(r *http.Request) (RestockRequest, error) {
+	var req RestockRequest
+	if err := httpapi.Decode(r, &req); err != nil {
+		return req, err
+	}
+	if req.Quantity < 1 || req.Quantity > MaxRestock {
+		return req, acme.Errorf(CodeInvalidQuantity, "quantity must be an integer from 1 to %d", MaxRestock)
+	}
+	if len(req.VariantID) > 100 {
+		return req, acme.Invalid(acme.FieldError{Field: "variantId", Message: "at most 100 characters"})
+	}
+	return req, nil
+}
+
+// Routes registers inventory's HTTP routes.
+func (m *Module) Routes(api *httpapi.API) {
+	api.Handle("POST /api/v1/inventory/{productId}/restock", httpapi.Admin, func(w http.ResponseWriter, r *http.Request) error {
+		req, err := DecodeRestock(r)
+		if err != nil {
+			return err
+		}
+		l, pos, err := m.svc.Restock(r.Context(), r.PathValue("productId"), req.VariantID, req.Quantity)
+		if err != nil {
+			return err
+		}
+		httpapi.SetPosition(w, owner, pos)
+		return httpapi.JSON(w, http.StatusOK, l)
+	}, httpapi.Summary("Restock a product, or one variant of a product with variants (RestockInventory → InventoryRestocked). 422 variant_required when the product has variants and no variantId is given."),
+		httpapi.Body(RestockRequest{}), httpapi.Returns(http.StatusOK, Level{}))
+
+	api.Handle("GET /api/v1/inventory/{productId}", httpapi.Anonymous, func(w http.ResponseWriter, r *http.Request) error {
+		l, err := m.svc.Level(r.Context(), r.PathValue("productId"), r.URL.Query().Get("variantId"))
+		if err != nil {
+			return err
+		}
+		return httpapi.JSON(w, http.StatusOK, l)
+	}, httpapi.Summary("Get Stock Level of a product or variant; for a product with variants and no variantId, the sum over its stock items."),
+		httpapi.Returns(http.StatusOK, Level{}))
+}

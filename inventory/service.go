@@ -1,0 +1,346 @@
+package inventory
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"slices"
+	"time"
+
+	"acme"
+	"acme/es"
+)
+
+// TimeFormat is the fixed-width RFC 3339 UTC format of every time inventory
+// writes (events and read models), so times compare as text.
+const TimeFormat = "2006-01-02T15:04:05.000000Z"
+
+func ts(t time.Time) string { return t.UTC().Format(TimeFormat) }
+
+// Service is inventory's use cases over its store.
+type Service struct {
+	store      es.Store
+	reg        *es.Registry
+	newID      func() string
+	clock      acme.Clock
+	ttl        time.Duration // reservation lifetime when ReserveInventory has no expiresAt
+	stock      *es.Aggregate[StockItem, StockCommand]
+	resv       *es.Aggregate[Reservation, any]
+	maxRetries int
+}
+
+func newService(store es.Store, reg *es.Registry, newID func() string, clock acme.Clock, ttl time.Duration) *Service {
+	s := &Service{store: store, reg: reg, newID: newID, clock: clock, ttl: ttl, maxRetries: 500}
+	s.stock = &es.Aggregate[StockItem, StockCommand]{Store: store, Registry: reg, NewID: newID, StreamType: "stock",
+		Decider: StockDecider, SnapshotEvery: 100, SnapshotVersion: 1, Inline: s.apply}
+	s.resv = &es.Aggregate[Reservation, any]{Store: store, Registry: reg, NewID: newID, StreamType: "reservation",
+		Decider: es.Decider[Reservation, any]{Evolve: evolveReservation}}
+	return s
+}
+
+// Restock adds units to a stock item of a known, active product. A product
+// with variants is restocked per variant (variant_required without one).
+func (s *Service) Restock(ctx context.Context, productID, variantID string, quantity int64) (Level, int64, error) {
+	p, err := s.product(ctx, productID)
+	if err != nil {
+		return Level{}, 0, err
+	}
+	if !p.active {
+		return Level{}, 0, acme.Errorf(CodeProductNotFound, "product %s is not active", productID)
+	}
+	if variantID == "" && p.hasVariants {
+		return Level{}, 0, acme.Errorf(CodeVariantRequired, "product %s has variants: restock one of them (variantId)", productID)
+	}
+	if variantID != "" {
+		if ok, err := s.variantExists(ctx, productID, variantID); err != nil {
+			return Level{}, 0, err
+		} else if !ok {
+			return Level{}, 0, acme.Errorf(CodeProductNotFound, "product %s has no variant %s", productID, variantID)
+		}
+	}
+	h, err := s.stock.Handle(ctx, StockStreamID(productID, variantID),
+		Restock{ProductID: productID, VariantID: variantID, Quantity: quantity, At: ts(s.clock.Now())})
+	if err != nil {
+		return Level{}, 0, err
+	}
+	return h.State.Level(), h.Position, nil
+}
+
+// Level returns the stock level of a product (variantID "") or of one of its
+// variants. For a product with variants and no variantID it is the sum over
+// the product's stock items (variantId "").
+func (s *Service) Level(ctx context.Context, productID, variantID string) (Level, error) {
+	p, err := s.product(ctx, productID)
+	if err != nil {
+		return Level{}, err
+	}
+	if variantID != "" {
+		if ok, err := s.variantExists(ctx, productID, variantID); err != nil {
+			return Level{}, err
+		} else if !ok {
+			return Level{}, acme.Errorf(acme.CodeNotFound, "product %s has no variant %s", productID, variantID)
+		}
+	}
+	q := `SELECT COALESCE(SUM(on_hand), 0), COALESCE(SUM(reserved), 0), COALESCE(SUM(available), 0)
+		FROM inventory_levels WHERE product_id = $1 AND variant_id = $2`
+	args := []any{productID, variantID}
+	if variantID == "" && p.hasVariants {
+		q = `SELECT COALESCE(SUM(on_hand), 0), COALESCE(SUM(reserved), 0), COALESCE(SUM(available), 0)
+			FROM inventory_levels WHERE product_id = $1`
+		args = args[:1]
+	}
+	l := Level{ProductID: productID, VariantID: variantID}
+	if err := s.store.DB().QueryRowContext(ctx, q, args...).Scan(&l.OnHand, &l.Reserved, &l.Available); err != nil {
+		return Level{}, fmt.Errorf("inventory: read level: %w", err)
+	}
+	return l, nil
+}
+
+// Reserve holds every line for a checkout or none, committing the
+// reservation and its stock items atomically (retrying lost races). It
+// returns the reservation as it stands after the command.
+func (s *Service) Reserve(ctx context.Context, cmd ReserveCmd) (Reservation, error) {
+	if _, err := s.commitLoop(ctx, func() (es.Commit, error) { return s.PlanReserve(ctx, cmd) }); err != nil {
+		return Reservation{}, err
+	}
+	r, err := s.resv.Load(ctx, ReservationStreamID(cmd.CheckoutID), es.StreamQuery{})
+	return r.State, err
+}
+
+// Release gives a checkout's held units back (idempotent).
+func (s *Service) Release(ctx context.Context, cmd ReleaseCmd) (es.Result, error) {
+	return s.commitLoop(ctx, func() (es.Commit, error) { return s.PlanRelease(ctx, cmd) })
+}
+
+// Deduct ships a checkout's held units (idempotent).
+func (s *Service) Deduct(ctx context.Context, cmd DeductCmd) (es.Result, error) {
+	return s.commitLoop(ctx, func() (es.Commit, error) { return s.PlanDeduct(ctx, cmd) })
+}
+
+// Reservation returns a checkout's reservation.
+func (s *Service) Reservation(ctx context.Context, checkoutID string) (Reservation, error) {
+	r, err := s.resv.Load(ctx, ReservationStreamID(checkoutID), es.StreamQuery{})
+	return r.State, err
+}
+
+// commitLoop stores the plan's commit, planning again after a lost race.
+func (s *Service) commitLoop(ctx context.Context, plan func() (es.Commit, error)) (es.Result, error) {
+	for attempt := 0; ; attempt++ {
+		c, err := plan()
+		if err != nil || len(c.Appends) == 0 {
+			return es.Result{}, err
+		}
+		res, err := s.store.Commit(ctx, c)
+		if !errors.Is(err, es.ErrConcurrency) || attempt >= s.maxRetries {
+			return res, err
+		}
+		// Jittered backoff so that racing reservations of one item spread out.
+		d := time.Duration(rand.Int64N(int64(min(attempt+1, 20)) * int64(200*time.Microsecond)))
+		select {
+		case <-ctx.Done():
+			return es.Result{}, ctx.Err()
+		case <-time.After(d):
+		}
+	}
+}
+
+// PlanReserve loads the reservation and its stock items and returns the
+// Commit that decides ReserveInventory: every append carries the version it
+// read, so a concurrent change of any item makes the whole commit fail with
+// ErrConcurrency (and nothing is stored). Consumers return it to the host.
+func (s *Service) PlanReserve(ctx context.Context, cmd ReserveCmd) (es.Commit, error) {
+	if cmd.At == "" {
+		cmd.At = ts(s.clock.Now())
+	}
+	if cmd.ExpiresAt == "" {
+		cmd.ExpiresAt = ts(s.clock.Now().Add(s.ttl))
+	} else if t, err := time.Parse(time.RFC3339Nano, cmd.ExpiresAt); err != nil {
+		return es.Commit{}, acme.Invalid(acme.FieldError{Field: "expiresAt", Message: "must be an RFC 3339 time"})
+	} else {
+		cmd.ExpiresAt = ts(t)
+	}
+	if err := ValidateReserve(cmd); err != nil {
+		return es.Commit{}, err
+	}
+	r, err := s.resv.Load(ctx, ReservationStreamID(cmd.CheckoutID), es.StreamQuery{})
+	if err != nil {
+		return es.Commit{}, err
+	}
+	if r.State.Status != "" {
+		return es.Commit{}, nil
+	}
+	stock, versions, err := s.loadItems(ctx, NormalizeLines(cmd.Items))
+	if err != nil {
+		return es.Commit{}, err
+	}
+	d, err := DecideReserve(r.State, stock, cmd)
+	if err != nil {
+		return es.Commit{}, err
+	}
+	return s.commitOf(ctx, cmd.CheckoutID, r.Version, d, versions)
+}
+
+// PlanRelease is PlanReserve for ReleaseInventory.
+func (s *Service) PlanRelease(ctx context.Context, cmd ReleaseCmd) (es.Commit, error) {
+	if cmd.At == "" {
+		cmd.At = ts(s.clock.Now())
+	}
+	r, err := s.resv.Load(ctx, ReservationStreamID(cmd.CheckoutID), es.StreamQuery{})
+	if err != nil {
+		return es.Commit{}, err
+	}
+	stock, versions, err := s.loadItems(ctx, r.State.Items)
+	if err != nil {
+		return es.Commit{}, err
+	}
+	d, err := DecideRelease(r.State, stock, cmd)
+	if err != nil {
+		return es.Commit{}, err
+	}
+	return s.commitOf(ctx, cmd.CheckoutID, r.Version, d, versions)
+}
+
+// PlanDeduct is PlanReserve for DeductInventory.
+func (s *Service) PlanDeduct(ctx context.Context, cmd DeductCmd) (es.Commit, error) {
+	if cmd.At == "" {
+		cmd.At = ts(s.clock.Now())
+	}
+	r, err := s.resv.Load(ctx, ReservationStreamID(cmd.CheckoutID), es.StreamQuery{})
+	if err != nil {
+		return es.Commit{}, err
+	}
+	stock, versions, err := s.loadItems(ctx, r.State.Items)
+	if err != nil {
+		return es.Commit{}, err
+	}
+	d, err := DecideDeduct(r.State, stock, cmd)
+	if err != nil {
+		return es.Commit{}, err
+	}
+	return s.commitOf(ctx, cmd.CheckoutID, r.Version, d, versions)
+}
+
+// PlanCommit marks a reservation committed (OrderConfirmed).
+func (s *Service) PlanCommit(ctx context.Context, cmd CommitCmd) (es.Commit, error) {
+	if cmd.At == "" {
+		cmd.At = ts(s.clock.Now())
+	}
+	r, err := s.resv.Load(ctx, ReservationStreamID(cmd.CheckoutID), es.StreamQuery{})
+	if err != nil {
+		return es.Commit{}, err
+	}
+	return s.commitOf(ctx, cmd.CheckoutID, r.Version, Decision{Reservation: DecideCommit(r.State, cmd)}, nil)
+}
+
+func (s *Service) loadItems(ctx context.Context, lines []Line) (map[string]StockItem, map[string]int64, error) {
+	stock := make(map[string]StockItem, len(lines))
+	versions := make(map[string]int64, len(lines))
+	for _, l := range lines {
+		id := StockStreamID(l.ProductID, l.VariantID)
+		st, err := s.stock.Load(ctx, id, es.StreamQuery{})
+		if err != nil {
+			return nil, nil, err
+		}
+		st.State.ProductID, st.State.VariantID = l.ProductID, l.VariantID
+		stock[id], versions[id] = st.State, st.Version
+	}
+	return stock, versions, nil
+}
+
+// commitOf encodes a Decision as one Commit: the stock items first, in stream
+// id order (deterministic), then the reservation.
+func (s *Service) commitOf(ctx context.Context, checkoutID string, resVersion int64, d Decision, versions map[string]int64) (es.Commit, error) {
+	if len(d.Reservation) == 0 {
+		return es.Commit{}, nil
+	}
+	md := es.MetadataFrom(ctx)
+	var c es.Commit
+	ids := make([]string, 0, len(d.Stock))
+	for id := range d.Stock {
+		ids = append(ids, id)
+	}
+	slices.Sort(ids)
+	for _, id := range ids {
+		app := es.Append{StreamID: id, StreamType: "stock", Expected: versions[id]}
+		for _, v := range d.Stock[id] {
+			e, err := s.reg.Encode(s.newID(), v, md)
+			if err != nil {
+				return es.Commit{}, err
+			}
+			app.Events = append(app.Events, e)
+		}
+		c.Appends = append(c.Appends, app)
+	}
+	app := es.Append{StreamID: ReservationStreamID(checkoutID), StreamType: "reservation", Expected: resVersion}
+	for _, v := range d.Reservation {
+		e, err := s.reg.Encode(s.newID(), v, md)
+		if err != nil {
+			return es.Commit{}, err
+		}
+		app.Events = append(app.Events, e)
+	}
+	c.Appends = append(c.Appends, app)
+	c.Apply = s.apply
+	return c, nil
+}
+
+// ExpireDue releases (reason EXPIRED) every live, uncommitted reservation whose
+// expiresAt has passed; it returns how many it released.
+func (s *Service) ExpireDue(ctx context.Context) (int, error) {
+	rows, err := s.store.DB().QueryContext(ctx, `SELECT checkout_id FROM inventory_reservations
+		WHERE status = $1 AND expires_at <= $2 ORDER BY expires_at LIMIT 500`, StatusReserved, ts(s.clock.Now()))
+	if err != nil {
+		return 0, fmt.Errorf("inventory: due reservations: %w", err)
+	}
+	var due []string
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			rows.Close()
+			return 0, err
+		}
+		due = append(due, id)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return 0, err
+	}
+	n := 0
+	for _, id := range due {
+		res, err := s.Release(ctx, ReleaseCmd{CheckoutID: id, Reason: ReasonExpired})
+		if err != nil {
+			return n, err
+		}
+		if len(res.Events) > 0 {
+			n++
+		}
+	}
+	return n, nil
+}
+
+type productRow struct{ active, hasVariants bool }
+
+func (s *Service) product(ctx context.Context, productID string) (productRow, error) {
+	var p productRow
+	err := s.store.DB().QueryRowContext(ctx, `SELECT active, has_variants FROM inventory_products WHERE product_id = $1`, productID).
+		Scan(&p.active, &p.hasVariants)
+	if errors.Is(err, sql.ErrNoRows) {
+		return p, acme.Errorf(CodeProductNotFound, "product %s not found", productID)
+	}
+	if err != nil {
+		return p, fmt.Errorf("inventory: read product: %w", err)
+	}
+	return p, nil
+}
+
+func (s *Service) variantExists(ctx context.Context, productID, variantID string) (bool, error) {
+	var n int
+	err := s.store.DB().QueryRowContext(ctx, `SELECT COUNT(*) FROM inventory_variants WHERE product_id = $1 AND variant_id = $2`,
+		productID, variantID).Scan(&n)
+	if err != nil {
+		return false, fmt.Errorf("inventory: read variant: %w", err)
+	}
+	return n > 0, nil
+}

@@ -1,0 +1,370 @@
+package inventory
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"path/filepath"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"acme"
+	"acme/es"
+	"acme/sqlite"
+)
+
+// fakeHost is the smallest es.Host: consumers are called by deliver, which
+// stores their commit with the inbox id as the platform does.
+type fakeHost struct {
+	store     es.Store
+	reg       *es.Registry
+	consumers map[string]es.Handler
+	types     map[string]string // message type -> consumer
+}
+
+func (h *fakeHost) Name() string           { return owner }
+func (h *fakeHost) Store() es.Store        { return h.store }
+func (h *fakeHost) Registry() *es.Registry { return h.reg }
+func (h *fakeHost) NewID() string          { return acme.NewID() }
+func (h *fakeHost) Project(es.Projection)  {}
+func (h *fakeHost) Consume(name string, types []string, hd es.Handler) {
+	h.consumers[name] = hd
+	for _, t := range types {
+		h.types[t] = name
+	}
+}
+
+// deliver applies one message as the platform would (inbox, retry on ErrConcurrency).
+func (h *fakeHost) deliver(t *testing.T, typ, id string, data any) error {
+	t.Helper()
+	name, ok := h.types[typ]
+	if !ok {
+		t.Fatalf("no consumer of %s", typ)
+	}
+	b, _ := jsonMarshal(data)
+	m := es.Message{ID: id, Type: typ, SchemaVersion: 1, Data: b}
+	for i := 0; i < 100; i++ {
+		c, err := h.consumers[name](context.Background(), m)
+		if err != nil {
+			return err
+		}
+		c.InboxID = owner + "." + name + "/" + id
+		_, err = h.store.Commit(context.Background(), c)
+		if errors.Is(err, es.ErrDuplicate) {
+			return nil
+		}
+		if !errors.Is(err, es.ErrConcurrency) {
+			return err
+		}
+	}
+	return es.ErrConcurrency
+}
+
+type fixedClock struct{ now atomic.Pointer[time.Time] }
+
+func (c *fixedClock) Now() time.Time      { return *c.now.Load() }
+func (c *fixedClock) set(t time.Time)     { c.now.Store(&t) }
+func (c *fixedClock) add(d time.Duration) { c.set(c.Now().Add(d)) }
+func newClock() *fixedClock {
+	c := &fixedClock{}
+	c.set(time.Date(2026, 11, 23, 10, 0, 0, 0, time.UTC))
+	return c
+}
+
+func startTest(t *testing.T) (*Module, *fakeHost, *fixedClock) {
+	t.Helper()
+	st, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "inventory.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	reg, err := es.NewRegistry(messages...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := &fakeHost{store: st, reg: reg, consumers: map[string]es.Handler{}, types: map[string]string{}}
+	clock := newClock()
+	m := New(WithClock(clock), WithSweepInterval(0))
+	if err := m.Start(context.Background(), h); err != nil {
+		t.Fatal(err)
+	}
+	return m, h, clock
+}
+
+func createProduct(t *testing.T, h *fakeHost, productID string, initialStock int64) {
+	t.Helper()
+	if err := h.deliver(t, "ProductCreated", acme.NewID(), map[string]any{"productId": productID, "name": "x", "initialStock": initialStock}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestServiceRestockAndLevel(t *testing.T) {
+	m, h, _ := startTest(t)
+	s := m.Service()
+	ctx := context.Background()
+	prod, other := acme.NewID(), acme.NewID()
+
+	if _, _, err := s.Restock(ctx, prod, "", 1); acme.ErrorCode(err) != CodeProductNotFound {
+		t.Fatalf("restock unknown: %v", err)
+	}
+	if _, err := s.Level(ctx, prod, ""); acme.ErrorCode(err) != CodeProductNotFound {
+		t.Fatalf("level unknown: %v", err)
+	}
+	createProduct(t, h, prod, 7)
+	createProduct(t, h, other, 0)
+	if l, err := s.Level(ctx, prod, ""); err != nil || l != (Level{ProductID: prod, OnHand: 7, Available: 7}) {
+		t.Fatalf("initial stock: %+v %v", l, err)
+	}
+	if l, err := s.Level(ctx, other, ""); err != nil || l != (Level{ProductID: other}) {
+		t.Fatalf("no initial stock: %+v %v", l, err)
+	}
+	l, pos, err := s.Restock(ctx, prod, "", 3)
+	if err != nil || l.OnHand != 10 || l.Available != 10 || pos == 0 {
+		t.Fatalf("restock: %+v %d %v", l, pos, err)
+	}
+	if _, _, err := s.Restock(ctx, prod, "", 0); acme.ErrorCode(err) != CodeInvalidQuantity {
+		t.Fatalf("restock 0: %v", err)
+	}
+
+	// Variants: restock per variant; the product level sums them.
+	v1, v2 := acme.NewID(), acme.NewID()
+	if err := h.deliver(t, "ProductVariantAdded", acme.NewID(), map[string]any{"productId": other, "variantId": v1, "initialStock": 2}); err != nil {
+		t.Fatal(err)
+	}
+	if err := h.deliver(t, "ProductVariantAdded", acme.NewID(), map[string]any{"productId": other, "variantId": v2}); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := s.Restock(ctx, other, "", 1); acme.ErrorCode(err) != CodeVariantRequired {
+		t.Fatalf("restock without variant: %v", err)
+	}
+	if _, _, err := s.Restock(ctx, other, acme.NewID(), 1); acme.ErrorCode(err) != CodeProductNotFound {
+		t.Fatalf("restock unknown variant: %v", err)
+	}
+	if l, _, err := s.Restock(ctx, other, v2, 4); err != nil || l != (Level{ProductID: other, VariantID: v2, OnHand: 4, Available: 4}) {
+		t.Fatalf("restock variant: %+v %v", l, err)
+	}
+	if l, err := s.Level(ctx, other, v1); err != nil || l.OnHand != 2 {
+		t.Fatalf("variant level: %+v %v", l, err)
+	}
+	if l, err := s.Level(ctx, other, ""); err != nil || l.OnHand != 6 || l.Available != 6 {
+		t.Fatalf("sum level: %+v %v", l, err)
+	}
+	if _, err := s.Level(ctx, other, acme.NewID()); acme.ErrorCode(err) != acme.CodeNotFound {
+		t.Fatalf("unknown variant level: %v", err)
+	}
+
+	// A deactivated product cannot be restocked; its level still reads.
+	if err := h.deliver(t, "ProductDeactivated", acme.NewID(), map[string]any{"productId": prod}); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := s.Restock(ctx, prod, "", 1); acme.ErrorCode(err) != CodeProductNotFound {
+		t.Fatalf("restock inactive: %v", err)
+	}
+	if _, err := s.Level(ctx, prod, ""); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// The oversell test: 40 concurrent checkouts race for 10 units.
+func TestReserveNeverOversells(t *testing.T) {
+	m, h, _ := startTest(t)
+	s := m.Service()
+	prod := acme.NewID()
+	createProduct(t, h, prod, 10)
+
+	var wg sync.WaitGroup
+	var reserved, refused atomic.Int32
+	errs := make(chan error, 40)
+	for i := 0; i < 40; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			r, err := s.Reserve(context.Background(), ReserveCmd{CheckoutID: acme.NewID(), Items: []Line{{ProductID: prod, Quantity: 1}}})
+			if err != nil {
+				errs <- err
+				return
+			}
+			switch r.Status {
+			case StatusReserved:
+				reserved.Add(1)
+			case StatusUnavailable:
+				refused.Add(1)
+			default:
+				errs <- fmt.Errorf("status %q", r.Status)
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Fatal(err)
+	}
+	if reserved.Load() != 10 || refused.Load() != 30 {
+		t.Fatalf("reserved %d, refused %d; want 10 and 30", reserved.Load(), refused.Load())
+	}
+	l, err := s.Level(context.Background(), prod, "")
+	if err != nil || l != (Level{ProductID: prod, OnHand: 10, Reserved: 10, Available: 0}) {
+		t.Fatalf("level %+v %v", l, err)
+	}
+}
+
+// Multi-item reservations racing over two items in opposite line orders:
+// all-or-none, and the items' reserved counts match the reservations.
+func TestReserveAllOrNoneUnderConcurrency(t *testing.T) {
+	m, h, _ := startTest(t)
+	s := m.Service()
+	a, b := acme.NewID(), acme.NewID()
+	createProduct(t, h, a, 10)
+	createProduct(t, h, b, 6)
+	var wg sync.WaitGroup
+	var got atomic.Int32
+	for i := 0; i < 20; i++ {
+		wg.Add(1)
+		go func(i int) {
+			defer wg.Done()
+			lines := []Line{{ProductID: a, Quantity: 1}, {ProductID: b, Quantity: 1}}
+			if i%2 == 1 {
+				lines[0], lines[1] = lines[1], lines[0]
+			}
+			r, err := s.Reserve(context.Background(), ReserveCmd{CheckoutID: acme.NewID(), Items: lines})
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			if r.Status == StatusReserved {
+				got.Add(1)
+			}
+		}(i)
+	}
+	wg.Wait()
+	la, _ := s.Level(context.Background(), a, "")
+	lb, _ := s.Level(context.Background(), b, "")
+	if got.Load() != 6 || la.Reserved != 6 || lb.Reserved != 6 || lb.Available != 0 || la.Available != 4 {
+		t.Fatalf("reservations %d, a %+v, b %+v", got.Load(), la, lb)
+	}
+}
+
+func TestReservationLifecycle(t *testing.T) {
+	m, h, clock := startTest(t)
+	s := m.Service()
+	ctx := context.Background()
+	a, b := acme.NewID(), acme.NewID()
+	createProduct(t, h, a, 5)
+	createProduct(t, h, b, 1)
+	level := func(p string) Level {
+		t.Helper()
+		l, err := s.Level(ctx, p, "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		return l
+	}
+
+	// Through the bus: reserve, deliver twice (inbox), and a second command for the same checkout.
+	c1 := acme.NewID()
+	reserve := map[string]any{"checkoutId": c1, "items": []map[string]any{{"productId": a, "variantId": "", "quantity": 2}, {"productId": b, "variantId": "", "quantity": 1}},
+		"expiresAt": clock.Now().Add(time.Minute).Format(time.RFC3339)}
+	msgID := acme.NewID()
+	for _, id := range []string{msgID, msgID, acme.NewID()} {
+		if err := h.deliver(t, "ReserveInventory", id, reserve); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if l := level(a); l.Reserved != 2 || l.Available != 3 {
+		t.Fatalf("a after reserve: %+v", l)
+	}
+	if l := level(b); l.Available != 0 {
+		t.Fatalf("b after reserve: %+v", l)
+	}
+	evs, _ := h.store.ReadStream(ctx, ReservationStreamID(c1), es.StreamQuery{})
+	if len(evs) != 1 || evs[0].Type != "InventoryReserved" {
+		t.Fatalf("reservation stream: %+v", evs)
+	}
+	bevs, _ := h.store.ReadStream(ctx, StockStreamID(b, ""), es.StreamQuery{})
+	if len(bevs) != 3 || bevs[2].Type != "OutOfStock" {
+		t.Fatalf("b stream: %v", typesOf(bevs))
+	}
+
+	// A second checkout cannot get b: unavailable, nothing held of a.
+	c2 := acme.NewID()
+	r, err := s.Reserve(ctx, ReserveCmd{CheckoutID: c2, Items: []Line{{ProductID: a, Quantity: 1}, {ProductID: b, Quantity: 1}}})
+	if err != nil || r.Status != StatusUnavailable || level(a).Reserved != 2 {
+		t.Fatalf("second reserve: %+v %v, a %+v", r, err, level(a))
+	}
+
+	// Expiry: not yet, then after expiresAt.
+	if n, err := s.ExpireDue(ctx); err != nil || n != 0 {
+		t.Fatalf("early expiry: %d %v", n, err)
+	}
+	clock.add(2 * time.Minute)
+	if n, err := s.ExpireDue(ctx); err != nil || n != 1 {
+		t.Fatalf("expiry: %d %v", n, err)
+	}
+	if n, err := s.ExpireDue(ctx); err != nil || n != 0 {
+		t.Fatalf("second expiry: %d %v", n, err)
+	}
+	if l := level(a); l.Reserved != 0 || l.Available != 5 {
+		t.Fatalf("a after expiry: %+v", l)
+	}
+	if r, _ := s.Reservation(ctx, c1); r.Status != StatusReleased {
+		t.Fatalf("status %q", r.Status)
+	}
+	// Releasing again, or an unknown checkout: no-op.
+	if err := h.deliver(t, "ReleaseInventory", acme.NewID(), map[string]any{"checkoutId": c1, "reason": "CHECKOUT_FAILED"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := h.deliver(t, "ReleaseInventory", acme.NewID(), map[string]any{"checkoutId": acme.NewID(), "reason": "CHECKOUT_FAILED"}); err != nil {
+		t.Fatal(err)
+	}
+	if l := level(a); l.Available != 5 {
+		t.Fatalf("a after double release: %+v", l)
+	}
+
+	// Confirmed orders do not expire; shipping deducts.
+	c3 := acme.NewID()
+	if r, err := s.Reserve(ctx, ReserveCmd{CheckoutID: c3, Items: []Line{{ProductID: a, Quantity: 2}}, ExpiresAt: clock.Now().Add(time.Minute).Format(time.RFC3339)}); err != nil || r.Status != StatusReserved {
+		t.Fatalf("reserve c3: %+v %v", r, err)
+	}
+	if err := h.deliver(t, "OrderConfirmed", acme.NewID(), map[string]any{"orderId": "o3", "checkoutId": c3}); err != nil {
+		t.Fatal(err)
+	}
+	clock.add(time.Hour)
+	if n, err := s.ExpireDue(ctx); err != nil || n != 0 {
+		t.Fatalf("committed reservation expired: %d %v", n, err)
+	}
+	if err := h.deliver(t, "DeductInventory", acme.NewID(), map[string]any{"checkoutId": c3, "orderId": "o3"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := h.deliver(t, "DeductInventory", acme.NewID(), map[string]any{"checkoutId": c3, "orderId": "o3"}); err != nil {
+		t.Fatal(err)
+	}
+	if l := level(a); l != (Level{ProductID: a, OnHand: 3, Reserved: 0, Available: 3}) {
+		t.Fatalf("a after deduct: %+v", l)
+	}
+	// A cancel after shipping changes nothing.
+	if err := h.deliver(t, "ReleaseInventory", acme.NewID(), map[string]any{"checkoutId": c3, "reason": "ORDER_CANCELLED"}); err != nil {
+		t.Fatal(err)
+	}
+	if l := level(a); l.OnHand != 3 || l.Available != 3 {
+		t.Fatalf("a after late cancel: %+v", l)
+	}
+
+	// An invalid command is dead-lettered at once.
+	err = h.deliver(t, "ReserveInventory", acme.NewID(), map[string]any{"checkoutId": acme.NewID(), "items": []any{}})
+	if !es.IsPermanent(err) {
+		t.Fatalf("invalid reserve: %v", err)
+	}
+}
+
+func typesOf(evs []es.Event) []string {
+	out := make([]string, len(evs))
+	for i, e := range evs {
+		out[i] = e.Type
+	}
+	return out
+}
+
+func jsonMarshal(v any) ([]byte, error) { return json.Marshal(v) }
