@@ -2,15 +2,31 @@ package httpapi
 
 import (
 	"context"
+	"crypto/subtle"
+	"errors"
+	"log/slog"
 	"net/http"
+	"strings"
+	"time"
 
 	"acme"
+	"acme/es"
 )
 
 // Authenticator resolves a customer session token (implemented by customers).
 type Authenticator interface {
 	// Authenticate returns the customer id of a live session token, or ok=false.
 	Authenticate(ctx context.Context, token string) (customerID string, ok bool, err error)
+}
+
+// Awaiter waits until the named read models reflect a consistency token
+// (implemented by the platform's projection and consumer runners).
+type Awaiter interface {
+	// Await returns nil once every read model in reads has applied, for each
+	// context in pos, the events up to that context's position. It returns
+	// ctx.Err() (wrapped) when ctx is done first; the API turns that into 503
+	// stale_read_model. An unknown read-model name is an error (500).
+	Await(ctx context.Context, pos Position, reads []string) error
 }
 
 // Route describes one registered route, for the OpenAPI document.
@@ -22,6 +38,10 @@ type Route struct {
 	Response any // a sample response body value
 	Status   int // success status (default 200)
 	Reads    []string
+	// Raw marks an operational route registered with HandleHTTP (no JSON
+	// envelope, no auth): /healthz, /metrics, ...
+	Raw         bool
+	ContentType string // response content type of a Raw route
 }
 
 // RouteOption sets a part of a Route's documentation or behaviour.
@@ -40,9 +60,19 @@ func Returns(status int, v any) RouteOption {
 
 // Reads names the asynchronous read models (consumer or projection names) a GET
 // serves from; with Acme-Min-Position the request waits for them.
-func Reads(names ...string) RouteOption { return func(r *Route) { r.Reads = append(r.Reads, names...) } }
+func Reads(names ...string) RouteOption {
+	return func(r *Route) { r.Reads = append(r.Reads, names...) }
+}
 
 // API is the router of the public HTTP API.
+//
+// Every request goes through ServeHTTP: panic recovery (500 problem+json and a
+// metric), a correlation id (X-Correlation-Id, or a generated one) put into the
+// event metadata, request logging with log/slog, HTTP metrics by route pattern
+// and status, and problem+json for the mux's own 404 and 405. Routes registered
+// with Handle also get: bearer-token authentication (a present but invalid token
+// is 401 even on anonymous routes), the role check, Acme-Min-Position waits on
+// GET, and Idempotency-Key handling on POST.
 type API struct {
 	mux    *http.ServeMux
 	routes []Route
@@ -50,18 +80,39 @@ type API struct {
 	AdminToken string
 	// Auth resolves customer tokens (nil: only admin and anonymous).
 	Auth Authenticator
+	// Awaiter serves Acme-Min-Position (nil: reads never wait).
+	Awaiter Awaiter
+	// Idempotency stores POST responses by caller and Idempotency-Key (nil: an
+	// in-memory store, fine for a single process and tests).
+	Idempotency IdempotencyStore
+	// Logger logs every request (nil: slog.Default()).
+	Logger *slog.Logger
+	// MinPositionWait bounds an Acme-Min-Position wait (default 5 s).
+	MinPositionWait time.Duration
+
+	metrics *Metrics
+	memIdem IdempotencyStore
 }
 
 // New returns an API with an empty mux.
 func New(adminToken string) *API {
-	return &API{mux: http.NewServeMux(), AdminToken: adminToken}
+	return &API{mux: http.NewServeMux(), AdminToken: adminToken, metrics: newMetrics(), memIdem: NewMemoryIdempotency()}
 }
 
 // Routes returns every registered route.
 func (a *API) Routes() []Route { return a.routes }
 
-// Mux returns the underlying ServeMux (for non-API routes such as /healthz).
+// Mux returns the underlying ServeMux. Prefer HandleHTTP, which also documents
+// the route; a pattern registered on the mux directly is not in the OpenAPI
+// document (and the document test fails).
 func (a *API) Mux() *http.ServeMux { return a.mux }
+
+// HandleHTTP registers an operational route (no auth, no JSON envelope) and
+// documents it: /healthz, /readyz, /metrics.
+func (a *API) HandleHTTP(pattern, summary, contentType string, h http.Handler) {
+	a.routes = append(a.routes, Route{Pattern: pattern, Role: Anonymous, Summary: summary, Status: http.StatusOK, Raw: true, ContentType: contentType})
+	a.mux.Handle(pattern, h)
+}
 
 // Handle registers h at pattern (net/http ServeMux syntax with method) for callers
 // of at least role min. A caller below min gets 401 (no valid token) or 403.
@@ -72,7 +123,19 @@ func (a *API) Handle(pattern string, min Role, h HandlerFunc, opts ...RouteOptio
 	}
 	a.routes = append(a.routes, rt)
 	a.mux.HandleFunc(pattern, func(w http.ResponseWriter, r *http.Request) {
-		c := CallerFrom(r.Context())
+		c, err := a.authenticate(r)
+		if err != nil {
+			WriteError(w, r, err)
+			return
+		}
+		ctx := WithCaller(r.Context(), c)
+		md := es.MetadataFrom(ctx)
+		md.Actor = c.Actor()
+		ctx = es.WithMetadata(ctx, md)
+		if info := infoFrom(ctx); info != nil {
+			info.actor = md.Actor
+		}
+		r = r.WithContext(ctx)
 		if c.Role < min {
 			if c.Role == Anonymous {
 				WriteError(w, r, acme.Errorf(acme.CodeUnauthorized, "a valid bearer token is required"))
@@ -81,13 +144,83 @@ func (a *API) Handle(pattern string, min Role, h HandlerFunc, opts ...RouteOptio
 			}
 			return
 		}
-		if err := h(w, r); err != nil {
-			WriteError(w, r, err)
+		if r.Method == http.MethodGet || r.Method == http.MethodHead {
+			if err := a.awaitMinPosition(r, rt.Reads); err != nil {
+				WriteError(w, r, err)
+				return
+			}
 		}
+		run := func(w http.ResponseWriter, r *http.Request) {
+			if err := h(w, r); err != nil {
+				WriteError(w, r, err)
+			}
+		}
+		if r.Method == http.MethodPost {
+			a.idempotent(w, r, c, run)
+			return
+		}
+		run(w, r)
 	})
 }
 
-// ServeHTTP authenticates the caller and dispatches to the route.
-func (a *API) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	a.mux.ServeHTTP(w, r)
+// authenticate resolves the caller from the Authorization header: none is
+// anonymous; "Bearer <admin token>" is the admin; any other bearer token must
+// be a live customer session, else 401 (also on routes anonymous callers may
+// use: a client that sends a token expects it to count).
+func (a *API) authenticate(r *http.Request) (Caller, error) {
+	h := r.Header.Get("Authorization")
+	if h == "" {
+		return Caller{Role: Anonymous}, nil
+	}
+	scheme, tok, ok := strings.Cut(h, " ")
+	tok = strings.TrimSpace(tok)
+	if !ok || !strings.EqualFold(scheme, "Bearer") || tok == "" {
+		return Caller{}, acme.Errorf(acme.CodeUnauthorized, "the Authorization header must be \"Bearer <token>\"")
+	}
+	if a.AdminToken != "" && subtle.ConstantTimeCompare([]byte(tok), []byte(a.AdminToken)) == 1 {
+		return Caller{Role: Admin}, nil
+	}
+	if a.Auth != nil {
+		id, ok, err := a.Auth.Authenticate(r.Context(), tok)
+		if err != nil {
+			return Caller{}, err
+		}
+		if ok {
+			return Caller{Role: Customer, CustomerID: id}, nil
+		}
+	}
+	return Caller{}, acme.Errorf(acme.CodeUnauthorized, "the bearer token is not valid or has expired")
+}
+
+// awaitMinPosition serves Acme-Min-Position: a malformed token is 400; a route
+// without asynchronous read models answers at once (its reads are inline, so a
+// 2xx command response already reflects them).
+func (a *API) awaitMinPosition(r *http.Request, reads []string) error {
+	raw := r.Header.Get("Acme-Min-Position")
+	if raw == "" {
+		return nil
+	}
+	pos := ParsePosition(raw)
+	if pos == nil {
+		return acme.Errorf(acme.CodeBadRequest, "Acme-Min-Position is not a token this API issued")
+	}
+	if len(reads) == 0 || a.Awaiter == nil {
+		return nil
+	}
+	wait := a.MinPositionWait
+	if wait <= 0 {
+		wait = 5 * time.Second
+	}
+	ctx, cancel := context.WithTimeout(r.Context(), wait)
+	defer cancel()
+	if err := a.Awaiter.Await(ctx, pos, reads); err != nil {
+		if ctx.Err() != nil && r.Context().Err() == nil {
+			return acme.Errorf(acme.CodeStaleReadModel, "the read models did not reach the requested position within %s; retry later", wait)
+		}
+		if errors.Is(err, context.DeadlineExceeded) {
+			return acme.Errorf(acme.CodeStaleReadModel, "the read models did not reach the requested position; retry later")
+		}
+		return err
+	}
+	return nil
 }

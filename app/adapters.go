@@ -1,0 +1,57 @@
+package app
+
+import (
+	"context"
+	"errors"
+
+	"acme/es"
+	"acme/msgschema"
+	"acme/natsbus"
+	"acme/platform"
+	"acme/sqlite"
+)
+
+// openStores returns the opener of the context stores: SQLite files under the
+// data dir, or one PostgreSQL schema per context (<SchemaPrefix><context>)
+// when a PostgreSQL URL is set.
+func openStores(_ context.Context, c Config) (es.Opener, error) {
+	if c.PostgresURL != "" {
+		if postgresOpener == nil {
+			return nil, errors.New("this build has no PostgreSQL store yet")
+		}
+		return postgresOpener(c.PostgresURL, c.SchemaPrefix), nil
+	}
+	return sqlite.Opener(c.DataDir), nil
+}
+
+// openBus connects the bus: an embedded NATS JetStream server under the data
+// dir (no TCP listener), or the external server at NATSURL.
+func openBus(ctx context.Context, c Config) (es.Bus, error) {
+	opts := natsbus.Options{Prefix: c.BusPrefix}
+	if c.NATSURL != "" {
+		return natsbus.Connect(ctx, c.NATSURL, opts)
+	}
+	return natsbus.Embedded(ctx, c.DataDir, opts)
+}
+
+// newPlatform builds the platform over the bus; incoming messages are
+// validated against their JSON Schemas.
+func newPlatform(a *App, bus es.Bus) (Platform, error) {
+	v := msgschema.NewValidator(a.registry)
+	return platform.New(platform.Config{
+		Bus:      bus,
+		Registry: a.registry,
+		Metrics:  a.metrics,
+		Logger:   a.log,
+		Validate: func(m es.Message) error {
+			t, ok := a.registry.Lookup(m.Type)
+			if !ok || t.Spec().Name != m.Type || (m.SchemaVersion != 0 && m.SchemaVersion != t.Spec().SchemaVersion()) {
+				return nil // an alias or an older version: upcast on decode, not ours to judge here
+			}
+			return v.Validate(m.Type, m.Data)
+		},
+	})
+}
+
+// postgresOpener is postgres.Opener (set in adapters_postgres.go).
+var postgresOpener func(url, schemaPrefix string) es.Opener

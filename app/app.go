@@ -1,0 +1,326 @@
+// Package app wires Acme Commerce together: it is the only place that knows the
+// adapters (sqlite or postgres stores, the embedded or external NATS bus, the
+// platform that runs relays, consumers and projections) and the list of bounded
+// contexts (modules.go). cmd/acme parses flags into a Config and calls
+// New → Run → Close; acmetest does the same in-process on 127.0.0.1:0.
+package app
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"acme"
+	"acme/es"
+	"acme/httpapi"
+)
+
+// Module is a bounded context as the app starts it.
+type Module interface {
+	es.Module
+	Routes(api *httpapi.API)
+}
+
+// Platform runs what connects the contexts: a relay per context (store log →
+// bus), durable consumers, projections, the admin routes and Await for
+// Acme-Min-Position. Implemented by package platform.
+type Platform interface {
+	// Host returns the es.Host of context name over its store.
+	Host(name string, store es.Store) es.Host
+	// Start starts relays, consumers and projections registered on the hosts.
+	Start(ctx context.Context) error
+	// Close stops them: consumers finish (ack or nack) the message in hand.
+	Close() error
+	// Routes registers the admin routes (streams, projections, dead letters).
+	Routes(api *httpapi.API)
+	// Await implements httpapi.Awaiter.
+	Await(ctx context.Context, pos httpapi.Position, reads []string) error
+}
+
+// App is one running Acme Commerce process.
+type App struct {
+	cfg      Config
+	log      *slog.Logger
+	api      *httpapi.API
+	registry *es.Registry
+	modules  []Module
+	metrics  *prometheus.Registry
+
+	generatedToken bool
+
+	mu       sync.Mutex
+	stores   []es.Store
+	bus      es.Bus
+	platform Platform
+	ln       net.Listener
+	srv      *http.Server
+	served   chan error
+	ready    atomic.Bool
+	closed   bool
+}
+
+// New builds the app from cfg (defaults applied, validated): the API, the
+// module list and the message registry. Nothing is opened before Run.
+func New(cfg Config) (*App, error) {
+	cfg = cfg.WithDefaults()
+	if err := cfg.Validate(); err != nil {
+		return nil, fmt.Errorf("invalid configuration:\n%w", err)
+	}
+	a := &App{cfg: cfg, log: cfg.Logger, metrics: prometheus.NewRegistry()}
+	if a.log == nil {
+		a.log = slog.New(slog.NewTextHandler(os.Stderr, nil))
+	}
+	if a.cfg.AdminToken == "" {
+		b := make([]byte, 24)
+		_, _ = rand.Read(b)
+		a.cfg.AdminToken = "acme_admin_" + hex.EncodeToString(b)
+		a.generatedToken = true
+	}
+	a.modules = modules(Deps{Config: a.cfg, Clock: acme.SystemClock{}, IDs: acme.UUIDv7{}})
+	var types []es.MessageType
+	for _, m := range a.modules {
+		types = append(types, m.Messages()...)
+	}
+	reg, err := es.NewRegistry(types...)
+	if err != nil {
+		return nil, fmt.Errorf("message registry: %w", err)
+	}
+	a.registry = reg
+	a.api = httpapi.New(a.cfg.AdminToken)
+	a.api.Logger = a.log
+	a.metrics.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	a.metrics.MustRegister(a.api.Collectors()...)
+	return a, nil
+}
+
+// Config returns the effective configuration (defaults applied, admin token set).
+func (a *App) Config() Config { return a.cfg }
+
+// AdminToken is the admin's bearer token; GeneratedAdminToken says whether it
+// was generated (so cmd/acme prints it once).
+func (a *App) AdminToken() string        { return a.cfg.AdminToken }
+func (a *App) GeneratedAdminToken() bool { return a.generatedToken }
+
+// Registry is the process's message registry.
+func (a *App) Registry() *es.Registry { return a.registry }
+
+// API is the HTTP API (routes are registered by Run).
+func (a *App) API() *httpapi.API { return a.api }
+
+// Metrics is the Prometheus registry served at /metrics; adapters register here.
+func (a *App) Metrics() *prometheus.Registry { return a.metrics }
+
+// Addr is the address the server listens on (after Run), e.g. "127.0.0.1:41234".
+func (a *App) Addr() string {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.ln == nil {
+		return ""
+	}
+	return a.ln.Addr().String()
+}
+
+// URL is "http://" + Addr().
+func (a *App) URL() string { return "http://" + a.Addr() }
+
+// Ready reports whether /readyz answers 200.
+func (a *App) Ready() bool { return a.ready.Load() }
+
+// Run opens every store and the bus, starts the contexts and the platform,
+// and serves HTTP. It returns once the process is ready (or failed to start:
+// then everything opened is closed again). Serving goes on until Close.
+func (a *App) Run(ctx context.Context) (err error) {
+	start := time.Now()
+	defer func() {
+		if err != nil {
+			_ = a.Close()
+		}
+	}()
+	a.registerOps()
+	ln, err := net.Listen("tcp", a.cfg.Addr)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w", a.cfg.Addr, err)
+	}
+	a.mu.Lock()
+	a.ln = ln
+	a.srv = &http.Server{Handler: a.gate(a.api), ReadHeaderTimeout: 10 * time.Second, ErrorLog: slog.NewLogLogger(a.log.Handler(), slog.LevelWarn)}
+	a.served = make(chan error, 1)
+	a.mu.Unlock()
+	// Serve /healthz at once; /readyz says 503 until everything is up.
+	go func() { a.served <- a.srv.Serve(ln) }()
+
+	if err := os.MkdirAll(a.cfg.DataDir, 0o755); err != nil {
+		return fmt.Errorf("data dir: %w", err)
+	}
+	open, err := openStores(ctx, a.cfg)
+	if err != nil {
+		return err
+	}
+	bus, err := openBus(ctx, a.cfg)
+	if err != nil {
+		return fmt.Errorf("bus: %w", err)
+	}
+	a.mu.Lock()
+	a.bus = bus
+	a.mu.Unlock()
+	pf, err := newPlatform(a, bus)
+	if err != nil {
+		return fmt.Errorf("platform: %w", err)
+	}
+	a.mu.Lock()
+	a.platform = pf
+	a.mu.Unlock()
+
+	// The HTTP layer's own store: Idempotency-Key responses.
+	httpStore, err := a.openStore(ctx, open, "http")
+	if err != nil {
+		return err
+	}
+	if err := httpStore.Migrate(ctx, "http", httpapi.IdempotencyMigrations()); err != nil {
+		return fmt.Errorf("migrate http store: %w", err)
+	}
+	a.api.Idempotency = &httpapi.SQLIdempotency{DB: httpStore.DB()}
+	a.api.Awaiter = pf
+
+	for _, m := range a.modules {
+		st, err := a.openStore(ctx, open, m.Name())
+		if err != nil {
+			return err
+		}
+		if err := m.Start(ctx, pf.Host(m.Name(), st)); err != nil {
+			return fmt.Errorf("start %s: %w", m.Name(), err)
+		}
+		m.Routes(a.api)
+		if auth, ok := m.(httpapi.Authenticator); ok {
+			a.api.Auth = auth
+		}
+	}
+	pf.Routes(a.api)
+	registerDocs(a)
+	if err := pf.Start(ctx); err != nil {
+		return fmt.Errorf("start platform: %w", err)
+	}
+	a.ready.Store(true)
+	a.log.Info("acme ready", "addr", ln.Addr().String(), "dataDir", a.cfg.DataDir, "contexts", len(a.modules),
+		"messages", len(a.registry.All()), "store", storeKind(a.cfg), "bus", busKind(a.cfg), "startup", time.Since(start).Round(time.Millisecond))
+	return nil
+}
+
+func (a *App) openStore(ctx context.Context, open es.Opener, name string) (es.Store, error) {
+	st, err := open(ctx, name)
+	if err != nil {
+		return nil, fmt.Errorf("open store %s: %w", name, err)
+	}
+	a.mu.Lock()
+	a.stores = append(a.stores, st)
+	a.mu.Unlock()
+	return st, nil
+}
+
+// gate answers 503 to API requests until the app is ready (the routes and the
+// API's fields are still being set up); /healthz, /readyz and /metrics always pass.
+func (a *App) gate(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch r.URL.Path {
+		case "/healthz", "/readyz", "/metrics":
+		default:
+			if !a.ready.Load() {
+				w.Header().Set("Content-Type", "application/problem+json")
+				w.Header().Set("Retry-After", "1")
+				w.WriteHeader(http.StatusServiceUnavailable)
+				_, _ = w.Write([]byte(`{"type":"https://acme.example/problems/unavailable","title":"Service Unavailable","status":503,"code":"unavailable","detail":"the server is starting or stopping"}` + "\n"))
+				return
+			}
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// registerOps registers /healthz, /readyz and /metrics.
+func (a *App) registerOps() {
+	a.api.HandleHTTP("GET /healthz", "200 while the process lives.", "text/plain",
+		http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+			_, _ = w.Write([]byte("ok\n"))
+		}))
+	a.api.HandleHTTP("GET /readyz", "200 once every store is open and migrated, the bus connected and consumers started; 503 before (and while stopping).", "text/plain",
+		http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+			if !a.ready.Load() {
+				w.WriteHeader(http.StatusServiceUnavailable)
+				_, _ = w.Write([]byte("not ready\n"))
+				return
+			}
+			_, _ = w.Write([]byte("ready\n"))
+		}))
+	a.api.HandleHTTP("GET /metrics", "Prometheus metrics (text exposition format).", "text/plain",
+		promhttp.HandlerFor(a.metrics, promhttp.HandlerOpts{Registry: a.metrics}))
+}
+
+// Close stops the process cleanly: readiness goes down, in-flight requests
+// finish, consumers and relays stop, then the bus and the stores close.
+// Safe to call more than once.
+func (a *App) Close() error {
+	a.mu.Lock()
+	if a.closed {
+		a.mu.Unlock()
+		return nil
+	}
+	a.closed = true
+	a.mu.Unlock()
+	a.ready.Store(false)
+	var errs []error
+	if a.srv != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), a.cfg.ShutdownTimeout)
+		if err := a.srv.Shutdown(ctx); err != nil {
+			errs = append(errs, fmt.Errorf("http shutdown: %w", err))
+		}
+		cancel()
+		if err := <-a.served; err != nil && !errors.Is(err, http.ErrServerClosed) {
+			errs = append(errs, fmt.Errorf("http: %w", err))
+		}
+	}
+	if a.platform != nil {
+		if err := a.platform.Close(); err != nil {
+			errs = append(errs, fmt.Errorf("platform: %w", err))
+		}
+	}
+	if a.bus != nil {
+		if err := a.bus.Close(); err != nil {
+			errs = append(errs, fmt.Errorf("bus: %w", err))
+		}
+	}
+	for i := len(a.stores) - 1; i >= 0; i-- {
+		if err := a.stores[i].Close(); err != nil {
+			errs = append(errs, fmt.Errorf("store: %w", err))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+func storeKind(c Config) string {
+	if c.PostgresURL != "" {
+		return "postgres"
+	}
+	return "sqlite"
+}
+
+func busKind(c Config) string {
+	if c.NATSURL != "" {
+		return "nats"
+	}
+	return "embedded-nats"
+}

@@ -1,0 +1,163 @@
+package app
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/url"
+	"strings"
+	"time"
+)
+
+// Config is everything the process is configured with, read once by cmd/acme
+// from flags and environment variables. Nothing else reads the environment.
+type Config struct {
+	// Addr is the listen address (--addr / ACME_ADDR), "127.0.0.1:0" for a free port.
+	Addr string
+	// DataDir holds the SQLite files, the embedded NATS storage and the search
+	// index (--data-dir / ACME_DATA_DIR). Created if missing.
+	DataDir string
+	// PostgresURL switches the event stores to PostgreSQL, one schema per
+	// context (--postgres-url / ACME_POSTGRES_URL). Empty: SQLite under DataDir.
+	PostgresURL string
+	// SchemaPrefix is put before every PostgreSQL schema name ("acme_" by
+	// default: schema acme_catalog). Tests use a unique one per run.
+	SchemaPrefix string
+	// NATSURL switches the bus to an external NATS JetStream server or cluster
+	// (--nats-url / ACME_NATS_URL). Empty: an embedded server under DataDir.
+	NATSURL string
+	// BusPrefix is put before every NATS stream and subject (empty in
+	// production; tests use a unique one per run on a shared server).
+	BusPrefix string
+	// RedisURL puts the rating cache in Redis (--redis-url / ACME_REDIS_URL).
+	// Empty: in-process.
+	RedisURL string
+	// AdminToken is the bearer token of the built-in admin (ACME_ADMIN_TOKEN,
+	// env only). Empty: New generates a random one (see AdminTokenGenerated).
+	AdminToken string
+
+	// StripeKey enables the Stripe payment processor (--stripe-key /
+	// ACME_STRIPE_KEY); empty: the built-in test card processor.
+	StripeKey string
+	// StripeWebhookSecret verifies Stripe webhooks (ACME_STRIPE_WEBHOOK_SECRET).
+	StripeWebhookSecret string
+	// StripeURL overrides the Stripe API base URL (stripe-mock in tests).
+	StripeURL string
+	// SMTPAddr sends notification emails through an SMTP server
+	// (--smtp-addr / ACME_SMTP_ADDR, host:port); empty: emails are only recorded.
+	SMTPAddr string
+	// SMTPFrom is the sender address of notification emails (ACME_SMTP_FROM).
+	SMTPFrom string
+	// SagaStepTimeout is the deadline of each checkout saga step
+	// (--saga-step-timeout / ACME_SAGA_STEP_TIMEOUT, default 30s).
+	SagaStepTimeout time.Duration
+	// ShutdownTimeout bounds the graceful stop (default 10s).
+	ShutdownTimeout time.Duration
+
+	// Logger is the process logger (default: text to stderr).
+	Logger *slog.Logger
+	// Version is the build's version string (acme version).
+	Version string
+}
+
+// Defaults of the contract's "Starting the server" table.
+const (
+	DefaultAddr    = "127.0.0.1:8080"
+	DefaultDataDir = "./data"
+)
+
+// WithDefaults returns c with every empty setting at its default.
+func (c Config) WithDefaults() Config {
+	if c.Addr == "" {
+		c.Addr = DefaultAddr
+	}
+	if c.DataDir == "" {
+		c.DataDir = DefaultDataDir
+	}
+	if c.SchemaPrefix == "" {
+		c.SchemaPrefix = "acme_"
+	}
+	if c.SagaStepTimeout == 0 {
+		c.SagaStepTimeout = 30 * time.Second
+	}
+	if c.ShutdownTimeout == 0 {
+		c.ShutdownTimeout = 10 * time.Second
+	}
+	if c.SMTPFrom == "" {
+		c.SMTPFrom = "Acme Commerce <no-reply@acme.example>"
+	}
+	if c.Version == "" {
+		c.Version = "dev"
+	}
+	return c
+}
+
+// Validate reports every invalid setting at once, each with the flag or
+// variable that sets it.
+func (c Config) Validate() error {
+	var errs []error
+	bad := func(format string, args ...any) { errs = append(errs, fmt.Errorf(format, args...)) }
+	if host, port, err := net.SplitHostPort(c.Addr); err != nil {
+		bad("--addr / ACME_ADDR %q: want host:port, e.g. 127.0.0.1:8080 (%v)", c.Addr, err)
+	} else if _, err := net.LookupPort("tcp", port); err != nil || strings.ContainsAny(host, " /") {
+		bad("--addr / ACME_ADDR %q: invalid host or port", c.Addr)
+	}
+	if strings.TrimSpace(c.DataDir) == "" {
+		bad("--data-dir / ACME_DATA_DIR must not be empty")
+	}
+	checkURL := func(name, raw string, schemes ...string) {
+		if raw == "" {
+			return
+		}
+		u, err := url.Parse(raw)
+		if err != nil {
+			bad("%s: %v", name, err)
+			return
+		}
+		ok := false
+		for _, s := range schemes {
+			ok = ok || u.Scheme == s
+		}
+		if !ok || u.Host == "" {
+			bad("%s %q: want %s://host:port/...", name, redact(u), strings.Join(schemes, ":// or "))
+		}
+	}
+	checkURL("--postgres-url / ACME_POSTGRES_URL", c.PostgresURL, "postgres", "postgresql")
+	checkURL("--nats-url / ACME_NATS_URL", c.NATSURL, "nats", "tls")
+	checkURL("--redis-url / ACME_REDIS_URL", c.RedisURL, "redis", "rediss")
+	if c.AdminToken != "" && (len(c.AdminToken) < 8 || strings.ContainsAny(c.AdminToken, " \t\r\n")) {
+		bad("ACME_ADMIN_TOKEN must be at least 8 characters without spaces")
+	}
+	if c.SchemaPrefix != "" && !validIdent(c.SchemaPrefix) {
+		bad("schema prefix %q: only lower-case letters, digits and _", c.SchemaPrefix)
+	}
+	if c.SMTPAddr != "" {
+		if _, _, err := net.SplitHostPort(c.SMTPAddr); err != nil {
+			bad("--smtp-addr / ACME_SMTP_ADDR %q: want host:port", c.SMTPAddr)
+		}
+	}
+	if c.SagaStepTimeout < 0 {
+		bad("--saga-step-timeout / ACME_SAGA_STEP_TIMEOUT must be positive")
+	}
+	if c.ShutdownTimeout < 0 {
+		bad("shutdown timeout must be positive")
+	}
+	return errors.Join(errs...)
+}
+
+func validIdent(s string) bool {
+	for _, r := range s {
+		if !(r >= 'a' && r <= 'z' || r >= '0' && r <= '9' || r == '_') {
+			return false
+		}
+	}
+	return true
+}
+
+func redact(u *url.URL) string {
+	if u.User != nil {
+		u.User = url.User(u.User.Username())
+	}
+	return u.String()
+}

@@ -1,0 +1,158 @@
+// Command acme runs Acme Commerce: `acme serve` starts the server (embedded
+// SQLite + NATS by default, PostgreSQL/NATS/Redis in server mode); the other
+// verbs talk to a running server with the admin token.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"acme/app"
+)
+
+// version is set at build time: go build -ldflags "-X main.version=1.2.3".
+var version = "dev"
+
+const usage = `acme — Acme Commerce
+
+Usage:
+  acme serve [flags]                 run the server (see acme serve -h)
+  acme version                       print the version
+  acme help                          this text
+
+Talking to a running server (admin token from ACME_ADMIN_TOKEN; --server URL,
+default http://127.0.0.1:8080, or ACME_SERVER):
+  acme events STREAM                 the events of a stream
+  acme projections                   projections with position, lag and status
+  acme projections rebuild NAME      rebuild a projection (reads keep being served)
+  acme sagas [--status S]            checkout sagas
+  acme dlq                           dead letters
+  acme dlq retry ID                  re-drive a dead letter
+  acme catalog export DIR            write the message catalog (EventCatalog
+                                     directory + asyncapi.json) into DIR
+
+Environment of acme serve: ACME_ADDR, ACME_DATA_DIR, ACME_POSTGRES_URL,
+ACME_NATS_URL, ACME_REDIS_URL, ACME_ADMIN_TOKEN (env only; generated and
+printed once if unset), ACME_STRIPE_KEY, ACME_STRIPE_WEBHOOK_SECRET,
+ACME_SMTP_ADDR, ACME_SMTP_FROM, ACME_SAGA_STEP_TIMEOUT, ACME_LOG_LEVEL.
+`
+
+func main() {
+	os.Exit(run(context.Background(), os.Args[1:], os.Getenv, os.Stdout, os.Stderr))
+}
+
+// run is main without the process: testable.
+func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) int {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, usage)
+		return 2
+	}
+	switch args[0] {
+	case "serve":
+		return serve(ctx, args[1:], getenv, stdout, stderr)
+	case "version", "--version", "-v":
+		fmt.Fprintln(stdout, "acme", version)
+		return 0
+	case "help", "-h", "--help":
+		fmt.Fprint(stdout, usage)
+		return 0
+	case "events", "projections", "sagas", "dlq":
+		return client(ctx, args, getenv, stdout, stderr)
+	case "catalog":
+		return catalogCmd(args[1:], stdout, stderr)
+	}
+	fmt.Fprintf(stderr, "acme: unknown command %q\n\n%s", args[0], usage)
+	return 2
+}
+
+// parseServe reads flags and environment into an app.Config (flags win over
+// the environment, which wins over the defaults).
+func parseServe(args []string, getenv func(string) string, stderr io.Writer) (app.Config, string, error) {
+	env := func(k, def string) string {
+		if v := getenv(k); v != "" {
+			return v
+		}
+		return def
+	}
+	fs := flag.NewFlagSet("acme serve", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var c app.Config
+	fs.StringVar(&c.Addr, "addr", env("ACME_ADDR", app.DefaultAddr), "listen address `host:port` (ACME_ADDR)")
+	fs.StringVar(&c.DataDir, "data-dir", env("ACME_DATA_DIR", app.DefaultDataDir), "data directory: SQLite files, embedded NATS storage, search index (ACME_DATA_DIR)")
+	fs.StringVar(&c.PostgresURL, "postgres-url", env("ACME_POSTGRES_URL", ""), "PostgreSQL `URL`: event stores in one schema per context instead of SQLite (ACME_POSTGRES_URL)")
+	fs.StringVar(&c.NATSURL, "nats-url", env("ACME_NATS_URL", ""), "external NATS JetStream `URL` instead of the embedded server (ACME_NATS_URL)")
+	fs.StringVar(&c.RedisURL, "redis-url", env("ACME_REDIS_URL", ""), "Redis `URL` for the rating cache instead of in-process (ACME_REDIS_URL)")
+	fs.StringVar(&c.StripeKey, "stripe-key", env("ACME_STRIPE_KEY", ""), "Stripe secret key: use Stripe instead of the built-in test card processor (ACME_STRIPE_KEY)")
+	fs.StringVar(&c.StripeURL, "stripe-url", env("ACME_STRIPE_URL", ""), "Stripe API base URL, e.g. a stripe-mock (ACME_STRIPE_URL)")
+	fs.StringVar(&c.SMTPAddr, "smtp-addr", env("ACME_SMTP_ADDR", ""), "SMTP server `host:port` for notification emails (ACME_SMTP_ADDR)")
+	fs.StringVar(&c.SMTPFrom, "smtp-from", env("ACME_SMTP_FROM", ""), "sender address of notification emails (ACME_SMTP_FROM)")
+	stepTimeout := env("ACME_SAGA_STEP_TIMEOUT", "30s")
+	fs.Func("saga-step-timeout", "deadline of each checkout saga step, e.g. 30s (ACME_SAGA_STEP_TIMEOUT)", func(s string) error { stepTimeout = s; return nil })
+	level := env("ACME_LOG_LEVEL", "info")
+	fs.StringVar(&level, "log-level", level, "debug, info, warn or error (ACME_LOG_LEVEL)")
+	if err := fs.Parse(args); err != nil {
+		return c, "", err
+	}
+	if fs.NArg() > 0 {
+		return c, "", fmt.Errorf("acme serve takes no arguments, got %q", fs.Args())
+	}
+	d, err := time.ParseDuration(stepTimeout)
+	if err != nil {
+		return c, "", fmt.Errorf("--saga-step-timeout / ACME_SAGA_STEP_TIMEOUT %q: %v", stepTimeout, err)
+	}
+	c.SagaStepTimeout = d
+	c.AdminToken = getenv("ACME_ADMIN_TOKEN")
+	c.StripeWebhookSecret = getenv("ACME_STRIPE_WEBHOOK_SECRET")
+	c.Version = version
+	return c, level, c.WithDefaults().Validate()
+}
+
+func serve(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) int {
+	cfg, level, err := parseServe(args, getenv, stderr)
+	if errors.Is(err, flag.ErrHelp) {
+		return 0
+	}
+	if err != nil {
+		fmt.Fprintf(stderr, "acme serve: %v\n", err)
+		return 2
+	}
+	var lv slog.Level
+	if err := lv.UnmarshalText([]byte(level)); err != nil {
+		fmt.Fprintf(stderr, "acme serve: --log-level %q: want debug, info, warn or error\n", level)
+		return 2
+	}
+	cfg.Logger = slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: lv}))
+
+	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	a, err := app.New(cfg)
+	if err != nil {
+		fmt.Fprintf(stderr, "acme serve: %v\n", err)
+		return 2
+	}
+	if err := a.Run(ctx); err != nil {
+		fmt.Fprintf(stderr, "acme serve: %v\n", err)
+		return 1
+	}
+	if a.GeneratedAdminToken() {
+		fmt.Fprintf(stdout, "ACME_ADMIN_TOKEN was not set; the admin token of this run is:\n  %s\n", a.AdminToken())
+	}
+	fmt.Fprintf(stdout, "acme %s listening on %s (data dir %s)\n", version, a.URL(), cfg.DataDir)
+	<-ctx.Done()
+	stop() // a second signal kills the process the default way
+	cfg.Logger.Info("stopping")
+	if err := a.Close(); err != nil {
+		fmt.Fprintf(stderr, "acme serve: stop: %v\n", err)
+		return 1
+	}
+	cfg.Logger.Info("stopped")
+	return 0
+}
