@@ -44,6 +44,23 @@ var currencies = map[string]int{
 	"XPF": 0, "YER": 2, "ZAR": 2, "ZMW": 2, "ZWG": 2,
 }
 
+// String formats m for people: "19.99 USD" (the currency's minor-unit exponent).
+func (m Money) String() string {
+	exp, ok := currencies[m.Currency]
+	if !ok || exp == 0 {
+		return fmt.Sprintf("%d %s", m.Amount, m.Currency)
+	}
+	div := int64(1)
+	for range exp {
+		div *= 10
+	}
+	sign, a := "", m.Amount
+	if a < 0 {
+		sign, a = "-", -a
+	}
+	return fmt.Sprintf("%s%d.%0*d %s", sign, a/div, exp, a%div, m.Currency)
+}
+
 // ValidCurrency reports whether code is an active ISO 4217 currency code.
 func ValidCurrency(code string) bool { _, ok := currencies[code]; return ok }
 
