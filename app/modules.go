@@ -11,6 +11,8 @@ package app
 
 import (
 	"acme"
+	"acme/catalog"
+	"acme/customers"
 	"acme/inventory"
 )
 
@@ -24,8 +26,8 @@ type Deps struct {
 func modules(d Deps) []Module {
 	_ = d
 	return []Module{
-		// catalog.New(d.Clock),
-		// customers.New(d.Clock),
+		catalog.New(catalog.WithClock(d.Clock)),
+		customers.New(customers.WithClock(d.Clock)),
 		inventory.New(inventory.WithClock(d.Clock)),
 		// ...add your context here: <ctx>.New(...),
 	}

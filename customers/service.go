@@ -125,7 +125,7 @@ func (m *Module) Login(ctx context.Context, email, password string) (Session, er
 	}
 	now := m.clock.Now().UTC()
 	s := Session{Token: randomToken(32), CustomerID: customerID, ExpiresAt: now.Add(m.sessionTTL).Truncate(time.Microsecond)}
-	if _, err := m.store().DB().ExecContext(ctx, `INSERT INTO customer_sessions (token_hash, customer_id, created_at, expires_at)
+	if err := m.write(ctx, `INSERT INTO customer_sessions (token_hash, customer_id, created_at, expires_at)
 		VALUES ($1, $2, $3, $4)`, tokenHash(s.Token), customerID, formatTime(now), formatTime(s.ExpiresAt)); err != nil {
 		return Session{}, fmt.Errorf("store session: %w", err)
 	}
@@ -162,13 +162,27 @@ func (m *Module) Logout(ctx context.Context, token string) error {
 		return acme.Errorf(acme.CodeUnauthorized, "a valid session token is required")
 	}
 	now := formatTime(m.clock.Now())
-	res, err := m.store().DB().ExecContext(ctx, `UPDATE customer_sessions SET revoked_at = $2
-		WHERE token_hash = $1 AND revoked_at IS NULL AND expires_at > $2`, tokenHash(token), now)
-	if err != nil {
-		return fmt.Errorf("revoke session: %w", err)
-	}
-	if n, err := res.RowsAffected(); err != nil || n == 0 {
-		return acme.Errorf(acme.CodeUnauthorized, "a valid session token is required")
-	}
-	return nil
+	errNoSession := acme.Errorf(acme.CodeUnauthorized, "a valid session token is required")
+	_, err := m.store().Commit(ctx, es.Commit{Apply: func(ctx context.Context, tx es.SQL, _ []es.Event) error {
+		res, err := tx.ExecContext(ctx, `UPDATE customer_sessions SET revoked_at = $2
+			WHERE token_hash = $1 AND revoked_at IS NULL AND expires_at > $2`, tokenHash(token), now)
+		if err != nil {
+			return fmt.Errorf("revoke session: %w", err)
+		}
+		if n, err := res.RowsAffected(); err != nil || n == 0 {
+			return errNoSession
+		}
+		return nil
+	}})
+	return err
+}
+
+// write runs one statement through the store's writer (a Commit with no events),
+// so that session rows never contend with the event writer for the database.
+func (m *Module) write(ctx context.Context, query string, args ...any) error {
+	_, err := m.store().Commit(ctx, es.Commit{Apply: func(ctx context.Context, tx es.SQL, _ []es.Event) error {
+		_, err := tx.ExecContext(ctx, query, args...)
+		return err
+	}})
+	return err
 }

@@ -1,0 +1,223 @@
+package customers
+
+import (
+	"context"
+	"path/filepath"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"acme"
+	"acme/es"
+	"acme/sqlite"
+)
+
+// testHost is an es.Host over one SQLite store, for service tests without the app.
+type testHost struct {
+	store es.Store
+	reg   *es.Registry
+}
+
+func (h *testHost) Name() string                         { return "customers" }
+func (h *testHost) Store() es.Store                      { return h.store }
+func (h *testHost) Registry() *es.Registry               { return h.reg }
+func (h *testHost) NewID() string                        { return acme.NewID() }
+func (h *testHost) Consume(string, []string, es.Handler) {}
+func (h *testHost) Project(es.Projection)                {}
+
+type fakeClock struct{ t atomic.Pointer[time.Time] }
+
+func (c *fakeClock) Now() time.Time   { return *c.t.Load() }
+func (c *fakeClock) Set(t time.Time)  { c.t.Store(&t) }
+func newClock(t time.Time) *fakeClock { c := &fakeClock{}; c.Set(t); return c }
+
+func startModule(t *testing.T, opts ...Option) (*Module, es.Store) {
+	t.Helper()
+	ctx := context.Background()
+	st, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "customers.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	m := New(append([]Option{WithPasswordParams(testParams, 4)}, opts...)...)
+	reg, err := es.NewRegistry(m.Messages()...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := m.Start(ctx, &testHost{store: st, reg: reg}); err != nil {
+		t.Fatal(err)
+	}
+	return m, st
+}
+
+func TestRegisterLoginLogout(t *testing.T) {
+	ctx := context.Background()
+	clock := newClock(t0)
+	m, st := startModule(t, WithClock(clock), WithSessionTTL(time.Hour))
+
+	res, err := m.Register(ctx, RegisterCustomerV1{Email: "Ann@Example.com", Password: "Zebra-Tundra-42", Name: " Ann "})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := res.Customer
+	if c.Email != "Ann@Example.com" || c.Name != "Ann" || c.Status != StatusRegistered || !c.RegisteredAt.Equal(t0) || !acme.ValidID(c.CustomerID) {
+		t.Fatalf("registered = %+v", c)
+	}
+	if res.Position < 1 {
+		t.Fatalf("position = %d", res.Position)
+	}
+	got, err := m.Customer(ctx, c.CustomerID)
+	if err != nil || got != c {
+		t.Fatalf("Customer = %+v, %v; want %+v", got, err, c)
+	}
+	events, _ := st.ReadStream(ctx, customerStream(c.CustomerID), es.StreamQuery{})
+	if len(events) != 1 || events[0].Type != "CustomerRegistered" {
+		t.Fatalf("customer stream = %+v", events)
+	}
+	ev, _ := CustomerRegistered.Decode(events[0])
+	if len(ev.VerificationToken) < 40 {
+		t.Fatalf("verification token %q", ev.VerificationToken)
+	}
+
+	// Same address in another case: taken.
+	if _, err := m.Register(ctx, RegisterCustomerV1{Email: "ANN@example.COM", Password: "Zebra-Tundra-42", Name: "Ann"}); acme.ErrorCode(err) != CodeEmailTaken {
+		t.Fatalf("duplicate registration: %v", err)
+	}
+
+	// Login with any case of the address.
+	s, err := m.Login(ctx, "ann@EXAMPLE.com", "Zebra-Tundra-42")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.CustomerID != c.CustomerID || !s.ExpiresAt.Equal(t0.Add(time.Hour)) || len(s.Token) != 43 {
+		t.Fatalf("session = %+v", s)
+	}
+	if id, ok, err := m.Authenticate(ctx, s.Token); !ok || err != nil || id != c.CustomerID {
+		t.Fatalf("Authenticate = %q %v %v", id, ok, err)
+	}
+	// The token itself is not stored.
+	var n int
+	_ = st.DB().QueryRowContext(ctx, `SELECT COUNT(*) FROM customer_sessions WHERE token_hash = $1`, s.Token).Scan(&n)
+	if n != 0 {
+		t.Fatal("the raw token is stored")
+	}
+
+	for _, bad := range []struct{ email, password string }{{"ann@example.com", "Zebra-Tundra-43"}, {"nobody@example.com", "Zebra-Tundra-42"}, {"", ""}} {
+		if _, err := m.Login(ctx, bad.email, bad.password); acme.ErrorCode(err) != CodeInvalidCredentials {
+			t.Errorf("Login(%q) = %v, want invalid_credentials", bad.email, err)
+		}
+	}
+
+	// Logout revokes; a second logout and a revoked token are refused.
+	if err := m.Logout(ctx, s.Token); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok, _ := m.Authenticate(ctx, s.Token); ok {
+		t.Fatal("revoked token still authenticates")
+	}
+	if err := m.Logout(ctx, s.Token); acme.ErrorCode(err) != acme.CodeUnauthorized {
+		t.Fatalf("second logout: %v", err)
+	}
+
+	// Expiry.
+	s2, err := m.Login(ctx, "ann@example.com", "Zebra-Tundra-42")
+	if err != nil {
+		t.Fatal(err)
+	}
+	clock.Set(t0.Add(time.Hour - time.Second))
+	if _, ok, _ := m.Authenticate(ctx, s2.Token); !ok {
+		t.Fatal("token expired early")
+	}
+	clock.Set(t0.Add(time.Hour))
+	if _, ok, _ := m.Authenticate(ctx, s2.Token); ok {
+		t.Fatal("expired token authenticates")
+	}
+	if err := m.Logout(ctx, s2.Token); acme.ErrorCode(err) != acme.CodeUnauthorized {
+		t.Fatalf("logout of an expired token: %v", err)
+	}
+	if _, ok, _ := m.Authenticate(ctx, "garbage"); ok {
+		t.Fatal("garbage authenticates")
+	}
+	if _, err := m.Customer(ctx, acme.NewID()); acme.ErrorCode(err) != acme.CodeNotFound {
+		t.Fatalf("unknown customer: %v", err)
+	}
+}
+
+// TestConcurrentDuplicateRegistrations: of 20 concurrent registrations of one
+// address (in varying case) exactly one succeeds; the others get email_taken.
+func TestConcurrentDuplicateRegistrations(t *testing.T) {
+	ctx := context.Background()
+	m, st := startModule(t)
+	const n = 20
+	var wg sync.WaitGroup
+	var ok, taken atomic.Int32
+	errs := make(chan error, n)
+	start := make(chan struct{})
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			<-start
+			email := "race@example.com"
+			if i%2 == 1 {
+				email = "RACE@example.com"
+			}
+			_, err := m.Register(ctx, RegisterCustomerV1{Email: email, Password: "Zebra-Tundra-42", Name: "Racer"})
+			switch acme.ErrorCode(err) {
+			case "":
+				if err != nil {
+					errs <- err
+					return
+				}
+				ok.Add(1)
+			case CodeEmailTaken:
+				taken.Add(1)
+			default:
+				errs <- err
+			}
+		}()
+	}
+	close(start)
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
+	}
+	if ok.Load() != 1 || taken.Load() != n-1 {
+		t.Fatalf("ok = %d, taken = %d; want 1 and %d", ok.Load(), taken.Load(), n-1)
+	}
+	var rows int
+	if err := st.DB().QueryRowContext(ctx, `SELECT COUNT(*) FROM customers`).Scan(&rows); err != nil || rows != 1 {
+		t.Fatalf("customers rows = %d, %v", rows, err)
+	}
+}
+
+// TestLoginTimingIsUniform: an unknown email costs one argon2 verification, like
+// a wrong password (with the default parameters the difference is well under
+// the cost of a hash).
+func TestLoginTimingIsUniform(t *testing.T) {
+	if testing.Short() {
+		t.Skip("timing test")
+	}
+	ctx := context.Background()
+	m, _ := startModule(t, WithPasswordParams(DefaultPasswordParams, 1))
+	if _, err := m.Register(ctx, RegisterCustomerV1{Email: "t@example.com", Password: "Zebra-Tundra-42", Name: "T"}); err != nil {
+		t.Fatal(err)
+	}
+	measure := func(email string) time.Duration {
+		best := time.Hour
+		for range 5 {
+			start := time.Now()
+			_, _ = m.Login(ctx, email, "wrong-password-1")
+			best = min(best, time.Since(start))
+		}
+		return best
+	}
+	known, unknown := measure("t@example.com"), measure("nobody@example.com")
+	ratio := float64(unknown) / float64(known)
+	t.Logf("wrong password %v, unknown email %v (ratio %.2f)", known, unknown, ratio)
+	if ratio < 0.5 || ratio > 2 {
+		t.Fatalf("login time differs: wrong password %v, unknown email %v", known, unknown)
+	}
+}
