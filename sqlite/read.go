@@ -1,0 +1,210 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math"
+	"sync/atomic"
+	"time"
+
+	"acme/es"
+)
+
+// atomicState is a request's hand-over between its caller and the writer.
+type atomicState struct{ v atomic.Int32 }
+
+const (
+	pending int32 = iota
+	taken
+	abandoned
+)
+
+func (a *atomicState) take() bool    { return a.v.CompareAndSwap(pending, taken) }
+func (a *atomicState) abandon() bool { return a.v.CompareAndSwap(pending, abandoned) }
+
+const eventColumns = `position, id, stream_id, stream_type, version, type, schema_version, data, metadata, recorded_at`
+
+type scanner interface{ Scan(dest ...any) error }
+
+func scanEvent(row scanner) (es.Event, error) {
+	var e es.Event
+	var data []byte
+	var md string
+	var recorded int64
+	if err := row.Scan(&e.Position, &e.ID, &e.StreamID, &e.StreamType, &e.Version, &e.Type, &e.SchemaVersion, &data, &md, &recorded); err != nil {
+		return e, err
+	}
+	e.Data = data
+	if md != "{}" && md != "" {
+		if err := json.Unmarshal([]byte(md), &e.Metadata); err != nil {
+			return e, fmt.Errorf("event %s: metadata: %w", e.ID, err)
+		}
+	}
+	e.RecordedAt = time.UnixMicro(recorded).UTC()
+	return e, nil
+}
+
+func (s *Store) readErr(op string, ctx context.Context, err error) error {
+	if s.isClosed() {
+		return es.ErrClosed
+	}
+	if ctxErr := ctx.Err(); ctxErr != nil && !errors.Is(err, ctxErr) {
+		return fmt.Errorf("sqlite: %s: %w (%v)", op, ctxErr, err)
+	}
+	return fmt.Errorf("sqlite: %s: %w", op, err)
+}
+
+func (s *Store) begin(op string, ctx context.Context) error {
+	if s.isClosed() {
+		return es.ErrClosed
+	}
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("sqlite: %s: %w", op, err)
+	}
+	return nil
+}
+
+func (s *Store) queryEvents(op string, ctx context.Context, q string, args ...any) ([]es.Event, error) {
+	rows, err := s.readDB.QueryContext(ctx, q, args...)
+	if err != nil {
+		return nil, s.readErr(op, ctx, err)
+	}
+	defer rows.Close()
+	var out []es.Event
+	for rows.Next() {
+		e, err := scanEvent(rows)
+		if err != nil {
+			return nil, s.readErr(op, ctx, err)
+		}
+		out = append(out, e)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, s.readErr(op, ctx, err)
+	}
+	return out, nil
+}
+
+// ReadStream returns the events of streamID in version order, filtered by q.
+func (s *Store) ReadStream(ctx context.Context, streamID string, q es.StreamQuery) ([]es.Event, error) {
+	if err := s.begin("read stream", ctx); err != nil {
+		return nil, err
+	}
+	to := q.ToVersion
+	if to <= 0 {
+		to = math.MaxInt64
+	}
+	asOf := int64(math.MaxInt64)
+	if !q.AsOf.IsZero() {
+		asOf = q.AsOf.UnixMicro()
+	}
+	return s.queryEvents("read stream", ctx, `SELECT `+eventColumns+` FROM events
+		WHERE stream_id = $1 AND version >= $2 AND version <= $3 AND recorded_at <= $4 ORDER BY version`,
+		streamID, q.FromVersion, to, asOf)
+}
+
+// StreamVersion returns the current version of streamID, 0 if it does not exist.
+func (s *Store) StreamVersion(ctx context.Context, streamID string) (int64, error) {
+	if err := s.begin("stream version", ctx); err != nil {
+		return 0, err
+	}
+	var v int64
+	err := s.readDB.QueryRowContext(ctx, `SELECT version FROM streams WHERE stream_id = $1`, streamID).Scan(&v)
+	if errors.Is(err, sql.ErrNoRows) {
+		return 0, nil
+	}
+	if err != nil {
+		return 0, s.readErr("stream version", ctx, err)
+	}
+	return v, nil
+}
+
+// DefaultReadLimit is the batch size ReadAll uses when limit <= 0.
+const DefaultReadLimit = 1000
+
+// ReadAll returns up to limit events with Position > after, in position order.
+func (s *Store) ReadAll(ctx context.Context, after int64, limit int) ([]es.Event, error) {
+	if err := s.begin("read all", ctx); err != nil {
+		return nil, err
+	}
+	if limit <= 0 {
+		limit = DefaultReadLimit
+	}
+	return s.queryEvents("read all", ctx, `SELECT `+eventColumns+` FROM events WHERE position > $1 ORDER BY position LIMIT $2`, after, limit)
+}
+
+// Head returns the position of the last committed event (0 when empty).
+func (s *Store) Head(ctx context.Context) (int64, error) {
+	if err := s.begin("head", ctx); err != nil {
+		return 0, err
+	}
+	var h int64
+	if err := s.readDB.QueryRowContext(ctx, `SELECT COALESCE(MAX(position), 0) FROM events`).Scan(&h); err != nil {
+		return 0, s.readErr("head", ctx, err)
+	}
+	return h, nil
+}
+
+// Wait blocks until Head() > after, ctx is done (it returns ctx.Err()) or the
+// store is closed (es.ErrClosed). Commits of this process wake it at once; the
+// file is also checked every poll interval for commits of other processes.
+func (s *Store) Wait(ctx context.Context, after int64) error {
+	var poll *time.Timer
+	for {
+		if s.isClosed() {
+			return es.ErrClosed
+		}
+		ch := s.signal() // before reading head: a commit after this read closes ch
+		if s.head.Load() > after {
+			return nil
+		}
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		if poll == nil {
+			poll = time.NewTimer(s.opts.pollInterval)
+			defer poll.Stop()
+		}
+		select {
+		case <-ch:
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-s.closedCh:
+			return es.ErrClosed
+		case <-poll.C:
+			h, err := s.Head(ctx)
+			if err == nil && h > after {
+				return nil
+			}
+			poll.Reset(s.opts.pollInterval)
+		}
+	}
+}
+
+// LoadSnapshot returns the latest snapshot of streamID with Version <=
+// maxVersion (0 = any); es.ErrNotFound when there is none.
+func (s *Store) LoadSnapshot(ctx context.Context, streamID string, maxVersion int64) (es.Snapshot, error) {
+	if err := s.begin("load snapshot", ctx); err != nil {
+		return es.Snapshot{}, err
+	}
+	if maxVersion <= 0 {
+		maxVersion = math.MaxInt64
+	}
+	snap := es.Snapshot{StreamID: streamID}
+	var state []byte
+	var recorded int64
+	err := s.readDB.QueryRowContext(ctx, `SELECT version, schema_version, state, recorded_at FROM snapshots
+		WHERE stream_id = $1 AND version <= $2 ORDER BY version DESC LIMIT 1`, streamID, maxVersion).
+		Scan(&snap.Version, &snap.SchemaVersion, &state, &recorded)
+	if errors.Is(err, sql.ErrNoRows) {
+		return es.Snapshot{}, fmt.Errorf("%w: snapshot of %s at or below %d", es.ErrNotFound, streamID, maxVersion)
+	}
+	if err != nil {
+		return es.Snapshot{}, s.readErr("load snapshot", ctx, err)
+	}
+	snap.State = state
+	snap.RecordedAt = time.UnixMicro(recorded).UTC()
+	return snap, nil
+}
