@@ -14,6 +14,8 @@ import (
 	"acme/catalog"
 	"acme/customers"
 	"acme/inventory"
+	"acme/notifications"
+	"acme/reviews"
 )
 
 // Deps are what module constructors may use.
@@ -29,6 +31,8 @@ func modules(d Deps) []Module {
 		catalog.New(catalog.WithClock(d.Clock)),
 		customers.New(customers.WithClock(d.Clock)),
 		inventory.New(inventory.WithClock(d.Clock)),
+		notifications.New(notificationsConfig(d)),
+		reviews.New(reviews.Config{Cache: ratingCache(d.Config), Clock: d.Clock}),
 		// ...add your context here: <ctx>.New(...),
 	}
 }

@@ -1,0 +1,39 @@
+package app
+
+import (
+	"net"
+	"path/filepath"
+	"strconv"
+
+	goredis "github.com/redis/go-redis/v9"
+
+	"acme/notifications"
+	"acme/redis"
+	"acme/reviews"
+)
+
+// ratingCache is Redis when a Redis URL is configured (keys namespaced by the
+// schema prefix, so test runs on one server never meet), else in-process (nil).
+func ratingCache(c Config) reviews.RatingCache {
+	if c.RedisURL == "" {
+		return nil
+	}
+	opts, err := goredis.ParseURL(c.RedisURL) // Validate already checked the URL
+	if err != nil {
+		return nil
+	}
+	return redis.NewRatingCache(goredis.NewClient(opts), "acme:"+c.SchemaPrefix)
+}
+
+// notificationsConfig sends email through SMTP when an SMTP server is
+// configured, else writes .eml files under <data-dir>/mail.
+func notificationsConfig(d Deps) notifications.Config {
+	c := d.Config
+	cfg := notifications.Config{From: c.SMTPFrom, BaseURL: "http://" + c.Addr, Clock: d.Clock,
+		Mailer: notifications.EMLMailer{Dir: filepath.Join(c.DataDir, "mail")}}
+	if host, port, err := net.SplitHostPort(c.SMTPAddr); err == nil {
+		p, _ := strconv.Atoi(port)
+		cfg.Mailer = notifications.NewSMTPMailer(notifications.SMTPConfig{Host: host, Port: p})
+	}
+	return cfg
+}
