@@ -1,0 +1,333 @@
+// Package checkout is the Checkout Orchestrator: the Checkout Saga of the catalog,
+// a process manager that turns a checked-out cart into a confirmed order, or
+// fails leaving no stock held and no money taken.
+//
+// The saga's state is itself an event-sourced stream, "checkout-<checkoutId>":
+// SagaStarted, then per step StepStarted (with its deadline), StepCompleted or
+// StepFailed or StepTimedOut, CompensationSent, and finally CheckoutCompleted or
+// CheckoutFailed (both published; cart consumes them). Every decision is made by
+// the pure Decide from the stream's events and one input (a reply, a deadline);
+// the commands it sends are appended in the same commit to "checkout-<id>.outbox",
+// so a crash at any point resumes from the stream: a reply not yet applied is
+// redelivered, a deadline not yet fired fires.
+//
+// Steps (each with a deadline, Config.StepTimeout):
+//
+//	RESERVE_INVENTORY  ReserveInventory  → InventoryReserved | InventoryUnavailable
+//	AUTHORIZE_PAYMENT  AuthorizePayment  → PaymentAuthorized | PaymentFailed
+//	CREATE_ORDER       CreateOrder       → OrderCreated (PENDING)
+//	CAPTURE_PAYMENT    CapturePayment    → PaymentSucceeded | PaymentFailed
+//	CONFIRM_ORDER      ConfirmOrder      → OrderConfirmed → CheckoutCompleted
+//
+// Compensation: InventoryUnavailable → CheckoutFailed(insufficient_stock);
+// PaymentFailed at authorization → ReleaseInventory(CHECKOUT_FAILED) +
+// CheckoutFailed(payment_declined | payment_error); any later failure or a
+// timeout → ReleaseInventory + VoidPayment + CancelOrder (when an order was asked
+// for) + CheckoutFailed(payment_error; insufficient_stock for a reservation that
+// timed out). A reply arriving after the saga failed is undone once: a late
+// InventoryReserved is released, a late PaymentAuthorized voided, a late
+// OrderCreated cancelled (ordering then releases and voids or refunds).
+//
+// Replies are consumed exactly once (the host's inbox) and the decider ignores a
+// duplicate reply, a reply of another step and a deadline that is not due, so
+// redelivery never changes the outcome.
+//
+// Messages in: CartCheckedOut (cart); InventoryReserved, InventoryUnavailable
+// (inventory); PaymentAuthorized, PaymentFailed, PaymentSucceeded (payments);
+// OrderCreated, OrderConfirmed (ordering). Messages out: ReserveInventory,
+// ReleaseInventory (inventory), AuthorizePayment, CapturePayment, VoidPayment
+// (payments), CreateOrder, ConfirmOrder, CancelOrder (ordering),
+// CheckoutCompleted, CheckoutFailed.
+//
+// Read model: checkout_sagas (inline, same transaction), served at
+// GET /api/v1/admin/sagas and scanned by the deadline worker, which sleeps until
+// the earliest pending deadline.
+package checkout
+
+import (
+	"context"
+	"embed"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"sync"
+	"time"
+
+	"acme"
+	"acme/es"
+)
+
+//go:embed migrations/*.sql
+var migrations embed.FS
+
+// Config configures the saga.
+type Config struct {
+	// StepTimeout is the deadline of every step (default 30 s).
+	StepTimeout time.Duration
+	// ReservationTTL is how long inventory holds the stock if nothing confirms
+	// the reservation (default 15 min; a confirmed order commits it).
+	ReservationTTL time.Duration
+	// Clock tells the time (default the system clock).
+	Clock acme.Clock
+	// MaxIdle bounds the deadline worker's sleep when it knows of no deadline,
+	// so deadlines written by other processes are seen (default 1 s).
+	MaxIdle time.Duration
+}
+
+// Module is the checkout bounded context.
+type Module struct {
+	cfg   Config
+	h     es.Host
+	sagas *es.Aggregate[Saga, any]
+
+	mu      sync.Mutex
+	hint    time.Time // the earliest deadline written by this process since the last scan
+	planned time.Time // when the worker wakes next
+	wake    chan struct{}
+	done    chan struct{}
+}
+
+// New returns the checkout context.
+func New(cfg Config) *Module {
+	if cfg.StepTimeout <= 0 {
+		cfg.StepTimeout = 30 * time.Second
+	}
+	if cfg.ReservationTTL <= 0 {
+		cfg.ReservationTTL = 15 * time.Minute
+	}
+	if cfg.Clock == nil {
+		cfg.Clock = acme.SystemClock{}
+	}
+	if cfg.MaxIdle <= 0 {
+		cfg.MaxIdle = time.Second
+	}
+	return &Module{cfg: cfg, wake: make(chan struct{}, 1), done: make(chan struct{})}
+}
+
+// Name is the context's name.
+func (m *Module) Name() string { return owner }
+
+// Messages lists every message checkout declares.
+func (m *Module) Messages() []es.MessageType { return messages() }
+
+// Start applies the migrations, registers the consumers and starts the
+// deadline worker (it stops with ctx or when the store closes).
+func (m *Module) Start(ctx context.Context, h es.Host) error {
+	m.h = h
+	sub, err := fs.Sub(migrations, "migrations")
+	if err != nil {
+		return err
+	}
+	if err := h.Store().Migrate(ctx, owner, sub); err != nil {
+		return fmt.Errorf("checkout: migrate: %w", err)
+	}
+	m.sagas = &es.Aggregate[Saga, any]{Store: h.Store(), Registry: h.Registry(), NewID: h.NewID,
+		StreamType: "checkout", Decider: Evolver}
+	h.Consume("start", []string{"CartCheckedOut"}, m.onCartCheckedOut)
+	h.Consume("replies", []string{"InventoryReserved", "InventoryUnavailable", "PaymentAuthorized", "PaymentFailed",
+		"PaymentSucceeded", "OrderCreated", "OrderConfirmed"}, m.onReply)
+	go m.deadlines(context.WithoutCancel(ctx))
+	return nil
+}
+
+func streamID(checkoutID string) string { return "checkout-" + checkoutID }
+
+func (m *Module) now() time.Time { return m.cfg.Clock.Now().UTC() }
+
+// decide loads the saga, decides on in and returns the commit storing the
+// saga's events, the commands it sends (outbox) and its read-model row.
+func (m *Module) decide(ctx context.Context, checkoutID string, in any) (es.Commit, Saga, bool, error) {
+	sid := streamID(checkoutID)
+	cur, err := m.sagas.Load(ctx, sid, es.StreamQuery{})
+	if err != nil {
+		return es.Commit{}, cur.State, false, err
+	}
+	d := Decide(cur.State, in)
+	if len(d.Events) == 0 && len(d.Send) == 0 {
+		return es.Commit{}, cur.State, false, nil
+	}
+	md := es.MetadataFrom(ctx)
+	if md.CorrelationID == "" {
+		md.CorrelationID = checkoutID
+	}
+	st := cur.State
+	app := es.Append{StreamID: sid, StreamType: "checkout", Expected: cur.Version}
+	for _, v := range d.Events {
+		e, err := m.h.Registry().Encode(m.h.NewID(), v, md)
+		if err != nil {
+			return es.Commit{}, cur.State, false, err
+		}
+		app.Events = append(app.Events, e)
+		st = Evolve(st, v)
+	}
+	c := es.Commit{Appends: []es.Append{app}}
+	if len(d.Send) > 0 {
+		out := es.Append{StreamID: sid + ".outbox", StreamType: "checkout.outbox", Expected: es.AnyVersion}
+		for _, s := range d.Send {
+			b, err := json.Marshal(s.Data)
+			if err != nil {
+				return es.Commit{}, cur.State, false, fmt.Errorf("checkout: encode %s: %w", s.Type, err)
+			}
+			out.Events = append(out.Events, es.Event{ID: m.h.NewID(), Type: s.Type, SchemaVersion: 1, Data: b, Metadata: md})
+		}
+		c.Appends = append(c.Appends, out)
+	}
+	version := cur.Version + int64(len(d.Events))
+	c.Apply = func(ctx context.Context, tx es.SQL, _ []es.Event) error {
+		if err := upsertSaga(ctx, tx, st, version); err != nil {
+			return err
+		}
+		if st.Status == StatusRunning {
+			m.hintDeadline(st.Deadline)
+		}
+		return nil
+	}
+	return c, st, true, nil
+}
+
+// execute decides and commits, retrying when another writer won the race.
+func (m *Module) execute(ctx context.Context, checkoutID string, in any) (Saga, error) {
+	for attempt := 0; ; attempt++ {
+		c, st, changed, err := m.decide(ctx, checkoutID, in)
+		if err != nil || !changed {
+			return st, err
+		}
+		_, err = m.h.Store().Commit(ctx, c)
+		if errors.Is(err, es.ErrConcurrency) && attempt < 10 {
+			continue
+		}
+		return st, err
+	}
+}
+
+// Load returns the saga of checkoutID (Version 0: no such saga).
+func (m *Module) Load(ctx context.Context, checkoutID string) (es.Loaded[Saga], error) {
+	return m.sagas.Load(ctx, streamID(checkoutID), es.StreamQuery{})
+}
+
+func (m *Module) onCartCheckedOut(ctx context.Context, msg es.Message) (es.Commit, error) {
+	var c CartCheckedOut
+	if err := json.Unmarshal(msg.Data, &c); err != nil {
+		return es.Commit{}, es.Permanent(fmt.Errorf("checkout: decode CartCheckedOut: %w", err))
+	}
+	if !acme.ValidID(c.CheckoutID) {
+		return es.Commit{}, es.Permanent(fmt.Errorf("checkout: CartCheckedOut %s has no valid checkoutId", msg.ID))
+	}
+	now := m.now()
+	commit, _, _, err := m.decide(ctx, c.CheckoutID, Start{Cart: c, Now: now, StepTimeout: m.cfg.StepTimeout,
+		ReservationExpiresAt: now.Add(m.cfg.ReservationTTL)})
+	return commit, err
+}
+
+// reply is the part of every reply the saga reads (tolerant reader).
+type reply struct {
+	CheckoutID      string `json:"checkoutId"`
+	PaymentID       string `json:"paymentId"`
+	AuthorizationID string `json:"authorizationId"`
+	OrderID         string `json:"orderId"`
+	Reason          string `json:"reason"`
+}
+
+func (m *Module) onReply(ctx context.Context, msg es.Message) (es.Commit, error) {
+	var r reply
+	if err := json.Unmarshal(msg.Data, &r); err != nil {
+		return es.Commit{}, es.Permanent(fmt.Errorf("checkout: decode %s: %w", msg.Type, err))
+	}
+	if !acme.ValidID(r.CheckoutID) {
+		return es.Commit{}, nil // not about a checkout (an order placed otherwise, say)
+	}
+	commit, _, _, err := m.decide(ctx, r.CheckoutID, m.replyInput(msg.Type, r))
+	return commit, err
+}
+
+func (m *Module) replyInput(typ string, r reply) Reply {
+	return Reply{Type: typ, PaymentID: r.PaymentID, AuthorizationID: r.AuthorizationID, OrderID: r.OrderID,
+		Reason: r.Reason, Now: m.now(), StepTimeout: m.cfg.StepTimeout, NewPaymentID: m.h.NewID(), NewOrderID: m.h.NewID()}
+}
+
+// hintDeadline tells the deadline worker about a deadline this process wrote.
+func (m *Module) hintDeadline(t time.Time) {
+	if t.IsZero() {
+		return
+	}
+	m.mu.Lock()
+	if !t.Before(m.planned) && !m.planned.IsZero() {
+		m.mu.Unlock()
+		return // the worker wakes before then and sees it in the read model
+	}
+	if m.hint.IsZero() || t.Before(m.hint) {
+		m.hint = t
+	}
+	m.mu.Unlock()
+	select {
+	case m.wake <- struct{}{}:
+	default:
+	}
+}
+
+// FireDeadlines times out every running saga whose deadline has passed and
+// returns the earliest deadline still pending (zero if none).
+func (m *Module) FireDeadlines(ctx context.Context) (time.Time, error) {
+	now := m.now()
+	due, next, err := pendingDeadlines(ctx, m.h.Store().DB(), now, 500)
+	if err != nil {
+		return time.Time{}, err
+	}
+	var errs []error
+	for _, id := range due {
+		mdctx := es.WithMetadata(ctx, es.Metadata{CorrelationID: id, Actor: "system:checkout-deadlines"})
+		if _, err := m.execute(mdctx, id, Deadline{Now: now}); err != nil {
+			errs = append(errs, fmt.Errorf("checkout %s: %w", id, err))
+		}
+	}
+	if len(due) == 500 {
+		next = now // more are due
+	}
+	return next, errors.Join(errs...)
+}
+
+// deadlines is the deadline worker: it fires due deadlines and sleeps until the
+// earliest pending one (or a new one written by this process, or MaxIdle).
+func (m *Module) deadlines(ctx context.Context) {
+	defer close(m.done)
+	for {
+		m.mu.Lock()
+		m.planned = time.Time{} // scanning: every hint counts
+		m.mu.Unlock()
+		next, err := m.FireDeadlines(ctx)
+		if err != nil {
+			if _, herr := m.h.Store().Head(ctx); errors.Is(herr, es.ErrClosed) || ctx.Err() != nil {
+				return
+			}
+			slog.WarnContext(ctx, "checkout: deadline worker", "err", err)
+		}
+		now := m.now()
+		m.mu.Lock()
+		if !m.hint.IsZero() && (next.IsZero() || m.hint.Before(next)) {
+			next = m.hint
+		}
+		m.hint = time.Time{}
+		wait := m.cfg.MaxIdle
+		if !next.IsZero() {
+			wait = min(wait, next.Sub(now))
+		}
+		m.planned = now.Add(wait)
+		m.mu.Unlock()
+		if wait > 0 {
+			t := time.NewTimer(wait)
+			select {
+			case <-ctx.Done():
+				t.Stop()
+				return
+			case <-m.wake:
+			case <-t.C:
+			}
+			t.Stop()
+		}
+		if _, err := m.h.Store().Head(ctx); errors.Is(err, es.ErrClosed) {
+			return
+		}
+	}
+}

@@ -1,0 +1,33 @@
+package checkout
+
+import (
+	"net/http"
+
+	"acme"
+	"acme/httpapi"
+)
+
+// Routes registers GET /api/v1/admin/sagas.
+func (m *Module) Routes(api *httpapi.API) {
+	api.Handle("GET /api/v1/admin/sagas", httpapi.Admin, m.listSagas,
+		httpapi.Summary("Checkout sagas, newest first, with their status (RUNNING, COMPLETED, FAILED), step and deadline (null once ended); ?status= filters."),
+		httpapi.Returns(200, httpapi.List[SagaView]{}))
+}
+
+func (m *Module) listSagas(w http.ResponseWriter, r *http.Request) error {
+	page, size, err := httpapi.Paging(r)
+	if err != nil {
+		return err
+	}
+	status := r.URL.Query().Get("status")
+	switch status {
+	case "", StatusRunning, StatusCompleted, StatusFailed:
+	default:
+		return acme.Invalid(acme.FieldError{Field: "status", Message: "must be RUNNING, COMPLETED or FAILED"})
+	}
+	items, total, err := m.ListSagas(r.Context(), status, page, size)
+	if err != nil {
+		return err
+	}
+	return httpapi.JSON(w, 200, httpapi.List[SagaView]{Items: items, Total: total, Page: page, PageSize: size})
+}
