@@ -44,20 +44,11 @@ func (b *Bus) Subscribe(ctx context.Context, spec es.ConsumerSpec) (es.Subscript
 	}
 	sub := &subscription{b: b, ch: make(chan *delivery), done: make(chan struct{})}
 	for _, st := range order {
-		cfg := jetstream.ConsumerConfig{
-			Durable:        spec.Name,
-			FilterSubjects: byStream[st],
-			AckPolicy:      jetstream.AckExplicitPolicy,
-			AckWait:        ackWait,
-			DeliverPolicy:  jetstream.DeliverAllPolicy,
-			MaxDeliver:     -1, // the consumer runtime dead-letters by delivery count
-			MaxAckPending:  1024,
-		}
-		c, err := b.js.CreateOrUpdateConsumer(ctx, b.opts.Prefix+st, cfg)
+		cs, err := b.consumers(ctx, st, spec.Name, byStream[st], ackWait)
 		if err != nil {
-			return nil, fmt.Errorf("natsbus: consumer %s on %s: %w", spec.Name, st, err)
+			return nil, err
 		}
-		sub.cons = append(sub.cons, c)
+		sub.cons = append(sub.cons, cs...)
 	}
 	pullCtx, cancel := context.WithCancel(context.Background())
 	sub.cancel = cancel
@@ -163,3 +154,45 @@ func (d *delivery) Ack(ctx context.Context) error {
 func (d *delivery) Nak(delay time.Duration) error { return d.m.NakWithDelay(delay) }
 func (d *delivery) Term() error                   { return d.m.Term() }
 func (d *delivery) InProgress() error             { return d.m.InProgress() }
+
+// consumers creates or updates the durable consumer name on stream st over
+// subjects. A server older than 2.10 has no multi-subject filters: there it
+// falls back to one consumer per subject, named "<name>-<last subject token>".
+func (b *Bus) consumers(ctx context.Context, st, name string, subjects []string, ackWait time.Duration) ([]jetstream.Consumer, error) {
+	stream := b.opts.Prefix + st
+	cfg := jetstream.ConsumerConfig{
+		Durable:       name,
+		AckPolicy:     jetstream.AckExplicitPolicy,
+		AckWait:       ackWait,
+		DeliverPolicy: jetstream.DeliverAllPolicy,
+		MaxDeliver:    -1, // the consumer runtime dead-letters by delivery count
+		MaxAckPending: 1024,
+	}
+	if len(subjects) == 1 {
+		cfg.FilterSubject = subjects[0]
+	} else {
+		cfg.FilterSubjects = subjects
+	}
+	c, err := b.js.CreateOrUpdateConsumer(ctx, stream, cfg)
+	if err == nil {
+		return []jetstream.Consumer{c}, nil
+	}
+	if !errors.Is(err, jetstream.ErrConsumerMultipleFilterSubjectsNotSupported) {
+		return nil, fmt.Errorf("natsbus: consumer %s on %s: %w", name, st, err)
+	}
+	// The old server created it without any filter: remove it.
+	_ = b.js.DeleteConsumer(ctx, stream, name)
+	var out []jetstream.Consumer
+	for _, s := range subjects {
+		one := cfg
+		one.FilterSubjects = nil
+		one.FilterSubject = s
+		one.Durable = name + "-" + s[strings.LastIndexByte(s, '.')+1:]
+		c, err := b.js.CreateOrUpdateConsumer(ctx, stream, one)
+		if err != nil {
+			return nil, fmt.Errorf("natsbus: consumer %s on %s: %w", one.Durable, st, err)
+		}
+		out = append(out, c)
+	}
+	return out, nil
+}

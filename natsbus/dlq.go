@@ -97,7 +97,7 @@ func (b *Bus) RemoveDeadLetter(ctx context.Context, id string) error {
 		return fmt.Errorf("natsbus: dlq: %w", err)
 	}
 	if err := st.DeleteMsg(ctx, seq); err != nil {
-		if errors.Is(err, jetstream.ErrMsgNotFound) || strings.Contains(err.Error(), "not found") {
+		if errors.Is(err, jetstream.ErrMsgNotFound) || strings.Contains(err.Error(), "no message found") {
 			return es.ErrNotFound
 		}
 		return fmt.Errorf("natsbus: remove dead letter %s: %w", id, err)

@@ -40,9 +40,10 @@ const (
 
 // Options tune a Bus. The zero value is the production configuration.
 type Options struct {
-	// Prefix is put before every stream name and subject, so independent test
-	// runs on one server never collide ("T1234_" → stream "T1234_ACME_EVENTS",
-	// subject "T1234_.acme.evt.catalog.X" is written "T1234_acme.evt..."). Empty in production.
+	// Prefix is put before every stream name, KV bucket and wire subject, so
+	// independent test runs on one server never collide: with "T1234_" the
+	// events stream is "T1234_ACME_EVENTS" over "T1234_acme.evt.>". The es
+	// subjects the callers see never carry it. Empty in production.
 	Prefix string
 	// DuplicateWindow is the JetStream deduplication window of the streams
 	// (default 2 minutes, JetStream's default).
@@ -316,4 +317,19 @@ func parseLease(v []byte) (holder string, expiry int64) {
 	h, e, _ := strings.Cut(string(v), " ")
 	n, _ := strconv.ParseInt(e, 10, 64)
 	return h, n
+}
+
+// Destroy deletes the streams and the lease bucket of this bus's prefix (test
+// clean-up on a shared server); the bus is unusable afterwards.
+func (b *Bus) Destroy(ctx context.Context) error {
+	var errs []error
+	for _, st := range []string{EventsStream, CommandsStream, DLQStream} {
+		if err := b.js.DeleteStream(ctx, b.opts.Prefix+st); err != nil && !errors.Is(err, jetstream.ErrStreamNotFound) {
+			errs = append(errs, err)
+		}
+	}
+	if err := b.js.DeleteKeyValue(ctx, b.opts.Prefix+LeaseBucket); err != nil && !errors.Is(err, jetstream.ErrBucketNotFound) {
+		errs = append(errs, err)
+	}
+	return errors.Join(errs...)
 }
