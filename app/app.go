@@ -200,7 +200,7 @@ func (a *App) Run(ctx context.Context) (err error) {
 		if err != nil {
 			return err
 		}
-		if err := m.Start(ctx, pf.Host(m.Name(), st)); err != nil {
+		if err := m.Start(ctx, filteringHost{Host: pf.Host(m.Name(), st), log: a.log}); err != nil {
 			return fmt.Errorf("start %s: %w", m.Name(), err)
 		}
 		m.Routes(a.api)
