@@ -1,0 +1,147 @@
+package reviews_test
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"testing"
+
+	goredis "github.com/redis/go-redis/v9"
+
+	"acme"
+	"acme/acmetest"
+	"acme/redis"
+	"acme/testenv"
+)
+
+// newProduct creates a category and a product as admin and returns the product id.
+func newProduct(t *testing.T, s *acmetest.Server) string {
+	t.Helper()
+	cat := s.Do(t, "POST", "/api/v1/categories", s.AdminToken, map[string]any{"name": "Lamps " + acme.NewID()}).Want(t, http.StatusCreated)
+	p := s.Do(t, "POST", "/api/v1/products", s.AdminToken, map[string]any{
+		"name": "Desk lamp", "description": "A lamp for the desk", "price": map[string]any{"amount": 2999, "currency": "USD"},
+		"categoryId": cat.Str("categoryId"), "initialStock": 5,
+	}).Want(t, http.StatusCreated)
+	return p.Str("productId")
+}
+
+// submit posts a review, waiting until the reviews context knows the product.
+func submit(t *testing.T, s *acmetest.Server, token, productID string, rating any, title, body string) *acmetest.Response {
+	t.Helper()
+	var r *acmetest.Response
+	s.Eventually(t, func() bool {
+		r = s.Do(t, "POST", "/api/v1/products/"+productID+"/reviews", token, map[string]any{"rating": rating, "title": title, "body": body})
+		return r.Status != http.StatusNotFound
+	})
+	return r
+}
+
+func reviewsOf(t *testing.T, s *acmetest.Server, productID string) *acmetest.Response {
+	t.Helper()
+	return s.Do(t, "GET", "/api/v1/products/"+productID+"/reviews", "", nil).Want(t, http.StatusOK)
+}
+
+// waitRating polls Get Product Reviews until the rating cache shows want.
+func waitRating(t *testing.T, s *acmetest.Server, productID string, avg float64, count int) {
+	t.Helper()
+	s.Eventually(t, func() bool {
+		m := reviewsOf(t, s, productID).Map()
+		return m["averageRating"] == avg && m["reviewCount"] == float64(count)
+	})
+}
+
+func TestReviews(t *testing.T) {
+	acmetest.Run(t, func(t *testing.T, s *acmetest.Server) {
+		product := newProduct(t, s)
+		_, ada := s.RegisterCustomer(t)
+		_, bob := s.RegisterCustomer(t)
+
+		t.Run("validation", func(t *testing.T) {
+			s.Do(t, "POST", "/api/v1/products/"+product+"/reviews", "", map[string]any{"rating": 5, "title": "t", "body": "b"}).
+				WantError(t, http.StatusUnauthorized, "unauthorized")
+			for _, rating := range []any{0, 6, 4.5, "5", nil} {
+				submit(t, s, ada, product, rating, "Nice", "Works.").WantError(t, 422, "invalid_rating")
+			}
+			submit(t, s, ada, product, 4, "", "Works.").WantError(t, 422, "validation_failed")
+			submit(t, s, ada, product, 4, "Nice", string(make([]byte, 5001))).WantError(t, 422, "validation_failed")
+			s.Do(t, "POST", "/api/v1/products/"+acme.NewID()+"/reviews", ada, map[string]any{"rating": 5, "title": "t", "body": "b"}).
+				WantError(t, http.StatusNotFound, "not_found")
+			s.Do(t, "GET", "/api/v1/products/"+acme.NewID()+"/reviews", "", nil).WantError(t, http.StatusNotFound, "not_found")
+		})
+
+		t.Run("clean review is published and rated", func(t *testing.T) {
+			r := submit(t, s, ada, product, 4, "Bright", "Lights the whole desk.").Want(t, http.StatusCreated)
+			if r.Str("status") != "PUBLISHED" || r.Map()["verifiedPurchase"] != false || !acme.ValidID(r.Str("reviewId")) {
+				t.Fatalf("submit = %s", r.Body)
+			}
+			submit(t, s, ada, product, 5, "Again", "Another text.").WantError(t, http.StatusConflict, "already_reviewed")
+			list := reviewsOf(t, s, product)
+			if items := list.Items(); len(items) != 1 || items[0]["reviewId"] != r.Str("reviewId") {
+				t.Fatalf("published reviews = %s", list.Body)
+			}
+			waitRating(t, s, product, 4, 1)
+		})
+
+		t.Run("link waits for moderation, then approve", func(t *testing.T) {
+			r := submit(t, s, bob, product, 1, "Meh", "See https://example.com/better-lamps").Want(t, http.StatusCreated)
+			if r.Str("status") != "PENDING_MODERATION" {
+				t.Fatalf("a review with a link = %s; want PENDING_MODERATION", r.Body)
+			}
+			id := r.Str("reviewId")
+			if n := len(reviewsOf(t, s, product).Items()); n != 1 {
+				t.Fatalf("a held review is listed: %d items", n)
+			}
+			s.Do(t, "POST", "/api/v1/reviews/"+id+"/approve", bob, nil).WantError(t, http.StatusForbidden, "forbidden")
+			a := s.Do(t, "POST", "/api/v1/reviews/"+id+"/approve", s.AdminToken, nil).Want(t, http.StatusOK)
+			if a.Str("status") != "PUBLISHED" {
+				t.Fatalf("approve = %s", a.Body)
+			}
+			s.Do(t, "POST", "/api/v1/reviews/"+id+"/approve", s.AdminToken, nil).WantError(t, http.StatusConflict, "invalid_transition")
+			s.Do(t, "POST", "/api/v1/reviews/"+id+"/reject", s.AdminToken, nil).WantError(t, http.StatusConflict, "invalid_transition")
+			waitRating(t, s, product, 2.5, 2)
+		})
+
+		t.Run("three flags take a review back to moderation", func(t *testing.T) {
+			p2 := newProduct(t, s)
+			_, author := s.RegisterCustomer(t)
+			r := submit(t, s, author, p2, 5, "Great", "Best lamp ever.").Want(t, http.StatusCreated)
+			id := r.Str("reviewId")
+			waitRating(t, s, p2, 5, 1)
+			flaggers := make([]string, 3)
+			for i := range flaggers {
+				_, flaggers[i] = s.RegisterCustomer(t)
+			}
+			s.Do(t, "POST", "/api/v1/reviews/"+id+"/flag", flaggers[0], map[string]any{"reason": "spam"}).Want(t, http.StatusAccepted)
+			s.Do(t, "POST", "/api/v1/reviews/"+id+"/flag", flaggers[0], map[string]any{"reason": "spam"}).WantError(t, http.StatusConflict, "already_flagged")
+			s.Do(t, "POST", "/api/v1/reviews/"+id+"/flag", flaggers[1], map[string]any{"reason": "nonsense"}).WantError(t, 422, "validation_failed")
+			s.Do(t, "POST", "/api/v1/reviews/"+id+"/flag", flaggers[1], map[string]any{"reason": "abuse"}).Want(t, http.StatusAccepted)
+			if n := len(reviewsOf(t, s, p2).Items()); n != 1 {
+				t.Fatalf("after two flags the review must still be shown; items = %d", n)
+			}
+			s.Do(t, "POST", "/api/v1/reviews/"+id+"/flag", flaggers[2], map[string]any{"reason": "other"}).Want(t, http.StatusAccepted)
+			if n := len(reviewsOf(t, s, p2).Items()); n != 0 {
+				t.Fatalf("after three flags the review is still shown")
+			}
+			waitRating(t, s, p2, 0, 0)
+			s.Do(t, "POST", "/api/v1/reviews/"+acme.NewID()+"/flag", flaggers[0], map[string]any{"reason": "spam"}).WantError(t, http.StatusNotFound, "not_found")
+		})
+
+		t.Run("rating cache flush gives the same answers", func(t *testing.T) {
+			before := reviewsOf(t, s, product).Map()
+			if s.Mode != acmetest.Embedded {
+				opts, _ := goredis.ParseURL(testenv.RedisURL(t))
+				c := goredis.NewClient(opts)
+				defer c.Close()
+				if err := redis.NewRatingCache(c, "acme:"+s.App.Config().SchemaPrefix).Clear(context.Background()); err != nil {
+					t.Fatal(err)
+				}
+			} else {
+				s.Restart(t) // the in-process cache starts empty and is rebuilt
+			}
+			after := reviewsOf(t, s, product).Map()
+			if fmt.Sprint(before["averageRating"], before["reviewCount"]) != fmt.Sprint(after["averageRating"], after["reviewCount"]) {
+				t.Fatalf("rating before flush %v/%v, after %v/%v", before["averageRating"], before["reviewCount"], after["averageRating"], after["reviewCount"])
+			}
+		})
+	})
+}
