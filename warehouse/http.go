@@ -1,0 +1,49 @@
+package warehouse
+
+import (
+	"net/http"
+
+	"acme"
+	"acme/httpapi"
+)
+
+// Routes registers the Warehouse section of the contract (admin).
+func (m *Module) Routes(api *httpapi.API) {
+	api.Handle("GET /api/v1/warehouse/picking-jobs", httpapi.Admin, m.list,
+		httpapi.Summary("Picking jobs, oldest first. Without ?status= the live ones (OPEN, PICKED, PACKED); ?status=CANCELLED lists the jobs cancelled with their order."),
+		httpapi.Returns(200, httpapi.List[View]{}))
+	api.Handle("POST /api/v1/warehouse/picking-jobs/{id}/pick", httpapi.Admin, m.transition(func(r *http.Request) any { return Pick{At: m.clock.Now().UTC()} }),
+		httpapi.Summary("Mark an OPEN job's items picked (PICKED)."), httpapi.Returns(200, View{}))
+	api.Handle("POST /api/v1/warehouse/picking-jobs/{id}/pack", httpapi.Admin, m.transition(func(r *http.Request) any { return Pack{At: m.clock.Now().UTC()} }),
+		httpapi.Summary("Mark a PICKED job packed (PACKED): OrderPacked and OrderReadyForShipping; the order becomes ready for shipping."),
+		httpapi.Returns(200, View{}))
+}
+
+func (m *Module) list(w http.ResponseWriter, r *http.Request) error {
+	page, size, err := httpapi.Paging(r)
+	if err != nil {
+		return err
+	}
+	status := r.URL.Query().Get("status")
+	switch status {
+	case "", StatusOpen, StatusPicked, StatusPacked, StatusCancelled:
+	default:
+		return acme.Invalid(acme.FieldError{Field: "status", Message: "must be OPEN, PICKED, PACKED or CANCELLED"})
+	}
+	items, total, err := m.List(r.Context(), status, page, size)
+	if err != nil {
+		return err
+	}
+	return httpapi.JSON(w, 200, httpapi.List[View]{Items: items, Total: total, Page: page, PageSize: size})
+}
+
+func (m *Module) transition(cmd func(*http.Request) any) httpapi.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) error {
+		res, err := m.Execute(r.Context(), r.PathValue("id"), cmd(r))
+		if err != nil {
+			return err
+		}
+		httpapi.SetPosition(w, owner, res.Position)
+		return httpapi.JSON(w, 200, ViewOf(res.State, res.Version))
+	}
+}
