@@ -2,11 +2,11 @@ package app
 
 import (
 	"context"
-	"errors"
 
 	"acme/es"
 	"acme/msgschema"
 	"acme/natsbus"
+	"acme/postgres"
 	"acme/platform"
 	"acme/sqlite"
 )
@@ -16,10 +16,7 @@ import (
 // when a PostgreSQL URL is set.
 func openStores(_ context.Context, c Config) (es.Opener, error) {
 	if c.PostgresURL != "" {
-		if postgresOpener == nil {
-			return nil, errors.New("this build has no PostgreSQL store yet")
-		}
-		return postgresOpener(c.PostgresURL, c.SchemaPrefix), nil
+		return postgres.Opener(c.PostgresURL, c.SchemaPrefix), nil
 	}
 	return sqlite.Opener(c.DataDir), nil
 }
@@ -52,6 +49,3 @@ func newPlatform(a *App, bus es.Bus) (Platform, error) {
 		},
 	})
 }
-
-// postgresOpener is postgres.Opener (set in adapters_postgres.go).
-var postgresOpener func(url, schemaPrefix string) es.Opener
