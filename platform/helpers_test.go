@@ -5,6 +5,8 @@ import (
 	"database/sql"
 	"encoding/json"
 	"errors"
+	"io"
+	"log/slog"
 	"path/filepath"
 	"sync/atomic"
 	"testing"
@@ -63,7 +65,7 @@ func openStore(t testing.TB, dir, name string) es.Store {
 
 func newPlatform(t testing.TB, bus es.Bus, mod func(*Config)) *Platform {
 	t.Helper()
-	cfg := Config{Bus: bus, Registry: testRegistry(t), Backoff: 20 * time.Millisecond, MaxBackoff: 100 * time.Millisecond, LeaseTTL: 3 * time.Second}
+	cfg := Config{Bus: bus, Registry: testRegistry(t), Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Backoff: 20 * time.Millisecond, MaxBackoff: 100 * time.Millisecond, LeaseTTL: 3 * time.Second}
 	if mod != nil {
 		mod(&cfg)
 	}
