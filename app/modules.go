@@ -12,10 +12,13 @@ package app
 import (
 	"acme"
 	"acme/catalog"
+	"acme/checkout"
 	"acme/customers"
 	"acme/inventory"
 	"acme/notifications"
+	"acme/ordering"
 	"acme/reviews"
+	"acme/warehouse"
 )
 
 // Deps are what module constructors may use.
@@ -29,10 +32,13 @@ func modules(d Deps) []Module {
 	_ = d
 	return []Module{
 		catalog.New(catalog.WithClock(d.Clock)),
+		checkout.New(checkout.Config{StepTimeout: d.Config.SagaStepTimeout, Clock: d.Clock}),
 		customers.New(customers.WithClock(d.Clock)),
 		inventory.New(inventory.WithClock(d.Clock)),
 		notifications.New(notificationsConfig(d)),
+		ordering.New(d.Clock),
 		reviews.New(reviews.Config{Cache: ratingCache(d.Config), Clock: d.Clock}),
+		warehouse.New(d.Clock),
 		// ...add your context here: <ctx>.New(...),
 	}
 }

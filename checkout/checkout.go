@@ -125,8 +125,8 @@ func (m *Module) Start(ctx context.Context, h es.Host) error {
 	}
 	m.sagas = &es.Aggregate[Saga, any]{Store: h.Store(), Registry: h.Registry(), NewID: h.NewID,
 		StreamType: "checkout", Decider: Evolver}
-	h.Consume("start", []string{"CartCheckedOut"}, m.onCartCheckedOut)
-	h.Consume("replies", []string{"InventoryReserved", "InventoryUnavailable", "PaymentAuthorized", "PaymentFailed",
+	consume(ctx, h, "start", []string{"CartCheckedOut"}, m.onCartCheckedOut)
+	consume(ctx, h, "replies", []string{"InventoryReserved", "InventoryUnavailable", "PaymentAuthorized", "PaymentFailed",
 		"PaymentSucceeded", "OrderCreated", "OrderConfirmed"}, m.onReply)
 	go m.deadlines(context.WithoutCancel(ctx))
 	return nil
@@ -329,5 +329,21 @@ func (m *Module) deadlines(ctx context.Context) {
 		if _, err := m.h.Store().Head(ctx); errors.Is(err, es.ErrClosed) {
 			return
 		}
+	}
+}
+
+// consume registers a consumer of the given types that are declared in this
+// build (a context that is not part of it publishes nothing to wait for).
+func consume(ctx context.Context, h es.Host, name string, types []string, hd es.Handler) {
+	var known []string
+	for _, t := range types {
+		if _, ok := h.Registry().Lookup(t); ok {
+			known = append(known, t)
+		} else {
+			slog.WarnContext(ctx, "not consuming a message no context of this build declares", "context", h.Name(), "consumer", name, "type", t)
+		}
+	}
+	if len(known) > 0 {
+		h.Consume(name, known, hd)
 	}
 }

@@ -77,8 +77,8 @@ func (m *Module) Start(ctx context.Context, h es.Host) error {
 	m.orders = &es.Aggregate[Order, any]{Store: h.Store(), Registry: h.Registry(), NewID: h.NewID,
 		StreamType: "order", Decider: Decider}
 	h.Consume("commands", []string{"CreateOrder", "ConfirmOrder", "CancelOrder"}, m.onCommand)
-	h.Consume("payments", []string{"PaymentSucceeded", "PaymentRefunded"}, m.onPayment)
-	h.Consume("warehouse", []string{"OrderReadyForShipping"}, m.onWarehouse)
+	consume(ctx, h, "payments", []string{"PaymentSucceeded", "PaymentRefunded"}, m.onPayment)
+	consume(ctx, h, "warehouse", []string{"OrderReadyForShipping"}, m.onWarehouse)
 	return nil
 }
 
@@ -166,4 +166,20 @@ func decodeData(msg es.Message, v any) error {
 		return errors.Join(fmt.Errorf("ordering: decode %s", msg.Type), err)
 	}
 	return nil
+}
+
+// consume registers a consumer of the given types that are declared in this
+// build (a context that is not part of it publishes nothing to wait for).
+func consume(ctx context.Context, h es.Host, name string, types []string, hd es.Handler) {
+	var known []string
+	for _, t := range types {
+		if _, ok := h.Registry().Lookup(t); ok {
+			known = append(known, t)
+		} else {
+			slog.WarnContext(ctx, "not consuming a message no context of this build declares", "context", h.Name(), "consumer", name, "type", t)
+		}
+	}
+	if len(known) > 0 {
+		h.Consume(name, known, hd)
+	}
 }

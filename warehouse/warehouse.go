@@ -78,7 +78,7 @@ func (m *Module) Start(ctx context.Context, h es.Host) error {
 	}
 	m.jobs = &es.Aggregate[Job, any]{Store: h.Store(), Registry: h.Registry(), NewID: h.NewID,
 		StreamType: "picking-job", Decider: Decider, Inline: m.project}
-	h.Consume("orders", []string{"OrderConfirmed", "OrderCancelled"}, m.onOrder)
+	consume(ctx, h, "orders", []string{"OrderConfirmed", "OrderCancelled"}, m.onOrder)
 	return nil
 }
 
@@ -127,4 +127,20 @@ func (m *Module) Execute(ctx context.Context, jobID string, cmd any) (es.Handled
 		return es.Handled[Job]{}, acme.Errorf(acme.CodeNotFound, "picking job not found")
 	}
 	return m.jobs.Handle(ctx, streamID(jobID), cmd)
+}
+
+// consume registers a consumer of the given types that are declared in this
+// build (a context that is not part of it publishes nothing to wait for).
+func consume(ctx context.Context, h es.Host, name string, types []string, hd es.Handler) {
+	var known []string
+	for _, t := range types {
+		if _, ok := h.Registry().Lookup(t); ok {
+			known = append(known, t)
+		} else {
+			slog.WarnContext(ctx, "not consuming a message no context of this build declares", "context", h.Name(), "consumer", name, "type", t)
+		}
+	}
+	if len(known) > 0 {
+		h.Consume(name, known, hd)
+	}
 }
