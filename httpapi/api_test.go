@@ -1,0 +1,290 @@
+package httpapi_test
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"acme"
+	"acme/es"
+	"acme/httpapi"
+	"acme/sqlite"
+
+	"github.com/prometheus/client_golang/prometheus/testutil"
+)
+
+type fakeAuth map[string]string
+
+func (f fakeAuth) Authenticate(_ context.Context, tok string) (string, bool, error) {
+	id, ok := f[tok]
+	return id, ok, nil
+}
+
+type createReq struct {
+	Name string `json:"name"`
+}
+type createResp struct {
+	ID   string `json:"id"`
+	Name string `json:"name"`
+}
+
+// newAPI returns an API with a counting POST route and a few probes.
+func newAPI(t *testing.T) (*httpapi.API, *atomic.Int64) {
+	t.Helper()
+	api := httpapi.New("admin-secret")
+	api.Auth = fakeAuth{"cust-tok": "c1", "cust-tok-2": "c2"}
+	var n atomic.Int64
+	api.Handle("POST /api/v1/things", httpapi.Customer, func(w http.ResponseWriter, r *http.Request) error {
+		var req createReq
+		if err := httpapi.Decode(r, &req); err != nil {
+			return err
+		}
+		time.Sleep(20 * time.Millisecond) // widen the race window of concurrent duplicates
+		k := n.Add(1)
+		id := "thing-" + string(rune('0'+k))
+		w.Header().Set("Location", "/api/v1/things/"+id)
+		httpapi.SetPosition(w, "things", k)
+		return httpapi.JSON(w, 201, createResp{ID: id, Name: req.Name})
+	}, httpapi.Body(createReq{}), httpapi.Returns(201, createResp{}))
+	api.Handle("GET /api/v1/things/{id}", httpapi.Anonymous, func(w http.ResponseWriter, r *http.Request) error {
+		md := es.MetadataFrom(r.Context())
+		return httpapi.JSON(w, 200, map[string]string{"id": r.PathValue("id"), "actor": md.Actor, "correlationId": md.CorrelationID})
+	}, httpapi.Reads("things.view"))
+	api.Handle("GET /api/v1/admin/boom", httpapi.Admin, func(w http.ResponseWriter, r *http.Request) error {
+		panic("boom")
+	})
+	api.Handle("POST /api/v1/fail", httpapi.Anonymous, func(w http.ResponseWriter, r *http.Request) error {
+		n.Add(1)
+		return io.ErrUnexpectedEOF
+	})
+	return api, &n
+}
+
+type result struct {
+	status int
+	header http.Header
+	body   map[string]any
+	raw    string
+}
+
+func do(t *testing.T, h http.Handler, method, path, token, body string, hdr ...string) result {
+	t.Helper()
+	var rd io.Reader
+	if body != "" {
+		rd = strings.NewReader(body)
+	}
+	req := httptest.NewRequest(method, path, rd)
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	for i := 0; i+1 < len(hdr); i += 2 {
+		req.Header.Set(hdr[i], hdr[i+1])
+	}
+	w := httptest.NewRecorder()
+	h.ServeHTTP(w, req)
+	res := result{status: w.Code, header: w.Header(), raw: w.Body.String()}
+	_ = json.Unmarshal(w.Body.Bytes(), &res.body)
+	return res
+}
+
+func (r result) want(t *testing.T, status int, code string) {
+	t.Helper()
+	if r.status != status {
+		t.Fatalf("status %d, want %d: %s", r.status, status, r.raw)
+	}
+	if code != "" {
+		if r.body["code"] != code {
+			t.Fatalf("code %v, want %s: %s", r.body["code"], code, r.raw)
+		}
+		if ct := r.header.Get("Content-Type"); ct != "application/problem+json" {
+			t.Fatalf("content type %q", ct)
+		}
+	}
+}
+
+func TestAuth(t *testing.T) {
+	api, _ := newAPI(t)
+	do(t, api, "POST", "/api/v1/things", "", `{"name":"a"}`).want(t, 401, "unauthorized")
+	do(t, api, "POST", "/api/v1/things", "wrong", `{"name":"a"}`).want(t, 401, "unauthorized")
+	do(t, api, "POST", "/api/v1/things", "cust-tok", `{"name":"a"}`).want(t, 201, "")
+	do(t, api, "POST", "/api/v1/things", "admin-secret", `{"name":"a"}`).want(t, 201, "")
+	do(t, api, "GET", "/api/v1/admin/boom", "cust-tok", "").want(t, 403, "forbidden")
+	// a present but invalid token is 401 even where anonymous callers are welcome
+	do(t, api, "GET", "/api/v1/things/x", "wrong", "").want(t, 401, "unauthorized")
+	r := do(t, api, "GET", "/api/v1/things/x", "", "", "Authorization", "Basic abc")
+	r.want(t, 401, "unauthorized")
+	r = do(t, api, "GET", "/api/v1/things/x", "cust-tok", "", "X-Correlation-Id", "corr-42")
+	r.want(t, 200, "")
+	if r.body["actor"] != "customer:c1" || r.body["correlationId"] != "corr-42" {
+		t.Fatalf("metadata not set: %v", r.body)
+	}
+	r = do(t, api, "GET", "/api/v1/things/x", "", "")
+	if r.body["actor"] != "anonymous" || r.body["correlationId"] == "" || r.header.Get("X-Correlation-Id") != r.body["correlationId"] {
+		t.Fatalf("anonymous metadata: %v %v", r.body, r.header)
+	}
+}
+
+func TestMuxErrorsAreProblems(t *testing.T) {
+	api, _ := newAPI(t)
+	do(t, api, "GET", "/api/v1/nothing", "", "").want(t, 404, "not_found")
+	r := do(t, api, "DELETE", "/api/v1/things/x", "", "")
+	r.want(t, 405, "method_not_allowed")
+	if r.header.Get("Allow") == "" {
+		t.Fatal("405 without Allow")
+	}
+}
+
+func TestPanicIs500AndCounted(t *testing.T) {
+	api, _ := newAPI(t)
+	do(t, api, "GET", "/api/v1/admin/boom", "admin-secret", "").want(t, 500, "internal")
+	do(t, api, "GET", "/api/v1/things/ok", "", "").want(t, 200, "") // still serving
+	if got := testutil.ToFloat64(api.Collectors()[2]); got != 1 {
+		t.Fatalf("panics counter = %v, want 1", got)
+	}
+	if got := testutil.CollectAndCount(api.Collectors()[0]); got != 2 {
+		t.Fatalf("request series = %d, want 2 (one per route and status)", got)
+	}
+}
+
+func TestBodyErrors(t *testing.T) {
+	api, _ := newAPI(t)
+	do(t, api, "POST", "/api/v1/things", "cust-tok", `{"name":1}`).want(t, 400, "bad_request")
+	do(t, api, "POST", "/api/v1/things", "cust-tok", `{"nam":"x"}`).want(t, 400, "bad_request")
+	do(t, api, "POST", "/api/v1/things", "cust-tok", `{"name":"x"} x`).want(t, 400, "bad_request")
+	big := `{"name":"` + strings.Repeat("x", httpapi.MaxBody) + `"}`
+	do(t, api, "POST", "/api/v1/things", "cust-tok", big).want(t, 413, "payload_too_large")
+	do(t, api, "POST", "/api/v1/things", "cust-tok", big, "Idempotency-Key", "k").want(t, 413, "payload_too_large")
+}
+
+func idempotencyStores(t *testing.T) map[string]func() httpapi.IdempotencyStore {
+	return map[string]func() httpapi.IdempotencyStore{
+		"memory": httpapi.NewMemoryIdempotency,
+		"sqlite": func() httpapi.IdempotencyStore {
+			st, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "http.db"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { st.Close() })
+			if err := st.Migrate(context.Background(), "http", httpapi.IdempotencyMigrations()); err != nil {
+				t.Fatal(err)
+			}
+			return &httpapi.SQLIdempotency{DB: st.DB()}
+		},
+	}
+}
+
+func TestIdempotency(t *testing.T) {
+	for name, mk := range idempotencyStores(t) {
+		t.Run(name, func(t *testing.T) {
+			api, n := newAPI(t)
+			api.Idempotency = mk()
+			first := do(t, api, "POST", "/api/v1/things", "cust-tok", `{"name":"a"}`, "Idempotency-Key", "key-1")
+			first.want(t, 201, "")
+			again := do(t, api, "POST", "/api/v1/things", "cust-tok", `{"name":"a"}`, "Idempotency-Key", "key-1")
+			again.want(t, 201, "")
+			if n.Load() != 1 {
+				t.Fatalf("handler ran %d times, want 1", n.Load())
+			}
+			if again.raw != first.raw || again.header.Get("Location") != first.header.Get("Location") ||
+				again.header.Get("Acme-Position") != first.header.Get("Acme-Position") || again.header.Get("Idempotent-Replayed") != "true" {
+				t.Fatalf("replay differs:\n%v %s\n%v %s", first.header, first.raw, again.header, again.raw)
+			}
+			// same key, different body
+			do(t, api, "POST", "/api/v1/things", "cust-tok", `{"name":"b"}`, "Idempotency-Key", "key-1").want(t, 422, "idempotency_key_reused")
+			// same key, another caller: its own scope
+			do(t, api, "POST", "/api/v1/things", "cust-tok-2", `{"name":"a"}`, "Idempotency-Key", "key-1").want(t, 201, "")
+			if n.Load() != 2 {
+				t.Fatalf("handler ran %d times, want 2", n.Load())
+			}
+			// bad keys
+			do(t, api, "POST", "/api/v1/things", "cust-tok", `{"name":"a"}`, "Idempotency-Key", "").want(t, 422, "validation_failed")
+			do(t, api, "POST", "/api/v1/things", "cust-tok", `{"name":"a"}`, "Idempotency-Key", strings.Repeat("k", 256)).want(t, 422, "validation_failed")
+			do(t, api, "POST", "/api/v1/things", "cust-tok", `{"name":"a"}`, "Idempotency-Key", strings.Repeat("k", 255)).want(t, 201, "")
+			// a 5xx is not stored: the key may be retried
+			before := n.Load()
+			do(t, api, "POST", "/api/v1/fail", "", `{}`, "Idempotency-Key", "f").want(t, 500, "internal")
+			do(t, api, "POST", "/api/v1/fail", "", `{}`, "Idempotency-Key", "f").want(t, 500, "internal")
+			if n.Load() != before+2 {
+				t.Fatalf("a failed request was not retried")
+			}
+		})
+	}
+}
+
+func TestIdempotencyConcurrentDuplicates(t *testing.T) {
+	for name, mk := range idempotencyStores(t) {
+		t.Run(name, func(t *testing.T) {
+			api, n := newAPI(t)
+			api.Idempotency = mk()
+			var wg sync.WaitGroup
+			bodies := make([]string, 8)
+			for i := range bodies {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					r := do(t, api, "POST", "/api/v1/things", "cust-tok", `{"name":"c"}`, "Idempotency-Key", "same")
+					if r.status != 201 {
+						t.Errorf("status %d: %s", r.status, r.raw)
+					}
+					bodies[i] = r.raw
+				}()
+			}
+			wg.Wait()
+			if n.Load() != 1 {
+				t.Fatalf("handler ran %d times for one key, want 1", n.Load())
+			}
+			for _, b := range bodies {
+				if b != bodies[0] {
+					t.Fatalf("different responses: %q vs %q", b, bodies[0])
+				}
+			}
+		})
+	}
+}
+
+type fakeAwaiter struct {
+	reached bool
+	got     httpapi.Position
+	reads   []string
+}
+
+func (f *fakeAwaiter) Await(ctx context.Context, pos httpapi.Position, reads []string) error {
+	f.got, f.reads = pos, reads
+	if f.reached {
+		return nil
+	}
+	<-ctx.Done()
+	return ctx.Err()
+}
+
+func TestMinPosition(t *testing.T) {
+	api, _ := newAPI(t)
+	aw := &fakeAwaiter{reached: true}
+	api.Awaiter = aw
+	api.MinPositionWait = 50 * time.Millisecond
+	do(t, api, "GET", "/api/v1/things/x", "", "", "Acme-Min-Position", "garbage").want(t, 400, "bad_request")
+	do(t, api, "GET", "/api/v1/things/x", "", "", "Acme-Min-Position", "things:7").want(t, 200, "")
+	if aw.got["things"] != 7 || len(aw.reads) != 1 || aw.reads[0] != "things.view" {
+		t.Fatalf("awaited %v %v", aw.got, aw.reads)
+	}
+	aw.reached = false
+	do(t, api, "GET", "/api/v1/things/x", "", "", "Acme-Min-Position", "things:8").want(t, 503, "stale_read_model")
+}
+
+func TestErrorTableKnowsSharedCodes(t *testing.T) {
+	for _, c := range []string{acme.CodeBadRequest, acme.CodeValidationFailed, acme.CodeNotFound, acme.CodeUnauthorized,
+		acme.CodeForbidden, acme.CodeConflict, acme.CodeInvalidTransition, acme.CodeIdempotencyKeyReused,
+		acme.CodeStaleReadModel, acme.CodePayloadTooLarge, acme.CodeInternal} {
+		if _, ok := httpapi.StatusOf(c); !ok {
+			t.Errorf("code %s missing from the status table", c)
+		}
+	}
+}
