@@ -117,6 +117,10 @@ func WithMaxConns(n int) Option { return func(c *config) { c.maxConns = int32(n)
 // (default 512).
 func WithMaxBatch(n int) Option { return func(c *config) { c.maxBatch = n } }
 
+// WithWaitPoll sets how often Wait asks the database when no notification
+// came (a fallback for a reconnecting listener; default 1s).
+func WithWaitPoll(d time.Duration) Option { return func(c *config) { c.pollEvery = d } }
+
 // Store is the event store of one bounded context: a PostgreSQL schema.
 type Store struct {
 	schema  string
