@@ -1,0 +1,189 @@
+package cart
+
+import (
+	"context"
+	"net/http"
+
+	"acme"
+	"acme/httpapi"
+)
+
+// Request bodies.
+type (
+	addItemRequest struct {
+		ProductID string `json:"productId"`
+		VariantID string `json:"variantId,omitempty"`
+		Quantity  *int64 `json:"quantity"`
+	}
+	updateItemRequest struct {
+		Quantity  *int64  `json:"quantity"`
+		VariantID *string `json:"variantId,omitempty"`
+	}
+	promotionCodeRequest struct {
+		Code string `json:"code"`
+	}
+	checkoutRequest struct {
+		ShippingAddress *Address       `json:"shippingAddress"`
+		PaymentMethod   *PaymentMethod `json:"paymentMethod"`
+	}
+)
+
+// Routes registers the cart routes.
+func (m *Module) Routes(api *httpapi.API) {
+	api.Handle("GET /api/v1/cart", httpapi.Customer, m.handleGetCart,
+		httpapi.Summary("The caller's cart (an empty cart has items [] and amounts 0 in USD). The discount is recomputed at every read."),
+		httpapi.Returns(http.StatusOK, CartView{}), httpapi.Reads("cart.promotions"))
+	api.Handle("POST /api/v1/cart/items", httpapi.Customer, m.handleAddItem,
+		httpapi.Summary("Add units of a product (AddItemToCart → ItemAddedToCart); quantity defaults to 1. "+
+			"409 out_of_stock (available 0); 409 insufficient_stock (quantity plus what the cart holds above available); "+
+			"422 variant_required; 422 invalid_quantity (< 1); 404 product_not_found (unknown, inactive, or an unknown variantId); "+
+			"422 validation_failed (productId missing, or priced in another currency than the cart)."),
+		httpapi.Body(addItemRequest{}), httpapi.Returns(http.StatusOK, CartView{}))
+	api.Handle("PUT /api/v1/cart/items/{productId}", httpapi.Customer, m.handleUpdateItem,
+		httpapi.Summary("Set a line's quantity (UpdateCartQuantity → CartQuantityUpdated); 0 removes the line. variantId picks the line "+
+			"(optional when the product has one line in the cart). 409 insufficient_stock; 404 item_not_in_cart; 422 invalid_quantity (< 0)."),
+		httpapi.Body(updateItemRequest{}), httpapi.Returns(http.StatusOK, CartView{}))
+	api.Handle("DELETE /api/v1/cart/items/{productId}", httpapi.Customer, m.handleRemoveItem,
+		httpapi.Summary("Remove a line (RemoveItemFromCart → ItemRemovedFromCart); ?variantId= picks the line. 404 item_not_in_cart."),
+		httpapi.Returns(http.StatusOK, CartView{}))
+	api.Handle("POST /api/v1/cart/promotion-code", httpapi.Customer, m.handlePromotionCode,
+		httpapi.Summary("Apply a promotion code, case-insensitive (PromotionCodeApplied + DiscountCalculated). 422 invalid_promotion_code "+
+			"(unknown, not started, expired, minimum subtotal not met, no item in scope)."),
+		httpapi.Body(promotionCodeRequest{}), httpapi.Returns(http.StatusOK, CartView{}))
+	api.Handle("POST /api/v1/cart/checkout", httpapi.Customer, m.handleCheckout,
+		httpapi.Summary("Check out (CheckoutCart → CartCheckedOut + CartCleared): prices frozen, cart emptied, the checkout saga starts. "+
+			"202 with Location: /api/v1/checkouts/{checkoutId}. 422 invalid_address (name, line1, city, postalCode required; country "+
+			"ISO 3166-1 alpha-2); 422 validation_failed (paymentMethod must be {type: card, token}); 409 cart_empty; "+
+			"404 product_not_found (a line no longer sold)."),
+		httpapi.Body(checkoutRequest{}), httpapi.Returns(http.StatusAccepted, CheckoutView{}))
+	api.Handle("GET /api/v1/checkouts/{id}", httpapi.Customer, m.handleGetCheckout,
+		httpapi.Summary("A checkout request of the caller (admin: any): PENDING from the checkout, then COMPLETED with orderId or FAILED "+
+			"with failureReason (insufficient_stock, payment_declined, payment_error; the cart is restored). 404 for others' checkouts."),
+		httpapi.Returns(http.StatusOK, CheckoutView{}), httpapi.Reads("cart.checkouts"))
+}
+
+// customer returns the caller's customer id; the cart is a customer's thing.
+func customer(ctx context.Context) (string, error) {
+	c := httpapi.CallerFrom(ctx)
+	if c.CustomerID == "" {
+		return "", acme.Errorf(acme.CodeForbidden, "the cart belongs to a signed-in customer")
+	}
+	return c.CustomerID, nil
+}
+
+func (m *Module) respond(w http.ResponseWriter, v CartView, pos int64, err error) error {
+	if err != nil {
+		return err
+	}
+	httpapi.SetPosition(w, "cart", pos)
+	return httpapi.JSON(w, http.StatusOK, v)
+}
+
+func (m *Module) handleGetCart(w http.ResponseWriter, r *http.Request) error {
+	id, err := customer(r.Context())
+	if err != nil {
+		return err
+	}
+	v, err := m.Cart(r.Context(), id)
+	if err != nil {
+		return err
+	}
+	return httpapi.JSON(w, http.StatusOK, v)
+}
+
+func (m *Module) handleAddItem(w http.ResponseWriter, r *http.Request) error {
+	id, err := customer(r.Context())
+	if err != nil {
+		return err
+	}
+	var req addItemRequest
+	if err := httpapi.Decode(r, &req); err != nil {
+		return err
+	}
+	if req.ProductID == "" {
+		return acme.Invalid(acme.FieldError{Field: "productId", Message: "is required"})
+	}
+	q := int64(1)
+	if req.Quantity != nil {
+		q = *req.Quantity
+	}
+	v, pos, err := m.AddItem(r.Context(), id, req.ProductID, req.VariantID, q)
+	return m.respond(w, v, pos, err)
+}
+
+func (m *Module) handleUpdateItem(w http.ResponseWriter, r *http.Request) error {
+	id, err := customer(r.Context())
+	if err != nil {
+		return err
+	}
+	var req updateItemRequest
+	if err := httpapi.Decode(r, &req); err != nil {
+		return err
+	}
+	if req.Quantity == nil {
+		return acme.Invalid(acme.FieldError{Field: "quantity", Message: "is required"})
+	}
+	variant, given := "", req.VariantID != nil
+	if given {
+		variant = *req.VariantID
+	}
+	v, pos, err := m.UpdateQuantity(r.Context(), id, r.PathValue("productId"), variant, given, *req.Quantity)
+	return m.respond(w, v, pos, err)
+}
+
+func (m *Module) handleRemoveItem(w http.ResponseWriter, r *http.Request) error {
+	id, err := customer(r.Context())
+	if err != nil {
+		return err
+	}
+	q := r.URL.Query()
+	v, pos, err := m.RemoveItem(r.Context(), id, r.PathValue("productId"), q.Get("variantId"), q.Has("variantId"))
+	return m.respond(w, v, pos, err)
+}
+
+func (m *Module) handlePromotionCode(w http.ResponseWriter, r *http.Request) error {
+	id, err := customer(r.Context())
+	if err != nil {
+		return err
+	}
+	var req promotionCodeRequest
+	if err := httpapi.Decode(r, &req); err != nil {
+		return err
+	}
+	v, pos, err := m.ApplyPromotionCode(r.Context(), id, req.Code)
+	return m.respond(w, v, pos, err)
+}
+
+func (m *Module) handleCheckout(w http.ResponseWriter, r *http.Request) error {
+	id, err := customer(r.Context())
+	if err != nil {
+		return err
+	}
+	var req checkoutRequest
+	if err := httpapi.Decode(r, &req); err != nil {
+		return err
+	}
+	if req.ShippingAddress == nil {
+		return &acme.Error{Code: CodeInvalidAddress, Message: "the shipping address is required",
+			Fields: []acme.FieldError{{Field: "shippingAddress", Message: "is required"}}}
+	}
+	if req.PaymentMethod == nil {
+		return acme.Invalid(acme.FieldError{Field: "paymentMethod", Message: "is required"})
+	}
+	v, pos, err := m.Checkout(r.Context(), id, *req.ShippingAddress, *req.PaymentMethod)
+	if err != nil {
+		return err
+	}
+	httpapi.SetPosition(w, "cart", pos)
+	w.Header().Set("Location", "/api/v1/checkouts/"+v.CheckoutID)
+	return httpapi.JSON(w, http.StatusAccepted, v)
+}
+
+func (m *Module) handleGetCheckout(w http.ResponseWriter, r *http.Request) error {
+	c := httpapi.CallerFrom(r.Context())
+	v, err := m.CheckoutRequest(r.Context(), c.CustomerID, c.Role == httpapi.Admin, r.PathValue("id"))
+	if err != nil {
+		return err
+	}
+	return httpapi.JSON(w, http.StatusOK, v)
+}

@@ -1,0 +1,214 @@
+package cart
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"time"
+
+	"acme"
+	"acme/es"
+)
+
+func streamID(customerID string) string { return "cart-" + customerID }
+
+func (m *Module) now() time.Time { return m.clock.Now().UTC().Truncate(time.Microsecond) }
+
+// CartView is the cart as the API shows it.
+type CartView struct {
+	CartID        string     `json:"cartId"`
+	CustomerID    string     `json:"customerId"`
+	Items         []Line     `json:"items"`
+	Subtotal      acme.Money `json:"subtotal"`
+	Discount      acme.Money `json:"discount"`
+	Total         acme.Money `json:"total"`
+	PromotionCode *string    `json:"promotionCode,omitempty"`
+}
+
+// CheckoutView is a checkout request as the API shows it.
+type CheckoutView struct {
+	CheckoutID    string  `json:"checkoutId"`
+	Status        string  `json:"status"`
+	OrderID       *string `json:"orderId,omitempty"`
+	FailureReason *string `json:"failureReason,omitempty"`
+}
+
+// view renders c: the discount of its code is computed now, over the current
+// lines (a code that no longer applies shows a discount of 0).
+func (m *Module) view(ctx context.Context, customerID string, c Cart) (CartView, error) {
+	v := CartView{CartID: c.ID(customerID), CustomerID: customerID, Items: []Line{}, Subtotal: c.Subtotal(m.currency)}
+	for _, l := range c.Lines {
+		l.LineTotal = l.UnitPrice.Times(l.Quantity)
+		v.Items = append(v.Items, l)
+	}
+	v.Discount = acme.Money{Currency: v.Subtotal.Currency}
+	if c.PromotionCode != "" {
+		code := c.PromotionCode
+		v.PromotionCode = &code
+		p, err := m.promotion(ctx, code)
+		if err != nil {
+			return v, err
+		}
+		if p != nil {
+			cats, err := m.categories(ctx, c.Lines)
+			if err != nil {
+				return v, err
+			}
+			if d, err := CalculateDiscount(*p, discountLines(c.Lines, func(id string) string { return cats[id] }), v.Subtotal, m.now()); err == nil {
+				v.Discount = d
+			}
+		}
+	}
+	v.Total = acme.Money{Amount: v.Subtotal.Amount - v.Discount.Amount, Currency: v.Subtotal.Currency}
+	return v, nil
+}
+
+func (m *Module) categories(ctx context.Context, lines []Line) (map[string]string, error) {
+	cats := map[string]string{}
+	for _, l := range lines {
+		if _, ok := cats[l.ProductID]; ok {
+			continue
+		}
+		p, err := m.lookup(ctx, l.ProductID, "")
+		if err != nil {
+			return nil, err
+		}
+		cats[l.ProductID] = p.CategoryID
+	}
+	return cats, nil
+}
+
+// Cart returns the customer's current cart.
+func (m *Module) Cart(ctx context.Context, customerID string) (CartView, error) {
+	cur, err := m.carts.Load(ctx, streamID(customerID), es.StreamQuery{})
+	if err != nil {
+		return CartView{}, err
+	}
+	return m.view(ctx, customerID, cur.State)
+}
+
+func (m *Module) handled(ctx context.Context, customerID string, h es.Handled[Cart], err error) (CartView, int64, error) {
+	if err != nil {
+		return CartView{}, 0, err
+	}
+	v, err := m.view(ctx, customerID, h.State)
+	return v, h.Position, err
+}
+
+// AddItem adds quantity units of a product (variant) to the customer's cart.
+func (m *Module) AddItem(ctx context.Context, customerID, productID, variantID string, quantity int64) (CartView, int64, error) {
+	p, err := m.lookup(ctx, productID, variantID)
+	if err != nil {
+		return CartView{}, 0, err
+	}
+	h, err := m.carts.Handle(ctx, streamID(customerID), addItem{CustomerID: customerID, ProductID: productID, VariantID: variantID,
+		Quantity: quantity, Product: p, At: m.now()})
+	return m.handled(ctx, customerID, h, err)
+}
+
+// UpdateQuantity sets a line's quantity (0 removes it).
+func (m *Module) UpdateQuantity(ctx context.Context, customerID, productID, variantID string, variantGiven bool, quantity int64) (CartView, int64, error) {
+	cur, err := m.carts.Load(ctx, streamID(customerID), es.StreamQuery{})
+	if err != nil {
+		return CartView{}, 0, err
+	}
+	var p Product
+	if i := cur.State.find(productID, variantID, variantGiven); i >= 0 {
+		if p, err = m.lookup(ctx, productID, cur.State.Lines[i].VariantID); err != nil {
+			return CartView{}, 0, err
+		}
+	}
+	h, err := m.carts.Handle(ctx, streamID(customerID), updateQuantity{CustomerID: customerID, ProductID: productID,
+		VariantID: variantID, VariantGiven: variantGiven, Quantity: quantity, Product: p, At: m.now()})
+	return m.handled(ctx, customerID, h, err)
+}
+
+// RemoveItem removes a line.
+func (m *Module) RemoveItem(ctx context.Context, customerID, productID, variantID string, variantGiven bool) (CartView, int64, error) {
+	h, err := m.carts.Handle(ctx, streamID(customerID), removeItem{CustomerID: customerID, ProductID: productID,
+		VariantID: variantID, VariantGiven: variantGiven, At: m.now()})
+	return m.handled(ctx, customerID, h, err)
+}
+
+// ApplyPromotionCode applies a promotion code to the cart (422
+// invalid_promotion_code when it does not apply).
+func (m *Module) ApplyPromotionCode(ctx context.Context, customerID, code string) (CartView, int64, error) {
+	if strings.TrimSpace(code) == "" {
+		return CartView{}, 0, acme.Invalid(acme.FieldError{Field: "code", Message: "is required"})
+	}
+	p, err := m.promotion(ctx, code)
+	if err != nil {
+		return CartView{}, 0, err
+	}
+	cur, err := m.carts.Load(ctx, streamID(customerID), es.StreamQuery{})
+	if err != nil {
+		return CartView{}, 0, err
+	}
+	cats, err := m.categories(ctx, cur.State.Lines)
+	if err != nil {
+		return CartView{}, 0, err
+	}
+	h, err := m.carts.Handle(ctx, streamID(customerID), applyCode{CustomerID: customerID, Code: code, Promotion: p, Categories: cats, At: m.now()})
+	return m.handled(ctx, customerID, h, err)
+}
+
+// Checkout checks the customer's cart out: CartCheckedOut (prices frozen) and
+// CartCleared, and a PENDING checkout request, in one commit.
+func (m *Module) Checkout(ctx context.Context, customerID string, addr Address, method PaymentMethod) (CheckoutView, int64, error) {
+	addr.Country = strings.ToUpper(strings.TrimSpace(addr.Country))
+	if err := ValidateCheckout(addr, method); err != nil {
+		return CheckoutView{}, 0, err
+	}
+	cmd := checkoutCart{CustomerID: customerID, CheckoutID: m.h.NewID(), Address: addr, Method: method, At: m.now()}
+	for attempt := 0; ; attempt++ {
+		cur, err := m.carts.Load(ctx, streamID(customerID), es.StreamQuery{})
+		if err != nil {
+			return CheckoutView{}, 0, err
+		}
+		cmd.Products = map[string]Product{}
+		for _, l := range cur.State.Lines {
+			p, err := m.lookup(ctx, l.ProductID, l.VariantID)
+			if err != nil {
+				return CheckoutView{}, 0, err
+			}
+			cmd.Products[lineKey(l.ProductID, l.VariantID)] = p
+		}
+		cmd.Promotion = nil
+		if cur.State.PromotionCode != "" {
+			if cmd.Promotion, err = m.promotion(ctx, cur.State.PromotionCode); err != nil {
+				return CheckoutView{}, 0, err
+			}
+		}
+		h, err := m.carts.Handle(ctx, streamID(customerID), cmd)
+		if errors.Is(err, errStaleLookup) && attempt < 5 {
+			continue
+		}
+		if err != nil {
+			return CheckoutView{}, 0, err
+		}
+		return CheckoutView{CheckoutID: cmd.CheckoutID, Status: StatusPending}, h.Position, nil
+	}
+}
+
+// CheckoutRequest returns a checkout request of the customer (admin: any).
+func (m *Module) CheckoutRequest(ctx context.Context, customerID string, admin bool, id string) (CheckoutView, error) {
+	notFound := acme.Errorf(acme.CodeNotFound, "no such checkout")
+	if !acme.ValidID(id) {
+		return CheckoutView{}, notFound
+	}
+	r, ok, err := m.checkoutRow(ctx, m.h.Store().DB(), id)
+	if err != nil {
+		return CheckoutView{}, err
+	}
+	if !ok || (!admin && r.CustomerID != customerID) {
+		return CheckoutView{}, notFound
+	}
+	v := CheckoutView{CheckoutID: r.CheckoutID, Status: r.Status}
+	if r.OrderID != "" {
+		v.OrderID = &r.OrderID
+	}
+	if r.FailureReason != "" {
+		v.FailureReason = &r.FailureReason
+	}
+	return v, nil
+}

@@ -1,0 +1,431 @@
+package cart
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+
+	"acme"
+	"acme/es"
+)
+
+// Error codes of the cart (statuses in httpapi's table).
+const (
+	CodeProductNotFound   = "product_not_found"
+	CodeItemNotInCart     = "item_not_in_cart"
+	CodeOutOfStock        = "out_of_stock"
+	CodeInsufficientStock = "insufficient_stock"
+	CodeCartEmpty         = "cart_empty"
+	CodeVariantRequired   = "variant_required"
+	CodeInvalidQuantity   = "invalid_quantity"
+	CodeInvalidAddress    = "invalid_address"
+)
+
+// Cart is the state of a customer's cart stream ("cart-<customerId>"). The
+// stream outlives carts: each checkout clears the cart and the next item starts
+// a new generation, whose cartId is derived from the customer and the
+// generation (so even an empty cart has a stable id).
+type Cart struct {
+	CustomerID    string `json:"customerId"`
+	Generation    int    `json:"generation"`
+	Lines         []Line `json:"lines"`
+	PromotionCode string `json:"promotionCode"`
+	PromotionID   string `json:"promotionId"`
+}
+
+var cartNamespace = uuid.MustParse("6f0c5d0e-4c55-4a8e-9a59-0d3c2b9f7a11")
+
+// CartID is the id of the customer's cart of generation gen (UUIDv5).
+func CartID(customerID string, gen int) string {
+	return uuid.NewSHA1(cartNamespace, fmt.Appendf(nil, "%s/%d", customerID, gen)).String()
+}
+
+// ID is the current cart's id.
+func (c Cart) ID(customerID string) string { return CartID(customerID, c.Generation) }
+
+func (c Cart) find(productID, variantID string, variantGiven bool) int {
+	if variantGiven {
+		for i, l := range c.Lines {
+			if l.ProductID == productID && l.VariantID == variantID {
+				return i
+			}
+		}
+		return -1
+	}
+	// No variant given: the product's line if it has exactly one.
+	found := -1
+	for i, l := range c.Lines {
+		if l.ProductID == productID {
+			if found >= 0 {
+				return -2 // ambiguous
+			}
+			found = i
+		}
+	}
+	return found
+}
+
+// Currency is the cart's currency ("" while empty).
+func (c Cart) Currency() string {
+	if len(c.Lines) == 0 {
+		return ""
+	}
+	return c.Lines[0].UnitPrice.Currency
+}
+
+// Subtotal sums the lines (in currency def when the cart is empty).
+func (c Cart) Subtotal(def string) acme.Money {
+	cur := c.Currency()
+	if cur == "" {
+		cur = def
+	}
+	s := acme.Money{Currency: cur}
+	for _, l := range c.Lines {
+		s.Amount += l.UnitPrice.Amount * l.Quantity
+	}
+	return s
+}
+
+// Product is what the cart's read models know of a product variant, looked up
+// by the service before deciding (the decider does no I/O).
+type Product struct {
+	Found        bool // the product is known
+	Active       bool
+	HasVariants  bool
+	VariantFound bool // VariantID names one of the product's variants
+	Name         string
+	Price        acme.Money // product price + variant priceModifier
+	CategoryID   string
+	Available    int64 // units available in inventory
+}
+
+// Commands of the cart decider.
+type (
+	addItem struct {
+		CustomerID, ProductID, VariantID string
+		Quantity                         int64
+		Product                          Product
+		At                               time.Time
+	}
+	updateQuantity struct {
+		CustomerID, ProductID, VariantID string
+		VariantGiven                     bool
+		Quantity                         int64
+		Product                          Product // of the line's variant (looked up after resolving it)
+		At                               time.Time
+	}
+	removeItem struct {
+		CustomerID, ProductID, VariantID string
+		VariantGiven                     bool
+		At                               time.Time
+	}
+	applyCode struct {
+		CustomerID string
+		Code       string
+		Promotion  *Promotion        // nil: unknown code
+		Categories map[string]string // productId → categoryId of the cart's lines
+		At         time.Time
+	}
+	checkoutCart struct {
+		CustomerID string
+		CheckoutID string
+		Address    Address
+		Method     PaymentMethod
+		Products   map[string]Product // lineKey → current product view, for every line
+		Promotion  *Promotion         // the applied code's promotion (nil: none or unknown now)
+		At         time.Time
+	}
+	restoreCart struct {
+		CustomerID    string
+		CheckoutID    string
+		Items         []Line
+		PromotionCode string
+		Reason        string
+		At            time.Time
+	}
+)
+
+func lineKey(productID, variantID string) string { return productID + "/" + variantID }
+
+// errStaleLookup: the state changed between the service's lookup and the
+// decision (a line without a product view); the service looks up again.
+var errStaleLookup = errors.New("cart: lines changed since the lookup")
+
+// Decider is the cart aggregate.
+var Decider = es.Decider[Cart, any]{Decide: decide, Evolve: evolve}
+
+func decide(c Cart, cmd any) ([]any, error) {
+	switch cmd := cmd.(type) {
+	case addItem:
+		return decideAdd(c, cmd)
+	case updateQuantity:
+		return decideUpdate(c, cmd)
+	case removeItem:
+		i := c.find(cmd.ProductID, cmd.VariantID, cmd.VariantGiven)
+		if i < 0 {
+			return nil, notInCart(i)
+		}
+		l := c.Lines[i]
+		return []any{ItemRemovedFromCartV1{CartID: c.ID(cmd.CustomerID), ProductID: l.ProductID, VariantID: l.VariantID, RemovedAt: cmd.At}}, nil
+	case applyCode:
+		return decideApplyCode(c, cmd)
+	case checkoutCart:
+		return decideCheckout(c, cmd)
+	case restoreCart:
+		if len(cmd.Items) == 0 {
+			return nil, nil
+		}
+		code := cmd.PromotionCode
+		if c.PromotionCode != "" {
+			code = "" // the customer chose another code since
+		}
+		return []any{CartRestoredV1{CartID: c.ID(cmd.CustomerID), CustomerID: cmd.CustomerID, CheckoutID: cmd.CheckoutID,
+			Items: cmd.Items, PromotionCode: code, Reason: cmd.Reason, RestoredAt: cmd.At}}, nil
+	}
+	return nil, fmt.Errorf("cart: unknown command %T", cmd)
+}
+
+func notInCart(i int) error {
+	if i == -2 {
+		return acme.Errorf(CodeItemNotInCart, "the cart has several variants of this product: give variantId")
+	}
+	return acme.Errorf(CodeItemNotInCart, "the item is not in the cart")
+}
+
+func checkProduct(p Product, variantID string) error {
+	switch {
+	case !p.Found || !p.Active:
+		return acme.Errorf(CodeProductNotFound, "no product is sold with this id")
+	case variantID == "" && p.HasVariants:
+		return acme.Errorf(CodeVariantRequired, "the product has variants: give variantId")
+	case variantID != "" && !p.VariantFound:
+		return acme.Errorf(CodeProductNotFound, "the product has no variant %s", variantID)
+	}
+	return nil
+}
+
+func decideAdd(c Cart, cmd addItem) ([]any, error) {
+	if cmd.Quantity < 1 {
+		return nil, acme.Errorf(CodeInvalidQuantity, "quantity must be at least 1")
+	}
+	if err := checkProduct(cmd.Product, cmd.VariantID); err != nil {
+		return nil, err
+	}
+	if cur := c.Currency(); cur != "" && cur != cmd.Product.Price.Currency {
+		return nil, acme.Invalid(acme.FieldError{Field: "productId",
+			Message: fmt.Sprintf("the product is priced in %s and the cart in %s: one currency per cart", cmd.Product.Price.Currency, cur)})
+	}
+	var inCart int64
+	if i := c.find(cmd.ProductID, cmd.VariantID, true); i >= 0 {
+		inCart = c.Lines[i].Quantity
+	}
+	switch {
+	case cmd.Product.Available <= 0:
+		return nil, acme.Errorf(CodeOutOfStock, "the product is out of stock")
+	case inCart+cmd.Quantity > cmd.Product.Available:
+		return nil, acme.Errorf(CodeInsufficientStock, "only %d available (%d already in the cart)", cmd.Product.Available, inCart)
+	}
+	return []any{ItemAddedToCartV1{CartID: c.ID(cmd.CustomerID), CustomerID: cmd.CustomerID, ProductID: cmd.ProductID,
+		VariantID: cmd.VariantID, Name: cmd.Product.Name, Quantity: cmd.Quantity, UnitPrice: cmd.Product.Price, AddedAt: cmd.At}}, nil
+}
+
+func decideUpdate(c Cart, cmd updateQuantity) ([]any, error) {
+	if cmd.Quantity < 0 {
+		return nil, acme.Errorf(CodeInvalidQuantity, "quantity must be 0 (remove) or more")
+	}
+	i := c.find(cmd.ProductID, cmd.VariantID, cmd.VariantGiven)
+	if i < 0 {
+		return nil, notInCart(i)
+	}
+	l := c.Lines[i]
+	id := c.ID(cmd.CustomerID)
+	switch {
+	case cmd.Quantity == 0:
+		return []any{ItemRemovedFromCartV1{CartID: id, ProductID: l.ProductID, VariantID: l.VariantID, RemovedAt: cmd.At}}, nil
+	case cmd.Quantity == l.Quantity:
+		return nil, nil
+	case cmd.Quantity > l.Quantity && cmd.Quantity > cmd.Product.Available:
+		// Lowering a quantity is always allowed; raising it needs the stock.
+		if cmd.Product.Available <= 0 {
+			return nil, acme.Errorf(CodeInsufficientStock, "the product is out of stock")
+		}
+		return nil, acme.Errorf(CodeInsufficientStock, "only %d available", cmd.Product.Available)
+	}
+	return []any{CartQuantityUpdatedV1{CartID: id, ProductID: l.ProductID, VariantID: l.VariantID,
+		PreviousQuantity: l.Quantity, NewQuantity: cmd.Quantity, UpdatedAt: cmd.At}}, nil
+}
+
+// discountLines returns the cart's lines for CalculateDiscount.
+func discountLines(lines []Line, categories func(productID string) string) []DiscountLine {
+	out := make([]DiscountLine, 0, len(lines))
+	for _, l := range lines {
+		out = append(out, DiscountLine{ProductID: l.ProductID, CategoryID: categories(l.ProductID),
+			LineTotal: l.UnitPrice.Times(l.Quantity)})
+	}
+	return out
+}
+
+func decideApplyCode(c Cart, cmd applyCode) ([]any, error) {
+	if cmd.Promotion == nil {
+		return nil, acme.Errorf(CodeInvalidPromotionCode, "unknown promotion code")
+	}
+	p := *cmd.Promotion
+	sub := c.Subtotal("")
+	d, err := CalculateDiscount(p, discountLines(c.Lines, func(id string) string { return cmd.Categories[id] }), sub, cmd.At)
+	if err != nil {
+		return nil, err
+	}
+	id := c.ID(cmd.CustomerID)
+	return []any{
+		PromotionCodeAppliedV1{CartID: id, CustomerID: cmd.CustomerID, Code: p.Code, PromotionID: p.PromotionID, AppliedAt: cmd.At},
+		DiscountCalculatedV1{CartID: id, CustomerID: cmd.CustomerID, Discount: d.Amount, Currency: d.Currency,
+			AppliedPromotions: []string{p.PromotionID}, PromotionCode: p.Code, OccurredAt: cmd.At},
+	}, nil
+}
+
+// ValidateCheckout checks the shipping address and the payment method.
+func ValidateCheckout(a Address, m PaymentMethod) error {
+	var addr []acme.FieldError
+	req := func(field, v string) {
+		if strings.TrimSpace(v) == "" {
+			addr = append(addr, acme.FieldError{Field: "shippingAddress." + field, Message: "is required"})
+		} else if len(v) > 200 {
+			addr = append(addr, acme.FieldError{Field: "shippingAddress." + field, Message: "is longer than 200 characters"})
+		}
+	}
+	req("name", a.Name)
+	req("line1", a.Line1)
+	req("city", a.City)
+	req("postalCode", a.PostalCode)
+	if len(a.Line2) > 200 {
+		addr = append(addr, acme.FieldError{Field: "shippingAddress.line2", Message: "is longer than 200 characters"})
+	}
+	if !ValidCountry(a.Country) {
+		addr = append(addr, acme.FieldError{Field: "shippingAddress.country", Message: "must be an ISO 3166-1 alpha-2 code (e.g. US, DE)"})
+	}
+	if len(addr) > 0 {
+		return &acme.Error{Code: CodeInvalidAddress, Message: "the shipping address is not valid", Fields: addr}
+	}
+	var pm []acme.FieldError
+	if m.Type != "card" {
+		pm = append(pm, acme.FieldError{Field: "paymentMethod.type", Message: `must be "card"`})
+	}
+	if strings.TrimSpace(m.Token) == "" || len(m.Token) > 255 {
+		pm = append(pm, acme.FieldError{Field: "paymentMethod.token", Message: "is required (1-255 characters)"})
+	}
+	if len(pm) > 0 {
+		return acme.Invalid(pm...)
+	}
+	return nil
+}
+
+func decideCheckout(c Cart, cmd checkoutCart) ([]any, error) {
+	if err := ValidateCheckout(cmd.Address, cmd.Method); err != nil {
+		return nil, err
+	}
+	if len(c.Lines) == 0 {
+		return nil, acme.Errorf(CodeCartEmpty, "the cart is empty")
+	}
+	// Freeze the prices: the lines at the catalog's current price.
+	lines := make([]Line, 0, len(c.Lines))
+	cur := ""
+	for _, l := range c.Lines {
+		p, ok := cmd.Products[lineKey(l.ProductID, l.VariantID)]
+		if !ok {
+			return nil, errStaleLookup
+		}
+		if !p.Found || !p.Active || (l.VariantID != "" && !p.VariantFound) {
+			return nil, acme.Errorf(CodeProductNotFound, "%s is no longer sold: remove it from the cart", l.Name)
+		}
+		if cur == "" {
+			cur = p.Price.Currency
+		} else if p.Price.Currency != cur {
+			return nil, acme.Invalid(acme.FieldError{Field: "items", Message: "the cart's products are priced in more than one currency"})
+		}
+		lines = append(lines, Line{ProductID: l.ProductID, VariantID: l.VariantID, Name: p.Name, Quantity: l.Quantity,
+			UnitPrice: p.Price, LineTotal: p.Price.Times(l.Quantity)})
+	}
+	sub := acme.Money{Currency: cur}
+	for _, l := range lines {
+		sub.Amount += l.LineTotal.Amount
+	}
+	discount, code := acme.Money{Currency: cur}, ""
+	if c.PromotionCode != "" && cmd.Promotion != nil {
+		cats := func(id string) string {
+			for _, l := range lines {
+				if l.ProductID == id {
+					return cmd.Products[lineKey(l.ProductID, l.VariantID)].CategoryID
+				}
+			}
+			return ""
+		}
+		// A code that no longer applies (expired since) gives no discount; the
+		// checkout goes on at the full price.
+		if d, err := CalculateDiscount(*cmd.Promotion, discountLines(lines, cats), sub, cmd.At); err == nil {
+			discount, code = d, cmd.Promotion.Code
+		}
+	}
+	id := c.ID(cmd.CustomerID)
+	return []any{
+		CartCheckedOutV1{CartID: id, CheckoutID: cmd.CheckoutID, CustomerID: cmd.CustomerID, Items: lines,
+			Subtotal: sub, Discount: discount, Total: acme.Money{Amount: sub.Amount - discount.Amount, Currency: cur},
+			Currency: cur, PromotionCode: code, ShippingAddress: cmd.Address, PaymentMethod: cmd.Method, CheckedOutAt: cmd.At},
+		CartClearedV1{CartID: id, CustomerID: cmd.CustomerID, ClearedAt: cmd.At},
+	}, nil
+}
+
+func evolve(c Cart, e any) Cart {
+	switch e := e.(type) {
+	case ItemAddedToCartV1:
+		c.CustomerID = e.CustomerID
+		c.Lines = addLine(c.Lines, Line{ProductID: e.ProductID, VariantID: e.VariantID, Name: e.Name, Quantity: e.Quantity, UnitPrice: e.UnitPrice})
+	case CartQuantityUpdatedV1:
+		c.Lines = cloneLines(c.Lines)
+		if i := c.find(e.ProductID, e.VariantID, true); i >= 0 {
+			c.Lines[i].Quantity = e.NewQuantity
+			c.Lines[i].LineTotal = c.Lines[i].UnitPrice.Times(e.NewQuantity)
+		}
+	case ItemRemovedFromCartV1:
+		if i := c.find(e.ProductID, e.VariantID, true); i >= 0 {
+			c.Lines = append(cloneLines(c.Lines[:i]), c.Lines[i+1:]...)
+		}
+		if len(c.Lines) == 0 {
+			c.PromotionCode, c.PromotionID = "", ""
+		}
+	case PromotionCodeAppliedV1:
+		c.PromotionCode, c.PromotionID = e.Code, e.PromotionID
+	case CartClearedV1:
+		c.Generation++
+		c.Lines, c.PromotionCode, c.PromotionID = nil, "", ""
+	case CartRestoredV1:
+		c.CustomerID = e.CustomerID
+		for _, l := range e.Items {
+			c.Lines = addLine(c.Lines, l)
+		}
+		if e.PromotionCode != "" {
+			c.PromotionCode = e.PromotionCode
+		}
+	}
+	return c
+}
+
+func cloneLines(ls []Line) []Line { return append([]Line(nil), ls...) }
+
+// addLine adds l to lines: to the quantity of the same variant's line (whose
+// name and price become l's), or as a new line.
+func addLine(lines []Line, l Line) []Line {
+	lines = cloneLines(lines)
+	for i := range lines {
+		if lines[i].ProductID == l.ProductID && lines[i].VariantID == l.VariantID {
+			lines[i].Quantity += l.Quantity
+			lines[i].Name, lines[i].UnitPrice = l.Name, l.UnitPrice
+			lines[i].LineTotal = l.UnitPrice.Times(lines[i].Quantity)
+			return lines
+		}
+	}
+	l.LineTotal = l.UnitPrice.Times(l.Quantity)
+	return append(lines, l)
+}
