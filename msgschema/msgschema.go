@@ -23,7 +23,7 @@ import (
 // its Go type. Fields without omitempty are required; additional properties are
 // allowed (adding fields is never a breaking change).
 func Schema(t es.MessageType) map[string]any {
-	r := &jsonschema.Reflector{Anonymous: true, AllowAdditionalProperties: true, Namer: httpapi.SchemaName}
+	r := &jsonschema.Reflector{Anonymous: true, AllowAdditionalProperties: true, ExpandedStruct: true, Namer: httpapi.SchemaName}
 	s := r.ReflectFromType(t.GoType())
 	b, err := json.Marshal(s)
 	if err != nil {
