@@ -1,0 +1,61 @@
+package promotions
+
+import (
+	"encoding/json"
+	"net/http"
+
+	"acme"
+	"acme/httpapi"
+)
+
+// createRequest is the body of POST /api/v1/promotions.
+type createRequest struct {
+	Code        string          `json:"code"`
+	Kind        string          `json:"kind"`
+	Value       json.RawMessage `json:"value"`
+	MinSubtotal *acme.Money     `json:"minSubtotal,omitempty"`
+	ProductIDs  []string        `json:"productIds,omitempty"`
+	CategoryIDs []string        `json:"categoryIds,omitempty"`
+	StartsAt    *string         `json:"startsAt,omitempty"`
+	EndsAt      *string         `json:"endsAt,omitempty"`
+}
+
+// Routes registers the promotions routes.
+func (m *Module) Routes(api *httpapi.API) {
+	api.Handle("POST /api/v1/promotions", httpapi.Admin, m.handleCreate,
+		httpapi.Summary("Create a promotion code (CreatePromotion → PromotionCreated). kind percentage: value is a number of percent "+
+			"(0 < value <= 100, two decimals at most; rounded half-up to the minor unit when applied); kind fixed: value is Money, "+
+			"capped at the in-scope subtotal. minSubtotal is compared with the cart subtotal; productIds/categoryIds limit the "+
+			"scope (both empty: whole cart); valid from startsAt (inclusive) to endsAt (exclusive). 409 promotion_code_taken "+
+			"(case-insensitive); 422 validation_failed."),
+		httpapi.Body(CreatePromotionV1{}), httpapi.Returns(http.StatusCreated, PromotionView{}))
+	api.Handle("GET /api/v1/promotions", httpapi.Admin, m.handleList,
+		httpapi.Summary("List promotions, oldest first; ?page=&pageSize=."),
+		httpapi.Returns(http.StatusOK, httpapi.List[PromotionView]{}))
+}
+
+func (m *Module) handleCreate(w http.ResponseWriter, r *http.Request) error {
+	var req createRequest
+	if err := httpapi.Decode(r, &req); err != nil {
+		return err
+	}
+	v, pos, err := m.Create(r.Context(), CreatePromotionV1{Code: req.Code, Kind: req.Kind, MinSubtotal: req.MinSubtotal,
+		ProductIDs: req.ProductIDs, CategoryIDs: req.CategoryIDs, StartsAt: req.StartsAt, EndsAt: req.EndsAt}, req.Value)
+	if err != nil {
+		return err
+	}
+	httpapi.SetPosition(w, "promotions", pos)
+	return httpapi.JSON(w, http.StatusCreated, v)
+}
+
+func (m *Module) handleList(w http.ResponseWriter, r *http.Request) error {
+	page, size, err := httpapi.Paging(r)
+	if err != nil {
+		return err
+	}
+	items, total, err := m.List(r.Context(), page, size)
+	if err != nil {
+		return err
+	}
+	return httpapi.JSON(w, http.StatusOK, httpapi.List[PromotionView]{Items: items, Total: total, Page: page, PageSize: size})
+}

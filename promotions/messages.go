@@ -1,0 +1,72 @@
+package promotions
+
+import (
+	"time"
+
+	"acme"
+	"acme/es"
+)
+
+// PromotionCreatedV1: a promotion code exists. Percentage promotions carry
+// percent (10 = 10 %, up to two decimals), fixed ones amount. Scope: productIds
+// or categoryIds (both empty: the whole cart). startsAt/endsAt null: open.
+type PromotionCreatedV1 struct {
+	PromotionID string      `json:"promotionId"`
+	Code        string      `json:"code"`
+	Kind        string      `json:"kind"`
+	Percent     *float64    `json:"percent,omitempty"`
+	Amount      *acme.Money `json:"amount,omitempty"`
+	MinSubtotal *acme.Money `json:"minSubtotal"`
+	ProductIDs  []string    `json:"productIds"`
+	CategoryIDs []string    `json:"categoryIds"`
+	StartsAt    *time.Time  `json:"startsAt"`
+	EndsAt      *time.Time  `json:"endsAt"`
+	CreatedAt   time.Time   `json:"createdAt"`
+}
+
+// CreatePromotionV1 is the command as the admin sends it (value: a number of
+// percent for kind percentage, Money for kind fixed).
+type CreatePromotionV1 struct {
+	Code        string      `json:"code"`
+	Kind        string      `json:"kind"`
+	Value       any         `json:"value"`
+	MinSubtotal *acme.Money `json:"minSubtotal,omitempty"`
+	ProductIDs  []string    `json:"productIds,omitempty"`
+	CategoryIDs []string    `json:"categoryIds,omitempty"`
+	StartsAt    *string     `json:"startsAt,omitempty"`
+	EndsAt      *string     `json:"endsAt,omitempty"`
+}
+
+// CalculateDiscountV1 is the CalculateDiscount query (catalog schema): the
+// discount a promotion code gives a cart.
+type CalculateDiscountV1 struct {
+	Request struct {
+		CartID        string `json:"cartId"`
+		CustomerID    string `json:"customerId"`
+		Subtotal      int64  `json:"subtotal"`
+		Currency      string `json:"currency"`
+		PromotionCode string `json:"promotionCode"`
+	} `json:"request"`
+	Response struct {
+		Discount          int64    `json:"discount"`
+		AppliedPromotions []string `json:"appliedPromotions"`
+	} `json:"response"`
+}
+
+// The messages promotions owns.
+var (
+	PromotionCreated = es.Define[PromotionCreatedV1](es.MessageSpec{Name: "PromotionCreated", Kind: es.KindEvent, Owner: "promotions",
+		Producers: []string{"promotions"}, Consumers: []string{"cart"},
+		Summary: "A promotion code was created (percentage or fixed, minimum subtotal, product/category scope, validity window)."})
+	CreatePromotion = es.Define[CreatePromotionV1](es.MessageSpec{Name: "CreatePromotion", Kind: es.KindCommand, Owner: "promotions",
+		Consumers: []string{"promotions"}, Summary: "Create a promotion code (POST /api/v1/promotions, admin); codes are unique, case-insensitive."})
+	CalculateDiscount = es.Define[CalculateDiscountV1](es.MessageSpec{Name: "CalculateDiscount", Kind: es.KindQuery, Owner: "promotions",
+		Producers: []string{"cart"}, Consumers: []string{"cart"},
+		Summary: "The discount a promotion code gives a cart: percentage of the in-scope lines' subtotal rounded half-up, or a fixed " +
+			"amount capped at it. Served in-process by the cart over its read model of promotions (PromotionCreated); the cart " +
+			"records the answer as its DiscountCalculated event."})
+)
+
+func messages() []es.MessageType {
+	return []es.MessageType{PromotionCreated, CreatePromotion, CalculateDiscount}
+}
