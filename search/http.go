@@ -1,0 +1,24 @@
+package search
+
+import (
+	"net/http"
+
+	"acme/httpapi"
+)
+
+// Routes registers GET /api/v1/products (the Search Products query).
+func (m *Module) Routes(api *httpapi.API) {
+	api.Handle("GET /api/v1/products", httpapi.Anonymous, func(w http.ResponseWriter, r *http.Request) error {
+		q, err := ParseQuery(r.URL.Query())
+		if err != nil {
+			return err
+		}
+		list, err := m.svc.Search(r.Context(), q)
+		if err != nil {
+			return err
+		}
+		return httpapi.JSON(w, http.StatusOK, list)
+	}, httpapi.Summary("Search Products: ?q= full text (case-insensitive, stemmed, prefix and one-typo tolerant) over name and description; "+
+		"categoryId (includes sub-categories); minPrice/maxPrice in minor units; sort relevance (default with q) | price_asc | price_desc | newest (default without q) | rating; page, pageSize. Deactivated products never appear."),
+		httpapi.Returns(http.StatusOK, httpapi.List[Summary]{}), httpapi.Reads(ConsumerName))
+}

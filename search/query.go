@@ -1,0 +1,384 @@
+package search
+
+import (
+	"context"
+	"fmt"
+	"net/url"
+	"strconv"
+	"strings"
+	"unicode"
+	"unicode/utf8"
+
+	"github.com/blevesearch/bleve/v2"
+	"github.com/blevesearch/bleve/v2/analysis/lang/en"
+	"github.com/blevesearch/bleve/v2/mapping"
+	"github.com/blevesearch/bleve/v2/search/query"
+
+	"acme"
+	"acme/httpapi"
+)
+
+// Sorts.
+const (
+	SortRelevance = "relevance"
+	SortPriceAsc  = "price_asc"
+	SortPriceDesc = "price_desc"
+	SortNewest    = "newest"
+	SortRating    = "rating"
+)
+
+// Limits of a query.
+const (
+	MaxQueryLen = 200     // characters of q
+	MaxTokens   = 10      // words of q that count
+	MaxDepth    = 10_000  // results reachable by paging
+	MaxPrice    = 1 << 50 // minor units
+)
+
+// Query is a validated Search Products query.
+type Query struct {
+	Q          string
+	CategoryID string
+	MinPrice   int64 // -1 = none
+	MaxPrice   int64 // -1 = none
+	Sort       string
+	Page       int
+	PageSize   int
+}
+
+// ParseQuery validates the query parameters (422 validation_failed listing every bad one).
+// sort defaults to relevance with q and newest without; relevance without q is newest.
+func ParseQuery(v url.Values) (Query, error) {
+	q := Query{Q: strings.TrimSpace(v.Get("q")), CategoryID: v.Get("categoryId"), MinPrice: -1, MaxPrice: -1, Sort: v.Get("sort"), Page: 1, PageSize: 20}
+	var fields []acme.FieldError
+	bad := func(field, msg string) { fields = append(fields, acme.FieldError{Field: field, Message: msg}) }
+	if !utf8.ValidString(q.Q) || utf8.RuneCountInString(q.Q) > MaxQueryLen {
+		bad("q", fmt.Sprintf("at most %d characters of valid UTF-8", MaxQueryLen))
+	}
+	if q.CategoryID != "" && !acme.ValidID(q.CategoryID) {
+		bad("categoryId", "must be a category id (UUID)")
+	}
+	price := func(name string, dst *int64) {
+		s := v.Get(name)
+		if s == "" {
+			return
+		}
+		n, err := strconv.ParseInt(s, 10, 64)
+		if err != nil || n < 0 || n > MaxPrice {
+			bad(name, "must be a non-negative integer amount in minor units")
+			return
+		}
+		*dst = n
+	}
+	price("minPrice", &q.MinPrice)
+	price("maxPrice", &q.MaxPrice)
+	if q.MinPrice >= 0 && q.MaxPrice >= 0 && q.MinPrice > q.MaxPrice {
+		bad("minPrice", "must not be greater than maxPrice")
+	}
+	switch q.Sort {
+	case "":
+		q.Sort = SortNewest
+		if q.Q != "" {
+			q.Sort = SortRelevance
+		}
+	case SortRelevance:
+		if q.Q == "" {
+			q.Sort = SortNewest
+		}
+	case SortPriceAsc, SortPriceDesc, SortNewest, SortRating:
+	default:
+		bad("sort", "must be one of relevance, price_asc, price_desc, newest, rating")
+	}
+	if s := v.Get("page"); s != "" {
+		n, err := strconv.Atoi(s)
+		if err != nil || n < 1 {
+			bad("page", "must be an integer >= 1")
+		} else {
+			q.Page = n
+		}
+	}
+	if s := v.Get("pageSize"); s != "" {
+		n, err := strconv.Atoi(s)
+		if err != nil || n < 1 || n > 100 {
+			bad("pageSize", "must be an integer from 1 to 100")
+		} else {
+			q.PageSize = n
+		}
+	}
+	if len(fields) == 0 && (q.Page-1) >= MaxDepth/q.PageSize {
+		bad("page", fmt.Sprintf("only the first %d results can be paged to", MaxDepth))
+	}
+	if len(fields) > 0 {
+		return Query{}, acme.Invalid(fields...)
+	}
+	return q, nil
+}
+
+var (
+	queryMapping = indexMapping()
+	english      = queryMapping.(*mapping.IndexMappingImpl).AnalyzerNamed(en.AnalyzerName)
+)
+
+// terms splits q into lower-cased words, dropping English stop words (unless
+// nothing else is left).
+func terms(q string) []string {
+	words := strings.FieldsFunc(strings.ToLower(q), func(r rune) bool { return !unicode.IsLetter(r) && !unicode.IsDigit(r) })
+	var out []string
+	for _, w := range words {
+		if len(english.Analyze([]byte(w))) > 0 {
+			out = append(out, w)
+		}
+	}
+	if len(out) == 0 {
+		out = words
+	}
+	return out[:min(len(out), MaxTokens)]
+}
+
+// textQuery: every word must match name or description, each word by any of
+// its stem (English analyzer), as a prefix, or within one typo; matches in the
+// name weigh more, exact stems more than prefixes, prefixes more than typos.
+func textQuery(q string) query.Query {
+	words := terms(q)
+	if len(words) == 0 {
+		return bleve.NewMatchNoneQuery()
+	}
+	conj := make([]query.Query, 0, len(words))
+	for _, w := range words {
+		var dis []query.Query
+		add := func(q interface {
+			query.Query
+			SetField(string)
+			SetBoost(float64)
+		}, field string, boost float64) {
+			q.SetField(field)
+			q.SetBoost(boost)
+			dis = append(dis, q)
+		}
+		m := bleve.NewMatchQuery(w)
+		m.Analyzer = en.AnalyzerName
+		add(m, fName, 5)
+		m = bleve.NewMatchQuery(w)
+		m.Analyzer = en.AnalyzerName
+		add(m, fDesc, 2)
+		if utf8.RuneCountInString(w) >= 2 {
+			add(bleve.NewPrefixQuery(w), fNamePlain, 2)
+			add(bleve.NewPrefixQuery(w), fDescPlain, 0.6)
+		}
+		if utf8.RuneCountInString(w) >= 4 {
+			f := bleve.NewFuzzyQuery(w)
+			f.SetFuzziness(1)
+			add(f, fNamePlain, 1)
+			f = bleve.NewFuzzyQuery(w)
+			f.SetFuzziness(1)
+			add(f, fDescPlain, 0.3)
+		}
+		conj = append(conj, bleve.NewDisjunctionQuery(dis...))
+	}
+	if len(conj) == 1 {
+		return conj[0]
+	}
+	return bleve.NewConjunctionQuery(conj...)
+}
+
+// Search runs a query: with q on the Bleve index (after bringing it up to
+// the source tables), without q on the source tables' SQL indexes.
+func (s *Service) Search(ctx context.Context, q Query) (httpapi.List[Summary], error) {
+	if q.Q == "" {
+		return s.browse(ctx, q)
+	}
+	if _, err := s.idx.CatchUp(ctx); err != nil {
+		return httpapi.List[Summary]{}, err
+	}
+	parts := []query.Query{textQuery(q.Q)}
+	if q.CategoryID != "" {
+		t := bleve.NewTermQuery(q.CategoryID)
+		t.SetField(fCategories)
+		parts = append(parts, t)
+	}
+	if q.MinPrice >= 0 || q.MaxPrice >= 0 {
+		var lo, hi *float64
+		if q.MinPrice >= 0 {
+			f := float64(q.MinPrice)
+			lo = &f
+		}
+		if q.MaxPrice >= 0 {
+			f := float64(q.MaxPrice)
+			hi = &f
+		}
+		yes := true
+		r := bleve.NewNumericRangeInclusiveQuery(lo, hi, &yes, &yes)
+		r.SetField(fPrice)
+		parts = append(parts, r)
+	}
+	var bq query.Query = parts[0]
+	if len(parts) > 1 {
+		bq = bleve.NewConjunctionQuery(parts...)
+	}
+	req := bleve.NewSearchRequestOptions(bq, q.PageSize, (q.Page-1)*q.PageSize, false)
+	switch q.Sort {
+	case SortRelevance:
+		req.SortBy([]string{"-_score", "-" + fCreated, "_id"})
+	case SortPriceAsc:
+		req.SortBy([]string{fPrice, "-_score", "_id"})
+	case SortPriceDesc:
+		req.SortBy([]string{"-" + fPrice, "-_score", "_id"})
+	case SortNewest:
+		req.SortBy([]string{"-" + fCreated, "_id"})
+	case SortRating:
+		req.SortBy([]string{"-" + fRating, "-" + fReviews, "-_score", "_id"})
+	}
+	res, err := s.idx.search(ctx, req)
+	if err != nil {
+		return httpapi.List[Summary]{}, fmt.Errorf("search: %w", err)
+	}
+	ids := make([]string, len(res.Hits))
+	for i, h := range res.Hits {
+		ids[i] = h.ID
+	}
+	items, err := s.summaries(ctx, ids)
+	if err != nil {
+		return httpapi.List[Summary]{}, err
+	}
+	return httpapi.List[Summary]{Items: items, Total: int(res.Total), Page: q.Page, PageSize: q.PageSize}, nil
+}
+
+// browse serves a query without text from the SQL indexes of search_products.
+func (s *Service) browse(ctx context.Context, q Query) (httpapi.List[Summary], error) {
+	where := []string{"active = $1"}
+	args := []any{true}
+	arg := func(v any) string { args = append(args, v); return "$" + strconv.Itoa(len(args)) }
+	if q.CategoryID != "" {
+		cats, err := s.descendants(ctx, q.CategoryID)
+		if err != nil {
+			return httpapi.List[Summary]{}, err
+		}
+		ph := make([]string, len(cats))
+		for i, c := range cats {
+			ph[i] = arg(c)
+		}
+		where = append(where, "category_id IN ("+strings.Join(ph, ", ")+")")
+	}
+	if q.MinPrice >= 0 {
+		where = append(where, "price_amount >= "+arg(q.MinPrice))
+	}
+	if q.MaxPrice >= 0 {
+		where = append(where, "price_amount <= "+arg(q.MaxPrice))
+	}
+	cond := strings.Join(where, " AND ")
+	var total int
+	if err := s.db.QueryRowContext(ctx, `SELECT COUNT(*) FROM search_products WHERE `+cond, args...).Scan(&total); err != nil {
+		return httpapi.List[Summary]{}, fmt.Errorf("search: count: %w", err)
+	}
+	order := map[string]string{
+		SortNewest:    "created_at DESC, product_id DESC",
+		SortPriceAsc:  "price_amount ASC, product_id ASC",
+		SortPriceDesc: "price_amount DESC, product_id DESC",
+		SortRating:    "rating_x100 DESC, review_count DESC, product_id DESC",
+	}[q.Sort]
+	lim, off := arg(q.PageSize), arg((q.Page-1)*q.PageSize)
+	rows, err := s.db.QueryContext(ctx, `SELECT product_id FROM search_products WHERE `+cond+` ORDER BY `+order+` LIMIT `+lim+` OFFSET `+off, args...)
+	if err != nil {
+		return httpapi.List[Summary]{}, fmt.Errorf("search: browse: %w", err)
+	}
+	var ids []string
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			rows.Close()
+			return httpapi.List[Summary]{}, err
+		}
+		ids = append(ids, id)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return httpapi.List[Summary]{}, err
+	}
+	items, err := s.summaries(ctx, ids)
+	if err != nil {
+		return httpapi.List[Summary]{}, err
+	}
+	return httpapi.List[Summary]{Items: items, Total: total, Page: q.Page, PageSize: q.PageSize}, nil
+}
+
+// descendants returns a category and every category below it.
+func (s *Service) descendants(ctx context.Context, categoryID string) ([]string, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT category_id FROM search_categories WHERE path LIKE $1`, "%"+categoryID+"%")
+	if err != nil {
+		return nil, fmt.Errorf("search: categories: %w", err)
+	}
+	defer rows.Close()
+	out := []string{categoryID}
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			return nil, err
+		}
+		if id != categoryID {
+			out = append(out, id)
+		}
+	}
+	return out, rows.Err()
+}
+
+// summaries loads the result rows of ids, in that order (inactive or unknown ids are dropped).
+func (s *Service) summaries(ctx context.Context, ids []string) ([]Summary, error) {
+	items := []Summary{}
+	if len(ids) == 0 {
+		return items, nil
+	}
+	ph := make([]string, len(ids))
+	args := make([]any, 0, len(ids)+1)
+	args = append(args, true)
+	for i, id := range ids {
+		ph[i] = "$" + strconv.Itoa(i+2)
+		args = append(args, id)
+	}
+	in := strings.Join(ph, ", ")
+	byID := make(map[string]Summary, len(ids))
+	rows, err := s.db.QueryContext(ctx, `SELECT product_id, name, price_amount, price_currency, category_id, rating_x100, review_count
+		FROM search_products WHERE active = $1 AND product_id IN (`+in+`)`, args...)
+	if err != nil {
+		return nil, fmt.Errorf("search: load results: %w", err)
+	}
+	for rows.Next() {
+		var r Summary
+		var x100 int64
+		if err := rows.Scan(&r.ProductID, &r.Name, &r.Price.Amount, &r.Price.Currency, &r.CategoryID, &x100, &r.ReviewCount); err != nil {
+			rows.Close()
+			return nil, err
+		}
+		r.AverageRating = float64(x100) / 100
+		byID[r.ProductID] = r
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	args[0] = int64(0)
+	rows, err = s.db.QueryContext(ctx, `SELECT DISTINCT product_id FROM search_stock WHERE available > $1 AND product_id IN (`+in+`)`, args...)
+	if err != nil {
+		return nil, fmt.Errorf("search: load stock: %w", err)
+	}
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			rows.Close()
+			return nil, err
+		}
+		if r, ok := byID[id]; ok {
+			r.InStock = true
+			byID[id] = r
+		}
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	for _, id := range ids {
+		if r, ok := byID[id]; ok {
+			items = append(items, r)
+		}
+	}
+	return items, nil
+}

@@ -1,0 +1,168 @@
+// Package search is the Search System: the Search Products query
+// (GET /api/v1/products) served from a read model of other contexts' events.
+// It owns no facts.
+//
+// Messages in (one durable consumer, "search.products"): catalog's
+// CategoryCreated (the category tree, kept as ancestor paths so a category
+// filter includes its sub-categories), ProductCreated, ProductUpdated,
+// ProductDeactivated; inventory's InventoryRestocked, InventoryReserved,
+// InventoryReleased, InventoryDeducted (their levels give inStock: some stock
+// item of the product has available > 0; a level older, by inventory's log
+// position, than the stored one is ignored); reviews' RatingUpdated
+// (averageRating, reviewCount). Messages out: none.
+//
+// Two stores, one truth. The consumer writes the source state (categories,
+// products, ratings, stock) to SQL tables in search's own store, in the same
+// transaction as its inbox record: exactly once, like every consumer. Every
+// change to a product's indexed fields also takes the next value of a change
+// counter (seq; one meta row serialises the writers, so seqs become visible
+// in order). Bleve is not transactional with that store, so the full-text
+// index is derived from the tables, never from the messages: the indexer
+// upserts (or deletes, for a deactivated product) the documents of every
+// product whose seq is newer than the seq the index records (stored inside
+// the index with each batch). Indexing is idempotent (an upsert by product id
+// from the current row), so a crash between the SQL commit and the index write
+// only means the next catch-up indexes the same rows again. Each process keeps
+// its own index on its own disk (server mode: every replica follows the
+// shared tables by seq).
+//
+// Consistency. A text search first brings the index up to the tables (one
+// point query when nothing changed), so a search reflects everything the
+// consumer has applied: GET /api/v1/products declares Reads("search.products")
+// and Acme-Min-Position waits for that consumer. A background loop also
+// catches up every 50 ms.
+//
+// Rebuild. The index lives in <dataDir>/search/<generation>/ and the file
+// CURRENT names the live generation. A rebuild (at start when there is no
+// usable index, or requested through the projection runner:
+// POST /api/v1/admin/projections/search.index/rebuild, whose Reset records the
+// request in the meta row) builds a new generation beside the live one from
+// the tables, catches it up and swaps it in; searches use the old one until
+// the swap. (The tables themselves are fed by the bus consumer; they are
+// rebuilt by replaying its messages, not by this projection.)
+//
+// Queries. With q: Bleve. Every word of q must match name or description by
+// its English stem (case-insensitive, stop words dropped), as a prefix, or
+// within one typo (Levenshtein 1, words of 4+ letters); name matches weigh
+// more than description matches, stems more than prefixes, prefixes more than
+// typos. Filters (category with descendants, price range in minor units) are
+// conjunctions; sorts relevance (default with q), price_asc, price_desc,
+// newest, rating (average, then review count). Without q: the SQL indexes of
+// the products table (newest by default; relevance without q is newest).
+// Deactivated products never appear (deleted from the index, filtered in
+// SQL). Paging reaches the first 10,000 results.
+package search
+
+import (
+	"context"
+	"embed"
+	"errors"
+	"io/fs"
+	"log/slog"
+	"path/filepath"
+	"time"
+
+	"acme/es"
+)
+
+//go:embed migrations/*.sql
+var migrations embed.FS
+
+// Consumer and projection names.
+const (
+	ConsumerName   = "search.products"
+	ProjectionName = "search.index"
+)
+
+// Module is the search bounded context.
+type Module struct {
+	dataDir string
+	every   time.Duration
+	svc     *Service
+}
+
+// Option configures the module.
+type Option func(*Module)
+
+// WithCatchUpInterval sets how often the background loop indexes changes (default 50 ms; 0 = never).
+func WithCatchUpInterval(d time.Duration) Option { return func(m *Module) { m.every = d } }
+
+// New returns the search module; its index lives under dataDir/search.
+func New(dataDir string, opts ...Option) *Module {
+	m := &Module{dataDir: dataDir, every: 50 * time.Millisecond}
+	for _, o := range opts {
+		o(m)
+	}
+	return m
+}
+
+// Name is the context's name.
+func (m *Module) Name() string { return owner }
+
+// Messages lists what search declares: the Search Products query.
+func (m *Module) Messages() []es.MessageType { return []es.MessageType{SearchProducts} }
+
+// Service returns the module's queries (nil before Start).
+func (m *Module) Service() *Service { return m.svc }
+
+// Service is search's queries over its store and index.
+type Service struct {
+	db  es.SQL
+	idx *indexer
+}
+
+// Start migrates the store, opens (or builds) the index and registers the
+// consumer, the rebuild hook and the catch-up loop.
+func (m *Module) Start(ctx context.Context, h es.Host) error {
+	sub, err := fs.Sub(migrations, "migrations")
+	if err != nil {
+		return err
+	}
+	if err := h.Store().Migrate(ctx, owner, sub); err != nil {
+		return err
+	}
+	idx, err := openIndexer(ctx, filepath.Join(m.dataDir, "search"), h.Store().DB())
+	if err != nil {
+		return err
+	}
+	m.svc = &Service{db: h.Store().DB(), idx: idx}
+	h.Consume("products", consumed, func(ctx context.Context, msg es.Message) (es.Commit, error) { return Apply(msg) })
+	h.Project(es.Projection{
+		Name:  ProjectionName,
+		Apply: func(context.Context, es.SQL, []es.Event) error { return nil }, // search's own log is empty
+		Reset: func(ctx context.Context, tx es.SQL) error {
+			_, err := tx.ExecContext(ctx, `UPDATE search_meta SET rebuild = rebuild + 1 WHERE id = 1`)
+			return err
+		},
+	})
+	go m.loop(ctx)
+	return nil
+}
+
+// loop catches the index up (and honours rebuild requests) until ctx ends,
+// then closes the index.
+func (m *Module) loop(ctx context.Context) {
+	defer m.svc.idx.Close()
+	if m.every <= 0 {
+		<-ctx.Done()
+		return
+	}
+	t := time.NewTicker(m.every)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		if err := m.svc.idx.Tick(ctx); err != nil && ctx.Err() == nil && !errors.Is(err, es.ErrClosed) {
+			slog.WarnContext(ctx, "search: indexing", "err", err)
+		}
+	}
+}
+
+// Rebuild rebuilds the index from the source tables (beside the live one, then swapped).
+func (s *Service) Rebuild(ctx context.Context) error { return s.idx.Rebuild(ctx) }
+
+// CatchUp indexes every pending change; it returns how many products it indexed.
+func (s *Service) CatchUp(ctx context.Context) (int, error) { return s.idx.CatchUp(ctx) }

@@ -1,0 +1,352 @@
+package search
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"net/url"
+	"path/filepath"
+	"slices"
+	"testing"
+	"time"
+
+	"acme"
+	"acme/es"
+	"acme/sqlite"
+)
+
+type fakeHost struct {
+	store    es.Store
+	reg      *es.Registry
+	handlers map[string]es.Handler
+	projs    []es.Projection
+}
+
+func (h *fakeHost) Name() string           { return owner }
+func (h *fakeHost) Store() es.Store        { return h.store }
+func (h *fakeHost) Registry() *es.Registry { return h.reg }
+func (h *fakeHost) NewID() string          { return acme.NewID() }
+func (h *fakeHost) Project(p es.Projection) {
+	h.projs = append(h.projs, p)
+}
+func (h *fakeHost) Consume(name string, types []string, hd es.Handler) {
+	for _, t := range types {
+		h.handlers[t] = hd
+	}
+}
+
+type env struct {
+	t     *testing.T
+	m     *Module
+	h     *fakeHost
+	pos   int64
+	clock time.Time
+}
+
+func newEnv(t *testing.T, dir string) *env {
+	t.Helper()
+	st, err := sqlite.Open(context.Background(), filepath.Join(dir, "search.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	reg, err := es.NewRegistry(SearchProducts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	h := &fakeHost{store: st, reg: reg, handlers: map[string]es.Handler{}}
+	m := New(dir, WithCatchUpInterval(0))
+	if err := m.Start(ctx, h); err != nil {
+		t.Fatal(err)
+	}
+	done := false
+	t.Cleanup(func() {
+		if !done {
+			cancel()
+			time.Sleep(10 * time.Millisecond) // the loop closes the index
+			st.Close()
+			done = true
+		}
+	})
+	return &env{t: t, m: m, h: h, clock: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)}
+}
+
+// send delivers one message as the platform does (inbox, retries on ErrConcurrency).
+func (e *env) send(typ string, data any) {
+	e.t.Helper()
+	b, err := json.Marshal(data)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	e.pos++
+	id := acme.NewID()
+	m := es.Message{ID: id, Type: typ, SchemaVersion: 1, Data: b, Position: e.pos, Time: e.clock}
+	for range 10 {
+		c, err := e.h.handlers[typ](context.Background(), m)
+		if err != nil {
+			e.t.Fatal(err)
+		}
+		c.InboxID = ConsumerName + "/" + id
+		_, err = e.h.store.Commit(context.Background(), c)
+		if errors.Is(err, es.ErrConcurrency) {
+			continue
+		}
+		if err != nil {
+			e.t.Fatal(err)
+		}
+		return
+	}
+	e.t.Fatal("too many retries")
+}
+
+func (e *env) category(name, parent string) string {
+	id := acme.NewID()
+	e.send("CategoryCreated", map[string]any{"categoryId": id, "name": name, "parentId": parent})
+	return id
+}
+
+func (e *env) product(name, desc, category string, price int64) string {
+	id := acme.NewID()
+	e.clock = e.clock.Add(time.Minute)
+	e.send("ProductCreated", map[string]any{"productId": id, "name": name, "description": desc, "categoryId": category,
+		"price": acme.Money{Amount: price, Currency: "USD"}, "initialStock": 0, "createdAt": e.clock.Format(time.RFC3339)})
+	return id
+}
+
+func (e *env) search(params string) []Summary {
+	e.t.Helper()
+	v, err := url.ParseQuery(params)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	q, err := ParseQuery(v)
+	if err != nil {
+		e.t.Fatalf("%s: %v", params, err)
+	}
+	res, err := e.m.Service().Search(context.Background(), q)
+	if err != nil {
+		e.t.Fatalf("%s: %v", params, err)
+	}
+	if res.Total < len(res.Items) {
+		e.t.Fatalf("%s: total %d < %d items", params, res.Total, len(res.Items))
+	}
+	return res.Items
+}
+
+type catalogFixture struct {
+	clothing, outerwear, jackets, shirts, electronics, audio string
+	hiking, shoes, linen, headphones, speaker, denim, leather, stand string
+}
+
+func seed(e *env) catalogFixture {
+	var f catalogFixture
+	f.clothing = e.category("Clothing", "")
+	f.outerwear = e.category("Outerwear", f.clothing)
+	f.jackets = e.category("Jackets", f.outerwear)
+	f.shirts = e.category("Shirts", f.clothing)
+	f.electronics = e.category("Electronics", "")
+	f.audio = e.category("Audio", f.electronics)
+	f.hiking = e.product("Waterproof Hiking Jacket", "A breathable shell for running and hiking in the rain", f.jackets, 12999)
+	f.shoes = e.product("Running Shoes", "Lightweight shoes for runners", f.clothing, 8999)
+	f.linen = e.product("Linen Shirt", "Relaxed summer shirt", f.shirts, 3999)
+	f.headphones = e.product("Wireless Headphones", "Noise cancelling over-ear headphones with Bluetooth", f.audio, 19999)
+	f.speaker = e.product("Bluetooth Speaker", "Portable speaker, waterproof", f.audio, 5999)
+	f.denim = e.product("Denim Jacket", "Classic blue jacket", f.jackets, 7999)
+	f.leather = e.product("Leather Jacket", "Genuine leather jacket", f.jackets, 24999)
+	f.stand = e.product("Phone Stand", "Holds your phone next to the speaker", f.electronics, 1999)
+	e.send("ProductDeactivated", map[string]any{"productId": f.leather})
+	return f
+}
+
+func ids(items []Summary) []string {
+	out := make([]string, len(items))
+	for i, s := range items {
+		out[i] = s.ProductID
+	}
+	return out
+}
+
+func sameSet(a, b []string) bool {
+	a, b = slices.Clone(a), slices.Clone(b)
+	slices.Sort(a)
+	slices.Sort(b)
+	return slices.Equal(a, b)
+}
+
+// The search quality table: what each query must return (as a set, or in order).
+func TestSearchQuality(t *testing.T) {
+	e := newEnv(t, t.TempDir())
+	f := seed(e)
+	tests := []struct {
+		query   string
+		want    []string
+		ordered bool
+	}{
+		{"q=jacket", []string{f.hiking, f.denim}, false},
+		{"q=JACKETS", []string{f.hiking, f.denim}, false},              // case and plural stem
+		{"q=jackt", []string{f.hiking, f.denim}, false},                // one typo (deletion)
+		{"q=jacjet", []string{f.hiking, f.denim}, false},               // one typo (substitution)
+		{"q=jac", []string{f.hiking, f.denim}, false},                  // prefix
+		{"q=headphone", []string{f.headphones}, false},                 // stem
+		{"q=hedphones", []string{f.headphones}, false},                 // typo
+		{"q=wirel", []string{f.headphones}, false},                     // prefix
+		{"q=runs", []string{f.hiking, f.shoes}, false},                 // stem: running, runs
+		{"q=run", []string{f.hiking, f.shoes}, false},                  // prefix and stem
+		{"q=waterproof", []string{f.hiking, f.speaker}, false},         // name or description
+		{"q=waterproof+jacket", []string{f.hiking}, false},             // every word
+		{"q=the+waterproof+jacket", []string{f.hiking}, false},         // stop words dropped
+		{"q=bluetooth", []string{f.headphones, f.speaker}, false},      // case-insensitive description
+		{"q=speakr", []string{f.speaker, f.stand}, false},              // typo
+		{"q=speaker", []string{f.speaker, f.stand}, true},              // a name match ranks first
+		{"q=leather", nil, false},                                      // deactivated never appears
+		{"q=jacket&categoryId=" + f.clothing, []string{f.hiking, f.denim}, false}, // sub-sub-categories
+		{"q=jacket&categoryId=" + f.outerwear, []string{f.hiking, f.denim}, false},
+		{"q=jacket&categoryId=" + f.audio, nil, false},
+		{"q=shirt&categoryId=" + f.clothing, []string{f.linen}, false},
+		{"q=jacket&maxPrice=10000", []string{f.denim}, false},
+		{"q=jacket&minPrice=7999&maxPrice=7999", []string{f.denim}, false},
+		{"q=jacket&sort=price_asc", []string{f.denim, f.hiking}, true},
+		{"q=jacket&sort=price_desc", []string{f.hiking, f.denim}, true},
+		{"q=jacket&sort=newest", []string{f.denim, f.hiking}, true},
+		{"q=xylophone", nil, false},
+		{"categoryId=" + f.clothing, []string{f.denim, f.linen, f.shoes, f.hiking}, true}, // browse: newest first
+		{"categoryId=" + f.audio + "&sort=price_asc", []string{f.speaker, f.headphones}, true},
+		{"minPrice=5000&maxPrice=9000&sort=price_desc", []string{f.shoes, f.denim, f.speaker}, true},
+		{"sort=relevance&maxPrice=2000", []string{f.stand}, true},
+		{"categoryId=" + acme.NewID(), nil, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.query, func(t *testing.T) {
+			e.t = t
+			got := ids(e.search(tt.query))
+			ok := sameSet(got, tt.want)
+			if tt.ordered {
+				ok = slices.Equal(got, tt.want)
+			}
+			if !ok {
+				t.Fatalf("got %v\nwant %v", got, tt.want)
+			}
+		})
+	}
+}
+
+func TestSearchFieldsRatingsStockAndUpdates(t *testing.T) {
+	e := newEnv(t, t.TempDir())
+	f := seed(e)
+	e.send("RatingUpdated", map[string]any{"productId": f.hiking, "averageRating": 4.25, "reviewCount": 4})
+	e.send("RatingUpdated", map[string]any{"productId": f.denim, "averageRating": 4.5, "reviewCount": 2})
+	for _, q := range []string{"q=jacket&sort=rating", "categoryId=" + f.jackets + "&sort=rating"} {
+		if got := ids(e.search(q)); !slices.Equal(got, []string{f.denim, f.hiking}) {
+			t.Fatalf("%s: %v", q, got)
+		}
+	}
+	level := func(p string, avail int64) map[string]any {
+		return map[string]any{"levels": []map[string]any{{"productId": p, "variantId": "", "onHand": avail, "reserved": 0, "available": avail}}}
+	}
+	e.send("InventoryRestocked", level(f.hiking, 5))
+	stalePos := e.pos
+	e.send("InventoryReserved", level(f.hiking, 0))
+	items := e.search("q=hiking")
+	want := Summary{ProductID: f.hiking, Name: "Waterproof Hiking Jacket", Price: acme.Money{Amount: 12999, Currency: "USD"},
+		CategoryID: f.jackets, AverageRating: 4.25, ReviewCount: 4, InStock: false}
+	if len(items) != 1 || items[0] != want {
+		t.Fatalf("got %+v\nwant %+v", items, want)
+	}
+	e.send("InventoryReleased", level(f.hiking, 3))
+	if items := e.search("q=hiking"); !items[0].InStock {
+		t.Fatal("not in stock after release")
+	}
+	// A stale level (older inventory position) does not win.
+	b, _ := json.Marshal(level(f.hiking, 0))
+	c, err := Apply(es.Message{ID: acme.NewID(), Type: "InventoryDeducted", Data: b, Position: stalePos})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.h.store.Commit(context.Background(), c); err != nil {
+		t.Fatal(err)
+	}
+	if items := e.search("q=hiking"); !items[0].InStock {
+		t.Fatal("a stale level overwrote a newer one")
+	}
+
+	// Updates move a product between words, prices and categories.
+	e.send("ProductUpdated", map[string]any{"productId": f.linen, "updatedFields": []string{"name", "description", "categoryId", "price"},
+		"name": "Linen Blouse", "description": "Relaxed summer top", "categoryId": f.outerwear, "price": acme.Money{Amount: 4999, Currency: "USD"}})
+	if got := e.search("q=shirt"); len(got) != 0 {
+		t.Fatalf("old name still found: %v", ids(got))
+	}
+	got := e.search("q=blouse&categoryId=" + f.outerwear)
+	if len(got) != 1 || got[0].Price.Amount != 4999 || got[0].Name != "Linen Blouse" {
+		t.Fatalf("updated product: %+v", got)
+	}
+	if got := e.search("categoryId=" + f.shirts); len(got) != 0 {
+		t.Fatalf("old category still lists it: %v", ids(got))
+	}
+	e.send("ProductDeactivated", map[string]any{"productId": f.linen})
+	if got := e.search("q=blouse"); len(got) != 0 {
+		t.Fatal("deactivated product found")
+	}
+	if got := e.search("categoryId=" + f.outerwear); !sameSet(ids(got), []string{f.hiking, f.denim}) {
+		t.Fatalf("browse after deactivation: %v", ids(got))
+	}
+}
+
+func TestSearchPaging(t *testing.T) {
+	e := newEnv(t, t.TempDir())
+	cat := e.category("Things", "")
+	var all []string
+	for i := range 25 {
+		all = append(all, e.product("Widget "+string(rune('A'+i)), "a useful widget", cat, int64(100+i)))
+	}
+	for _, q := range []string{"q=widget&sort=price_asc", "sort=price_asc"} {
+		var got []string
+		for page := 1; page <= 3; page++ {
+			v, _ := url.ParseQuery(q + "&pageSize=10&page=" + string(rune('0'+page)))
+			pq, err := ParseQuery(v)
+			if err != nil {
+				t.Fatal(err)
+			}
+			res, err := e.m.Service().Search(context.Background(), pq)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if res.Total != 25 || res.Page != page || res.PageSize != 10 {
+				t.Fatalf("%s page %d: total %d page %d size %d", q, page, res.Total, res.Page, res.PageSize)
+			}
+			got = append(got, ids(res.Items)...)
+		}
+		if !slices.Equal(got, all) {
+			t.Fatalf("%s: pages\n%v\nwant %v", q, got, all)
+		}
+	}
+}
+
+// The index is derived: after a rebuild, and after a restart on the same data
+// dir (the index continues from its recorded seq), results are the same.
+func TestRebuildAndRestart(t *testing.T) {
+	dir := t.TempDir()
+	e := newEnv(t, dir)
+	f := seed(e)
+	before := ids(e.search("q=jacket&sort=price_asc"))
+	if err := e.m.Service().Rebuild(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if got := ids(e.search("q=jacket&sort=price_asc")); !slices.Equal(got, before) {
+		t.Fatalf("after rebuild %v, before %v", got, before)
+	}
+	// A rebuild requested through the projection runner's Reset.
+	c := es.Commit{Apply: func(ctx context.Context, tx es.SQL, _ []es.Event) error { return e.h.projs[0].Reset(ctx, tx) }}
+	if _, err := e.h.store.Commit(context.Background(), c); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.m.svc.idx.Tick(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if e.m.svc.idx.rebuild != 1 {
+		t.Fatalf("rebuild request not honoured: %d", e.m.svc.idx.rebuild)
+	}
+	e.send("ProductCreated", map[string]any{"productId": acme.NewID(), "name": "Rain Jacket", "price": acme.Money{Amount: 1, Currency: "USD"}, "categoryId": f.jackets})
+	if got := e.search("q=jacket"); len(got) != 3 {
+		t.Fatalf("after rebuild + create: %v", ids(got))
+	}
+}
