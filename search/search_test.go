@@ -134,7 +134,7 @@ func (e *env) search(params string) []Summary {
 }
 
 type catalogFixture struct {
-	clothing, outerwear, jackets, shirts, electronics, audio string
+	clothing, outerwear, jackets, shirts, electronics, audio         string
 	hiking, shoes, linen, headphones, speaker, denim, leather, stand string
 }
 
@@ -183,22 +183,22 @@ func TestSearchQuality(t *testing.T) {
 		ordered bool
 	}{
 		{"q=jacket", []string{f.hiking, f.denim}, false},
-		{"q=JACKETS", []string{f.hiking, f.denim}, false},              // case and plural stem
-		{"q=jackt", []string{f.hiking, f.denim}, false},                // one typo (deletion)
-		{"q=jacjet", []string{f.hiking, f.denim}, false},               // one typo (substitution)
-		{"q=jac", []string{f.hiking, f.denim}, false},                  // prefix
-		{"q=headphone", []string{f.headphones}, false},                 // stem
-		{"q=hedphones", []string{f.headphones}, false},                 // typo
-		{"q=wirel", []string{f.headphones}, false},                     // prefix
-		{"q=runs", []string{f.hiking, f.shoes}, false},                 // stem: running, runs
-		{"q=run", []string{f.hiking, f.shoes}, false},                  // prefix and stem
-		{"q=waterproof", []string{f.hiking, f.speaker}, false},         // name or description
-		{"q=waterproof+jacket", []string{f.hiking}, false},             // every word
-		{"q=the+waterproof+jacket", []string{f.hiking}, false},         // stop words dropped
-		{"q=bluetooth", []string{f.headphones, f.speaker}, false},      // case-insensitive description
-		{"q=speakr", []string{f.speaker, f.stand}, false},              // typo
-		{"q=speaker", []string{f.speaker, f.stand}, true},              // a name match ranks first
-		{"q=leather", nil, false},                                      // deactivated never appears
+		{"q=JACKETS", []string{f.hiking, f.denim}, false},                         // case and plural stem
+		{"q=jackt", []string{f.hiking, f.denim}, false},                           // one typo (deletion)
+		{"q=jacjet", []string{f.hiking, f.denim}, false},                          // one typo (substitution)
+		{"q=jac", []string{f.hiking, f.denim}, false},                             // prefix
+		{"q=headphone", []string{f.headphones}, false},                            // stem
+		{"q=hedphones", []string{f.headphones}, false},                            // typo
+		{"q=wirel", []string{f.headphones}, false},                                // prefix
+		{"q=runs", []string{f.hiking, f.shoes}, false},                            // stem: running, runs
+		{"q=run", []string{f.hiking, f.shoes}, false},                             // prefix and stem
+		{"q=waterproof", []string{f.hiking, f.speaker}, false},                    // name or description
+		{"q=waterproof+jacket", []string{f.hiking}, false},                        // every word
+		{"q=the+waterproof+jacket", []string{f.hiking}, false},                    // stop words dropped
+		{"q=bluetooth", []string{f.headphones, f.speaker}, false},                 // case-insensitive description
+		{"q=speakr", []string{f.speaker, f.stand}, false},                         // typo
+		{"q=speaker", []string{f.speaker, f.stand}, true},                         // a name match ranks first
+		{"q=leather", nil, false},                                                 // deactivated never appears
 		{"q=jacket&categoryId=" + f.clothing, []string{f.hiking, f.denim}, false}, // sub-sub-categories
 		{"q=jacket&categoryId=" + f.outerwear, []string{f.hiking, f.denim}, false},
 		{"q=jacket&categoryId=" + f.audio, nil, false},
