@@ -11,13 +11,17 @@ package app
 
 import (
 	"acme"
+	"acme/cart"
 	"acme/catalog"
 	"acme/checkout"
 	"acme/customers"
 	"acme/inventory"
 	"acme/notifications"
 	"acme/ordering"
+	"acme/payments"
+	"acme/promotions"
 	"acme/reviews"
+	"acme/search"
 	"acme/warehouse"
 )
 
@@ -31,13 +35,17 @@ type Deps struct {
 func modules(d Deps) []Module {
 	_ = d
 	return []Module{
+		cart.New(d.Clock),
 		catalog.New(catalog.WithClock(d.Clock)),
 		checkout.New(checkout.Config{StepTimeout: d.Config.SagaStepTimeout, Clock: d.Clock}),
 		customers.New(customers.WithClock(d.Clock)),
 		inventory.New(inventory.WithClock(d.Clock)),
 		notifications.New(notificationsConfig(d)),
 		ordering.New(d.Clock),
+		payments.New(payments.Config{StripeKey: d.Config.StripeKey, StripeURL: d.Config.StripeURL, StripeWebhookSecret: d.Config.StripeWebhookSecret, Clock: d.Clock}),
+		promotions.New(d.Clock),
 		reviews.New(reviews.Config{Cache: ratingCache(d.Config), Clock: d.Clock}),
+		search.New(d.Config.DataDir),
 		warehouse.New(d.Clock),
 		// ...add your context here: <ctx>.New(...),
 	}

@@ -43,9 +43,15 @@ import (
 // Config configures the module; zero values mean the built-in card processor,
 // the system clock and no Stripe webhooks (every webhook is refused with 400).
 type Config struct {
-	Processor           Processor
-	Clock               acme.Clock
+	// Processor moves the money; nil: Stripe when StripeKey is set, else the
+	// built-in card processor.
+	Processor Processor
+	// StripeKey and StripeURL (the API base URL; "" for Stripe's) configure the
+	// Stripe adapter when Processor is nil.
+	StripeKey, StripeURL string
+	// StripeWebhookSecret verifies Stripe-Signature on webhooks.
 	StripeWebhookSecret string
+	Clock               acme.Clock
 }
 
 // Module is the payments bounded context.
@@ -57,7 +63,11 @@ type Module struct {
 
 // New returns the payments module.
 func New(cfg Config) *Module {
-	if cfg.Processor == nil {
+	switch {
+	case cfg.Processor != nil:
+	case cfg.StripeKey != "":
+		cfg.Processor = NewStripe(cfg.StripeKey, cfg.StripeURL, nil)
+	default:
 		cfg.Processor = NewCardProcessor()
 	}
 	if cfg.Clock == nil {
