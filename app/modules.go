@@ -22,7 +22,6 @@ import (
 	"acme/promotions"
 	"acme/reviews"
 	"acme/search"
-	"acme/search"
 	"acme/warehouse"
 )
 
@@ -46,7 +45,6 @@ func modules(d Deps) []Module {
 		payments.New(payments.Config{StripeKey: d.Config.StripeKey, StripeURL: d.Config.StripeURL, StripeWebhookSecret: d.Config.StripeWebhookSecret, Clock: d.Clock}),
 		promotions.New(d.Clock),
 		reviews.New(reviews.Config{Cache: ratingCache(d.Config), Clock: d.Clock}),
-		search.New(d.Config.DataDir),
 		search.New(d.Config.DataDir),
 		warehouse.New(d.Clock),
 		// ...add your context here: <ctx>.New(...),
