@@ -4,6 +4,7 @@ import (
 	"slices"
 	"strings"
 	"time"
+	"unicode"
 	"unicode/utf8"
 
 	"acme"
@@ -193,13 +194,13 @@ func addVariantEvents(s Product, c addProductVariant) ([]any, error) {
 	sku := strings.TrimSpace(c.SKU)
 	size, color := strings.TrimSpace(c.Size), strings.TrimSpace(c.Color)
 	var fields []acme.FieldError
-	if n := utf8.RuneCountInString(sku); n < 1 || n > MaxSKULength || !utf8.ValidString(sku) {
+	if n := utf8.RuneCountInString(sku); n < 1 || n > MaxSKULength || !utf8.ValidString(sku) || hasControl(sku) {
 		fields = append(fields, acme.FieldError{Field: "sku", Message: "must be 1 to 64 characters"})
 	}
-	if utf8.RuneCountInString(size) > MaxAttributeLength {
+	if utf8.RuneCountInString(size) > MaxAttributeLength || hasControl(size) {
 		fields = append(fields, acme.FieldError{Field: "size", Message: "must be at most 50 characters"})
 	}
-	if utf8.RuneCountInString(color) > MaxAttributeLength {
+	if utf8.RuneCountInString(color) > MaxAttributeLength || hasControl(color) {
 		fields = append(fields, acme.FieldError{Field: "color", Message: "must be at most 50 characters"})
 	}
 	var stock int64
@@ -255,15 +256,20 @@ func evolveProduct(s Product, e any) Product {
 }
 
 func checkName(name string) error {
-	if n := utf8.RuneCountInString(name); n < 1 || n > MaxNameLength || !utf8.ValidString(name) {
+	if n := utf8.RuneCountInString(name); n < 1 || n > MaxNameLength || !utf8.ValidString(name) || hasControl(name) {
 		return acme.Errorf(CodeInvalidName, "the name must be 1 to %d characters", MaxNameLength)
 	}
 	return nil
 }
 
 func validDescription(d string) bool {
-	return utf8.ValidString(d) && utf8.RuneCountInString(d) <= MaxDescriptionLength
+	return utf8.ValidString(d) && utf8.RuneCountInString(d) <= MaxDescriptionLength &&
+		strings.IndexFunc(d, func(r rune) bool { return unicode.IsControl(r) && r != '\n' && r != '\r' && r != '\t' }) < 0
 }
+
+// hasControl reports whether s has a control character (NUL and friends, which
+// PostgreSQL's TEXT refuses and no name, SKU or attribute needs).
+func hasControl(s string) bool { return strings.IndexFunc(s, unicode.IsControl) >= 0 }
 
 // checkPrice: at least one minor unit of an ISO 4217 currency.
 func checkPrice(p acme.Money) error {

@@ -135,6 +135,8 @@ func TestProductDecider(t *testing.T) {
 		{name: "missing currency", when: create(func(c *createProduct) { c.Price = acme.Money{Amount: 100} }), wantCode: CodeInvalidPrice},
 		{name: "empty name", when: create(func(c *createProduct) { c.Name = " " }), wantCode: CodeInvalidName},
 		{name: "name 201 chars", when: create(func(c *createProduct) { c.Name = strings.Repeat("ß", 201) }), wantCode: CodeInvalidName},
+		{name: "name with NUL", when: create(func(c *createProduct) { c.Name = "Bo\x00ot" }), wantCode: CodeInvalidName},
+		{name: "description with NUL", when: create(func(c *createProduct) { c.Description = "a\x00b" }), wantCode: acme.CodeValidationFailed},
 		{name: "category missing", when: create(func(c *createProduct) { c.CategoryExists = false }), wantCode: CodeCategoryNotFound},
 		{name: "negative initial stock", when: create(func(c *createProduct) { c.InitialStock = -1 }), wantCode: acme.CodeValidationFailed},
 		{name: "zero initial stock ok", when: create(func(c *createProduct) { c.InitialStock = 0 }),

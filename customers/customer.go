@@ -4,6 +4,7 @@ import (
 	"net/mail"
 	"strings"
 	"time"
+	"unicode"
 	"unicode/utf8"
 
 	"acme"
@@ -95,7 +96,7 @@ func validateProfile(email, name string) error {
 	if !validEmail(email) {
 		fields = append(fields, acme.FieldError{Field: "email", Message: "must be a valid email address such as name@example.com"})
 	}
-	if n := utf8.RuneCountInString(strings.TrimSpace(name)); n < 1 || n > 100 || !utf8.ValidString(name) {
+	if n := utf8.RuneCountInString(strings.TrimSpace(name)); n < 1 || n > 100 || !utf8.ValidString(name) || hasControl(name) {
 		fields = append(fields, acme.FieldError{Field: "name", Message: "must be 1 to 100 characters"})
 	}
 	if len(fields) > 0 {
@@ -107,7 +108,7 @@ func validateProfile(email, name string) error {
 // validEmail accepts a bare address (what net/mail parses, with nothing around
 // it), at most 254 bytes, with a dot-free-or-not domain but no display name.
 func validEmail(s string) bool {
-	if s == "" || len(s) > 254 || strings.TrimSpace(s) != s {
+	if s == "" || len(s) > 254 || strings.TrimSpace(s) != s || !utf8.ValidString(s) || hasControl(s) {
 		return false
 	}
 	a, err := mail.ParseAddress(s)
@@ -116,6 +117,12 @@ func validEmail(s string) bool {
 	}
 	local, domain, ok := strings.Cut(s, "@")
 	return ok && local != "" && domain != "" && !strings.ContainsAny(s, "<>\"()[]\\,;: ")
+}
+
+// hasControl reports whether s has a control character (NUL and friends, which
+// PostgreSQL's TEXT refuses and no name needs).
+func hasControl(s string) bool {
+	return strings.IndexFunc(s, unicode.IsControl) >= 0
 }
 
 // normaliseEmail is the key of uniqueness and login: addresses are compared

@@ -34,6 +34,7 @@ func TestCustomerDecider(t *testing.T) {
 		{name: "name 101 chars", when: register("ann@example.com", strings.Repeat("é", 101), "correct7horse"), wantCode: acme.CodeValidationFailed, fields: []string{"name"}},
 		{name: "name 100 chars ok", when: register("ann@example.com", strings.Repeat("é", 100), "correct7horse"),
 			then: []any{CustomerRegisteredV1{CustomerID: "c1", Email: "ann@example.com", Name: strings.Repeat("é", 100), Status: StatusRegistered, RegisteredAt: t0, VerificationToken: "vt"}}},
+		{name: "name with NUL", when: register("ann@example.com", "A\x00nn", "correct7horse"), wantCode: acme.CodeValidationFailed, fields: []string{"name"}},
 		{name: "both fields", when: register("x", "", "correct7horse"), wantCode: acme.CodeValidationFailed, fields: []string{"email", "name"}},
 		{name: "password 9 chars", when: register("ann@example.com", "Ann", "abcdefg12"), wantCode: CodeWeakPassword},
 		{name: "password no digit", when: register("ann@example.com", "Ann", "abcdefghijkl"), wantCode: CodeWeakPassword},

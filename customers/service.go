@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"acme"
 	"acme/es"
@@ -107,8 +108,11 @@ func (m *Module) Login(ctx context.Context, email, password string) (Session, er
 		return Session{}, errNotStarted
 	}
 	var customerID, hash string
-	err := m.store().DB().QueryRowContext(ctx, `SELECT customer_id, password_hash FROM customer_credentials WHERE email_key = $1`,
-		normaliseEmail(email)).Scan(&customerID, &hash)
+	err := sql.ErrNoRows // an address no customer can have is not looked up (PostgreSQL refuses NUL in TEXT)
+	if utf8.ValidString(email) && !hasControl(email) && len(email) <= 254 {
+		err = m.store().DB().QueryRowContext(ctx, `SELECT customer_id, password_hash FROM customer_credentials WHERE email_key = $1`,
+			normaliseEmail(email)).Scan(&customerID, &hash)
+	}
 	switch {
 	case errors.Is(err, sql.ErrNoRows):
 		_, _ = m.hasher.verify(password, m.hasher.dummy) // same cost as a real check

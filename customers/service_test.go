@@ -32,7 +32,7 @@ func (c *fakeClock) Now() time.Time   { return *c.t.Load() }
 func (c *fakeClock) Set(t time.Time)  { c.t.Store(&t) }
 func newClock(t time.Time) *fakeClock { c := &fakeClock{}; c.Set(t); return c }
 
-func startModule(t *testing.T, opts ...Option) (*Module, es.Store) {
+func startModule(t testing.TB, opts ...Option) (*Module, es.Store) {
 	t.Helper()
 	ctx := context.Background()
 	st, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "customers.db"))
