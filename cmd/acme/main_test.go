@@ -1,0 +1,162 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+func env(m map[string]string) func(string) string { return func(k string) string { return m[k] } }
+
+func TestParseServe(t *testing.T) {
+	c, _, err := parseServe(nil, env(nil), io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Addr != "127.0.0.1:8080" || c.DataDir != "./data" || c.PostgresURL != "" || c.NATSURL != "" || c.AdminToken != "" {
+		t.Fatalf("defaults: %+v", c)
+	}
+	c, _, err = parseServe([]string{"--addr", "127.0.0.1:9999", "--nats-url", "nats://127.0.0.1:4222"},
+		env(map[string]string{"ACME_ADDR": "127.0.0.1:7777", "ACME_DATA_DIR": "/tmp/x", "ACME_ADMIN_TOKEN": "secret-token",
+			"ACME_POSTGRES_URL": "postgres://u@127.0.0.1:5432/db", "ACME_SAGA_STEP_TIMEOUT": "2s"}), io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Addr != "127.0.0.1:9999" || c.DataDir != "/tmp/x" || c.AdminToken != "secret-token" || c.NATSURL != "nats://127.0.0.1:4222" ||
+		c.PostgresURL != "postgres://u@127.0.0.1:5432/db" || c.SagaStepTimeout != 2*time.Second {
+		t.Fatalf("flags over env over defaults: %+v", c)
+	}
+	for _, bad := range [][]string{
+		{"--addr", "nonsense"},
+		{"--postgres-url", "mysql://x"},
+		{"--nats-url", "http://x:4222"},
+		{"--redis-url", "redis//x"},
+		{"--saga-step-timeout", "soon"},
+		{"extra-arg"},
+	} {
+		if _, _, err := parseServe(bad, env(nil), io.Discard); err == nil {
+			t.Errorf("%v accepted", bad)
+		}
+	}
+	if _, _, err := parseServe(nil, env(map[string]string{"ACME_ADMIN_TOKEN": "short"}), io.Discard); err == nil ||
+		!strings.Contains(err.Error(), "ACME_ADMIN_TOKEN") {
+		t.Errorf("short admin token: %v", err)
+	}
+}
+
+func TestVersionAndHelp(t *testing.T) {
+	var out bytes.Buffer
+	if code := run(context.Background(), []string{"version"}, env(nil), &out, io.Discard); code != 0 || !strings.HasPrefix(out.String(), "acme ") {
+		t.Fatalf("version: %d %q", code, out.String())
+	}
+	out.Reset()
+	if code := run(context.Background(), []string{"help"}, env(nil), &out, io.Discard); code != 0 || !strings.Contains(out.String(), "acme serve") {
+		t.Fatalf("help: %d %q", code, out.String())
+	}
+	if code := run(context.Background(), []string{"frobnicate"}, env(nil), io.Discard, io.Discard); code != 2 {
+		t.Fatalf("unknown command exit %d", code)
+	}
+	if code := run(context.Background(), []string{"dlq"}, env(nil), io.Discard, io.Discard); code != 2 {
+		t.Fatalf("dlq without a token: exit %d", code)
+	}
+}
+
+// TestBinary builds the real binary, starts it on a free port with a temp data
+// dir, waits for /readyz, stops it with SIGINT (exit 0) and starts it again on
+// the same data dir; the admin CLI verbs talk to it.
+func TestBinary(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds the binary")
+	}
+	bin := filepath.Join(t.TempDir(), "acme")
+	build := exec.Command("go", "build", "-o", bin, ".")
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	dataDir := t.TempDir()
+	token := "e2e-admin-token"
+	for round := 1; round <= 2; round++ {
+		cmd := exec.Command(bin, "serve", "--addr", "127.0.0.1:0", "--data-dir", dataDir)
+		cmd.Env = append(os.Environ(), "ACME_ADMIN_TOKEN="+token)
+		stdout, _ := cmd.StdoutPipe()
+		var stderr bytes.Buffer
+		cmd.Stderr = &stderr
+		start := time.Now()
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		urlc := make(chan string, 1)
+		go func() {
+			sc := bufio.NewScanner(stdout)
+			for sc.Scan() {
+				if _, u, ok := strings.Cut(sc.Text(), " listening on "); ok {
+					urlc <- strings.Fields(u)[0]
+				}
+			}
+		}()
+		var base string
+		select {
+		case base = <-urlc:
+		case <-time.After(10 * time.Second):
+			_ = cmd.Process.Kill()
+			t.Fatalf("round %d: no 'listening on' line; stderr:\n%s", round, stderr.String())
+		}
+		resp, err := http.Get(base + "/readyz")
+		if err != nil || resp.StatusCode != 200 {
+			_ = cmd.Process.Kill()
+			t.Fatalf("round %d: readyz: %v %v\n%s", round, err, resp, stderr.String())
+		}
+		resp.Body.Close()
+		if d := time.Since(start); d > 3*time.Second {
+			t.Errorf("round %d: ready after %s, want about a second", round, d)
+		}
+		// round 1 registers a customer; round 2 (same data dir) can log in
+		if round == 1 {
+			post(t, base+"/api/v1/customers", `{"email":"e2e@example.com","password":"Harbour-Lights-2049","name":"E2E"}`, 201)
+		} else {
+			post(t, base+"/api/v1/sessions", `{"email":"e2e@example.com","password":"Harbour-Lights-2049"}`, 201)
+		}
+		// an admin verb against the running server
+		var out bytes.Buffer
+		code := run(context.Background(), []string{"projections", "--server", base}, env(map[string]string{"ACME_ADMIN_TOKEN": token}), &out, &out)
+		if code != 0 || !strings.Contains(out.String(), "items") {
+			t.Errorf("round %d: acme projections: exit %d: %s", round, code, out.String())
+		}
+		if err := cmd.Process.Signal(syscall.SIGINT); err != nil {
+			t.Fatal(err)
+		}
+		done := make(chan error, 1)
+		go func() { done <- cmd.Wait() }()
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Fatalf("round %d: exit after SIGINT: %v\n%s", round, err, stderr.String())
+			}
+		case <-time.After(15 * time.Second):
+			_ = cmd.Process.Kill()
+			t.Fatalf("round %d: did not stop within 15 s of SIGINT\n%s", round, stderr.String())
+		}
+	}
+}
+
+func post(t *testing.T, url, body string, want int) {
+	t.Helper()
+	resp, err := http.Post(url, "application/json", strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != want {
+		t.Fatalf("POST %s: %d, want %d: %s", url, resp.StatusCode, want, b)
+	}
+}
