@@ -6,8 +6,8 @@ import (
 	"acme/es"
 	"acme/msgschema"
 	"acme/natsbus"
-	"acme/postgres"
 	"acme/platform"
+	"acme/postgres"
 	"acme/sqlite"
 )
 
