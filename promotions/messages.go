@@ -9,18 +9,18 @@ import (
 
 // PromotionCreatedV1: a promotion code exists. Percentage promotions carry
 // percent (10 = 10 %, up to two decimals), fixed ones amount. Scope: productIds
-// or categoryIds (both empty: the whole cart). startsAt/endsAt null: open.
+// or categoryIds (both empty: the whole cart). startsAt/endsAt (and minSubtotal) absent: open (none).
 type PromotionCreatedV1 struct {
 	PromotionID string      `json:"promotionId"`
 	Code        string      `json:"code"`
 	Kind        string      `json:"kind"`
 	Percent     *float64    `json:"percent,omitempty"`
 	Amount      *acme.Money `json:"amount,omitempty"`
-	MinSubtotal *acme.Money `json:"minSubtotal"`
+	MinSubtotal *acme.Money `json:"minSubtotal,omitempty"`
 	ProductIDs  []string    `json:"productIds"`
 	CategoryIDs []string    `json:"categoryIds"`
-	StartsAt    *time.Time  `json:"startsAt"`
-	EndsAt      *time.Time  `json:"endsAt"`
+	StartsAt    *time.Time  `json:"startsAt,omitempty"`
+	EndsAt      *time.Time  `json:"endsAt,omitempty"`
 	CreatedAt   time.Time   `json:"createdAt"`
 }
 
