@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"reflect"
+	"strings"
 	"time"
 
 	"acme/es"
@@ -182,24 +183,27 @@ func (s *Store) runTx(reqs []*request) (retry []*request) {
 			s.rollback()
 			return failAll(fmt.Errorf("sqlite: savepoint: %w", err))
 		}
+		// culprit ends the transaction when r broke it (SQLite rolled it back,
+		// e.g. on an I/O error): r fails, the others run again in a new one.
+		culprit := func(err error) []*request {
+			s.rollback()
+			r.finish(es.Result{}, err)
+			retry = make([]*request, 0, len(reqs)-1)
+			retry = append(retry, reqs[:i]...)
+			return append(retry, reqs[i+1:]...)
+		}
 		before := head
 		res, err := s.apply(r, &head, now)
 		if err == nil {
 			if _, err := s.stmts.release.ExecContext(bg); err != nil {
-				s.rollback()
-				return failAll(fmt.Errorf("sqlite: release: %w", err))
+				return culprit(fmt.Errorf("sqlite: release: %w", err))
 			}
 			r.res, r.err = res, nil
 			continue
 		}
 		head = before
 		if _, rbErr := s.stmts.rollbackTo.ExecContext(bg); rbErr != nil {
-			// The transaction is gone (SQLite rolled it back): r is the culprit.
-			s.rollback()
-			r.finish(es.Result{}, err)
-			retry = make([]*request, 0, len(reqs)-1)
-			retry = append(retry, reqs[:i]...)
-			return append(retry, reqs[i+1:]...)
+			return culprit(err)
 		}
 		if r.commit != nil && (errors.Is(err, errIDExists) || errors.Is(err, es.ErrConcurrency)) {
 			// An idempotent re-append answers with the originals, whatever Expected says.
@@ -375,9 +379,27 @@ type txSQL struct {
 	ctx  context.Context
 }
 
+// errTxControl: Apply must not end or nest the group's transaction.
+var errTxControl = errors.New("sqlite: transaction control statements are not allowed in Commit.Apply")
+
+func txControl(q string) bool {
+	f := strings.Fields(q)
+	if len(f) == 0 {
+		return false
+	}
+	switch strings.ToUpper(strings.TrimRight(f[0], ";")) {
+	case "BEGIN", "COMMIT", "END", "ROLLBACK", "SAVEPOINT", "RELEASE":
+		return true
+	}
+	return false
+}
+
 func (t txSQL) ExecContext(_ context.Context, q string, args ...any) (sql.Result, error) {
 	if err := t.ctx.Err(); err != nil {
 		return nil, err
+	}
+	if txControl(q) {
+		return nil, errTxControl
 	}
 	return t.conn.ExecContext(bg, q, args...)
 }
@@ -385,6 +407,9 @@ func (t txSQL) ExecContext(_ context.Context, q string, args ...any) (sql.Result
 func (t txSQL) QueryContext(_ context.Context, q string, args ...any) (*sql.Rows, error) {
 	if err := t.ctx.Err(); err != nil {
 		return nil, err
+	}
+	if txControl(q) {
+		return nil, errTxControl
 	}
 	return t.conn.QueryContext(bg, q, args...)
 }

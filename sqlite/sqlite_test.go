@@ -1,0 +1,276 @@
+package sqlite_test
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+	"unicode/utf8"
+
+	"acme/es"
+	"acme/es/estest"
+	"acme/sqlite"
+)
+
+func add(t *testing.T, s es.Store, stream string, expected int64, n int) es.Result {
+	t.Helper()
+	evs := make([]es.Event, n)
+	for i := range evs {
+		evs[i] = estest.Ev("T", fmt.Sprintf(`{"i":%d}`, i))
+	}
+	res, err := s.Commit(t.Context(), es.Commit{Appends: []es.Append{{StreamID: stream, StreamType: "t", Expected: expected, Events: evs}}})
+	if err != nil {
+		t.Fatalf("Commit: %v", err)
+	}
+	return res
+}
+
+// A restart on the same file sees every event and continues the log.
+func TestReopen(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "r.db")
+	s, err := sqlite.Open(t.Context(), path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	add(t, s, "a", es.NoStream, 3)
+	add(t, s, "b", es.NoStream, 2)
+	if err := s.SaveSnapshot(t.Context(), es.Snapshot{StreamID: "a", Version: 3, SchemaVersion: 1, State: json.RawMessage(`{"n":3}`)}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	s, err = sqlite.Open(t.Context(), path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if h, _ := s.Head(t.Context()); h != 5 {
+		t.Fatalf("head %d after reopen, want 5", h)
+	}
+	if v, _ := s.StreamVersion(t.Context(), "a"); v != 3 {
+		t.Fatalf("version %d, want 3", v)
+	}
+	if _, err := s.LoadSnapshot(t.Context(), "a", 0); err != nil {
+		t.Fatal(err)
+	}
+	res := add(t, s, "a", 3, 1)
+	if res.Events[0].Position != 6 || res.Events[0].Version != 4 {
+		t.Fatalf("after reopen: position %d, version %d", res.Events[0].Position, res.Events[0].Version)
+	}
+	// Wait sees the head loaded at open.
+	ctx, cancel := context.WithTimeout(t.Context(), time.Second)
+	defer cancel()
+	if err := s.Wait(ctx, 5); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestOpener(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "data", "nested")
+	open := sqlite.Opener(dir)
+	s, err := open(t.Context(), "catalog")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if _, err := os.Stat(filepath.Join(dir, "catalog.db")); err != nil {
+		t.Fatalf("catalog.db: %v", err)
+	}
+	if s.Dialect() != "sqlite" {
+		t.Fatalf("dialect %q", s.Dialect())
+	}
+	for _, bad := range []string{"", "../x", "a/b", ".."} {
+		if _, err := open(t.Context(), bad); err == nil {
+			t.Errorf("Opener accepted the name %q", bad)
+		}
+	}
+}
+
+func TestOpenInvalid(t *testing.T) {
+	for _, p := range []string{"", ":memory:", "x.db?mode=ro"} {
+		if _, err := sqlite.Open(t.Context(), p); err == nil {
+			t.Errorf("Open(%q) succeeded", p)
+		}
+	}
+	if _, err := sqlite.Open(t.Context(), filepath.Join(t.TempDir(), "x.db"), sqlite.WithSynchronous("OFF")); err == nil {
+		t.Error("synchronous=OFF accepted: it loses acknowledged commits")
+	}
+}
+
+// Close lets queued commits finish: each commit either succeeded (and is on
+// disk) or returned ErrClosed (and is not).
+func TestCloseFlushes(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "c.db")
+	s, err := sqlite.Open(t.Context(), path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const n = 200
+	errs := make([]error, n)
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Go(func() {
+			_, errs[i] = s.Commit(context.Background(), es.Commit{Appends: []es.Append{{StreamID: fmt.Sprint("s-", i), StreamType: "t", Expected: es.NoStream, Events: []es.Event{estest.Ev("T", `{}`)}}}})
+		})
+	}
+	time.Sleep(time.Millisecond)
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	wg.Wait()
+	s, err = sqlite.Open(t.Context(), path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	ok := 0
+	for i, err := range errs {
+		v, verr := s.StreamVersion(t.Context(), fmt.Sprint("s-", i))
+		switch {
+		case verr != nil:
+			t.Fatal(verr)
+		case err == nil && v != 1:
+			t.Errorf("commit %d acknowledged but not stored", i)
+		case err != nil && !errors.Is(err, es.ErrClosed):
+			t.Errorf("commit %d: %v", i, err)
+		case err != nil && v != 0:
+			t.Errorf("commit %d returned ErrClosed but was stored", i)
+		case err == nil:
+			ok++
+		}
+	}
+	t.Logf("%d of %d commits made it before Close", ok, n)
+}
+
+// Apply may not end the group's transaction; the other commits are unharmed.
+func TestApplyTransactionControl(t *testing.T) {
+	s := open(t)
+	var wg sync.WaitGroup
+	for i := range 20 {
+		wg.Go(func() {
+			c := es.Commit{Appends: []es.Append{{StreamID: fmt.Sprint("s-", i), StreamType: "t", Expected: es.NoStream, Events: []es.Event{estest.Ev("T", `{}`)}}}}
+			if i%5 == 0 {
+				c.Apply = func(ctx context.Context, tx es.SQL, _ []es.Event) error {
+					_, err := tx.ExecContext(ctx, " rollback;")
+					return err
+				}
+			}
+			_, err := s.Commit(t.Context(), c)
+			v, _ := s.StreamVersion(t.Context(), fmt.Sprint("s-", i))
+			if i%5 == 0 && (err == nil || v != 0) {
+				t.Errorf("commit %d ran ROLLBACK in Apply: err %v, version %d", i, err, v)
+			}
+			if i%5 != 0 && (err != nil || v != 1) {
+				t.Errorf("commit %d: err %v, version %d", i, err, v)
+			}
+		})
+	}
+	wg.Wait()
+}
+
+// Two Store values on one file (as two processes would): writes of one are
+// seen by the other, and Wait notices them through its poll.
+func TestTwoStoresOneFile(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "shared.db")
+	a, err := sqlite.Open(t.Context(), path, sqlite.WithPollInterval(20*time.Millisecond))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
+	b, err := sqlite.Open(t.Context(), path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	done := make(chan error, 1)
+	go func() {
+		ctx, cancel := context.WithTimeout(t.Context(), 5*time.Second)
+		defer cancel()
+		done <- a.Wait(ctx, 0)
+	}()
+	var wg sync.WaitGroup
+	for i := range 50 {
+		wg.Go(func() {
+			s := []*sqlite.Store{a, b}[i%2]
+			add(t, s, "shared", es.AnyVersion, 2)
+		})
+	}
+	wg.Wait()
+	if err := <-done; err != nil {
+		t.Fatalf("Wait for the other store's commit: %v", err)
+	}
+	evs, err := a.ReadAll(t.Context(), 0, 1000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(evs) != 100 {
+		t.Fatalf("%d events, want 100", len(evs))
+	}
+	for i, e := range evs {
+		if e.Position != int64(i+1) || e.Version != int64(i+1) {
+			t.Fatalf("event %d: position %d version %d", i, e.Position, e.Version)
+		}
+	}
+}
+
+func TestVersionTable(t *testing.T) {
+	for in, want := range map[string]string{"catalog": "goose_catalog", "catalog.search": "goose_catalog_search", "Cart-Items": "goose_cart_items"} {
+		if got := sqlite.VersionTable(in); got != want {
+			t.Errorf("VersionTable(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
+
+// Invalid commits are refused before they reach the writer.
+func TestCommitValidation(t *testing.T) {
+	s := open(t)
+	for name, c := range map[string]es.Commit{
+		"no stream id":     {Appends: []es.Append{{Expected: es.AnyVersion, Events: []es.Event{estest.Ev("T", `{}`)}}}},
+		"no event id":      {Appends: []es.Append{{StreamID: "s", Expected: es.AnyVersion, Events: []es.Event{{Type: "T"}}}}},
+		"no type":          {Appends: []es.Append{{StreamID: "s", Expected: es.AnyVersion, Events: []es.Event{{ID: estest.NewID()}}}}},
+		"bad JSON":         {Appends: []es.Append{{StreamID: "s", Expected: es.AnyVersion, Events: []es.Event{estest.Ev("T", `{"a":`)}}}},
+		"expected too low": {Appends: []es.Append{{StreamID: "s", Expected: -2, Events: []es.Event{estest.Ev("T", `{}`)}}}},
+	} {
+		if _, err := s.Commit(t.Context(), c); err == nil {
+			t.Errorf("%s: accepted", name)
+		}
+	}
+	if h, _ := s.Head(t.Context()); h != 0 {
+		t.Fatalf("head %d", h)
+	}
+}
+
+// FuzzRoundTrip: whatever stream id, type and JSON data are committed are
+// read back unchanged.
+func FuzzRoundTrip(f *testing.F) {
+	f.Add("order-1", "OrderCreated", `{"a":1}`, "corr")
+	f.Add("ünï-🛒", "Überwiesen", `{"s":"\u0000 \ud83d\ude00"}`, "")
+	f.Add("'; DROP TABLE events; --", "$1", `[1,2,{"x":null}]`, "a\"b")
+	f.Add("x", "y", `"just a string"`, "\n")
+	s := open(f)
+	f.Fuzz(func(t *testing.T, stream, typ, data, corr string) {
+		if stream == "" || typ == "" || !json.Valid([]byte(data)) || !utf8.ValidString(corr) {
+			t.Skip() // metadata is JSON: invalid UTF-8 in it is replaced by U+FFFD
+		}
+		e := estest.Ev(typ, data)
+		e.Metadata.CorrelationID = corr
+		res, err := s.Commit(t.Context(), es.Commit{Appends: []es.Append{{StreamID: stream, StreamType: "fuzz", Expected: es.AnyVersion, Events: []es.Event{e}}}})
+		if err != nil {
+			t.Fatalf("Commit: %v", err)
+		}
+		got, err := s.ReadAll(t.Context(), res.Position-1, 1)
+		if err != nil || len(got) != 1 {
+			t.Fatalf("ReadAll: %v", err)
+		}
+		g := got[0]
+		if g.ID != e.ID || g.StreamID != stream || g.Type != typ || string(g.Data) != data || g.Metadata.CorrelationID != corr {
+			t.Fatalf("round trip: got %q %q %q %q", g.StreamID, g.Type, g.Data, g.Metadata.CorrelationID)
+		}
+	})
+}
