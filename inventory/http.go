@@ -51,5 +51,5 @@ func (m *Module) Routes(api *httpapi.API) {
 		}
 		return httpapi.JSON(w, http.StatusOK, l)
 	}, httpapi.Summary("Get Stock Level of a product or variant; for a product with variants and no variantId, the sum over its stock items."),
-		httpapi.Returns(http.StatusOK, Level{}))
+		httpapi.Returns(http.StatusOK, Level{}), httpapi.Reads(ConsumerCatalog))
 }

@@ -128,7 +128,7 @@ func (m *Module) Start(ctx context.Context, h es.Host) error {
 	h.Consume("commands", []string{ReserveInventory.Name(), ReleaseInventory.Name(), DeductInventory.Name()}, m.svc.onCommand)
 	h.Consume("orders", []string{"OrderConfirmed"}, m.svc.onOrders)
 	if m.sweep > 0 {
-		go m.sweeper(ctx)
+		go m.sweeper(context.WithoutCancel(ctx)) // Start's ctx may end with start-up; the store closing stops it
 	}
 	return nil
 }
@@ -144,7 +144,8 @@ func (m *Module) sweeper(ctx context.Context) {
 		case <-t.C:
 		}
 		if _, err := m.svc.ExpireDue(ctx); err != nil {
-			if errors.Is(err, es.ErrClosed) || errors.Is(err, sql.ErrConnDone) || strings.Contains(err.Error(), "database is closed") {
+			if errors.Is(err, es.ErrClosed) || errors.Is(err, sql.ErrConnDone) ||
+				strings.Contains(err.Error(), "database is closed") || strings.Contains(err.Error(), "closed pool") {
 				return
 			}
 			slog.WarnContext(ctx, "inventory: expiring reservations", "err", err)

@@ -55,11 +55,13 @@ package search
 
 import (
 	"context"
+	"database/sql"
 	"embed"
 	"errors"
 	"io/fs"
 	"log/slog"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"acme/es"
@@ -135,19 +137,20 @@ func (m *Module) Start(ctx context.Context, h es.Host) error {
 			return err
 		},
 	})
-	go m.loop(ctx)
+	// Start's ctx may end when start-up ends: the loop lives until the store closes.
+	go m.loop(context.WithoutCancel(ctx))
 	return nil
 }
 
-// loop catches the index up (and honours rebuild requests) until ctx ends,
-// then closes the index.
+// loop catches the index up (and honours rebuild requests) until the store
+// closes, then closes the index.
 func (m *Module) loop(ctx context.Context) {
 	defer m.svc.idx.Close()
-	if m.every <= 0 {
-		<-ctx.Done()
-		return
+	every := m.every
+	if every <= 0 {
+		every = 100 * time.Millisecond // still watch for the store closing
 	}
-	t := time.NewTicker(m.every)
+	t := time.NewTicker(every)
 	defer t.Stop()
 	for {
 		select {
@@ -155,10 +158,31 @@ func (m *Module) loop(ctx context.Context) {
 			return
 		case <-t.C:
 		}
-		if err := m.svc.idx.Tick(ctx); err != nil && ctx.Err() == nil && !errors.Is(err, es.ErrClosed) {
+		var err error
+		if m.every > 0 {
+			err = m.svc.idx.Tick(ctx)
+		} else {
+			_, _, err = m.svc.idx.head(ctx)
+		}
+		if isClosed(err) {
+			return
+		}
+		if err != nil {
 			slog.WarnContext(ctx, "search: indexing", "err", err)
 		}
 	}
+}
+
+// isClosed reports whether err says the store (or its database) was closed.
+func isClosed(err error) bool {
+	if err == nil {
+		return false
+	}
+	if errors.Is(err, es.ErrClosed) || errors.Is(err, sql.ErrConnDone) {
+		return true
+	}
+	s := err.Error()
+	return strings.Contains(s, "database is closed") || strings.Contains(s, "closed pool")
 }
 
 // Rebuild rebuilds the index from the source tables (beside the live one, then swapped).
