@@ -86,7 +86,9 @@ type Module struct {
 	hint    time.Time // the earliest deadline written by this process since the last scan
 	planned time.Time // when the worker wakes next
 	wake    chan struct{}
+	quit    chan struct{}
 	done    chan struct{}
+	closing sync.Once
 }
 
 // New returns the checkout context.
@@ -103,7 +105,7 @@ func New(cfg Config) *Module {
 	if cfg.MaxIdle <= 0 {
 		cfg.MaxIdle = time.Second
 	}
-	return &Module{cfg: cfg, wake: make(chan struct{}, 1), done: make(chan struct{})}
+	return &Module{cfg: cfg, wake: make(chan struct{}, 1), quit: make(chan struct{}), done: make(chan struct{})}
 }
 
 // Name is the context's name.
@@ -113,7 +115,8 @@ func (m *Module) Name() string { return owner }
 func (m *Module) Messages() []es.MessageType { return messages() }
 
 // Start applies the migrations, registers the consumers and starts the
-// deadline worker (it stops with ctx or when the store closes).
+// deadline worker. The worker outlives ctx (a start-up context); it stops on
+// Close or, at the latest MaxIdle after, when the store is closed.
 func (m *Module) Start(ctx context.Context, h es.Host) error {
 	m.h = h
 	sub, err := fs.Sub(migrations, "migrations")
@@ -129,6 +132,15 @@ func (m *Module) Start(ctx context.Context, h es.Host) error {
 	consume(ctx, h, "replies", []string{"InventoryReserved", "InventoryUnavailable", "PaymentAuthorized", "PaymentFailed",
 		"PaymentSucceeded", "OrderCreated", "OrderConfirmed"}, m.onReply)
 	go m.deadlines(context.WithoutCancel(ctx))
+	return nil
+}
+
+// Close stops the deadline worker and waits for it.
+func (m *Module) Close() error {
+	m.closing.Do(func() { close(m.quit) })
+	if m.h != nil {
+		<-m.done
+	}
 	return nil
 }
 
@@ -293,6 +305,11 @@ func (m *Module) FireDeadlines(ctx context.Context) (time.Time, error) {
 func (m *Module) deadlines(ctx context.Context) {
 	defer close(m.done)
 	for {
+		select {
+		case <-m.quit:
+			return
+		default:
+		}
 		m.mu.Lock()
 		m.planned = time.Time{} // scanning: every hint counts
 		m.mu.Unlock()
@@ -319,6 +336,9 @@ func (m *Module) deadlines(ctx context.Context) {
 			t := time.NewTimer(wait)
 			select {
 			case <-ctx.Done():
+				t.Stop()
+				return
+			case <-m.quit:
 				t.Stop()
 				return
 			case <-m.wake:
