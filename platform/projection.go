@@ -29,6 +29,7 @@ type projection struct {
 	position   atomic.Int64
 	status     atomic.Value // "running", "rebuilding", "failing", "stopped"
 	rebuildReq chan struct{}
+	prefetched []es.Event // the next batch, read while the previous one committed
 
 	mu      sync.Mutex
 	lastErr string
@@ -91,22 +92,45 @@ func (x *projection) wait(ctx context.Context) {
 	cancel()
 }
 
-// step applies the next batch; it returns how many events it applied.
+// step applies the next batch; it returns how many events it applied. While a
+// batch commits, the next one is read (two cores work during a catch-up).
 func (x *projection) step(ctx context.Context) (int, error) {
 	s := x.h.store
 	from := x.position.Load()
-	events, err := s.ReadAll(ctx, from, x.h.p.cfg.ProjectionBatch)
-	if err != nil || len(events) == 0 {
-		return 0, err
+	events := x.prefetched
+	x.prefetched = nil
+	if len(events) == 0 || events[0].Position != from+1 {
+		var err error
+		if events, err = s.ReadAll(ctx, from, x.h.p.cfg.ProjectionBatch); err != nil || len(events) == 0 {
+			return 0, err
+		}
 	}
 	last := events[len(events)-1].Position
-	if _, err := s.Commit(ctx, es.Commit{Apply: func(ctx context.Context, tx es.SQL, _ []es.Event) error {
+	type read struct {
+		events []es.Event
+		err    error
+	}
+	next := make(chan read, 1)
+	if len(events) == x.h.p.cfg.ProjectionBatch { // more is likely waiting
+		go func() {
+			evs, err := s.ReadAll(ctx, last, x.h.p.cfg.ProjectionBatch)
+			next <- read{evs, err}
+		}()
+	} else {
+		next <- read{}
+	}
+	_, err := s.Commit(ctx, es.Commit{Apply: func(ctx context.Context, tx es.SQL, _ []es.Event) error {
 		if err := x.p.Apply(ctx, tx, events); err != nil {
 			return fmt.Errorf("apply: %w", err)
 		}
 		return writeCheckpoint(ctx, tx, projectionCheckpoint(x.p.Name), last)
-	}}); err != nil {
+	}})
+	r := <-next
+	if err != nil {
 		return 0, err
+	}
+	if r.err == nil {
+		x.prefetched = r.events
 	}
 	x.advanced(ctx, last)
 	return len(events), nil
@@ -127,6 +151,7 @@ func (x *projection) advanced(ctx context.Context, pos int64) {
 // rebuild replays the whole log into a fresh model and swaps it in atomically.
 func (x *projection) rebuild(ctx context.Context) error {
 	x.status.Store("rebuilding")
+	x.prefetched = nil
 	s := x.h.store
 	var events []es.Event
 	var after int64

@@ -316,17 +316,17 @@ func TestRebuildUnderConcurrentReads(t *testing.T) {
 	bus := embeddedBus(t)
 	alpha := openStore(t, dir, "alpha")
 	var resets atomic.Int64
-	p := newPlatform(t, bus, func(c *Config) { c.ProjectionBatch = 100 })
+	p := newPlatform(t, bus, func(c *Config) { c.ProjectionBatch = 50; c.AwaitTimeout = 30 * time.Second })
 	h := p.Host("alpha", alpha)
-	h.Project(thingsProjection(&resets, 2*time.Millisecond)) // slow batches: the rebuild takes a while
-	const n = 3000
+	h.Project(thingsProjection(&resets, 5*time.Millisecond)) // slow batches: the rebuild takes a while
+	const n = 1000
 	var apps []es.Append
 	for i := range n {
 		e := ThingHappened.New(acme.NewID(), thingHappened{ThingID: fmt.Sprintf("t%03d", i%100), N: 1}, es.Metadata{})
 		apps = append(apps, es.Append{StreamID: fmt.Sprintf("thing-%d", i), Expected: es.NoStream, Events: []es.Event{e}})
 	}
-	for i := 0; i < n; i += 500 {
-		if _, err := alpha.Commit(context.Background(), es.Commit{Appends: apps[i : i+500]}); err != nil {
+	for i := 0; i < n; i += 250 {
+		if _, err := alpha.Commit(context.Background(), es.Commit{Appends: apps[i : i+250]}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -335,7 +335,7 @@ func TestRebuildUnderConcurrentReads(t *testing.T) {
 	if err := p.Start(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	if err := p.Await(ctx, httpapi.Position{"alpha": n}, nil); err != nil {
 		t.Fatal(err)
@@ -357,7 +357,7 @@ func TestRebuildUnderConcurrentReads(t *testing.T) {
 	var reads, during int64
 	for resets.Load() == 0 || p.ReadModels(context.Background())[0].Status == "rebuilding" {
 		if ctx.Err() != nil {
-			t.Fatal("the rebuild did not finish")
+			t.Fatalf("the rebuild did not finish: resets %d, %+v", resets.Load(), p.ReadModels(context.Background()))
 		}
 		if r, s := read(); r != 100 || s != n {
 			t.Fatalf("a read during the rebuild saw %d rows, total %d: an empty or half-built model", r, s)
@@ -366,6 +366,7 @@ func TestRebuildUnderConcurrentReads(t *testing.T) {
 		if resets.Load() == 1 {
 			during++
 		}
+		time.Sleep(time.Millisecond)
 	}
 	if during == 0 {
 		t.Fatalf("no read overlapped the rebuild (%d reads): the test proves nothing", reads)
