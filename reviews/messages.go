@@ -77,23 +77,10 @@ type RatingUpdatedV1 struct {
 	ProductID     string  `json:"productId"`
 	AverageRating float64 `json:"averageRating"`
 	ReviewCount   int     `json:"reviewCount"`
-	Version       int64   `json:"version"` // the rating stream's version: caches keep the newest
+	RatingSum     int     `json:"ratingSum"` // sum of the published ratings (the aggregate's state)
+	Version       int64   `json:"version"`   // the rating's version: caches keep the newest
 	UpdatedAt     string  `json:"updatedAt"`
 }
-
-// reviewCountedV1 / reviewUncountedV1 record, in a product's rating stream,
-// which review entered or left the published set (so the aggregate is idempotent).
-type (
-	reviewCountedV1 struct {
-		ProductID string `json:"productId"`
-		ReviewID  string `json:"reviewId"`
-		Rating    int    `json:"rating"`
-	}
-	reviewUncountedV1 struct {
-		ProductID string `json:"productId"`
-		ReviewID  string `json:"reviewId"`
-	}
-)
 
 // Commands and queries, declared for the catalog (the HTTP API receives them).
 type (
@@ -149,11 +136,6 @@ var (
 	RatingUpdated = es.Define[RatingUpdatedV1](spec("RatingUpdated", es.KindEvent,
 		"A product's aggregate rating changed.", []string{"reviews"}, []string{"search"}))
 
-	RatingReviewCounted = es.Define[reviewCountedV1](spec("RatingReviewCounted", es.KindEvent,
-		"The rating aggregator counted a published review in a product's rating.", []string{"reviews"}, nil))
-	RatingReviewUncounted = es.Define[reviewUncountedV1](spec("RatingReviewUncounted", es.KindEvent,
-		"The rating aggregator removed a review that left the published set from a product's rating.", []string{"reviews"}, nil))
-
 	SubmitReview = es.Define[SubmitReviewV1](spec("SubmitReview", es.KindCommand,
 		"Submit a review and rating for a product.", []string{"storefront"}, []string{"reviews"}))
 	FlagReview = es.Define[FlagReviewV1](spec("FlagReview", es.KindCommand,
@@ -171,6 +153,6 @@ var (
 // Messages lists every message the reviews context owns.
 func (m *Module) Messages() []es.MessageType {
 	return []es.MessageType{ReviewSubmitted, ReviewPublished, ReviewRejected, ReviewFlagged,
-		ReviewReturnedToModeration, ReviewHelpfulVoted, RatingUpdated, RatingReviewCounted, RatingReviewUncounted,
+		ReviewReturnedToModeration, ReviewHelpfulVoted, RatingUpdated,
 		ReviewSlotTaken, SubmitReview, FlagReview, VoteReviewHelpful, ApproveReview, RejectReview, GetProductReviews}
 }

@@ -74,7 +74,7 @@ func (m *Module) Start(ctx context.Context, h es.Host) error {
 	m.reviews = &es.Aggregate[Review, any]{Store: m.store, Registry: h.Registry(), NewID: h.NewID,
 		StreamType: "review", Decider: reviewDecider, Inline: projectReviews}
 	m.ratings = &es.Aggregate[ProductRating, ratingChange]{Store: m.store, Registry: h.Registry(), NewID: h.NewID,
-		StreamType: "rating", Decider: ratingDecider, SnapshotEvery: 100, SnapshotVersion: 1}
+		StreamType: "rating", Decider: ratingDecider, SnapshotEvery: 50, SnapshotVersion: 2}
 
 	h.Consume(consumerProducts, []string{"ProductCreated", "ProductDeactivated"}, m.onProduct)
 	h.Consume(consumerDeliveries, []string{"OrderDelivered"}, m.onOrderDelivered)

@@ -109,7 +109,7 @@ func (m *Module) onOrderDelivered(ctx context.Context, msg es.Message) (es.Commi
 }
 
 // aggregateRating is the rating aggregator: a review entering or leaving the
-// published set updates its product's rating stream (idempotently).
+// published set updates its product's rating stream (once: the inbox).
 func (m *Module) aggregateRating(ctx context.Context, msg es.Message) (es.Commit, error) {
 	at := m.clock.Now().Format(timeFormat)
 	var c ratingChange
@@ -119,13 +119,13 @@ func (m *Module) aggregateRating(ctx context.Context, msg es.Message) (es.Commit
 		if err != nil {
 			return es.Commit{}, es.Permanent(err)
 		}
-		c = ratingChange{ProductID: v.ProductID, ReviewID: v.ReviewID, Rating: v.Rating, Publish: true, At: at}
+		c = ratingChange{ProductID: v.ProductID, Rating: v.Rating, Publish: true, At: at}
 	case ReviewReturnedToModeration.Name():
 		v, err := ReviewReturnedToModeration.DecodeMessage(msg)
 		if err != nil {
 			return es.Commit{}, es.Permanent(err)
 		}
-		c = ratingChange{ProductID: v.ProductID, ReviewID: v.ReviewID, Rating: v.Rating, Publish: false, At: at}
+		c = ratingChange{ProductID: v.ProductID, Rating: v.Rating, Publish: false, At: at}
 	default:
 		return es.Commit{}, nil
 	}

@@ -2,19 +2,19 @@ package reviews
 
 import "acme/es"
 
-// ProductRating is the state of a product's rating stream: which published
-// reviews count, and their sum.
+// ProductRating is the state of a product's rating stream "rating-<productId>".
+// It needs no list of reviews: every entry to and exit from the published set
+// is its own fact (ReviewPublished, ReviewReturnedToModeration), and the
+// consumer's inbox applies each fact exactly once.
 type ProductRating struct {
-	ProductID string
-	Counted   map[string]int // reviewId → rating of each published review counted
-	Sum       int
-	Version   int64 // number of RatingUpdated events
+	Sum     int   `json:"sum"`
+	Count   int   `json:"count"`
+	Version int64 `json:"version"` // number of RatingUpdated events
 }
 
 // ratingChange is a review entering (Publish) or leaving the published set.
 type ratingChange struct {
 	ProductID string
-	ReviewID  string
 	Rating    int
 	Publish   bool
 	At        string
@@ -25,51 +25,23 @@ var ratingDecider = es.Decider[ProductRating, ratingChange]{
 	Evolve: evolveRating,
 }
 
-// decideRating is idempotent: a review already counted (or already not counted)
-// changes nothing, so redelivered events never skew the average.
 func decideRating(p ProductRating, c ratingChange) ([]any, error) {
-	_, counted := p.Counted[c.ReviewID]
-	if counted == c.Publish {
+	sum, n := p.Sum+c.Rating, p.Count+1
+	if !c.Publish {
+		sum, n = p.Sum-c.Rating, p.Count-1
+	}
+	if n < 0 || sum < 0 { // cannot happen with exactly-once facts; never emit nonsense
 		return nil, nil
 	}
-	sum, n := p.Sum, len(p.Counted)
-	var change any
-	if c.Publish {
-		sum, n = sum+c.Rating, n+1
-		change = reviewCountedV1{ProductID: c.ProductID, ReviewID: c.ReviewID, Rating: c.Rating}
-	} else {
-		sum, n = sum-p.Counted[c.ReviewID], n-1
-		change = reviewUncountedV1{ProductID: c.ProductID, ReviewID: c.ReviewID}
-	}
-	return []any{change, RatingUpdatedV1{ProductID: c.ProductID, AverageRating: Average(sum, n), ReviewCount: n,
-		Version: p.Version + 1, UpdatedAt: c.At}}, nil
+	return []any{RatingUpdatedV1{ProductID: c.ProductID, AverageRating: Average(sum, n), ReviewCount: n,
+		RatingSum: sum, Version: p.Version + 1, UpdatedAt: c.At}}, nil
 }
 
 func evolveRating(p ProductRating, event any) ProductRating {
-	// RatingUpdated alone cannot say which review changed, so the rating stream
-	// also records the change itself (RatingReviewCounted / RatingReviewUncounted).
-	switch e := event.(type) {
-	case RatingUpdatedV1:
-		p.ProductID = e.ProductID
-		p.Version = e.Version
-	case reviewCountedV1:
-		p.Counted = copyCounted(p.Counted)
-		p.Counted[e.ReviewID] = e.Rating
-		p.Sum += e.Rating
-	case reviewUncountedV1:
-		p.Counted = copyCounted(p.Counted)
-		p.Sum -= p.Counted[e.ReviewID]
-		delete(p.Counted, e.ReviewID)
+	if e, ok := event.(RatingUpdatedV1); ok {
+		p = ProductRating{Sum: e.RatingSum, Count: e.ReviewCount, Version: e.Version}
 	}
 	return p
-}
-
-func copyCounted(m map[string]int) map[string]int {
-	out := make(map[string]int, len(m)+1)
-	for k, v := range m {
-		out[k] = v
-	}
-	return out
 }
 
 // Average is sum/n rounded half-up to two decimals (0 when n is 0).

@@ -140,7 +140,8 @@ func evolveReview(r Review, event any) Review {
 	return r
 }
 
-// with returns a copy of set with k added (states are values; never share maps).
+// with returns a copy of set with k added (states are values; never share maps;
+// these sets are small: flaggers of one round, voters of one review).
 func with(set map[string]bool, k string) map[string]bool {
 	out := make(map[string]bool, len(set)+1)
 	for x := range set {

@@ -87,35 +87,35 @@ func TestReviewDecider(t *testing.T) {
 	}
 }
 
-func TestRatingDeciderIsIdempotentAndRounds(t *testing.T) {
+func TestRatingDecider(t *testing.T) {
 	var p ProductRating
-	apply := func(c ratingChange) []any {
+	apply := func(c ratingChange) RatingUpdatedV1 {
+		t.Helper()
 		evs, err := decideRating(p, c)
-		if err != nil {
-			t.Fatal(err)
+		if err != nil || len(evs) != 1 {
+			t.Fatalf("decide = %v, %v; want one RatingUpdated", evs, err)
 		}
-		for _, e := range evs {
-			p = evolveRating(p, e)
-		}
-		return evs
+		p = evolveRating(p, evs[0])
+		return evs[0].(RatingUpdatedV1)
 	}
-	for i, r := range []int{5, 4, 4} {
-		apply(ratingChange{ProductID: "p", ReviewID: string(rune('a' + i)), Rating: r, Publish: true, At: at})
+	for _, r := range []int{5, 4, 4} {
+		apply(ratingChange{ProductID: "p", Rating: r, Publish: true, At: at})
 	}
-	if evs := apply(ratingChange{ProductID: "p", ReviewID: "a", Rating: 5, Publish: true}); evs != nil {
-		t.Fatalf("publishing a counted review again emitted %v; want nothing", evs)
-	}
-	evs := apply(ratingChange{ProductID: "p", ReviewID: "d", Rating: 4, Publish: true, At: at})
-	got := evs[1].(RatingUpdatedV1)
-	if got.AverageRating != 4.25 || got.ReviewCount != 4 || got.Version != 4 {
+	got := apply(ratingChange{ProductID: "p", Rating: 4, Publish: true, At: at})
+	if got.AverageRating != 4.25 || got.ReviewCount != 4 || got.Version != 4 || got.RatingSum != 17 {
 		t.Fatalf("rating = %+v; want 4.25 over 4 reviews at version 4", got)
 	}
-	evs = apply(ratingChange{ProductID: "p", ReviewID: "a", Publish: false, At: at})
-	if got := evs[1].(RatingUpdatedV1); got.AverageRating != 4 || got.ReviewCount != 3 {
+	if got := apply(ratingChange{ProductID: "p", Rating: 5, Publish: false, At: at}); got.AverageRating != 4 || got.ReviewCount != 3 {
 		t.Fatalf("after unpublishing the 5, rating = %+v; want 4.00 over 3", got)
 	}
-	if evs := apply(ratingChange{ProductID: "p", ReviewID: "a", Publish: false}); evs != nil {
-		t.Fatalf("unpublishing an uncounted review emitted %v", evs)
+	for _, r := range []int{4, 4, 4} {
+		apply(ratingChange{ProductID: "p", Rating: r, Publish: false, At: at})
+	}
+	if p.Count != 0 || p.Sum != 0 {
+		t.Fatalf("after unpublishing all, state = %+v", p)
+	}
+	if evs, _ := decideRating(p, ratingChange{ProductID: "p", Rating: 3, Publish: false}); evs != nil {
+		t.Fatalf("unpublishing from an empty rating emitted %v; want nothing", evs)
 	}
 }
 
