@@ -9,6 +9,7 @@ import (
 	"math"
 	"sync/atomic"
 	"time"
+	"unicode/utf8"
 
 	"acme/es"
 )
@@ -38,13 +39,72 @@ func scanEvent(row scanner) (es.Event, error) {
 		return e, err
 	}
 	e.Data = data
-	if md != "{}" && md != "" {
+	if md != "{}" && md != "" && !decodeMetadata(md, &e.Metadata) {
 		if err := json.Unmarshal([]byte(md), &e.Metadata); err != nil {
 			return e, fmt.Errorf("event %s: metadata: %w", e.ID, err)
 		}
 	}
 	e.RecordedAt = time.UnixMicro(recorded).UTC()
 	return e, nil
+}
+
+// decodeMetadata is the fast path of reading metadata as the store writes it
+// (json.Marshal of es.Metadata: a flat object of known string fields). It
+// reports false, leaving the rest to encoding/json, on anything else
+// (escapes, other keys, whitespace).
+func decodeMetadata(s string, md *es.Metadata) bool {
+	var out es.Metadata
+	if len(s) < 2 || s[0] != '{' || s[len(s)-1] != '}' {
+		return false
+	}
+	s = s[1 : len(s)-1]
+	for len(s) > 0 {
+		key, rest, ok := quoted(s)
+		if !ok || len(rest) == 0 || rest[0] != ':' {
+			return false
+		}
+		val, rest, ok := quoted(rest[1:])
+		if !ok {
+			return false
+		}
+		switch key {
+		case "correlationId":
+			out.CorrelationID = val
+		case "causationId":
+			out.CausationID = val
+		case "actor":
+			out.Actor = val
+		case "traceparent":
+			out.TraceParent = val
+		default:
+			return false
+		}
+		if len(rest) > 0 {
+			if rest[0] != ',' || len(rest) == 1 {
+				return false
+			}
+			rest = rest[1:]
+		}
+		s = rest
+	}
+	*md = out
+	return true
+}
+
+// quoted splits a leading JSON string without escapes off s.
+func quoted(s string) (val, rest string, ok bool) {
+	if len(s) < 2 || s[0] != '"' {
+		return "", s, false
+	}
+	for i := 1; i < len(s); i++ {
+		switch c := s[i]; {
+		case c == '"':
+			return s[1:i], s[i+1:], utf8.ValidString(s[1:i])
+		case c == '\\' || c < 0x20:
+			return "", s, false
+		}
+	}
+	return "", s, false
 }
 
 func (s *Store) readErr(op string, ctx context.Context, err error) error {
@@ -67,13 +127,13 @@ func (s *Store) begin(op string, ctx context.Context) error {
 	return nil
 }
 
-func (s *Store) queryEvents(op string, ctx context.Context, q string, args ...any) ([]es.Event, error) {
+func (s *Store) queryEvents(op string, ctx context.Context, capHint int, q string, args ...any) ([]es.Event, error) {
 	rows, err := s.readDB.QueryContext(ctx, q, args...)
 	if err != nil {
 		return nil, s.readErr(op, ctx, err)
 	}
 	defer rows.Close()
-	var out []es.Event
+	out := make([]es.Event, 0, capHint)
 	for rows.Next() {
 		e, err := scanEvent(rows)
 		if err != nil {
@@ -100,7 +160,7 @@ func (s *Store) ReadStream(ctx context.Context, streamID string, q es.StreamQuer
 	if !q.AsOf.IsZero() {
 		asOf = q.AsOf.UnixMicro()
 	}
-	return s.queryEvents("read stream", ctx, `SELECT `+eventColumns+` FROM events
+	return s.queryEvents("read stream", ctx, 16, `SELECT `+eventColumns+` FROM events
 		WHERE stream_id = $1 AND version >= $2 AND version <= $3 AND recorded_at <= $4 ORDER BY version`,
 		streamID, q.FromVersion, to, asOf)
 }
@@ -132,7 +192,7 @@ func (s *Store) ReadAll(ctx context.Context, after int64, limit int) ([]es.Event
 	if limit <= 0 {
 		limit = DefaultReadLimit
 	}
-	return s.queryEvents("read all", ctx, `SELECT `+eventColumns+` FROM events WHERE position > $1 ORDER BY position LIMIT $2`, after, limit)
+	return s.queryEvents("read all", ctx, min(limit, 1024), `SELECT `+eventColumns+` FROM events WHERE position > $1 ORDER BY position LIMIT $2`, after, limit)
 }
 
 // Head returns the position of the last committed event (0 when empty).

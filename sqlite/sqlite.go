@@ -72,6 +72,29 @@ type Store struct {
 	sig   chan struct{} // closed and replaced after every COMMIT
 
 	migrateMu sync.Mutex
+
+	txs, commits atomic.Int64 // for Stats
+}
+
+// Stats are the writer's counters since Open.
+type Stats struct {
+	Transactions int64 // group transactions committed
+	Requests     int64 // commits and snapshots they carried
+}
+
+// BatchSize is the average number of requests per group transaction.
+func (s *Store) BatchSize() float64 {
+	st := s.Stats()
+	if st.Transactions == 0 {
+		return 0
+	}
+	return float64(st.Requests) / float64(st.Transactions)
+}
+
+// Stats returns the writer's counters; Requests/Transactions is the average
+// group-commit batch size.
+func (s *Store) Stats() Stats {
+	return Stats{Transactions: s.txs.Load(), Requests: s.commits.Load()}
 }
 
 var _ es.Store = (*Store)(nil)

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"reflect"
+	"runtime"
 	"strings"
 	"time"
 
@@ -120,17 +121,25 @@ func (s *Store) run() {
 	batch := make([]*request, 0, s.opts.maxBatch)
 	for first := range s.reqs {
 		batch = append(batch[:0], first)
-	fill:
-		for len(batch) < s.opts.maxBatch {
+		// Drain what is queued. Yielding a few times lets callers that are
+		// runnable (woken by the previous batch) queue their next commit, so
+		// one transaction and one WAL sync serve more of them.
+		for yields := 0; len(batch) < s.opts.maxBatch; {
 			select {
 			case r, ok := <-s.reqs:
 				if !ok {
-					break fill
+					yields = batchYields
+					break
 				}
 				batch = append(batch, r)
+				continue
 			default:
-				break fill
 			}
+			if yields >= batchYields {
+				break
+			}
+			yields++
+			runtime.Gosched()
 		}
 		live := make([]*request, 0, len(batch))
 		for _, r := range batch {
@@ -149,6 +158,10 @@ func (s *Store) run() {
 		clear(batch)
 	}
 }
+
+// batchYields is how many times the writer yields the processor while
+// filling a batch (see run).
+const batchYields = 2
 
 // bg is the context of the writer's statements: a commit's own ctx is not
 // passed to SQLite, because interrupting a statement inside an explicit
@@ -225,6 +238,8 @@ func (s *Store) runTx(reqs []*request) (retry []*request) {
 	}
 	s.lastRecorded = now
 	s.head.Store(head)
+	s.txs.Add(1)
+	s.commits.Add(int64(len(reqs)))
 	for _, r := range reqs {
 		close(r.done)
 	}
@@ -261,22 +276,9 @@ func (s *Store) apply(r *request, head *int64, now int64) (es.Result, error) {
 	var out []es.Event
 	recorded := time.UnixMicro(now).UTC()
 	for _, a := range c.Appends {
-		n := int64(len(a.Events))
-		var cur int64
-		if n == 0 {
-			err := st.streamVersion.QueryRowContext(bg, a.StreamID).Scan(&cur)
-			if err != nil && !errors.Is(err, sql.ErrNoRows) {
-				return es.Result{}, fmt.Errorf("sqlite: stream version: %w", err)
-			}
-		} else {
-			var next int64
-			if err := st.bumpStream.QueryRowContext(bg, a.StreamID, a.StreamType, n).Scan(&next); err != nil {
-				return es.Result{}, fmt.Errorf("sqlite: stream version: %w", err)
-			}
-			cur = next - n
-		}
-		if a.Expected != es.AnyVersion && a.Expected != cur {
-			return es.Result{}, fmt.Errorf("%w: stream %s is at version %d, expected %d", es.ErrConcurrency, a.StreamID, cur, a.Expected)
+		cur, err := s.advance(a)
+		if err != nil {
+			return es.Result{}, err
 		}
 		for i, e := range a.Events {
 			data := e.Data
@@ -307,6 +309,54 @@ func (s *Store) apply(r *request, head *int64, now int64) (es.Result, error) {
 		}
 	}
 	return es.Result{Events: out, Position: *head}, nil
+}
+
+// advance checks a's expected version and moves the stream's version past
+// a's events, returning the version before. The exact-version and NoStream
+// cases (the command path's) are one statement whose row count is the check.
+func (s *Store) advance(a es.Append) (int64, error) {
+	st := &s.stmts
+	n := int64(len(a.Events))
+	conflict := func(cur any) error {
+		return fmt.Errorf("%w: stream %s is at version %v, expected %d", es.ErrConcurrency, a.StreamID, cur, a.Expected)
+	}
+	exec := func(stmt *sql.Stmt, args ...any) (bool, error) {
+		res, err := stmt.ExecContext(bg, args...)
+		if err != nil {
+			return false, fmt.Errorf("sqlite: stream %s: %w", a.StreamID, err)
+		}
+		rows, err := res.RowsAffected()
+		return rows == 1, err
+	}
+	cur := a.Expected
+	if n == 0 || a.Expected == es.AnyVersion {
+		err := st.streamVersion.QueryRowContext(bg, a.StreamID).Scan(&cur)
+		if errors.Is(err, sql.ErrNoRows) {
+			cur = 0
+		} else if err != nil {
+			return 0, fmt.Errorf("sqlite: stream %s: %w", a.StreamID, err)
+		}
+		if a.Expected != es.AnyVersion && a.Expected != cur {
+			return 0, conflict(cur)
+		}
+		if n == 0 {
+			return cur, nil
+		}
+	}
+	var ok bool
+	var err error
+	if cur == 0 {
+		ok, err = exec(st.createStream, a.StreamID, a.StreamType, n)
+		if err == nil && !ok {
+			return 0, conflict("> 0")
+		}
+	} else {
+		ok, err = exec(st.advanceStream, a.StreamID, cur, cur+n)
+		if err == nil && !ok {
+			return 0, conflict("not " + fmt.Sprint(cur))
+		}
+	}
+	return cur, err
 }
 
 // originals decides what a commit whose event ids (some or all) already exist
@@ -421,7 +471,8 @@ func (t txSQL) QueryRowContext(_ context.Context, q string, args ...any) *sql.Ro
 // writeStmts are the writer's prepared statements.
 type writeStmts struct {
 	begin, commit, savepoint, release, rollbackTo *sql.Stmt
-	head, streamVersion, bumpStream, insertEvent  *sql.Stmt
+	head, streamVersion, createStream             *sql.Stmt
+	advanceStream, insertEvent                    *sql.Stmt
 	insertInbox, eventByID, saveSnapshot          *sql.Stmt
 }
 
@@ -437,8 +488,8 @@ func (w *writeStmts) prepare(ctx context.Context, c *sql.Conn) error {
 		{&w.rollbackTo, `ROLLBACK TO c`},
 		{&w.head, `SELECT COALESCE(MAX(position), 0) FROM events`},
 		{&w.streamVersion, `SELECT version FROM streams WHERE stream_id = $1`},
-		{&w.bumpStream, `INSERT INTO streams (stream_id, stream_type, version) VALUES ($1, $2, $3)
-			ON CONFLICT (stream_id) DO UPDATE SET version = streams.version + excluded.version RETURNING version`},
+		{&w.createStream, `INSERT INTO streams (stream_id, stream_type, version) VALUES ($1, $2, $3) ON CONFLICT (stream_id) DO NOTHING`},
+		{&w.advanceStream, `UPDATE streams SET version = $3 WHERE stream_id = $1 AND version = $2`},
 		{&w.insertEvent, `INSERT INTO events (position, id, stream_id, stream_type, version, type, schema_version, data, metadata, recorded_at)
 			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) ON CONFLICT (id) DO NOTHING`},
 		{&w.insertInbox, `INSERT INTO inbox (id, recorded_at) VALUES ($1, $2) ON CONFLICT (id) DO NOTHING`},
@@ -458,7 +509,7 @@ func (w *writeStmts) prepare(ctx context.Context, c *sql.Conn) error {
 
 func (w *writeStmts) close() {
 	for _, st := range []*sql.Stmt{w.begin, w.commit, w.savepoint, w.release, w.rollbackTo, w.head, w.streamVersion,
-		w.bumpStream, w.insertEvent, w.insertInbox, w.eventByID, w.saveSnapshot} {
+		w.createStream, w.advanceStream, w.insertEvent, w.insertInbox, w.eventByID, w.saveSnapshot} {
 		if st != nil {
 			st.Close()
 		}

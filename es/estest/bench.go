@@ -49,7 +49,7 @@ func BenchAppend(b *testing.B, s es.Store, perCommit, writers int) {
 	var next atomic.Int64
 	var wg sync.WaitGroup
 	b.ResetTimer()
-	start := time.Now()
+	start, cpu0 := time.Now(), cpuTime()
 	for w := range writers {
 		wg.Go(func() {
 			stream := fmt.Sprintf("bench-%d", w)
@@ -69,10 +69,16 @@ func BenchAppend(b *testing.B, s es.Store, perCommit, writers int) {
 		})
 	}
 	wg.Wait()
-	elapsed := time.Since(start)
+	elapsed, cpu := time.Since(start), cpuTime()-cpu0
 	b.StopTimer()
 	b.ReportMetric(float64(b.N)/elapsed.Seconds(), "appends/s")
+	if cpu > 0 {
+		b.ReportMetric(float64(cpu.Microseconds())/float64(b.N), "cpu-µs/append")
+	}
 	b.ReportMetric(float64(b.N*perCommit)/elapsed.Seconds(), "events/s")
+	if st, ok := s.(interface{ BatchSize() float64 }); ok {
+		b.ReportMetric(st.BatchSize(), "commits/tx")
+	}
 }
 
 func preload(b *testing.B, s es.Store, n int) {
@@ -93,7 +99,7 @@ func preload(b *testing.B, s es.Store, n int) {
 func BenchReadAll(b *testing.B, s es.Store) {
 	ctx := b.Context()
 	b.ResetTimer()
-	start := time.Now()
+	start, cpu0 := time.Now(), cpuTime()
 	var after int64
 	for read := 0; read < b.N; {
 		evs, err := s.ReadAll(ctx, after, 1000)
@@ -107,7 +113,10 @@ func BenchReadAll(b *testing.B, s es.Store) {
 		read += len(evs)
 		after = evs[len(evs)-1].Position
 	}
-	elapsed := time.Since(start)
+	elapsed, cpu := time.Since(start), cpuTime()-cpu0
 	b.StopTimer()
 	b.ReportMetric(float64(b.N)/elapsed.Seconds(), "events/s")
+	if cpu > 0 {
+		b.ReportMetric(float64(b.N)/cpu.Seconds(), "events/cpu-s")
+	}
 }
