@@ -27,7 +27,8 @@ type projection struct {
 	p es.Projection
 
 	position   atomic.Int64
-	status     atomic.Value // "running", "rebuilding", "failing", "stopped"
+	leader     atomic.Bool
+	status     atomic.Value // "running", "rebuilding", "failing", "standby" (another process runs it), "stopped"
 	rebuildReq chan struct{}
 	prefetched []es.Event // the next batch, read while the previous one committed
 
@@ -36,9 +37,48 @@ type projection struct {
 	wake    context.CancelFunc // cancels the current Wait (rebuild request)
 }
 
+// run keeps the projection's lease (one writer across processes) and runs it.
+// A process without the lease follows the stored checkpoint.
 func (x *projection) run(ctx context.Context) {
-	x.status.Store("running")
 	defer x.status.Store("stopped")
+	x.status.Store("standby")
+	done := make(chan struct{})
+	go x.follow(ctx, done)
+	x.h.p.leader(ctx, "projection."+x.p.Name, func(held bool) {
+		x.leader.Store(held)
+		if !held {
+			x.status.Store("standby")
+		}
+	}, func(ctx context.Context) error {
+		pos, err := readCheckpoint(ctx, x.h.store, projectionCheckpoint(x.p.Name))
+		if err != nil {
+			return err
+		}
+		x.prefetched = nil
+		x.position.Store(pos)
+		x.status.Store("running")
+		x.lead(ctx)
+		return nil
+	})
+	<-done
+}
+
+// follow refreshes the position from the stored checkpoint while another
+// process runs the projection.
+func (x *projection) follow(ctx context.Context, done chan<- struct{}) {
+	defer close(done)
+	for sleep(ctx, 100*time.Millisecond) {
+		if x.leader.Load() {
+			continue
+		}
+		if pos, err := readCheckpoint(ctx, x.h.store, projectionCheckpoint(x.p.Name)); err == nil && pos > x.position.Load() {
+			x.position.Store(pos)
+			x.h.p.progress.signal()
+		}
+	}
+}
+
+func (x *projection) lead(ctx context.Context) {
 	fails := 0
 	for ctx.Err() == nil {
 		select {

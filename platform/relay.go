@@ -24,59 +24,7 @@ type relay struct {
 }
 
 func (r *relay) run(ctx context.Context) {
-	p := r.h.p
-	lease := "relay." + r.h.name
-	ttl := p.cfg.LeaseTTL
-	for ctx.Err() == nil {
-		ok, err := p.cfg.Bus.Lease(ctx, lease, p.cfg.Holder, ttl)
-		if err != nil && ctx.Err() == nil {
-			p.log.Warn("relay lease", "context", r.h.name, "err", err)
-		}
-		if !ok {
-			if !sleep(ctx, ttl/3) {
-				return
-			}
-			continue
-		}
-		r.leader.Store(true)
-		lctx, cancel := context.WithCancel(ctx)
-		go r.renew(lctx, cancel, lease, ttl)
-		err = r.tail(lctx)
-		cancel()
-		r.leader.Store(false)
-		if ctx.Err() != nil {
-			break
-		}
-		if err != nil {
-			p.log.Error("relay stopped; retrying", "context", r.h.name, "err", err)
-			sleep(ctx, time.Second)
-		}
-	}
-	rctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-	defer cancel()
-	_ = p.cfg.Bus.ReleaseLease(rctx, lease, p.cfg.Holder)
-}
-
-// renew keeps the lease; when it cannot be renewed for a whole TTL (or another
-// holder has it) the relay stops.
-func (r *relay) renew(ctx context.Context, stop context.CancelFunc, lease string, ttl time.Duration) {
-	p := r.h.p
-	last := time.Now()
-	for sleep(ctx, ttl/3) {
-		ok, err := p.cfg.Bus.Lease(ctx, lease, p.cfg.Holder, ttl)
-		switch {
-		case ok:
-			last = time.Now()
-		case err == nil:
-			p.log.Warn("relay lease lost", "context", r.h.name)
-			stop()
-			return
-		case time.Since(last) > ttl*2/3:
-			p.log.Warn("relay lease not renewed", "context", r.h.name, "err", err)
-			stop()
-			return
-		}
-	}
+	r.h.p.leader(ctx, "relay."+r.h.name, r.leader.Store, r.tail)
 }
 
 func (r *relay) tail(ctx context.Context) error {

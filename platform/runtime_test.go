@@ -480,3 +480,58 @@ func TestAdminStreamEvents(t *testing.T) {
 		t.Fatalf("anonymous: %d, want 401", w.Code)
 	}
 }
+
+// Two processes running the same projection over one store: one applies (the
+// lease holder), the other follows its checkpoint; a non-idempotent model is
+// not doubled.
+func TestProjectionHasOneWriterAcrossProcesses(t *testing.T) {
+	dir := t.TempDir()
+	bus := embeddedBus(t)
+	alpha := openStore(t, dir, "alpha")
+	counter := es.Projection{
+		Name: "alpha.count",
+		Migrations: fstest.MapFS{"00001_count.sql": {Data: []byte(`-- +goose Up
+CREATE TABLE IF NOT EXISTS alpha_count (id INTEGER PRIMARY KEY, n BIGINT NOT NULL);
+-- +goose Down
+DROP TABLE alpha_count;
+`)}},
+		Apply: func(ctx context.Context, tx es.SQL, events []es.Event) error {
+			_, err := tx.ExecContext(ctx, `INSERT INTO alpha_count (id, n) VALUES (1, $1) ON CONFLICT (id) DO UPDATE SET n = alpha_count.n + excluded.n`, len(events))
+			return err
+		},
+	}
+	var ps []*Platform
+	for range 2 {
+		p := newPlatform(t, bus, func(c *Config) { c.ProjectionBatch = 3 })
+		p.Host("alpha", alpha).Project(counter)
+		if err := p.Start(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		ps = append(ps, p)
+	}
+	var last es.Result
+	for i := range 40 {
+		last = appendThing(t, alpha, fmt.Sprintf("t%d", i), 1)
+	}
+	for _, p := range ps {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		if err := p.Await(ctx, httpapi.Position{"alpha": last.Position}, []string{"alpha.count"}); err != nil {
+			t.Fatal(err)
+		}
+		cancel()
+	}
+	var n int64
+	if err := alpha.DB().QueryRowContext(context.Background(), `SELECT n FROM alpha_count WHERE id = 1`).Scan(&n); err != nil {
+		t.Fatal(err)
+	}
+	if n != 40 {
+		t.Fatalf("count = %d, want 40 (each event applied once across both processes)", n)
+	}
+	var statuses []string
+	for _, p := range ps {
+		statuses = append(statuses, p.ReadModels(context.Background())[0].Status)
+	}
+	if !(statuses[0] == "running" && statuses[1] == "standby" || statuses[0] == "standby" && statuses[1] == "running") {
+		t.Fatalf("statuses = %v, want one running and one standby", statuses)
+	}
+}
