@@ -1,0 +1,344 @@
+package checkout_test
+
+import (
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"acme/acmetest"
+	"acme/app"
+)
+
+var address = map[string]any{"name": "Ada Lovelace", "line1": "1 Analytical St", "city": "London", "postalCode": "N1 9GU", "country": "GB"}
+
+func usd(n int64) map[string]any { return map[string]any{"amount": n, "currency": "USD"} }
+
+func amountOf(v any) float64 {
+	m, _ := v.(map[string]any)
+	f, _ := m["amount"].(float64)
+	return f
+}
+
+// shop is the catalog of one flow test: a product with stock, known to the cart.
+type shop struct {
+	s       *acmetest.Server
+	product string
+}
+
+// newShop creates a product with stock units at 1500 USD and waits until the
+// cart's read models know it (probe adds one to its cart, then empties it).
+func newShop(t *testing.T, s *acmetest.Server, stock int) *shop {
+	t.Helper()
+	admin := s.AdminToken
+	cat := s.Do(t, "POST", "/api/v1/categories", admin, map[string]any{"name": "Cat " + fmt.Sprint(time.Now().UnixNano())}).Want(t, 201).Str("categoryId")
+	p := s.Do(t, "POST", "/api/v1/products", admin, map[string]any{"name": "Lamp", "description": "A desk lamp",
+		"price": usd(1500), "categoryId": cat, "initialStock": stock}).Want(t, 201).Str("productId")
+	_, probe := s.RegisterCustomer(t)
+	s.Eventually(t, func() bool {
+		return s.Do(t, "POST", "/api/v1/cart/items", probe, map[string]any{"productId": p, "quantity": 1}).Status == 200
+	})
+	s.Do(t, "DELETE", "/api/v1/cart/items/"+p, probe, nil).Want(t, 200)
+	return &shop{s: s, product: p}
+}
+
+// stock returns the product's stock level.
+func (sh *shop) stock(t *testing.T) (onHand, reserved, available float64) {
+	t.Helper()
+	m := sh.s.Do(t, "GET", "/api/v1/inventory/"+sh.product, "", nil).Want(t, 200).Map()
+	return m["onHand"].(float64), m["reserved"].(float64), m["available"].(float64)
+}
+
+func (sh *shop) waitStock(t *testing.T, onHand, reserved, available float64) {
+	t.Helper()
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		o, r, a := sh.stock(t)
+		if o == onHand && r == reserved && a == available {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("stock onHand %v reserved %v available %v, want %v %v %v", o, r, a, onHand, reserved, available)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// buy adds qty units to the customer's cart and checks out with card token;
+// it returns the checkout id.
+func (sh *shop) buy(t *testing.T, tok string, qty int, card string) string {
+	t.Helper()
+	sh.s.Do(t, "POST", "/api/v1/cart/items", tok, map[string]any{"productId": sh.product, "quantity": qty}).Want(t, 200)
+	return sh.checkout(t, tok, card)
+}
+
+func (sh *shop) checkout(t *testing.T, tok, card string) string {
+	t.Helper()
+	r := sh.s.Do(t, "POST", "/api/v1/cart/checkout", tok, map[string]any{"shippingAddress": address,
+		"paymentMethod": map[string]any{"type": "card", "token": card}}).Want(t, 202)
+	id := r.Str("checkoutId")
+	if r.Str("status") != "PENDING" || r.Header.Get("Location") != "/api/v1/checkouts/"+id {
+		t.Fatalf("checkout: %s %v", r.Body, r.Header)
+	}
+	return id
+}
+
+// outcome waits until the checkout ends and returns its view.
+func (sh *shop) outcome(t *testing.T, tok, checkoutID string) map[string]any {
+	t.Helper()
+	var m map[string]any
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		m = sh.s.Do(t, "GET", "/api/v1/checkouts/"+checkoutID, tok, nil).Want(t, 200).Map()
+		if m["status"] != "PENDING" {
+			return m
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("checkout %s still PENDING", checkoutID)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// saga returns the admin view of one saga.
+func saga(t *testing.T, s *acmetest.Server, checkoutID string) map[string]any {
+	t.Helper()
+	for page := 1; ; page++ {
+		r := s.Do(t, "GET", fmt.Sprintf("/api/v1/admin/sagas?pageSize=100&page=%d", page), s.AdminToken, nil).Want(t, 200)
+		items := r.Items()
+		for _, it := range items {
+			if it["checkoutId"] == checkoutID {
+				return it
+			}
+		}
+		if len(items) < 100 {
+			t.Fatalf("no saga %s", checkoutID)
+		}
+	}
+}
+
+// job waits for the picking job of order with status and returns it.
+func job(t *testing.T, s *acmetest.Server, orderID, status string) map[string]any {
+	t.Helper()
+	var found map[string]any
+	s.Eventually(t, func() bool {
+		for _, it := range s.Do(t, "GET", "/api/v1/warehouse/picking-jobs?pageSize=100&status="+status, s.AdminToken, nil).Want(t, 200).Items() {
+			if it["orderId"] == orderID {
+				found = it
+				return true
+			}
+		}
+		return false
+	})
+	return found
+}
+
+// TestCheckoutFlow: the whole flow in-process, both modes: happy path, the
+// warehouse, shipping and delivery; a declined card; insufficient stock; a
+// cancellation after capture.
+func TestCheckoutFlow(t *testing.T) {
+	acmetest.Run(t, func(t *testing.T, s *acmetest.Server) {
+		admin := s.AdminToken
+		sh := newShop(t, s, 5)
+		annID, ann := s.RegisterCustomer(t)
+		_, bob := s.RegisterCustomer(t)
+
+		// Happy path: 2 lamps with tok_visa.
+		id := sh.buy(t, ann, 2, "tok_visa")
+		out := sh.outcome(t, ann, id)
+		orderID, _ := out["orderId"].(string)
+		if out["status"] != "COMPLETED" || orderID == "" {
+			t.Fatalf("checkout: %v", out)
+		}
+		o := s.Do(t, "GET", "/api/v1/orders/"+orderID, ann, nil).Want(t, 200).Map()
+		if o["status"] != "CONFIRMED" || o["customerId"] != annID || amountOf(o["totalAmount"]) != 3000 || amountOf(o["subtotal"]) != 3000 ||
+			o["paymentAuthorizationId"] == "" || len(o["lineItems"].([]any)) != 1 {
+			t.Fatalf("order: %v", o)
+		}
+		s.Do(t, "GET", "/api/v1/orders/"+orderID, bob, nil).WantError(t, 404, "not_found")
+		sh.waitStock(t, 5, 2, 3)
+		if sg := saga(t, s, id); sg["status"] != "COMPLETED" || sg["orderId"] != orderID || sg["deadline"] != nil {
+			t.Fatalf("saga: %v", sg)
+		}
+		// the customer's order list
+		if items := s.Do(t, "GET", "/api/v1/orders", ann, nil).Want(t, 200).Items(); len(items) != 1 || items[0]["orderId"] != orderID {
+			t.Fatalf("ann's orders: %v", items)
+		}
+		if items := s.Do(t, "GET", "/api/v1/orders", bob, nil).Want(t, 200).Items(); len(items) != 0 {
+			t.Fatalf("bob's orders: %v", items)
+		}
+
+		// Warehouse: a picking job was opened; pick, pack; the order is ready for shipping.
+		j := job(t, s, orderID, "OPEN")
+		jobID := j["jobId"].(string)
+		if ls := j["lineItems"].([]any); len(ls) != 1 || ls[0].(map[string]any)["quantity"] != 2.0 {
+			t.Fatalf("job: %v", j)
+		}
+		s.Do(t, "POST", "/api/v1/warehouse/picking-jobs/"+jobID+"/pack", admin, nil).WantError(t, 409, "invalid_transition")
+		s.Do(t, "POST", "/api/v1/warehouse/picking-jobs/"+jobID+"/pick", ann, nil).WantError(t, 403, "forbidden")
+		if r := s.Do(t, "POST", "/api/v1/warehouse/picking-jobs/"+jobID+"/pick", admin, nil).Want(t, 200); r.Str("status") != "PICKED" {
+			t.Fatalf("pick: %s", r.Body)
+		}
+		s.Do(t, "POST", "/api/v1/warehouse/picking-jobs/"+jobID+"/pick", admin, nil).WantError(t, 409, "invalid_transition")
+		if r := s.Do(t, "POST", "/api/v1/warehouse/picking-jobs/"+jobID+"/pack", admin, nil).Want(t, 200); r.Str("status") != "PACKED" {
+			t.Fatalf("pack: %s", r.Body)
+		}
+		s.Eventually(t, func() bool {
+			return s.Do(t, "GET", "/api/v1/orders/"+orderID, admin, nil).Map()["readyForShipping"] == true
+		})
+
+		// Ship (deducts the reserved stock), deliver (tracking number checked).
+		s.Do(t, "POST", "/api/v1/orders/"+orderID+"/deliver", admin, map[string]any{"trackingNumber": "1Z"}).WantError(t, 409, "invalid_transition")
+		s.Do(t, "POST", "/api/v1/orders/"+orderID+"/ship", ann, map[string]any{"trackingNumber": "1Z", "carrier": "UPS"}).WantError(t, 403, "forbidden")
+		r := s.Do(t, "POST", "/api/v1/orders/"+orderID+"/ship", admin, map[string]any{"trackingNumber": "1Z999", "carrier": "UPS"}).Want(t, 200)
+		if r.Str("status") != "SHIPPED" || r.Str("trackingNumber") != "1Z999" || r.Str("carrier") != "UPS" {
+			t.Fatalf("ship: %s", r.Body)
+		}
+		sh.waitStock(t, 3, 0, 3)
+		s.Do(t, "POST", "/api/v1/orders/"+orderID+"/ship", admin, map[string]any{"trackingNumber": "1Z999", "carrier": "UPS"}).WantError(t, 409, "invalid_transition")
+		s.Do(t, "POST", "/api/v1/orders/"+orderID+"/cancel", ann, map[string]any{"reason": "too late"}).WantError(t, 409, "invalid_transition")
+		s.Do(t, "POST", "/api/v1/orders/"+orderID+"/deliver", admin, map[string]any{"trackingNumber": "WRONG"}).WantError(t, 422, "tracking_mismatch")
+		if r := s.Do(t, "POST", "/api/v1/orders/"+orderID+"/deliver", admin, map[string]any{"trackingNumber": "1Z999"}).Want(t, 200); r.Str("status") != "DELIVERED" {
+			t.Fatalf("deliver: %s", r.Body)
+		}
+		hist := s.Do(t, "GET", "/api/v1/orders/"+orderID+"/history", ann, nil).Want(t, 200).Items()
+		if len(hist) < 5 || hist[0]["type"] != "OrderCreated" || hist[0]["status"] != "PENDING" || hist[len(hist)-1]["status"] != "DELIVERED" {
+			t.Fatalf("history: %v", hist)
+		}
+		if v := s.Do(t, "GET", "/api/v1/orders/"+orderID+"?version=1", ann, nil).Want(t, 200).Map(); v["status"] != "PENDING" || v["version"] != 1.0 {
+			t.Fatalf("version 1: %v", v)
+		}
+
+		// Declined card: no stock held, the cart is restored.
+		id = sh.buy(t, bob, 1, "tok_chargeDeclined")
+		if out := sh.outcome(t, bob, id); out["status"] != "FAILED" || out["failureReason"] != "payment_declined" {
+			t.Fatalf("declined: %v", out)
+		}
+		sh.waitStock(t, 3, 0, 3)
+		s.Eventually(t, func() bool { return len(s.Do(t, "GET", "/api/v1/cart", bob, nil).Items()) == 1 })
+		if sg := saga(t, s, id); sg["status"] != "FAILED" || sg["failureReason"] != "payment_declined" {
+			t.Fatalf("saga: %v", sg)
+		}
+
+		// Insufficient stock: both carts hold 2 of the 3 left; the second checkout fails.
+		_, cy := s.RegisterCustomer(t)
+		s.Do(t, "POST", "/api/v1/cart/items", cy, map[string]any{"productId": sh.product, "quantity": 2}).Want(t, 200)
+		first := sh.checkout(t, bob, "tok_mastercard") // bob's restored cart: 1 lamp
+		if out := sh.outcome(t, bob, first); out["status"] != "COMPLETED" {
+			t.Fatalf("bob's retry: %v", out)
+		}
+		s.Do(t, "POST", "/api/v1/cart/items", bob, map[string]any{"productId": sh.product, "quantity": 2}).Want(t, 200)
+		second := sh.checkout(t, bob, "tok_visa")
+		third := sh.checkout(t, cy, "tok_visa")
+		a, b := sh.outcome(t, bob, second), sh.outcome(t, cy, third)
+		if (a["status"] == "COMPLETED") == (b["status"] == "COMPLETED") {
+			t.Fatalf("2 units left, two checkouts of 2: %v %v", a, b)
+		}
+		loser := b
+		if a["status"] != "COMPLETED" {
+			loser = a
+		}
+		if loser["status"] != "FAILED" || loser["failureReason"] != "insufficient_stock" {
+			t.Fatalf("loser: %v", loser)
+		}
+		sh.waitStock(t, 3, 3, 0)
+
+		// Cancel after capture: stock released, payment refunded, picking job cancelled.
+		winner, winnerTok := a, bob
+		if a["status"] != "COMPLETED" {
+			winner, winnerTok = b, cy
+		}
+		cancelled := winner["orderId"].(string)
+		job(t, s, cancelled, "OPEN")
+		s.Do(t, "POST", "/api/v1/orders/"+cancelled+"/cancel", ann, map[string]any{"reason": "x"}).WantError(t, 404, "not_found")
+		if r := s.Do(t, "POST", "/api/v1/orders/"+cancelled+"/cancel", winnerTok, map[string]any{"reason": "changed my mind"}).Want(t, 200); r.Str("status") != "CANCELLED" {
+			t.Fatalf("cancel: %s", r.Body)
+		}
+		s.Do(t, "POST", "/api/v1/orders/"+cancelled+"/cancel", winnerTok, map[string]any{"reason": "again"}).WantError(t, 409, "invalid_transition")
+		sh.waitStock(t, 3, 1, 2)
+		job(t, s, cancelled, "CANCELLED")
+		for _, it := range s.Do(t, "GET", "/api/v1/warehouse/picking-jobs?pageSize=100", admin, nil).Want(t, 200).Items() {
+			if it["orderId"] == cancelled {
+				t.Fatalf("a cancelled job in the default list: %v", it)
+			}
+		}
+		if items := s.Do(t, "GET", "/api/v1/orders?status=CANCELLED", admin, nil).Want(t, 200).Items(); len(items) != 1 || items[0]["orderId"] != cancelled {
+			t.Fatalf("cancelled orders: %v", items)
+		}
+	})
+}
+
+// TestCheckoutStepTimeout: with a step deadline shorter than inventory's reply,
+// the reservation step times out, the checkout fails, and the late reservation
+// is released: no stock stays held.
+func TestCheckoutStepTimeout(t *testing.T) {
+	acmetest.Run(t, func(t *testing.T, s *acmetest.Server) {
+		sh := newShop(t, s, 4)
+		_, tok := s.RegisterCustomer(t)
+		id := sh.buy(t, tok, 3, "tok_visa")
+		out := sh.outcome(t, tok, id)
+		if out["status"] != "FAILED" || out["failureReason"] != "insufficient_stock" {
+			t.Fatalf("checkout: %v", out)
+		}
+		sh.waitStock(t, 4, 0, 4)
+		sg := saga(t, s, id)
+		if sg["status"] != "FAILED" || sg["step"] != "RESERVE_INVENTORY" {
+			t.Fatalf("saga: %v", sg)
+		}
+		evs := s.Do(t, "GET", "/api/v1/admin/streams/checkout-"+id+"/events", s.AdminToken, nil).Want(t, 200).Items()
+		timedOut := false
+		for _, e := range evs {
+			timedOut = timedOut || e["type"] == "StepTimedOut"
+		}
+		if !timedOut {
+			t.Fatalf("no StepTimedOut in %v", evs)
+		}
+	}, acmetest.WithConfig(func(c *app.Config) { c.SagaStepTimeout = time.Microsecond }))
+}
+
+// TestOversell: 40 customers race for 10 units: exactly 10 orders, 30
+// insufficient_stock, available 0.
+func TestOversell(t *testing.T) {
+	if testing.Short() {
+		t.Skip("-short")
+	}
+	acmetest.Run(t, func(t *testing.T, s *acmetest.Server) {
+		sh := newShop(t, s, 10)
+		const n = 40
+		toks := make([]string, n)
+		var wg sync.WaitGroup
+		for i := range n {
+			wg.Go(func() {
+				_, toks[i] = s.RegisterCustomer(t)
+				s.Do(t, "POST", "/api/v1/cart/items", toks[i], map[string]any{"productId": sh.product, "quantity": 1}).Want(t, 200)
+			})
+		}
+		wg.Wait()
+		ids := make([]string, n)
+		for i := range n {
+			wg.Go(func() { ids[i] = sh.checkout(t, toks[i], "tok_visa") })
+		}
+		wg.Wait()
+		completed, failed := 0, 0
+		orders := map[string]bool{}
+		for i := range n {
+			out := sh.outcome(t, toks[i], ids[i])
+			switch {
+			case out["status"] == "COMPLETED":
+				completed++
+				orders[out["orderId"].(string)] = true
+			case out["failureReason"] == "insufficient_stock":
+				failed++
+			default:
+				t.Errorf("checkout %d: %v", i, out)
+			}
+		}
+		if completed != 10 || failed != 30 || len(orders) != 10 {
+			t.Fatalf("completed %d (%d orders), insufficient_stock %d; want 10, 30", completed, len(orders), failed)
+		}
+		sh.waitStock(t, 10, 10, 0)
+		if total := s.Do(t, "GET", "/api/v1/orders?status=CONFIRMED", s.AdminToken, nil).Want(t, 200).Map()["total"]; total != 10.0 {
+			t.Fatalf("confirmed orders: %v", total)
+		}
+	})
+}
