@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"sort"
+	"strconv"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -51,48 +52,19 @@ func BenchmarkMessagingRelayVsRawPublish(b *testing.B) {
 			b.Fatal(len(events), err)
 		}
 
-		// Baseline: raw async publishes, same subjects, headers and payloads.
-		raw := embeddedBus(b, natsbus.Options{Prefix: "RAW_"})
-		js := raw.JetStream()
-		start := time.Now()
-		futures := make([]jetstream.PubAckFuture, 0, n)
-		for _, e := range events {
-			m := es.FromEvent("alpha", e)
-			msg := nats.NewMsg(raw.Subject("acme.evt.alpha.ThingHappened"))
-			msg.Data = m.Data
-			for k, v := range map[string]string{"ce-specversion": "1.0", "ce-id": m.ID, "ce-type": m.Type, "ce-source": m.Source,
-				"ce-time": m.Time.Format(time.RFC3339Nano), "ce-subject": m.Subject, "content-type": "application/json",
-				"acme-schemaversion": "1", "acme-position": fmt.Sprint(m.Position), "acme-correlationid": "c", "acme-actor": "admin"} {
-				msg.Header.Set(k, v)
+		// Alternate baseline and relay twice; keep the best of each (the
+		// machine is shared, the best run is the least disturbed).
+		var rawDur, relayDur time.Duration
+		for round := range 2 {
+			d := rawPublish(b, events, fmt.Sprintf("RAW%d_", round))
+			if rawDur == 0 || d < rawDur {
+				rawDur = d
 			}
-			f, err := js.PublishMsgAsync(msg, jetstream.WithMsgID(m.ID))
-			if err != nil {
-				b.Fatal(err)
-			}
-			futures = append(futures, f)
-		}
-		for _, f := range futures {
-			select {
-			case <-f.Ok():
-			case err := <-f.Err():
-				b.Fatal(err)
+			d = relayRun(b, alpha, n)
+			if relayDur == 0 || d < relayDur {
+				relayDur = d
 			}
 		}
-		rawDur := time.Since(start)
-
-		// The relay over the same kind of server.
-		bus := embeddedBus(b)
-		p := newPlatform(b, bus, nil)
-		h := p.Host("alpha", alpha).(*host)
-		start = time.Now()
-		if err := p.Start(context.Background()); err != nil {
-			b.Fatal(err)
-		}
-		for h.relay.published.Load() < int64(n) {
-			time.Sleep(200 * time.Microsecond)
-		}
-		relayDur := time.Since(start)
-		_ = p.Close()
 		b.ReportMetric(float64(n)/rawDur.Seconds(), "raw-msgs/s")
 		b.ReportMetric(float64(n)/relayDur.Seconds(), "relay-msgs/s")
 		b.ReportMetric(100*rawDur.Seconds()/relayDur.Seconds(), "relay-%-of-raw")
@@ -240,9 +212,90 @@ WHERE alpha_things.last_position < excluded.last_position`, id, a.total, a.n, a.
 					time.Sleep(200 * time.Microsecond)
 				}
 				el := time.Since(start)
-				_ = p.Close()
 				b.ReportMetric(float64(n)/el.Seconds(), "events/s")
+				if st.name == "fold-per-batch" {
+					// Rebuild beside and swap: the whole log in one transaction.
+					before := resets.Load()
+					start = time.Now()
+					if err := p.Rebuild(pr.Name); err != nil {
+						b.Fatal(err)
+					}
+					for resets.Load() == before || x.status.Load() != "running" {
+						time.Sleep(200 * time.Microsecond)
+					}
+					b.ReportMetric(time.Since(start).Seconds(), "rebuild-s")
+				}
+				_ = p.Close()
 			}
 		})
 	}
+}
+
+// rawPublish publishes events with raw JetStream async publishes (same
+// subjects, headers, payloads and message ids as the relay) on a fresh embedded
+// server and returns the time until every one is acknowledged.
+func rawPublish(b *testing.B, events []es.Event, prefix string) time.Duration {
+	raw := embeddedBus(b, natsbus.Options{Prefix: prefix})
+	js := raw.JetStream()
+	start := time.Now()
+	futures := make([]jetstream.PubAckFuture, 0, len(events))
+	for _, e := range events {
+		m := es.FromEvent("alpha", e)
+		msg := nats.NewMsg(raw.Subject("acme.evt.alpha.ThingHappened"))
+		msg.Data = m.Data
+		h := msg.Header
+		h.Set("ce-specversion", "1.0")
+		h.Set("ce-id", m.ID)
+		h.Set("ce-type", m.Type)
+		h.Set("ce-source", m.Source)
+		h.Set("content-type", "application/json")
+		h.Set("ce-time", m.Time.Format(time.RFC3339Nano))
+		h.Set("ce-subject", m.Subject)
+		h.Set("acme-schemaversion", "1")
+		h.Set("acme-position", strconv.FormatInt(m.Position, 10))
+		h.Set("acme-correlationid", m.Metadata.CorrelationID)
+		h.Set("acme-actor", m.Metadata.Actor)
+		f, err := js.PublishMsgAsync(msg, jetstream.WithMsgID(m.ID))
+		if err != nil {
+			b.Fatal(err)
+		}
+		futures = append(futures, f)
+	}
+	for _, f := range futures {
+		select {
+		case <-f.Ok():
+		case err := <-f.Err():
+			b.Fatal(err)
+		}
+	}
+	d := time.Since(start)
+	_ = raw.Close()
+	return d
+}
+
+// relayRun publishes alpha's log from position 0 with the relay on a fresh
+// embedded server and returns the time until the checkpoint reaches n.
+func relayRun(b *testing.B, alpha es.Store, n int) time.Duration {
+	if err := alpha.Migrate(context.Background(), "platform", mustSub(migrationsFS, "migrations")); err != nil {
+		b.Fatal(err)
+	}
+	if _, err := alpha.Commit(context.Background(), es.Commit{Apply: func(ctx context.Context, tx es.SQL, _ []es.Event) error {
+		return writeCheckpoint(ctx, tx, relayCheckpoint, 0)
+	}}); err != nil {
+		b.Fatal(err)
+	}
+	bus := embeddedBus(b)
+	p := newPlatform(b, bus, nil)
+	h := p.Host("alpha", alpha).(*host)
+	start := time.Now()
+	if err := p.Start(context.Background()); err != nil {
+		b.Fatal(err)
+	}
+	for h.relay.published.Load() < int64(n) {
+		time.Sleep(200 * time.Microsecond)
+	}
+	d := time.Since(start)
+	_ = p.Close()
+	_ = bus.Close()
+	return d
 }
