@@ -105,23 +105,47 @@ func (m *Module) Routes(api *httpapi.API) {
 		httpapi.Returns(http.StatusOK, httpapi.List[ReviewView]{}))
 }
 
-func (m *Module) handleSubmit(w http.ResponseWriter, r *http.Request) error {
+// decodeSubmit reads and validates a review submission body.
+func decodeSubmit(r *http.Request) (rating int, title, body string, err error) {
 	var req submitRequest
 	if err := httpapi.Decode(r, &req); err != nil {
-		return err
+		return 0, "", "", err
 	}
 	rating, ok := parseRating(req.Rating)
 	if !ok {
-		return acme.Errorf("invalid_rating", "rating must be an integer from 1 to 5")
+		return 0, "", "", acme.Errorf("invalid_rating", "rating must be an integer from 1 to 5")
 	}
 	if err := validateText(req.Title, req.Body); err != nil {
+		return 0, "", "", err
+	}
+	return rating, req.Title, req.Body, nil
+}
+
+// decodeFlag reads and validates a flag body.
+func decodeFlag(r *http.Request) (flagRequest, error) {
+	var req flagRequest
+	if err := httpapi.Decode(r, &req); err != nil {
+		return req, err
+	}
+	if !flagReasons[req.Reason] {
+		return req, acme.Invalid(acme.FieldError{Field: "reason", Message: "must be one of spam, abuse, off_topic, inappropriate, other"})
+	}
+	if utf8.RuneCountInString(req.Notes) > 1000 {
+		return req, acme.Invalid(acme.FieldError{Field: "notes", Message: "must be at most 1000 characters"})
+	}
+	return req, nil
+}
+
+func (m *Module) handleSubmit(w http.ResponseWriter, r *http.Request) error {
+	rating, title, body, err := decodeSubmit(r)
+	if err != nil {
 		return err
 	}
 	productID := r.PathValue("id")
 	if !acme.ValidID(productID) {
 		return acme.Errorf(acme.CodeNotFound, "product not found")
 	}
-	s, err := m.Submit(r.Context(), httpapi.CallerFrom(r.Context()).CustomerID, productID, rating, req.Title, req.Body)
+	s, err := m.Submit(r.Context(), httpapi.CallerFrom(r.Context()).CustomerID, productID, rating, title, body)
 	if err != nil {
 		return err
 	}
@@ -167,15 +191,9 @@ func (m *Module) handleGet(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (m *Module) handleFlag(w http.ResponseWriter, r *http.Request) error {
-	var req flagRequest
-	if err := httpapi.Decode(r, &req); err != nil {
+	req, err := decodeFlag(r)
+	if err != nil {
 		return err
-	}
-	if !flagReasons[req.Reason] {
-		return acme.Invalid(acme.FieldError{Field: "reason", Message: "must be one of spam, abuse, off_topic, inappropriate, other"})
-	}
-	if utf8.RuneCountInString(req.Notes) > 1000 {
-		return acme.Invalid(acme.FieldError{Field: "notes", Message: "must be at most 1000 characters"})
 	}
 	c := httpapi.CallerFrom(r.Context())
 	v, pos, err := m.act(r.Context(), r.PathValue("id"), flagReview{By: c.CustomerID, Reason: req.Reason, At: m.clock.Now().Format(timeFormat)})
