@@ -535,3 +535,83 @@ DROP TABLE alpha_count;
 		t.Fatalf("statuses = %v, want one running and one standby", statuses)
 	}
 }
+
+// ErrConcurrency on the handler's commit calls the handler again (it reloads);
+// the message is applied once.
+func TestConsumerRetriesHandlerOnConcurrencyConflict(t *testing.T) {
+	dir := t.TempDir()
+	bus := embeddedBus(t)
+	alpha, beta := openStore(t, dir, "alpha"), openStore(t, dir, "beta")
+	p := newPlatform(t, bus, nil)
+	p.Host("alpha", alpha)
+	var calls atomic.Int64
+	p.Host("beta", beta).Consume("things", []string{"ThingHappened"}, func(ctx context.Context, m es.Message) (es.Commit, error) {
+		expected := es.NoStream
+		if calls.Add(1) == 1 {
+			expected = 7 // a stale read: the stream is not at version 7
+		}
+		e := DoThing.New(acme.NewID(), doThing{ThingID: "copy"}, es.MetadataFrom(ctx))
+		return es.Commit{Appends: []es.Append{{StreamID: "copy-" + m.ID, Expected: expected, Events: []es.Event{e}}}}, nil
+	})
+	if err := p.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	res := appendThing(t, alpha, "t1", 1)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := p.Await(ctx, httpapi.Position{"alpha": res.Position}, []string{"beta.things"}); err != nil {
+		t.Fatal(err)
+	}
+	evs, err := beta.ReadStream(context.Background(), "copy-"+res.Events[0].ID, es.StreamQuery{})
+	if err != nil || len(evs) != 1 || calls.Load() != 2 {
+		t.Fatalf("events %d (%v), handler calls %d; want 1 event after 2 calls", len(evs), err, calls.Load())
+	}
+	if evs[0].Metadata.CausationID != res.Events[0].ID || evs[0].Metadata.CorrelationID != "corr-t1" {
+		t.Fatalf("metadata of the consumer's event = %+v", evs[0].Metadata)
+	}
+}
+
+// Close lets a handler in flight finish and acknowledges its message: a new
+// process does not apply it again.
+func TestCloseDrainsInFlight(t *testing.T) {
+	dir := t.TempDir()
+	bus := embeddedBus(t)
+	alpha, beta := openStore(t, dir, "alpha"), openStore(t, dir, "beta")
+	migrateSeen(t, beta)
+	p := newPlatform(t, bus, nil)
+	p.Host("alpha", alpha)
+	var calls atomic.Int64
+	inHandler := make(chan struct{})
+	inner := countingHandler(&calls)
+	p.Host("beta", beta).Consume("things", []string{"ThingHappened"}, func(ctx context.Context, m es.Message) (es.Commit, error) {
+		close(inHandler)
+		time.Sleep(300 * time.Millisecond)
+		return inner(ctx, m)
+	})
+	if err := p.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	appendThing(t, alpha, "t1", 1)
+	select {
+	case <-inHandler:
+	case <-time.After(5 * time.Second):
+		t.Fatal("handler not called")
+	}
+	if err := p.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if n := applied(t, beta, "t1"); n != 1 {
+		t.Fatalf("in-flight message applied %d times at Close, want 1", n)
+	}
+	p2 := newPlatform(t, bus, nil)
+	p2.Host("alpha", alpha)
+	var calls2 atomic.Int64
+	p2.Host("beta", beta).Consume("things", []string{"ThingHappened"}, countingHandler(&calls2))
+	if err := p2.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(500 * time.Millisecond)
+	if calls2.Load() != 0 {
+		t.Fatalf("the message acknowledged at Close was delivered again (%d)", calls2.Load())
+	}
+}
