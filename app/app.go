@@ -195,11 +195,27 @@ func (a *App) Run(ctx context.Context) (err error) {
 	a.api.Idempotency = &httpapi.SQLIdempotency{DB: httpStore.DB()}
 	a.api.Awaiter = pf
 
-	for _, m := range a.modules {
-		st, err := a.openStore(ctx, open, m.Name())
-		if err != nil {
-			return err
-		}
+	a.log.Debug("bus and http store ready", "after", time.Since(start))
+	// Open (and migrate) the context stores concurrently; start the contexts
+	// one by one, in the order of modules.go.
+	stores := make([]es.Store, len(a.modules))
+	errs := make([]error, len(a.modules))
+	var wg sync.WaitGroup
+	for i, m := range a.modules {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			stores[i], errs[i] = a.openStore(ctx, open, m.Name())
+		}()
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		return err
+	}
+	a.log.Debug("stores open", "after", time.Since(start))
+	for i, m := range a.modules {
+		t0 := time.Now()
+		st := stores[i]
 		if err := m.Start(ctx, filteringHost{Host: pf.Host(m.Name(), st), log: a.log}); err != nil {
 			return fmt.Errorf("start %s: %w", m.Name(), err)
 		}
@@ -207,12 +223,15 @@ func (a *App) Run(ctx context.Context) (err error) {
 		if auth, ok := m.(httpapi.Authenticator); ok {
 			a.api.Auth = auth
 		}
+		a.log.Debug("context started", "context", m.Name(), "took", time.Since(t0))
 	}
+	t0 := time.Now()
 	pf.Routes(a.api)
 	registerDocs(a)
 	if err := pf.Start(ctx); err != nil {
 		return fmt.Errorf("start platform: %w", err)
 	}
+	a.log.Debug("platform started", "took", time.Since(t0))
 	a.ready.Store(true)
 	a.log.Info("acme ready", "addr", ln.Addr().String(), "dataDir", a.cfg.DataDir, "contexts", len(a.modules),
 		"messages", len(a.registry.All()), "store", storeKind(a.cfg), "bus", busKind(a.cfg), "startup", time.Since(start).Round(time.Millisecond))
@@ -282,6 +301,8 @@ func (a *App) Close() error {
 	a.closed = true
 	a.mu.Unlock()
 	a.ready.Store(false)
+	start := time.Now()
+	defer func() { a.log.Debug("closed", "took", time.Since(start)) }()
 	var errs []error
 	if a.srv != nil {
 		ctx, cancel := context.WithTimeout(context.Background(), a.cfg.ShutdownTimeout)
@@ -294,15 +315,18 @@ func (a *App) Close() error {
 		}
 	}
 	if a.platform != nil {
+		a.log.Debug("http server stopped", "after", time.Since(start))
 		if err := a.platform.Close(); err != nil {
 			errs = append(errs, fmt.Errorf("platform: %w", err))
 		}
 	}
+	a.log.Debug("platform stopped", "after", time.Since(start))
 	if a.bus != nil {
 		if err := a.bus.Close(); err != nil {
 			errs = append(errs, fmt.Errorf("bus: %w", err))
 		}
 	}
+	a.log.Debug("bus closed", "after", time.Since(start))
 	for i := len(a.stores) - 1; i >= 0; i-- {
 		if err := a.stores[i].Close(); err != nil {
 			errs = append(errs, fmt.Errorf("store: %w", err))
