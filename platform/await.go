@@ -40,8 +40,14 @@ func (p *Platform) Await(ctx context.Context, pos httpapi.Position, reads []stri
 		}
 		// Progress in this process wakes us at once; other processes' progress
 		// (a relay or a consumer elsewhere) is seen by the short re-check.
+		checked := time.Now()
 		select {
 		case <-wake:
+			// Many signals arrive under load; each check may ask the bus, so
+			// check at most every 2 ms.
+			if d := 2*time.Millisecond - time.Since(checked); d > 0 {
+				time.Sleep(d)
+			}
 		case <-time.After(20 * time.Millisecond):
 		case <-timeout.C:
 			return acme.Errorf(acme.CodeStaleReadModel, "the read models did not reach the requested position within %s; retry later", p.cfg.AwaitTimeout)

@@ -27,26 +27,69 @@ func (r *relay) run(ctx context.Context) {
 	r.h.p.leader(ctx, "relay."+r.h.name, r.leader.Store, r.tail)
 }
 
+// checkpointEvery bounds how long a published position may stay unrecorded:
+// the checkpoint is written at most every checkpointEvery (or every
+// checkpointBatch entries) while entries flow, and once the log is idle that
+// long. A crash re-publishes what was not recorded; the bus deduplicates it.
+const (
+	checkpointEvery = 50 * time.Millisecond
+	checkpointBatch = 5000
+)
+
 func (r *relay) tail(ctx context.Context) error {
 	p, s := r.h.p, r.h.store
 	cp, err := readCheckpoint(ctx, s, relayCheckpoint)
 	if err != nil {
 		return err
 	}
+	stored, storedAt := cp, time.Now()
+	flush := func(ctx context.Context) error {
+		if cp == stored {
+			return nil
+		}
+		pos := cp
+		if _, err := s.Commit(ctx, es.Commit{Apply: func(ctx context.Context, tx es.SQL, _ []es.Event) error {
+			return writeCheckpoint(ctx, tx, relayCheckpoint, pos)
+		}}); err != nil {
+			return err
+		}
+		stored, storedAt = pos, time.Now()
+		return nil
+	}
+	// On a clean stop, record what was published.
+	defer func() {
+		fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Second)
+		defer cancel()
+		_ = flush(fctx)
+	}()
 	r.published.Store(cp)
 	p.progress.signal()
 	for {
 		events, err := s.ReadAll(ctx, cp, p.cfg.RelayBatch)
 		if err != nil {
+			if ctx.Err() != nil {
+				return nil
+			}
 			return err
 		}
 		if len(events) == 0 {
 			r.observeLag(ctx, cp)
-			if err := s.Wait(ctx, cp); err != nil {
-				if ctx.Err() != nil {
-					return nil
+			wctx, cancel := ctx, context.CancelFunc(func() {})
+			if cp != stored {
+				wctx, cancel = context.WithTimeout(ctx, checkpointEvery)
+			}
+			err := s.Wait(wctx, cp)
+			cancel()
+			if ctx.Err() != nil {
+				return nil
+			}
+			if err != nil {
+				if wctx.Err() == nil {
+					return err
 				}
-				return err
+				if err := flush(ctx); err != nil { // idle: record the checkpoint
+					return err
+				}
 			}
 			continue
 		}
@@ -62,24 +105,24 @@ func (r *relay) tail(ctx context.Context) error {
 		}
 		if r.afterPublish != nil {
 			if err := r.afterPublish(); err != nil {
+				stored = cp // died: nothing more is recorded
 				return err
 			}
 		}
-		last := events[len(events)-1].Position
-		if _, err := s.Commit(ctx, es.Commit{Apply: func(ctx context.Context, tx es.SQL, _ []es.Event) error {
-			return writeCheckpoint(ctx, tx, relayCheckpoint, last)
-		}}); err != nil {
-			if ctx.Err() != nil {
-				return nil
-			}
-			return err
-		}
-		cp = last
+		cp = events[len(events)-1].Position
 		r.published.Store(cp)
 		p.metrics.relayPublished.WithLabelValues(r.h.name).Add(float64(len(events)))
 		p.metrics.relayPosition.WithLabelValues(r.h.name).Set(float64(cp))
 		r.observeLag(ctx, cp)
 		p.progress.signal()
+		if cp-stored >= checkpointBatch || time.Since(storedAt) >= checkpointEvery {
+			if err := flush(ctx); err != nil {
+				if ctx.Err() != nil {
+					return nil
+				}
+				return err
+			}
+		}
 	}
 }
 
