@@ -66,6 +66,7 @@ type Store struct {
 	writerDone chan struct{}
 	mu         sync.RWMutex // guards closed and sending on reqs
 	closed     bool
+	closedFlag atomic.Bool // closed, for readers that must not wait on mu
 	closedCh   chan struct{}
 	closeOnce  sync.Once
 	closeErr   error
@@ -253,6 +254,7 @@ func (s *Store) DB() es.SQL { return s.readDB }
 // es.ErrClosed after Close.
 func (s *Store) Close() error {
 	s.closeOnce.Do(func() {
+		s.closedFlag.Store(true)
 		s.mu.Lock()
 		s.closed = true
 		close(s.reqs)
@@ -268,11 +270,9 @@ func (s *Store) Close() error {
 	return s.closeErr
 }
 
-func (s *Store) isClosed() bool {
-	s.mu.RLock()
-	defer s.mu.RUnlock()
-	return s.closed
-}
+// isClosed does not take mu: a Commit.Apply running on the writer may read
+// while Close waits for mu.
+func (s *Store) isClosed() bool { return s.closedFlag.Load() }
 
 // Migrate applies the goose migrations in fsys for owner, recording them in
 // the owner's own version table goose_<owner>. Idempotent; calls are serialised.

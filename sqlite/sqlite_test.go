@@ -274,3 +274,21 @@ func FuzzRoundTrip(f *testing.F) {
 		}
 	})
 }
+
+// Commit from inside Apply would wait for the writer that runs the Apply: it is
+// refused instead of deadlocking.
+func TestCommitInsideApply(t *testing.T) {
+	s := open(t)
+	var inner error
+	_, err := s.Commit(t.Context(), es.Commit{Appends: []es.Append{{StreamID: "a", StreamType: "t", Expected: es.NoStream, Events: []es.Event{estest.Ev("T", `{}`)}}},
+		Apply: func(ctx context.Context, tx es.SQL, _ []es.Event) error {
+			_, inner = s.Commit(ctx, es.Commit{Appends: []es.Append{{StreamID: "b", StreamType: "t", Expected: es.NoStream, Events: []es.Event{estest.Ev("T", `{}`)}}}})
+			return nil
+		}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if inner == nil {
+		t.Fatal("Commit inside Apply succeeded")
+	}
+}

@@ -23,6 +23,11 @@ func TestStore(t *testing.T) {
 	estest.RunStore(t, func(t *testing.T) es.Store { return open(t) })
 }
 
+// TestNeverSkip is the never-skip test alone: go test -race -count=5 -run NeverSkip ./sqlite/
+func TestNeverSkip(t *testing.T) {
+	estest.RunNeverSkip(t, func(t *testing.T) es.Store { return open(t) })
+}
+
 func BenchmarkStore(b *testing.B) {
 	estest.RunBenchmarks(b, func(b *testing.B) es.Store { return open(b) })
 }

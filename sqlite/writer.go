@@ -70,6 +70,10 @@ func (s *Store) do(r *request) error {
 	if err := r.ctx.Err(); err != nil {
 		return fmt.Errorf("sqlite: commit: %w", err)
 	}
+	if r.ctx.Value(applyKey{}) == s {
+		// The writer is running this caller's Apply: queueing would deadlock.
+		return errors.New("sqlite: Commit or SaveSnapshot called from inside a Commit.Apply of the same store")
+	}
 	s.mu.RLock()
 	if s.closed {
 		s.mu.RUnlock()
@@ -304,7 +308,8 @@ func (s *Store) apply(r *request, head *int64, now int64) (es.Result, error) {
 		}
 	}
 	if c.Apply != nil {
-		if err := c.Apply(r.ctx, txSQL{conn: s.conn, ctx: r.ctx}, out); err != nil {
+		ctx := context.WithValue(r.ctx, applyKey{}, s)
+		if err := c.Apply(ctx, txSQL{conn: s.conn, ctx: r.ctx}, out); err != nil {
 			return es.Result{}, err
 		}
 	}
@@ -428,6 +433,9 @@ type txSQL struct {
 	conn *sql.Conn
 	ctx  context.Context
 }
+
+// applyKey marks the ctx given to Commit.Apply (its value is the store).
+type applyKey struct{}
 
 // errTxControl: Apply must not end or nest the group's transaction.
 var errTxControl = errors.New("sqlite: transaction control statements are not allowed in Commit.Apply")

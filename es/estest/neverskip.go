@@ -17,6 +17,10 @@ import (
 // -short writes a tenth.
 var NeverSkipEvents = 20_000
 
+// RunNeverSkip runs only the never-skip test, for a top-level test that
+// `go test -race -count=5 -run NeverSkip` selects (RunStore runs it too).
+func RunNeverSkip(t *testing.T, open func(t *testing.T) es.Store) { testNeverSkip(t, open(t)) }
+
 // testNeverSkip: 16 concurrent writers append to random streams (single-event
 // and multi-event, multi-stream commits, with and without version checks)
 // while a reader tails the global log with ReadAll + Wait. The reader must see
