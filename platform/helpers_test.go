@@ -32,11 +32,17 @@ type doThing struct {
 var (
 	ThingHappened = es.Define[thingHappened](es.MessageSpec{Name: "ThingHappened", Kind: es.KindEvent, Owner: "alpha", Summary: "test event"})
 	DoThing       = es.Define[doThing](es.MessageSpec{Name: "DoThing", Kind: es.KindCommand, Owner: "beta", Summary: "test command"})
+	ThingRenamed  = es.Define[thingRenamed](es.MessageSpec{Name: "ThingRenamed", Kind: es.KindEvent, Owner: "alpha", Summary: "test event"})
 )
+
+type thingRenamed struct {
+	ThingID string `json:"thingId"`
+	Name    string `json:"name"`
+}
 
 func testRegistry(t testing.TB) *es.Registry {
 	t.Helper()
-	r, err := es.NewRegistry(ThingHappened, DoThing)
+	r, err := es.NewRegistry(ThingHappened, DoThing, ThingRenamed)
 	if err != nil {
 		t.Fatal(err)
 	}
