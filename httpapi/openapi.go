@@ -195,8 +195,13 @@ func (g *schemaGen) operation(rt Route, method, p string, problem map[string]any
 	return op
 }
 
+// firstLine is the summary of an operation: the first sentence of its
+// documentation (the whole text goes into the description).
 func firstLine(s string) string {
 	s, _, _ = strings.Cut(s, "\n")
+	if i := strings.Index(s, ". "); i > 0 {
+		s = s[:i+1]
+	}
 	if len(s) > 120 {
 		s = s[:117] + "..."
 	}
