@@ -128,7 +128,7 @@ func (c *consumer) apply(ctx context.Context, msg es.Message) error {
 	})
 	inbox := c.full + "/" + msg.ID
 	for attempt := 0; ; attempt++ {
-		cm, err := c.handler(hctx, msg)
+		cm, err := c.call(hctx, msg)
 		if err != nil {
 			return err
 		}
@@ -154,4 +154,15 @@ func (c *consumer) lastError() string {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return c.lastErr
+}
+
+// call runs the handler; a panic becomes an error (retried, then dead-lettered),
+// never a dead process.
+func (c *consumer) call(ctx context.Context, msg es.Message) (cm es.Commit, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("handler panic: %v", r)
+		}
+	}()
+	return c.handler(ctx, msg)
 }

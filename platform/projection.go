@@ -160,7 +160,7 @@ func (x *projection) step(ctx context.Context) (int, error) {
 		next <- read{}
 	}
 	_, err := s.Commit(ctx, es.Commit{Apply: func(ctx context.Context, tx es.SQL, _ []es.Event) error {
-		if err := x.p.Apply(ctx, tx, events); err != nil {
+		if err := x.apply(ctx, tx, events); err != nil {
 			return fmt.Errorf("apply: %w", err)
 		}
 		return writeCheckpoint(ctx, tx, projectionCheckpoint(x.p.Name), last)
@@ -214,7 +214,7 @@ func (x *projection) rebuild(ctx context.Context) error {
 			}
 		}
 		for i := 0; i < len(events); i += batch {
-			if err := x.p.Apply(ctx, tx, events[i:min(i+batch, len(events))]); err != nil {
+			if err := x.apply(ctx, tx, events[i:min(i+batch, len(events))]); err != nil {
 				return fmt.Errorf("apply: %w", err)
 			}
 		}
@@ -250,4 +250,14 @@ func (x *projection) lastError() string {
 	x.mu.Lock()
 	defer x.mu.Unlock()
 	return x.lastErr
+}
+
+// apply runs the projection's Apply; a panic becomes an error.
+func (x *projection) apply(ctx context.Context, tx es.SQL, events []es.Event) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("projection %s panic: %v", x.p.Name, r)
+		}
+	}()
+	return x.p.Apply(ctx, tx, events)
 }

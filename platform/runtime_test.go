@@ -615,3 +615,30 @@ func TestCloseDrainsInFlight(t *testing.T) {
 		t.Fatalf("the message acknowledged at Close was delivered again (%d)", calls2.Load())
 	}
 }
+
+func TestHandlerPanicIsRetriedThenDeadLettered(t *testing.T) {
+	dir := t.TempDir()
+	bus := embeddedBus(t)
+	alpha, beta := openStore(t, dir, "alpha"), openStore(t, dir, "beta")
+	p := newPlatform(t, bus, func(c *Config) { c.MaxDeliveries = 2 })
+	p.Host("alpha", alpha)
+	var calls atomic.Int64
+	p.Host("beta", beta).Consume("things", []string{"ThingHappened"}, func(ctx context.Context, m es.Message) (es.Commit, error) {
+		calls.Add(1)
+		var nilMap map[string]int
+		nilMap["boom"]++ // panics
+		return es.Commit{}, nil
+	})
+	if err := p.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	appendThing(t, alpha, "t1", 1)
+	var dls []es.DeadLetter
+	eventually(t, 10*time.Second, "the dead letter", func() bool {
+		dls, _ = bus.DeadLetters(context.Background(), 0)
+		return len(dls) == 1
+	})
+	if !strings.Contains(dls[0].Error, "panic") || calls.Load() != 2 {
+		t.Fatalf("dead letter %+v after %d calls", dls[0], calls.Load())
+	}
+}
