@@ -76,7 +76,7 @@ func (p *Platform) Routes(api *httpapi.API) {
 		httpapi.Returns(202, accepted{}))
 	api.Handle("GET /api/v1/admin/dead-letters", httpapi.Admin, p.getDeadLetters,
 		httpapi.Summary("List the dead-lettered messages"),
-		httpapi.Returns(200, items[DeadLetterView]{}))
+		httpapi.Returns(200, httpapi.List[DeadLetterView]{}))
 	api.Handle("POST /api/v1/admin/dead-letters/{id}/retry", httpapi.Admin, p.postRetry,
 		httpapi.Summary("Apply a dead-lettered message once more through its consumer"),
 		httpapi.Returns(202, accepted{}))
@@ -152,17 +152,24 @@ func (p *Platform) postRebuild(w http.ResponseWriter, r *http.Request) error {
 	return httpapi.JSON(w, http.StatusAccepted, accepted{Name: name, Status: "rebuilding"})
 }
 
+// getDeadLetters lists the dead letters, oldest first, in the contract's list
+// envelope (?page=&pageSize=).
 func (p *Platform) getDeadLetters(w http.ResponseWriter, r *http.Request) error {
+	page, size, err := httpapi.Paging(r)
+	if err != nil {
+		return err
+	}
 	dls, err := p.cfg.Bus.DeadLetters(r.Context(), 0)
 	if err != nil {
 		return err
 	}
-	out := make([]DeadLetterView, 0, len(dls))
-	for _, d := range dls {
+	from, to := httpapi.Window(len(dls), page, size)
+	out := make([]DeadLetterView, 0, to-from)
+	for _, d := range dls[from:to] {
 		out = append(out, DeadLetterView{ID: d.ID, Consumer: d.Consumer, MessageType: d.Message.Type,
 			MessageID: d.Message.ID, Error: d.Error, Deliveries: d.Deliveries, DeadAt: d.DeadAt})
 	}
-	return httpapi.JSON(w, 200, items[DeadLetterView]{Items: out})
+	return httpapi.JSON(w, 200, httpapi.List[DeadLetterView]{Items: out, Total: len(dls), Page: page, PageSize: size})
 }
 
 // RetryDeadLetter applies dead letter id once more through its consumer's
