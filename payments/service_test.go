@@ -43,7 +43,7 @@ type fixedClock struct{ t time.Time }
 
 func (c fixedClock) Now() time.Time { return c.t }
 
-func startPayments(t *testing.T, cfg Config) (*Module, *testHost) {
+func startPayments(t testing.TB, cfg Config) (*Module, *testHost) {
 	t.Helper()
 	st, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "payments.db"))
 	if err != nil {
@@ -63,14 +63,14 @@ func startPayments(t *testing.T, cfg Config) (*Module, *testHost) {
 }
 
 // message builds the bus message of a command.
-func message[T any](t *testing.T, msg *es.Msg[T], v T) es.Message {
+func message[T any](t testing.TB, msg *es.Msg[T], v T) es.Message {
 	t.Helper()
 	e := msg.New(acme.NewID(), v, es.Metadata{})
 	return es.Message{ID: e.ID, Type: e.Type, SchemaVersion: e.SchemaVersion, Source: "checkout", Data: e.Data}
 }
 
 // deliver applies m; it reports whether the commit was a duplicate.
-func (h *testHost) deliver(t *testing.T, m es.Message) error {
+func (h *testHost) deliver(t testing.TB, m es.Message) error {
 	t.Helper()
 	c, err := h.handlers[m.Type](context.Background(), m)
 	if err != nil {
@@ -105,14 +105,14 @@ func (h *testHost) last(t *testing.T, paymentID string) map[string]any {
 	return m
 }
 
-func must(t *testing.T, err error) {
+func must(t testing.TB, err error) {
 	t.Helper()
 	if err != nil {
 		t.Fatal(err)
 	}
 }
 
-func authorizeMsg(t *testing.T, id, token string) es.Message {
+func authorizeMsg(t testing.TB, id, token string) es.Message {
 	return message(t, AuthorizePayment, AuthorizePaymentV1{PaymentID: id, CheckoutID: "c-" + id, CustomerID: "u1",
 		Amount: acme.Money{Amount: 4200, Currency: "USD"}, PaymentMethod: PaymentMethod{Type: "card", Token: token}})
 }

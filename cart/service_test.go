@@ -1,0 +1,112 @@
+package cart
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"acme"
+	"acme/es"
+)
+
+func TestCartService(t *testing.T) {
+	m, h, clock := startCart(t)
+	ctx := context.Background()
+	h.deliver(t, "ProductCreated", map[string]any{"productId": pA, "name": "Shirt", "price": usdMap(1000), "categoryId": "cat", "initialStock": 4})
+	h.deliver(t, "ProductCreated", map[string]any{"productId": pB, "name": "Polo", "price": usdMap(2000), "categoryId": "polo", "initialStock": 0})
+	h.deliver(t, "ProductVariantAdded", map[string]any{"productId": pB, "variantId": vM, "size": "M", "color": "Red", "priceModifier": usdMap(250), "initialStock": 2})
+
+	if _, _, err := m.AddItem(ctx, cust, pB, "", 1); acme.ErrorCode(err) != CodeVariantRequired {
+		t.Fatalf("no variant: %v", err)
+	}
+	v, _, err := m.AddItem(ctx, cust, pB, vM, 2)
+	if err != nil || v.Items[0].Name != "Polo (M / Red)" || v.Items[0].UnitPrice != usd(2250) {
+		t.Fatalf("variant: %+v %v", v, err)
+	}
+	// Inventory levels replace the initial stock; an older level never
+	// overwrites a newer one.
+	newer := h.deliver(t, "InventoryRestocked", map[string]any{"productId": pA, "levels": []any{map[string]any{"productId": pA, "variantId": "", "available": 9}}})
+	older := newer
+	older.ID, older.Position = acme.NewID(), newer.Position-1
+	older.Data = []byte(`{"levels":[{"productId":"` + pA + `","variantId":"","available":1}]}`)
+	h.redeliver(t, older)
+	if _, _, err := m.AddItem(ctx, cust, pA, "", 9); err != nil {
+		t.Fatalf("9 of 9 available: %v", err)
+	}
+	h.deliver(t, "OutOfStock", map[string]any{"productId": pA, "variantId": ""})
+	if _, _, err := m.UpdateQuantity(ctx, cust, pA, "", false, 10); acme.ErrorCode(err) != CodeInsufficientStock {
+		t.Fatalf("after OutOfStock: %v", err)
+	}
+	// A price change shows at checkout (prices are frozen then), and in a
+	// variant's price.
+	h.deliver(t, "ProductUpdated", map[string]any{"productId": pB, "name": "Polo", "price": usdMap(3000), "categoryId": "polo"})
+	// A promotion on the polo category, applied, then checkout.
+	h.deliver(t, "PromotionCreated", map[string]any{"promotionId": "pr1", "code": "Polo10", "kind": "percentage", "percent": 10,
+		"productIds": []string{}, "categoryIds": []string{"polo"}, "endsAt": clock.t.Add(time.Hour)})
+	v, _, err = m.ApplyPromotionCode(ctx, cust, "polo10")
+	// 10 % of the polo line at its cart price 2 × 2250.
+	if err != nil || v.Discount != usd(450) || *v.PromotionCode != "Polo10" {
+		t.Fatalf("promotion: %+v %v", v, err)
+	}
+	co, _, err := m.Checkout(ctx, cust, Address{Name: "A", Line1: "L", City: "C", PostalCode: "P", Country: "de"}, PaymentMethod{Type: "card", Token: "tok_visa"})
+	if err != nil || co.Status != StatusPending {
+		t.Fatalf("checkout: %+v %v", co, err)
+	}
+	r, err := m.CheckoutRequest(ctx, cust, false, co.CheckoutID)
+	if err != nil || r.Status != StatusPending {
+		t.Fatalf("request: %+v %v", r, err)
+	}
+	if _, err := m.CheckoutRequest(ctx, "someone-else", false, co.CheckoutID); acme.ErrorCode(err) != acme.CodeNotFound {
+		t.Fatalf("other customer: %v", err)
+	}
+	evs, _ := h.store.ReadStream(ctx, streamID(cust), es0())
+	checked, err := CartCheckedOut.Decode(evs[len(evs)-2])
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Frozen: polo at the new price 3250, shirt 9 × 1000; 10 % of 6500.
+	if checked.Subtotal != usd(15500) || checked.Discount != usd(650) || checked.Total != usd(14850) || checked.ShippingAddress.Country != "DE" {
+		t.Fatalf("CartCheckedOut %+v", checked)
+	}
+	if v, _ := m.Cart(ctx, cust); len(v.Items) != 0 || v.CartID == checked.CartID {
+		t.Fatalf("cart after checkout %+v", v)
+	}
+
+	// The customer adds something, then the checkout fails: the lines come back,
+	// merged.
+	h.deliver(t, "InventoryRestocked", map[string]any{"levels": []any{map[string]any{"productId": pA, "variantId": "", "available": 20}}})
+	if _, _, err := m.AddItem(ctx, cust, pA, "", 1); err != nil {
+		t.Fatal(err)
+	}
+	failed := h.deliver(t, "CheckoutFailed", map[string]any{"checkoutId": co.CheckoutID, "cartId": checked.CartID, "customerId": cust, "reason": "insufficient_stock"})
+	h.redeliver(t, failed)                                                                                                     // a duplicate delivery changes nothing
+	h.deliver(t, "CheckoutFailed", map[string]any{"checkoutId": co.CheckoutID, "customerId": cust, "reason": "payment_error"}) // a second verdict is ignored
+	r, _ = m.CheckoutRequest(ctx, cust, false, co.CheckoutID)
+	if r.Status != StatusFailed || *r.FailureReason != "insufficient_stock" || r.OrderID != nil {
+		t.Fatalf("failed request %+v", r)
+	}
+	v, _ = m.Cart(ctx, cust)
+	if len(v.Items) != 2 || v.Items[0].ProductID != pA || v.Items[0].Quantity != 10 || v.Items[1].Quantity != 2 || v.PromotionCode == nil {
+		t.Fatalf("restored cart %+v", v)
+	}
+	// COMPLETED after FAILED is ignored; a completed one keeps its order id.
+	h.deliver(t, "CheckoutCompleted", map[string]any{"checkoutId": co.CheckoutID, "orderId": "o1"})
+	if r, _ = m.CheckoutRequest(ctx, cust, false, co.CheckoutID); r.Status != StatusFailed {
+		t.Fatalf("%+v", r)
+	}
+	co2, _, err := m.Checkout(ctx, cust, Address{Name: "A", Line1: "L", City: "C", PostalCode: "P", Country: "DE"}, PaymentMethod{Type: "card", Token: "tok_visa"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.deliver(t, "CheckoutCompleted", map[string]any{"checkoutId": co2.CheckoutID, "orderId": "o2"})
+	if r, _ = m.CheckoutRequest(ctx, cust, true, co2.CheckoutID); r.Status != StatusCompleted || *r.OrderID != "o2" {
+		t.Fatalf("%+v", r)
+	}
+	// Deactivated products are no longer sold.
+	h.deliver(t, "ProductDeactivated", map[string]any{"productId": pA})
+	if _, _, err := m.AddItem(ctx, cust, pA, "", 1); acme.ErrorCode(err) != CodeProductNotFound {
+		t.Fatalf("inactive: %v", err)
+	}
+}
+
+func es0() es.StreamQuery { return es.StreamQuery{} }
