@@ -28,6 +28,9 @@
 //     category_not_found); initialStock >= 0 (422 validation_failed).
 //   - A variant has a size or a color (422 no_attribute); deactivating twice is
 //     409 already_inactive; commands on an unknown product are 404.
+//   - A deactivated product can still be read by id (active: false), updated,
+//     repriced and given variants (an admin may fix its data); it stays inactive.
+//     There is no reactivation command.
 //
 // Stock: initialStock travels in ProductCreated and ProductVariantAdded; the
 // inventory context consumes them. Catalog never writes inventory's store.

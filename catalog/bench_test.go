@@ -1,0 +1,83 @@
+package catalog
+
+import (
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"net/http"
+	"net/http/httptest"
+	"slices"
+	"testing"
+	"time"
+
+	"acme"
+	"acme/es"
+	"acme/httpapi"
+)
+
+// seedProducts stores n products (each with one variant) as real events,
+// projected inline, in commits of 1,000 streams; it returns their ids.
+func seedProducts(b *testing.B, m *Module, n int) []string {
+	b.Helper()
+	ctx := context.Background()
+	cat := acme.NewID()
+	if _, err := m.categories.Handle(ctx, categoryStream(cat), createCategory{CategoryID: cat, Name: "Bench", At: m.now()}); err != nil {
+		b.Fatal(err)
+	}
+	reg := m.h.Registry()
+	ids := make([]string, 0, n)
+	for len(ids) < n {
+		var c es.Commit
+		for i := 0; i < 1000 && len(ids) < n; i++ {
+			id := acme.NewID()
+			ids = append(ids, id)
+			at := m.now()
+			e1, _ := reg.Encode(acme.NewID(), ProductCreatedV1{ProductID: id, Name: fmt.Sprint("Product ", len(ids)),
+				Description: "A product for the benchmark", Price: acme.Money{Amount: 1000, Currency: "USD"}, CategoryID: cat, InitialStock: 5, CreatedAt: at}, es.Metadata{})
+			e2, _ := reg.Encode(acme.NewID(), ProductVariantAddedV1{ProductID: id, VariantID: acme.NewID(), SKU: "SKU-" + id,
+				Size: "M", PriceModifier: acme.Money{Currency: "USD"}, AddedAt: at}, es.Metadata{})
+			c.Appends = append(c.Appends, es.Append{StreamID: productStream(id), StreamType: "product", Expected: es.NoStream, Events: []es.Event{e1, e2}})
+		}
+		c.Apply = m.project
+		if _, err := m.h.Store().Commit(ctx, c); err != nil {
+			b.Fatal(err)
+		}
+	}
+	return ids
+}
+
+// BenchmarkGetProduct measures GET /api/v1/products/{id} through the API handler
+// (routing, read-model queries, JSON) at 1,000 and 100,000 products, reporting
+// p50 and p99 latencies. The 100,000 case is skipped with -short.
+func BenchmarkGetProduct(b *testing.B) {
+	for _, n := range []int{1_000, 100_000} {
+		b.Run(fmt.Sprintf("products=%d", n), func(b *testing.B) {
+			if n > 1000 && testing.Short() {
+				b.Skip("-short: 100,000 products take a while to seed")
+			}
+			m, _ := startModule(b)
+			ids := seedProducts(b, m, n)
+			api := httpapi.New("bench-admin-token")
+			m.Routes(api)
+			rng := rand.New(rand.NewPCG(1, 2))
+			lat := make([]time.Duration, 0, 1<<16)
+			for b.Loop() {
+				id := ids[rng.IntN(len(ids))]
+				req := httptest.NewRequest(http.MethodGet, "/api/v1/products/"+id, nil)
+				rec := httptest.NewRecorder()
+				start := time.Now()
+				api.ServeHTTP(rec, req)
+				lat = append(lat, time.Since(start))
+				if rec.Code != http.StatusOK {
+					b.Fatalf("status %d: %s", rec.Code, rec.Body)
+				}
+			}
+			slices.Sort(lat)
+			pct := func(p float64) float64 {
+				return float64(lat[min(len(lat)-1, int(float64(len(lat))*p))].Microseconds()) / 1000
+			}
+			b.ReportMetric(pct(0.50), "p50-ms")
+			b.ReportMetric(pct(0.99), "p99-ms")
+		})
+	}
+}
