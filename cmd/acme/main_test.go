@@ -65,6 +65,16 @@ func TestVersionAndHelp(t *testing.T) {
 	if code := run(context.Background(), []string{"frobnicate"}, env(nil), io.Discard, io.Discard); code != 2 {
 		t.Fatalf("unknown command exit %d", code)
 	}
+	dir := t.TempDir()
+	if code := run(context.Background(), []string{"catalog", "export", dir}, env(nil), io.Discard, io.Discard); code != 0 {
+		t.Fatalf("catalog export: exit %d", code)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "asyncapi.json")); err != nil {
+		t.Fatalf("catalog export wrote no asyncapi.json: %v", err)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "events", "CustomerRegistered", "schema.json")); err != nil {
+		t.Fatalf("catalog export lacks CustomerRegistered: %v", err)
+	}
 	if code := run(context.Background(), []string{"dlq"}, env(nil), io.Discard, io.Discard); code != 2 {
 		t.Fatalf("dlq without a token: exit %d", code)
 	}
