@@ -68,6 +68,7 @@ type App struct {
 	ln       net.Listener
 	srv      *http.Server
 	served   chan error
+	stop     []context.CancelFunc
 	ready    atomic.Bool
 	closed   bool
 }
@@ -192,7 +193,9 @@ func (a *App) Run(ctx context.Context) (err error) {
 	if err := httpStore.Migrate(ctx, "http", httpapi.IdempotencyMigrations()); err != nil {
 		return fmt.Errorf("migrate http store: %w", err)
 	}
-	a.api.Idempotency = &httpapi.SQLIdempotency{DB: httpStore.DB()}
+	idem := &httpapi.SQLIdempotency{DB: httpStore.DB()}
+	a.api.Idempotency = idem
+	a.purgeIdempotency(idem)
 	a.api.Awaiter = pf
 
 	a.log.Debug("bus and http store ready", "after", time.Since(start))
@@ -236,6 +239,29 @@ func (a *App) Run(ctx context.Context) (err error) {
 	a.log.Info("acme ready", "addr", ln.Addr().String(), "dataDir", a.cfg.DataDir, "contexts", len(a.modules),
 		"messages", len(a.registry.All()), "store", storeKind(a.cfg), "bus", busKind(a.cfg), "startup", time.Since(start).Round(time.Millisecond))
 	return nil
+}
+
+// purgeIdempotency deletes expired Idempotency-Key responses now and every
+// hour until Close.
+func (a *App) purgeIdempotency(s *httpapi.SQLIdempotency) {
+	ctx, cancel := context.WithCancel(context.Background())
+	a.mu.Lock()
+	a.stop = append(a.stop, cancel)
+	a.mu.Unlock()
+	go func() {
+		for {
+			if n, err := s.Purge(ctx, httpapi.Retention); err != nil && ctx.Err() == nil {
+				a.log.Warn("purging idempotency keys failed", "err", err)
+			} else if n > 0 {
+				a.log.Info("purged idempotency keys", "count", n)
+			}
+			select {
+			case <-ctx.Done():
+				return
+			case <-time.After(time.Hour):
+			}
+		}
+	}()
 }
 
 func (a *App) openStore(ctx context.Context, open es.Opener, name string) (es.Store, error) {
@@ -313,6 +339,9 @@ func (a *App) Close() error {
 		if err := <-a.served; err != nil && !errors.Is(err, http.ErrServerClosed) {
 			errs = append(errs, fmt.Errorf("http: %w", err))
 		}
+	}
+	for _, cancel := range a.stop {
+		cancel()
 	}
 	if a.platform != nil {
 		a.log.Debug("http server stopped", "after", time.Since(start))

@@ -288,3 +288,35 @@ func TestErrorTableKnowsSharedCodes(t *testing.T) {
 		}
 	}
 }
+
+func TestIdempotencyPurge(t *testing.T) {
+	st, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "http.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	if err := st.Migrate(context.Background(), "http", httpapi.IdempotencyMigrations()); err != nil {
+		t.Fatal(err)
+	}
+	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	s := &httpapi.SQLIdempotency{DB: st.DB(), Now: func() time.Time { return now }}
+	ctx := context.Background()
+	if state, _, _ := s.Claim(ctx, "anonymous", "old", "h"); state != httpapi.Claimed {
+		t.Fatal("not claimed")
+	}
+	_ = s.Complete(ctx, "anonymous", "old", httpapi.StoredResponse{Status: 201, Body: []byte("{}")})
+	now = now.Add(25 * time.Hour)
+	if state, _, _ := s.Claim(ctx, "anonymous", "new", "h"); state != httpapi.Claimed {
+		t.Fatal("not claimed")
+	}
+	n, err := s.Purge(ctx, httpapi.Retention)
+	if err != nil || n != 1 {
+		t.Fatalf("purged %d, %v; want 1", n, err)
+	}
+	if state, _, _ := s.Claim(ctx, "anonymous", "old", "other"); state != httpapi.Claimed {
+		t.Fatal("an expired key is not free again")
+	}
+	if state, _, _ := s.Claim(ctx, "anonymous", "new", "other"); state != httpapi.Mismatched {
+		t.Fatal("a live key was purged")
+	}
+}

@@ -332,3 +332,16 @@ func (s *SQLIdempotency) Release(ctx context.Context, scope, key string) error {
 	_, err := s.DB.ExecContext(ctx, `DELETE FROM http_idempotency WHERE scope = $1 AND idem_key = $2 AND status = 0`, scope, key)
 	return err
 }
+
+// Retention is how long a stored Idempotency-Key response is kept.
+const Retention = 24 * time.Hour
+
+// Purge deletes the responses stored before now-olderThan (and claims left
+// behind that long); it returns how many rows went.
+func (s *SQLIdempotency) Purge(ctx context.Context, olderThan time.Duration) (int64, error) {
+	res, err := s.DB.ExecContext(ctx, `DELETE FROM http_idempotency WHERE created_at < $1`, s.now().Add(-olderThan).Format(timeLayout))
+	if err != nil {
+		return 0, err
+	}
+	return res.RowsAffected()
+}
