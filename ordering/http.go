@@ -179,16 +179,12 @@ func (m *Module) respond(w http.ResponseWriter, res Result) error {
 func (m *Module) cancel(w http.ResponseWriter, r *http.Request) error {
 	var req CancelRequest
 	if r.ContentLength != 0 {
-		if err := httpapi.Decode(r, &req); err != nil {
+		if err := decodeBody(r, &req); err != nil {
 			return err
 		}
 	}
-	req.Reason = strings.TrimSpace(req.Reason)
-	if utf8.RuneCountInString(req.Reason) > 500 {
-		return acme.Invalid(acme.FieldError{Field: "reason", Message: "must be at most 500 characters"})
-	}
-	if req.Reason == "" {
-		req.Reason = "CUSTOMER_REQUESTED"
+	if fields := validateCancel(&req); len(fields) > 0 {
+		return acme.Invalid(fields...)
 	}
 	id := r.PathValue("id")
 	if _, err := m.visible(r.Context(), id, es.StreamQuery{}); err != nil {
@@ -213,12 +209,10 @@ func required(fields []acme.FieldError, name, v string, max int) []acme.FieldErr
 
 func (m *Module) ship(w http.ResponseWriter, r *http.Request) error {
 	var req ShipRequest
-	if err := httpapi.Decode(r, &req); err != nil {
+	if err := decodeBody(r, &req); err != nil {
 		return err
 	}
-	fields := required(nil, "trackingNumber", req.TrackingNumber, 100)
-	fields = required(fields, "carrier", req.Carrier, 100)
-	if len(fields) > 0 {
+	if fields := validateShip(req); len(fields) > 0 {
 		return acme.Invalid(fields...)
 	}
 	id := r.PathValue("id")
@@ -234,10 +228,10 @@ func (m *Module) ship(w http.ResponseWriter, r *http.Request) error {
 
 func (m *Module) deliver(w http.ResponseWriter, r *http.Request) error {
 	var req DeliverRequest
-	if err := httpapi.Decode(r, &req); err != nil {
+	if err := decodeBody(r, &req); err != nil {
 		return err
 	}
-	if fields := required(nil, "trackingNumber", req.TrackingNumber, 100); len(fields) > 0 {
+	if fields := validateDeliver(req); len(fields) > 0 {
 		return acme.Invalid(fields...)
 	}
 	id := r.PathValue("id")
@@ -249,4 +243,28 @@ func (m *Module) deliver(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	return m.respond(w, res)
+}
+
+// decodeBody is httpapi.Decode (400 malformed, 413 too large).
+func decodeBody(r *http.Request, v any) error { return httpapi.Decode(r, v) }
+
+// validateCancel trims the reason (default CUSTOMER_REQUESTED; free text up to 500 characters).
+func validateCancel(req *CancelRequest) []acme.FieldError {
+	req.Reason = strings.TrimSpace(req.Reason)
+	if utf8.RuneCountInString(req.Reason) > 500 {
+		return []acme.FieldError{{Field: "reason", Message: "must be at most 500 characters"}}
+	}
+	if req.Reason == "" {
+		req.Reason = "CUSTOMER_REQUESTED"
+	}
+	return nil
+}
+
+func validateShip(req ShipRequest) []acme.FieldError {
+	fields := required(nil, "trackingNumber", req.TrackingNumber, 100)
+	return required(fields, "carrier", req.Carrier, 100)
+}
+
+func validateDeliver(req DeliverRequest) []acme.FieldError {
+	return required(nil, "trackingNumber", req.TrackingNumber, 100)
 }
