@@ -292,3 +292,14 @@ func TestCommitInsideApply(t *testing.T) {
 		t.Fatal("Commit inside Apply succeeded")
 	}
 }
+
+// A panicking Apply fails its own commit; the store keeps working.
+func TestApplyPanic(t *testing.T) {
+	s := open(t)
+	_, err := s.Commit(t.Context(), es.Commit{Appends: []es.Append{{StreamID: "a", StreamType: "t", Expected: es.NoStream, Events: []es.Event{estest.Ev("T", `{}`)}}},
+		Apply: func(context.Context, es.SQL, []es.Event) error { panic("boom") }})
+	if err == nil {
+		t.Fatal("panicking Apply: no error")
+	}
+	add(t, s, "a", es.NoStream, 1)
+}

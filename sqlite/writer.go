@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"reflect"
 	"runtime"
+	"runtime/debug"
 	"strings"
 	"time"
 
@@ -308,8 +309,7 @@ func (s *Store) apply(r *request, head *int64, now int64) (es.Result, error) {
 		}
 	}
 	if c.Apply != nil {
-		ctx := context.WithValue(r.ctx, applyKey{}, s)
-		if err := c.Apply(ctx, txSQL{conn: s.conn, ctx: r.ctx}, out); err != nil {
+		if err := s.runApply(r, out); err != nil {
 			return es.Result{}, err
 		}
 	}
@@ -362,6 +362,18 @@ func (s *Store) advance(a es.Append) (int64, error) {
 		}
 	}
 	return cur, err
+}
+
+// runApply runs the commit's Apply. A panic in it fails that commit only (it
+// runs on the writer goroutine, where it would otherwise end the process).
+func (s *Store) runApply(r *request, events []es.Event) (err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			err = fmt.Errorf("sqlite: panic in Commit.Apply: %v\n%s", p, debug.Stack())
+		}
+	}()
+	ctx := context.WithValue(r.ctx, applyKey{}, s)
+	return r.commit.Apply(ctx, txSQL{conn: s.conn, ctx: r.ctx}, events)
 }
 
 // originals decides what a commit whose event ids (some or all) already exist
