@@ -49,6 +49,23 @@ type Config struct {
 	SMTPAddr string
 	// SMTPFrom is the sender address of notification emails (ACME_SMTP_FROM).
 	SMTPFrom string
+	// SMTPUser and SMTPPassword authenticate to the SMTP server
+	// (--smtp-user / ACME_SMTP_USER, ACME_SMTP_PASSWORD env only).
+	SMTPUser     string
+	SMTPPassword string
+	// SlackWebhookURL sends operational alerts (out of stock) to Slack
+	// (--slack-webhook-url / ACME_SLACK_WEBHOOK_URL); empty disables Slack.
+	SlackWebhookURL string
+	// SMSWebhookURL is the SMS gateway (--sms-webhook-url / ACME_SMS_WEBHOOK_URL);
+	// OpsPhone receives operational alerts by SMS (--ops-phone / ACME_OPS_PHONE).
+	SMSWebhookURL string
+	OpsPhone      string
+	// OpsEmail receives operational alerts by email (--ops-email / ACME_OPS_EMAIL,
+	// default ops@acme.test).
+	OpsEmail string
+	// ModerationWords replaces the moderation list shipped in
+	// reviews/moderation.txt (--moderation-list FILE / ACME_MODERATION_LIST).
+	ModerationWords []string
 	// SagaStepTimeout is the deadline of each checkout saga step
 	// (--saga-step-timeout / ACME_SAGA_STEP_TIMEOUT, default 30s).
 	SagaStepTimeout time.Duration
@@ -126,6 +143,8 @@ func (c Config) Validate() error {
 	checkURL("--postgres-url / ACME_POSTGRES_URL", c.PostgresURL, "postgres", "postgresql")
 	checkURL("--nats-url / ACME_NATS_URL", c.NATSURL, "nats", "tls")
 	checkURL("--redis-url / ACME_REDIS_URL", c.RedisURL, "redis", "rediss")
+	checkURL("--slack-webhook-url / ACME_SLACK_WEBHOOK_URL", c.SlackWebhookURL, "http", "https")
+	checkURL("--sms-webhook-url / ACME_SMS_WEBHOOK_URL", c.SMSWebhookURL, "http", "https")
 	if c.AdminToken != "" && (len(c.AdminToken) < 8 || strings.ContainsAny(c.AdminToken, " \t\r\n")) {
 		bad("ACME_ADMIN_TOKEN must be at least 8 characters without spaces")
 	}

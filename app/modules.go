@@ -44,7 +44,7 @@ func modules(d Deps) []Module {
 		ordering.New(d.Clock),
 		payments.New(payments.Config{StripeKey: d.Config.StripeKey, StripeURL: d.Config.StripeURL, StripeWebhookSecret: d.Config.StripeWebhookSecret, Clock: d.Clock}),
 		promotions.New(d.Clock),
-		reviews.New(reviews.Config{Cache: ratingCache(d.Config), Clock: d.Clock}),
+		reviews.New(reviews.Config{Cache: ratingCache(d.Config), ModerationWords: d.Config.ModerationWords, Clock: d.Clock}),
 		search.New(d.Config.DataDir),
 		warehouse.New(d.Clock),
 		// ...add your context here: <ctx>.New(...),

@@ -30,10 +30,13 @@ func ratingCache(c Config) reviews.RatingCache {
 func notificationsConfig(d Deps) notifications.Config {
 	c := d.Config
 	cfg := notifications.Config{From: c.SMTPFrom, BaseURL: "http://" + c.Addr, Clock: d.Clock,
-		Mailer: notifications.EMLMailer{Dir: filepath.Join(c.DataDir, "mail")}}
+		Mailer:   notifications.EMLMailer{Dir: filepath.Join(c.DataDir, "mail")},
+		OpsEmail: c.OpsEmail, OpsPhone: c.OpsPhone,
+		SlackWebhookURL: c.SlackWebhookURL, SMSWebhookURL: c.SMSWebhookURL}
 	if host, port, err := net.SplitHostPort(c.SMTPAddr); err == nil {
 		p, _ := strconv.Atoi(port)
-		cfg.Mailer = notifications.NewSMTPMailer(notifications.SMTPConfig{Host: host, Port: p})
+		cfg.Mailer = notifications.NewSMTPMailer(notifications.SMTPConfig{Host: host, Port: p,
+			Username: c.SMTPUser, Password: c.SMTPPassword})
 	}
 	return cfg
 }

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"acme/app"
+	"acme/reviews"
 )
 
 // version is set at build time: go build -ldflags "-X main.version=1.2.3".
@@ -94,6 +95,14 @@ func parseServe(args []string, getenv func(string) string, stderr io.Writer) (ap
 	fs.StringVar(&c.StripeURL, "stripe-url", env("ACME_STRIPE_URL", ""), "Stripe API base URL, e.g. a stripe-mock (ACME_STRIPE_URL)")
 	fs.StringVar(&c.SMTPAddr, "smtp-addr", env("ACME_SMTP_ADDR", ""), "SMTP server `host:port` for notification emails (ACME_SMTP_ADDR)")
 	fs.StringVar(&c.SMTPFrom, "smtp-from", env("ACME_SMTP_FROM", ""), "sender address of notification emails (ACME_SMTP_FROM)")
+	fs.StringVar(&c.SMTPUser, "smtp-user", env("ACME_SMTP_USER", ""), "SMTP user name; the password comes from ACME_SMTP_PASSWORD (ACME_SMTP_USER)")
+	c.SMTPPassword = env("ACME_SMTP_PASSWORD", "")
+	fs.StringVar(&c.SlackWebhookURL, "slack-webhook-url", env("ACME_SLACK_WEBHOOK_URL", ""), "Slack incoming-webhook `URL` for operational alerts (ACME_SLACK_WEBHOOK_URL)")
+	fs.StringVar(&c.SMSWebhookURL, "sms-webhook-url", env("ACME_SMS_WEBHOOK_URL", ""), "SMS gateway webhook `URL` (ACME_SMS_WEBHOOK_URL)")
+	fs.StringVar(&c.OpsPhone, "ops-phone", env("ACME_OPS_PHONE", ""), "phone number for operational alerts by SMS (ACME_OPS_PHONE)")
+	fs.StringVar(&c.OpsEmail, "ops-email", env("ACME_OPS_EMAIL", ""), "email address for operational alerts (ACME_OPS_EMAIL, default ops@acme.test)")
+	moderationList := env("ACME_MODERATION_LIST", "")
+	fs.StringVar(&moderationList, "moderation-list", moderationList, "`FILE` of words that hold a review for moderation, one per line (ACME_MODERATION_LIST; default: the list shipped in reviews/moderation.txt)")
 	stepTimeout := env("ACME_SAGA_STEP_TIMEOUT", "30s")
 	fs.Func("saga-step-timeout", "deadline of each checkout saga step, e.g. 30s (ACME_SAGA_STEP_TIMEOUT)", func(s string) error { stepTimeout = s; return nil })
 	level := env("ACME_LOG_LEVEL", "info")
@@ -103,6 +112,13 @@ func parseServe(args []string, getenv func(string) string, stderr io.Writer) (ap
 	}
 	if fs.NArg() > 0 {
 		return c, "", fmt.Errorf("acme serve takes no arguments, got %q", fs.Args())
+	}
+	if moderationList != "" {
+		b, err := os.ReadFile(moderationList)
+		if err != nil {
+			return c, "", fmt.Errorf("--moderation-list / ACME_MODERATION_LIST: %v", err)
+		}
+		c.ModerationWords = reviews.ParseWordList(string(b))
 	}
 	d, err := time.ParseDuration(stepTimeout)
 	if err != nil {
