@@ -14,6 +14,8 @@
 //     ProductUpdated, ProductVariantAdded, ProductDeactivated; a variant's price
 //     is the product price plus its priceModifier) and of inventory events
 //     (their levels); they are eventually consistent with catalog and inventory.
+//     A cart command sent with Acme-Min-Position (e.g. the Acme-Position of a
+//     product's creation) first waits until those read models reflect it.
 //   - Adding: quantity < 1 → 422 invalid_quantity (a missing quantity is 1, the
 //     catalog schema's default); unknown or inactive product → 404
 //     product_not_found; a product with variants and no variantId → 422
@@ -55,12 +57,12 @@ package cart
 import (
 	"context"
 	"embed"
-	"errors"
 	"fmt"
 	"io/fs"
 
 	"acme"
 	"acme/es"
+	"acme/httpapi"
 )
 
 //go:embed migrations/*.sql
@@ -75,6 +77,7 @@ type Module struct {
 	currency string
 	h        es.Host
 	carts    *es.Aggregate[Cart, any]
+	api      *httpapi.API // for Acme-Min-Position on commands
 }
 
 // New returns the cart module.
@@ -120,5 +123,3 @@ func (m *Module) Start(ctx context.Context, h es.Host) error {
 	h.Consume(consumerCheckouts, []string{"CheckoutCompleted", "CheckoutFailed"}, m.onCheckout)
 	return nil
 }
-
-var errNotStarted = errors.New("cart: module not started")

@@ -3,6 +3,7 @@ package cart
 import (
 	"context"
 	"net/http"
+	"time"
 
 	"acme"
 	"acme/httpapi"
@@ -28,16 +29,50 @@ type (
 	}
 )
 
-// Routes registers the cart routes.
+// Read models of the cart that commands consult (consumer names).
+var (
+	readsAdd   = []string{"cart.catalog", "cart.inventory"}
+	readsCode  = []string{"cart.catalog", "cart.promotions"}
+	readsCheck = []string{"cart.catalog", "cart.promotions"}
+)
+
+// awaitReads honours Acme-Min-Position on a cart command: the command's checks
+// read the cart's asynchronous read models of other contexts, so a client that
+// just created a product or a promotion (and got its Acme-Position) can make
+// the cart see it first. Waits up to 5 s, then 503 stale_read_model.
+func (m *Module) awaitReads(r *http.Request, reads []string) error {
+	raw := r.Header.Get("Acme-Min-Position")
+	if raw == "" || m.api == nil || m.api.Awaiter == nil {
+		return nil
+	}
+	pos := httpapi.ParsePosition(raw)
+	if pos == nil {
+		return acme.Errorf(acme.CodeBadRequest, "Acme-Min-Position is not a token this API issued")
+	}
+	ctx, cancel := context.WithTimeout(r.Context(), 5*time.Second)
+	defer cancel()
+	if err := m.api.Awaiter.Await(ctx, pos, reads); err != nil {
+		if ctx.Err() != nil && r.Context().Err() == nil {
+			return acme.Errorf(acme.CodeStaleReadModel, "the cart's read models did not reach the requested position within 5s; retry later")
+		}
+		return err
+	}
+	return nil
+}
+
+// Routes registers the cart routes. Commands accept Acme-Min-Position too
+// (see awaitReads).
 func (m *Module) Routes(api *httpapi.API) {
+	m.api = api
 	api.Handle("GET /api/v1/cart", httpapi.Customer, m.handleGetCart,
 		httpapi.Summary("The caller's cart (an empty cart has items [] and amounts 0 in USD). The discount is recomputed at every read."),
-		httpapi.Returns(http.StatusOK, CartView{}), httpapi.Reads("cart.promotions"))
+		httpapi.Returns(http.StatusOK, CartView{}), httpapi.Reads("cart.catalog", "cart.promotions"))
 	api.Handle("POST /api/v1/cart/items", httpapi.Customer, m.handleAddItem,
 		httpapi.Summary("Add units of a product (AddItemToCart → ItemAddedToCart); quantity defaults to 1. "+
 			"409 out_of_stock (available 0); 409 insufficient_stock (quantity plus what the cart holds above available); "+
 			"422 variant_required; 422 invalid_quantity (< 1); 404 product_not_found (unknown, inactive, or an unknown variantId); "+
-			"422 validation_failed (productId missing, or priced in another currency than the cart)."),
+			"422 validation_failed (productId missing, or priced in another currency than the cart). With Acme-Min-Position (e.g. of the "+
+			"product's creation) the cart's catalog and stock read models catch up first."),
 		httpapi.Body(addItemRequest{}), httpapi.Returns(http.StatusOK, CartView{}))
 	api.Handle("PUT /api/v1/cart/items/{productId}", httpapi.Customer, m.handleUpdateItem,
 		httpapi.Summary("Set a line's quantity (UpdateCartQuantity → CartQuantityUpdated); 0 removes the line. variantId picks the line "+
@@ -96,6 +131,9 @@ func (m *Module) handleAddItem(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	if err := m.awaitReads(r, readsAdd); err != nil {
+		return err
+	}
 	var req addItemRequest
 	if err := httpapi.Decode(r, &req); err != nil {
 		return err
@@ -114,6 +152,9 @@ func (m *Module) handleAddItem(w http.ResponseWriter, r *http.Request) error {
 func (m *Module) handleUpdateItem(w http.ResponseWriter, r *http.Request) error {
 	id, err := customer(r.Context())
 	if err != nil {
+		return err
+	}
+	if err := m.awaitReads(r, readsAdd); err != nil {
 		return err
 	}
 	var req updateItemRequest
@@ -146,6 +187,9 @@ func (m *Module) handlePromotionCode(w http.ResponseWriter, r *http.Request) err
 	if err != nil {
 		return err
 	}
+	if err := m.awaitReads(r, readsCode); err != nil {
+		return err
+	}
 	var req promotionCodeRequest
 	if err := httpapi.Decode(r, &req); err != nil {
 		return err
@@ -157,6 +201,9 @@ func (m *Module) handlePromotionCode(w http.ResponseWriter, r *http.Request) err
 func (m *Module) handleCheckout(w http.ResponseWriter, r *http.Request) error {
 	id, err := customer(r.Context())
 	if err != nil {
+		return err
+	}
+	if err := m.awaitReads(r, readsCheck); err != nil {
 		return err
 	}
 	var req checkoutRequest
