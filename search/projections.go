@@ -116,7 +116,14 @@ func Apply(m es.Message) (es.Commit, error) {
 			if err != nil {
 				return err
 			}
-			_, err = tx.ExecContext(ctx, `UPDATE search_products SET active = $1, seq = $2 WHERE product_id = $3`, false, seq, p.ProductID)
+			res, err := tx.ExecContext(ctx, `UPDATE search_products SET active = $1, seq = $2 WHERE product_id = $3 AND active = $4`, false, seq, p.ProductID, true)
+			if err != nil {
+				return err
+			}
+			if n, err := res.RowsAffected(); err != nil || n == 0 {
+				return err
+			}
+			_, err = tx.ExecContext(ctx, `UPDATE search_meta SET active = active - 1 WHERE id = 1`)
 			return err
 		}
 	case "InventoryRestocked", "InventoryReserved", "InventoryReleased", "InventoryDeducted":
@@ -206,6 +213,15 @@ func applyCreated(ctx context.Context, tx es.SQL, p productCreated) error {
 	err := tx.QueryRowContext(ctx, `SELECT rating_x100, review_count FROM search_ratings WHERE product_id = $1`, p.ProductID).Scan(&x100, &count)
 	if err != nil && !errors.Is(err, sql.ErrNoRows) {
 		return err
+	}
+	var exists int
+	if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM search_products WHERE product_id = $1`, p.ProductID).Scan(&exists); err != nil {
+		return err
+	}
+	if exists == 0 {
+		if _, err := tx.ExecContext(ctx, `UPDATE search_meta SET active = active + 1 WHERE id = 1`); err != nil {
+			return err
+		}
 	}
 	seq, err := nextSeq(ctx, tx)
 	if err != nil {

@@ -228,6 +228,9 @@ func (s *Service) Search(ctx context.Context, q Query) (httpapi.List[Summary], e
 	case SortRating:
 		req.SortBy([]string{"-" + fRating, "-" + fReviews, "-_score", "_id"})
 	}
+	if q.Sort != SortRelevance && q.Sort != SortRating && q.Sort != SortPriceAsc && q.Sort != SortPriceDesc {
+		req.Score = "none" // newest: the score is not used
+	}
 	res, err := s.idx.search(ctx, req)
 	if err != nil {
 		return httpapi.List[Summary]{}, fmt.Errorf("search: %w", err)
@@ -267,7 +270,12 @@ func (s *Service) browse(ctx context.Context, q Query) (httpapi.List[Summary], e
 	}
 	cond := strings.Join(where, " AND ")
 	var total int
-	if err := s.db.QueryRowContext(ctx, `SELECT COUNT(*) FROM search_products WHERE `+cond, args...).Scan(&total); err != nil {
+	countQ := `SELECT COUNT(*) FROM search_products WHERE ` + cond
+	countArgs := args
+	if len(args) == 1 { // no filter: the maintained count of active products
+		countQ, countArgs = `SELECT active FROM search_meta WHERE id = 1`, nil
+	}
+	if err := s.db.QueryRowContext(ctx, countQ, countArgs...).Scan(&total); err != nil {
 		return httpapi.List[Summary]{}, fmt.Errorf("search: count: %w", err)
 	}
 	order := map[string]string{
@@ -328,48 +336,28 @@ func (s *Service) summaries(ctx context.Context, ids []string) ([]Summary, error
 		return items, nil
 	}
 	ph := make([]string, len(ids))
-	args := make([]any, 0, len(ids)+1)
-	args = append(args, true)
+	args := make([]any, 0, len(ids)+2)
+	args = append(args, true, int64(0))
 	for i, id := range ids {
-		ph[i] = "$" + strconv.Itoa(i+2)
+		ph[i] = "$" + strconv.Itoa(i+3)
 		args = append(args, id)
 	}
-	in := strings.Join(ph, ", ")
 	byID := make(map[string]Summary, len(ids))
-	rows, err := s.db.QueryContext(ctx, `SELECT product_id, name, price_amount, price_currency, category_id, rating_x100, review_count
-		FROM search_products WHERE active = $1 AND product_id IN (`+in+`)`, args...)
+	rows, err := s.db.QueryContext(ctx, `SELECT p.product_id, p.name, p.price_amount, p.price_currency, p.category_id, p.rating_x100, p.review_count,
+		EXISTS (SELECT 1 FROM search_stock s WHERE s.product_id = p.product_id AND s.available > $2)
+		FROM search_products p WHERE p.active = $1 AND p.product_id IN (`+strings.Join(ph, ", ")+`)`, args...)
 	if err != nil {
 		return nil, fmt.Errorf("search: load results: %w", err)
 	}
 	for rows.Next() {
 		var r Summary
 		var x100 int64
-		if err := rows.Scan(&r.ProductID, &r.Name, &r.Price.Amount, &r.Price.Currency, &r.CategoryID, &x100, &r.ReviewCount); err != nil {
+		if err := rows.Scan(&r.ProductID, &r.Name, &r.Price.Amount, &r.Price.Currency, &r.CategoryID, &x100, &r.ReviewCount, &r.InStock); err != nil {
 			rows.Close()
 			return nil, err
 		}
 		r.AverageRating = float64(x100) / 100
 		byID[r.ProductID] = r
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
-		return nil, err
-	}
-	args[0] = int64(0)
-	rows, err = s.db.QueryContext(ctx, `SELECT DISTINCT product_id FROM search_stock WHERE available > $1 AND product_id IN (`+in+`)`, args...)
-	if err != nil {
-		return nil, fmt.Errorf("search: load stock: %w", err)
-	}
-	for rows.Next() {
-		var id string
-		if err := rows.Scan(&id); err != nil {
-			rows.Close()
-			return nil, err
-		}
-		if r, ok := byID[id]; ok {
-			r.InStock = true
-			byID[id] = r
-		}
 	}
 	rows.Close()
 	if err := rows.Err(); err != nil {

@@ -289,6 +289,12 @@ func TestSearchFieldsRatingsStockAndUpdates(t *testing.T) {
 	if got := e.search("categoryId=" + f.outerwear); !sameSet(ids(got), []string{f.hiking, f.denim}) {
 		t.Fatalf("browse after deactivation: %v", ids(got))
 	}
+	// The unfiltered total is the maintained count of active products (8 created, 2 deactivated).
+	e.send("ProductDeactivated", map[string]any{"productId": f.linen}) // again: no double count
+	res, err := e.m.Service().Search(context.Background(), Query{Sort: SortNewest, Page: 1, PageSize: 100, MinPrice: -1, MaxPrice: -1})
+	if err != nil || res.Total != 6 || len(res.Items) != 6 {
+		t.Fatalf("unfiltered browse: total %d, %d items, %v", res.Total, len(res.Items), err)
+	}
 }
 
 func TestSearchPaging(t *testing.T) {
