@@ -3,6 +3,8 @@ package catalog
 import (
 	"context"
 	"fmt"
+	"io"
+	"log/slog"
 	"math/rand/v2"
 	"net/http"
 	"net/http/httptest"
@@ -57,6 +59,10 @@ func BenchmarkGetProduct(b *testing.B) {
 			}
 			m, _ := startModule(b)
 			ids := seedProducts(b, m, n)
+			// The API logs every request through slog's default logger: silence it.
+			prev := slog.Default()
+			slog.SetDefault(slog.New(slog.NewTextHandler(io.Discard, nil)))
+			b.Cleanup(func() { slog.SetDefault(prev) })
 			api := httpapi.New("bench-admin-token")
 			m.Routes(api)
 			rng := rand.New(rand.NewPCG(1, 2))

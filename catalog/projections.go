@@ -3,7 +3,6 @@ package catalog
 import (
 	"context"
 	"database/sql"
-	"errors"
 	"fmt"
 	"time"
 
@@ -146,33 +145,40 @@ func (m *Module) Product(ctx context.Context, id string) (ProductView, error) {
 	if !acme.ValidID(id) {
 		return ProductView{}, notFound
 	}
-	db := m.h.Store().DB()
-	p := ProductView{Variants: []ProductVariant{}}
-	var created, updated string
-	err := db.QueryRowContext(ctx, `SELECT product_id, name, description, price_amount, price_currency, category_id, active,
-		created_at, updated_at FROM catalog_products WHERE product_id = $1`, id).Scan(&p.ProductID, &p.Name, &p.Description,
-		&p.Price.Amount, &p.Price.Currency, &p.CategoryID, &p.Active, &created, &updated)
-	if errors.Is(err, sql.ErrNoRows) {
-		return ProductView{}, notFound
-	}
+	// One query: the product row joined with its variants (none: one row of NULLs).
+	rows, err := m.h.Store().DB().QueryContext(ctx, `SELECT p.product_id, p.name, p.description, p.price_amount, p.price_currency,
+		p.category_id, p.active, p.created_at, p.updated_at,
+		v.variant_id, v.sku, v.size, v.color, v.modifier_amount, v.modifier_currency
+		FROM catalog_products p LEFT JOIN catalog_variants v ON v.product_id = p.product_id
+		WHERE p.product_id = $1 ORDER BY v.position`, id)
 	if err != nil {
 		return ProductView{}, fmt.Errorf("read product: %w", err)
 	}
-	p.CreatedAt, p.UpdatedAt = parseTime(created), parseTime(updated)
-	rows, err := db.QueryContext(ctx, `SELECT variant_id, sku, size, color, modifier_amount, modifier_currency
-		FROM catalog_variants WHERE product_id = $1 ORDER BY position`, id)
-	if err != nil {
-		return ProductView{}, fmt.Errorf("read variants: %w", err)
-	}
 	defer rows.Close()
+	p := ProductView{Variants: []ProductVariant{}}
+	found := false
 	for rows.Next() {
-		var v ProductVariant
-		if err := rows.Scan(&v.VariantID, &v.SKU, &v.Size, &v.Color, &v.PriceModifier.Amount, &v.PriceModifier.Currency); err != nil {
-			return ProductView{}, fmt.Errorf("read variants: %w", err)
+		var created, updated string
+		var vid, sku, size, color, modCur sql.NullString
+		var modAmt sql.NullInt64
+		if err := rows.Scan(&p.ProductID, &p.Name, &p.Description, &p.Price.Amount, &p.Price.Currency, &p.CategoryID, &p.Active,
+			&created, &updated, &vid, &sku, &size, &color, &modAmt, &modCur); err != nil {
+			return ProductView{}, fmt.Errorf("read product: %w", err)
 		}
-		p.Variants = append(p.Variants, v)
+		found = true
+		p.CreatedAt, p.UpdatedAt = parseTime(created), parseTime(updated)
+		if vid.Valid {
+			p.Variants = append(p.Variants, ProductVariant{VariantID: vid.String, SKU: sku.String, Size: size.String, Color: color.String,
+				PriceModifier: acme.Money{Amount: modAmt.Int64, Currency: modCur.String}})
+		}
 	}
-	return p, rows.Err()
+	if err := rows.Err(); err != nil {
+		return ProductView{}, fmt.Errorf("read product: %w", err)
+	}
+	if !found {
+		return ProductView{}, notFound
+	}
+	return p, nil
 }
 
 // Categories returns a page of categories ordered by depth then name, and the total.
