@@ -8,13 +8,14 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+	goredis "github.com/redis/go-redis/v9"
 
 	"acme/app"
 )
 
 // cleanupServer removes what a Server-mode run created on the shared services:
-// the PostgreSQL schemas and NATS streams (and KV buckets) with the run's
-// prefix. Best effort: a failure leaves data that no other run sees.
+// the PostgreSQL schemas, NATS streams (and KV buckets) and Redis keys with
+// the run's prefix. Best effort: a failure leaves data that no other run sees.
 func cleanupServer(cfg app.Config) {
 	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
 	defer cancel()
@@ -35,6 +36,21 @@ func cleanupServer(cfg app.Config) {
 				_, _ = conn.Exec(ctx, `DROP SCHEMA `+pgx.Identifier{n}.Sanitize()+` CASCADE`)
 			}
 			_ = conn.Close(ctx)
+		}
+	}
+	if cfg.RedisURL != "" && cfg.SchemaPrefix != "" {
+		// the rating cache namespaces its keys "acme:<schema prefix>..."
+		if opts, err := goredis.ParseURL(cfg.RedisURL); err == nil {
+			rc := goredis.NewClient(opts)
+			it := rc.Scan(ctx, 0, "acme:"+cfg.SchemaPrefix+"*", 500).Iterator()
+			var keys []string
+			for it.Next(ctx) {
+				keys = append(keys, it.Val())
+			}
+			if len(keys) > 0 {
+				_ = rc.Del(ctx, keys...).Err()
+			}
+			_ = rc.Close()
 		}
 	}
 	if cfg.NATSURL != "" && cfg.BusPrefix != "" {
