@@ -935,3 +935,64 @@ func testClosed(t *testing.T, s es.Store) {
 	check("LoadSnapshot", err)
 	check("Migrate", s.Migrate(ctx, "estest", readModel))
 }
+
+// The command path of es.Aggregate over the store: snapshots every 3 events,
+// load = snapshot + tail, concurrent commands on one stream retried on
+// ErrConcurrency until each is applied once.
+type counted struct {
+	By int `json:"by"`
+}
+
+var countedMsg = es.Define[counted](es.MessageSpec{Name: "estest.Counted", Kind: es.KindEvent, Owner: "estest"})
+
+type counterState struct {
+	N int `json:"n"`
+}
+
+func testAggregate(t *testing.T, s es.Store) {
+	reg, err := es.NewRegistry(countedMsg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	agg := &es.Aggregate[counterState, int]{
+		Store: s, Registry: reg, NewID: NewID, StreamType: "counter",
+		SnapshotEvery: 3, SnapshotVersion: 1, Retries: 1000,
+		Decider: es.Decider[counterState, int]{
+			Decide: func(_ counterState, by int) ([]any, error) { return []any{counted{By: by}}, nil },
+			Evolve: func(st counterState, e any) counterState { st.N += e.(counted).By; return st },
+		},
+	}
+	const workers, each = 4, 10
+	var wg sync.WaitGroup
+	for range workers {
+		wg.Go(func() {
+			for range each {
+				if _, err := agg.Handle(t.Context(), "counter-1", 1); err != nil {
+					t.Errorf("Handle: %v", err)
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	got, err := agg.Load(t.Context(), "counter-1", es.StreamQuery{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.State.N != workers*each || got.Version != workers*each {
+		t.Fatalf("state %d at version %d, want %d", got.State.N, got.Version, workers*each)
+	}
+	snap, err := s.LoadSnapshot(t.Context(), "counter-1", 0)
+	if err != nil {
+		t.Fatalf("no snapshot after %d events: %v", workers*each, err)
+	}
+	var st counterState
+	if err := json.Unmarshal(snap.State, &st); err != nil || int64(st.N) != snap.Version {
+		t.Fatalf("snapshot at version %d has state %s", snap.Version, snap.State)
+	}
+	// As of a version: no snapshot newer than it is used.
+	past, err := agg.Load(t.Context(), "counter-1", es.StreamQuery{ToVersion: 7})
+	if err != nil || past.State.N != 7 || past.Version != 7 {
+		t.Fatalf("state at version 7: %+v, %v", past, err)
+	}
+}

@@ -56,6 +56,7 @@ func RunStore(t *testing.T, open func(t *testing.T) es.Store) {
 		{"RecordedAt", testRecordedAt},
 		{"Metadata", testMetadata},
 		{"Closed", testClosed},
+		{"AggregateCommandPath", testAggregate},
 		{"NeverSkip", testNeverSkip},
 	}
 	for _, tc := range tests {
