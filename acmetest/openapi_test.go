@@ -2,7 +2,10 @@ package acmetest_test
 
 import (
 	"encoding/json"
+	"io/fs"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
@@ -70,4 +73,33 @@ func TestOpenAPIMatchesRoutes(t *testing.T) {
 func normalize(p string) string {
 	p = strings.TrimSuffix(p, "{$}")
 	return regexp.MustCompile(`\{([A-Za-z_][A-Za-z0-9_]*)\.\.\.\}`).ReplaceAllString(p, "{$1}")
+}
+
+// TestNoUndocumentedMuxRoutes: routes registered on the raw mux (bypassing
+// API.Handle / API.HandleHTTP, which document them) would escape the test
+// above, so no package does that.
+func TestNoUndocumentedMuxRoutes(t *testing.T) {
+	root := ".."
+	err := filepath.WalkDir(root, func(path string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if d.IsDir() && (d.Name() == "testdata" || strings.HasPrefix(d.Name(), ".")) && path != root {
+			return filepath.SkipDir
+		}
+		if d.IsDir() || !strings.HasSuffix(path, ".go") || strings.HasSuffix(path, "_test.go") {
+			return nil
+		}
+		b, err := os.ReadFile(path)
+		if err != nil {
+			return err
+		}
+		if regexp.MustCompile(`\.Mux\(\)\.Handle(Func)?\(`).Match(b) {
+			t.Errorf("%s registers a route on the raw mux: use api.Handle or api.HandleHTTP so it is documented", path)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
 }
