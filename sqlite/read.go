@@ -107,7 +107,7 @@ func quoted(s string) (val, rest string, ok bool) {
 	return "", s, false
 }
 
-func (s *Store) readErr(op string, ctx context.Context, err error) error {
+func (s *Store) readErr(ctx context.Context, op string, err error) error {
 	if s.isClosed() {
 		return es.ErrClosed
 	}
@@ -117,7 +117,8 @@ func (s *Store) readErr(op string, ctx context.Context, err error) error {
 	return fmt.Errorf("sqlite: %s: %w", op, err)
 }
 
-func (s *Store) begin(op string, ctx context.Context) error {
+// ready refuses work on a closed store or with a done ctx.
+func (s *Store) ready(ctx context.Context, op string) error {
 	if s.isClosed() {
 		return es.ErrClosed
 	}
@@ -127,29 +128,29 @@ func (s *Store) begin(op string, ctx context.Context) error {
 	return nil
 }
 
-func (s *Store) queryEvents(op string, ctx context.Context, capHint int, q string, args ...any) ([]es.Event, error) {
+func (s *Store) queryEvents(ctx context.Context, op string, capHint int, q string, args ...any) ([]es.Event, error) {
 	rows, err := s.readDB.QueryContext(ctx, q, args...)
 	if err != nil {
-		return nil, s.readErr(op, ctx, err)
+		return nil, s.readErr(ctx, op, err)
 	}
 	defer rows.Close()
 	out := make([]es.Event, 0, capHint)
 	for rows.Next() {
 		e, err := scanEvent(rows)
 		if err != nil {
-			return nil, s.readErr(op, ctx, err)
+			return nil, s.readErr(ctx, op, err)
 		}
 		out = append(out, e)
 	}
 	if err := rows.Err(); err != nil {
-		return nil, s.readErr(op, ctx, err)
+		return nil, s.readErr(ctx, op, err)
 	}
 	return out, nil
 }
 
 // ReadStream returns the events of streamID in version order, filtered by q.
 func (s *Store) ReadStream(ctx context.Context, streamID string, q es.StreamQuery) ([]es.Event, error) {
-	if err := s.begin("read stream", ctx); err != nil {
+	if err := s.ready(ctx, "read stream"); err != nil {
 		return nil, err
 	}
 	to := q.ToVersion
@@ -160,14 +161,14 @@ func (s *Store) ReadStream(ctx context.Context, streamID string, q es.StreamQuer
 	if !q.AsOf.IsZero() {
 		asOf = q.AsOf.UnixMicro()
 	}
-	return s.queryEvents("read stream", ctx, 16, `SELECT `+eventColumns+` FROM events
+	return s.queryEvents(ctx, "read stream", 16, `SELECT `+eventColumns+` FROM events
 		WHERE stream_id = $1 AND version >= $2 AND version <= $3 AND recorded_at <= $4 ORDER BY version`,
 		streamID, q.FromVersion, to, asOf)
 }
 
 // StreamVersion returns the current version of streamID, 0 if it does not exist.
 func (s *Store) StreamVersion(ctx context.Context, streamID string) (int64, error) {
-	if err := s.begin("stream version", ctx); err != nil {
+	if err := s.ready(ctx, "stream version"); err != nil {
 		return 0, err
 	}
 	var v int64
@@ -176,7 +177,7 @@ func (s *Store) StreamVersion(ctx context.Context, streamID string) (int64, erro
 		return 0, nil
 	}
 	if err != nil {
-		return 0, s.readErr("stream version", ctx, err)
+		return 0, s.readErr(ctx, "stream version", err)
 	}
 	return v, nil
 }
@@ -186,23 +187,23 @@ const DefaultReadLimit = 1000
 
 // ReadAll returns up to limit events with Position > after, in position order.
 func (s *Store) ReadAll(ctx context.Context, after int64, limit int) ([]es.Event, error) {
-	if err := s.begin("read all", ctx); err != nil {
+	if err := s.ready(ctx, "read all"); err != nil {
 		return nil, err
 	}
 	if limit <= 0 {
 		limit = DefaultReadLimit
 	}
-	return s.queryEvents("read all", ctx, min(limit, 1024), `SELECT `+eventColumns+` FROM events WHERE position > $1 ORDER BY position LIMIT $2`, after, limit)
+	return s.queryEvents(ctx, "read all", min(limit, 1024), `SELECT `+eventColumns+` FROM events WHERE position > $1 ORDER BY position LIMIT $2`, after, limit)
 }
 
 // Head returns the position of the last committed event (0 when empty).
 func (s *Store) Head(ctx context.Context) (int64, error) {
-	if err := s.begin("head", ctx); err != nil {
+	if err := s.ready(ctx, "head"); err != nil {
 		return 0, err
 	}
 	var h int64
 	if err := s.readDB.QueryRowContext(ctx, `SELECT COALESCE(MAX(position), 0) FROM events`).Scan(&h); err != nil {
-		return 0, s.readErr("head", ctx, err)
+		return 0, s.readErr(ctx, "head", err)
 	}
 	return h, nil
 }
@@ -246,7 +247,7 @@ func (s *Store) Wait(ctx context.Context, after int64) error {
 // LoadSnapshot returns the latest snapshot of streamID with Version <=
 // maxVersion (0 = any); es.ErrNotFound when there is none.
 func (s *Store) LoadSnapshot(ctx context.Context, streamID string, maxVersion int64) (es.Snapshot, error) {
-	if err := s.begin("load snapshot", ctx); err != nil {
+	if err := s.ready(ctx, "load snapshot"); err != nil {
 		return es.Snapshot{}, err
 	}
 	if maxVersion <= 0 {
@@ -262,7 +263,7 @@ func (s *Store) LoadSnapshot(ctx context.Context, streamID string, maxVersion in
 		return es.Snapshot{}, fmt.Errorf("%w: snapshot of %s at or below %d", es.ErrNotFound, streamID, maxVersion)
 	}
 	if err != nil {
-		return es.Snapshot{}, s.readErr("load snapshot", ctx, err)
+		return es.Snapshot{}, s.readErr(ctx, "load snapshot", err)
 	}
 	snap.State = state
 	snap.RecordedAt = time.UnixMicro(recorded).UTC()
