@@ -4,11 +4,14 @@
 package testenv
 
 import (
+	"bufio"
 	"context"
+	"encoding/json"
 	"fmt"
 	"net"
 	"net/url"
 	"os"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -29,8 +32,13 @@ func PostgresURL(t testing.TB) string {
 	return service(t, "PostgreSQL", "ACME_TEST_POSTGRES_URL", DefaultPostgresURL)
 }
 
-// NATSURL returns ACME_TEST_NATS_URL (or the default) if NATS answers.
+// NATSURL returns ACME_TEST_NATS_URL (or the default) if a NATS server of at
+// least MinNATSVersion answers (older servers lack multi-subject consumers on
+// work-queue streams; Debian's 2.9 is such a one: .ci/run starts 2.15.2).
 func NATSURL(t testing.TB) string { return service(t, "NATS", "ACME_TEST_NATS_URL", DefaultNATSURL) }
+
+// MinNATSVersion is the oldest NATS server the bus works with.
+const MinNATSVersion = "2.10.0"
 
 // RedisURL returns ACME_TEST_REDIS_URL (or the default) if Redis answers.
 func RedisURL(t testing.TB) string {
@@ -48,7 +56,7 @@ func ServerMode(t testing.TB) bool {
 		{"Redis", "ACME_TEST_REDIS_URL", DefaultRedisURL},
 	} {
 		u := envOr(s.env, s.def)
-		if err := dial(u); err != nil {
+		if err := check(s.name, u); err != nil {
 			if CI() {
 				t.Fatalf("%s at %s does not answer (%v): CI=true requires it", s.name, u, err)
 			}
@@ -62,7 +70,7 @@ func ServerMode(t testing.TB) bool {
 func service(t testing.TB, name, env, def string) string {
 	t.Helper()
 	u := envOr(env, def)
-	if err := dial(u); err != nil {
+	if err := check(name, u); err != nil {
 		if CI() {
 			t.Fatalf("%s at %s does not answer (%v): CI=true requires it", name, u, err)
 		}
@@ -76,6 +84,65 @@ func envOr(k, def string) string {
 		return v
 	}
 	return def
+}
+
+// check dials the service; for NATS it also checks the server's version.
+func check(name, raw string) error {
+	if name != "NATS" {
+		return dial(raw)
+	}
+	return natsVersion(raw)
+}
+
+// natsVersion reads the INFO line a NATS server sends on connect and fails when
+// the server is older than MinNATSVersion.
+func natsVersion(raw string) error {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return err
+	}
+	c, err := net.DialTimeout("tcp", u.Host, 2*time.Second)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	_ = c.SetReadDeadline(time.Now().Add(2 * time.Second))
+	line, err := bufio.NewReader(c).ReadString('\n')
+	if err != nil {
+		return fmt.Errorf("no INFO from the server: %w", err)
+	}
+	var info struct {
+		Version   string `json:"version"`
+		JetStream bool   `json:"jetstream"`
+	}
+	if err := json.Unmarshal([]byte(strings.TrimPrefix(strings.TrimSpace(line), "INFO ")), &info); err != nil {
+		return fmt.Errorf("unreadable INFO from the server: %w", err)
+	}
+	if !info.JetStream {
+		return fmt.Errorf("NATS %s runs without JetStream (start it with -js)", info.Version)
+	}
+	if versionLess(info.Version, MinNATSVersion) {
+		return fmt.Errorf("NATS %s is older than %s (go install github.com/nats-io/nats-server/v2@v2.15.2, as .ci/run does)", info.Version, MinNATSVersion)
+	}
+	return nil
+}
+
+// versionLess compares dotted versions numerically ("2.9.10" < "2.10.0").
+func versionLess(a, b string) bool {
+	pa, pb := strings.Split(a, "."), strings.Split(b, ".")
+	for i := 0; i < len(pa) || i < len(pb); i++ {
+		var x, y int
+		if i < len(pa) {
+			x, _ = strconv.Atoi(strings.TrimLeft(pa[i], "v"))
+		}
+		if i < len(pb) {
+			y, _ = strconv.Atoi(pb[i])
+		}
+		if x != y {
+			return x < y
+		}
+	}
+	return false
 }
 
 // dial checks that the URL's host:port accepts TCP connections.
