@@ -173,15 +173,20 @@ func (b *Bus) consumers(ctx context.Context, st, name string, subjects []string,
 	} else {
 		cfg.FilterSubjects = subjects
 	}
-	c, err := b.js.CreateOrUpdateConsumer(ctx, stream, cfg)
-	if err == nil {
-		return []jetstream.Consumer{c}, nil
+	if len(subjects) == 1 || b.multiFilter {
+		c, err := b.js.CreateOrUpdateConsumer(ctx, stream, cfg)
+		if err == nil {
+			return []jetstream.Consumer{c}, nil
+		}
+		if !errors.Is(err, jetstream.ErrConsumerMultipleFilterSubjectsNotSupported) {
+			return nil, fmt.Errorf("natsbus: consumer %s on %s: %w", name, st, err)
+		}
 	}
-	if !errors.Is(err, jetstream.ErrConsumerMultipleFilterSubjectsNotSupported) {
-		return nil, fmt.Errorf("natsbus: consumer %s on %s: %w", name, st, err)
+	// An old server ignores filter_subjects and would create (or has created)
+	// the consumer without any filter: make sure it does not exist.
+	if err := b.js.DeleteConsumer(ctx, stream, name); err != nil && !errors.Is(err, jetstream.ErrConsumerNotFound) {
+		return nil, fmt.Errorf("natsbus: consumer %s on %s: remove unfiltered: %w", name, st, err)
 	}
-	// The old server created it without any filter: remove it.
-	_ = b.js.DeleteConsumer(ctx, stream, name)
 	var out []jetstream.Consumer
 	for _, s := range subjects {
 		one := cfg

@@ -80,6 +80,9 @@ type Bus struct {
 	srv    *server.Server // embedded server, nil for Connect
 	kv     jetstream.KeyValue
 	closed chan struct{}
+	// multiFilter: the server supports consumers with several filter
+	// subjects (nats-server 2.10 and later).
+	multiFilter bool
 	once   sync.Once
 }
 
@@ -151,7 +154,7 @@ func open(ctx context.Context, nc *nats.Conn, o Options) (*Bus, error) {
 	if err != nil {
 		return nil, fmt.Errorf("natsbus: %w", err)
 	}
-	b := &Bus{opts: o, nc: nc, js: js, closed: make(chan struct{})}
+	b := &Bus{opts: o, nc: nc, js: js, closed: make(chan struct{}), multiFilter: atLeast(nc.ConnectedServerVersion(), 2, 10)}
 	streams := []jetstream.StreamConfig{
 		{Name: EventsStream, Subjects: []string{"acme.evt.>"}, Retention: jetstream.LimitsPolicy},
 		{Name: CommandsStream, Subjects: []string{"acme.cmd.>"}, Retention: jetstream.WorkQueuePolicy},
@@ -332,4 +335,18 @@ func (b *Bus) Destroy(ctx context.Context) error {
 		errs = append(errs, err)
 	}
 	return errors.Join(errs...)
+}
+
+// atLeast reports whether server version v ("2.9.10") is at least major.minor.
+func atLeast(v string, major, minor int) bool {
+	parts := strings.SplitN(v, ".", 3)
+	if len(parts) < 2 {
+		return false
+	}
+	ma, err1 := strconv.Atoi(parts[0])
+	mi, err2 := strconv.Atoi(strings.TrimLeftFunc(parts[1], func(r rune) bool { return r < '0' || r > '9' }))
+	if err1 != nil || err2 != nil {
+		return false
+	}
+	return ma > major || ma == major && mi >= minor
 }

@@ -36,6 +36,7 @@ func Run(t *testing.T, open Open) {
 		{"TermStopsRedelivery", testTerm},
 		{"UnackedIsRedeliveredAfterAckWait", testAckWait},
 		{"CommandWorkQueueHasOneHandlerGroup", testWorkQueue},
+		{"SeveralMultiSubjectCommandConsumers", testMultiCommandConsumers},
 		{"SharedDurableSplitsWork", testSharedDurable},
 		{"PendingCountsUnacknowledged", testPending},
 		{"NoStallUnderLoadWithExplicitAcks", testNoStall},
@@ -452,5 +453,35 @@ func testClosed(t *testing.T, b es.Bus) {
 	_ = b.Close()
 	if err := b.Publish(context.Background(), es.Envelope{Subject: evt(owner(), "X"), Message: msg("X", 1)}); !errors.Is(err, es.ErrClosed) {
 		t.Fatalf("Publish after Close: %v, want ErrClosed", err)
+	}
+}
+
+// Several contexts each handle several commands: every handler group is a
+// multi-subject consumer of the one work-queue stream (on servers before 2.10,
+// one consumer per subject).
+func testMultiCommandConsumers(t *testing.T, b es.Bus) {
+	o := owner()
+	a := subscribe(t, b, o+"_a", 0, cmd(o+"a", "X"), cmd(o+"a", "Y"))
+	c := subscribe(t, b, o+"_c", 0, cmd(o+"c", "X"), cmd(o+"c", "Y"), evt(o, "E"))
+	publish(t, b, cmd(o+"a", "Y"), msg("Y", 1))
+	publish(t, b, cmd(o+"c", "X"), msg("X", 2))
+	publish(t, b, evt(o, "E"), msg("E", 3))
+	d := next(t, a, 5*time.Second)
+	if d.Subject() != cmd(o+"a", "Y") {
+		t.Fatalf("a got %s", d.Subject())
+	}
+	ack(t, d)
+	got := map[string]bool{}
+	for range 2 {
+		d := next(t, c, 5*time.Second)
+		got[d.Subject()] = true
+		ack(t, d)
+	}
+	if !got[cmd(o+"c", "X")] || !got[evt(o, "E")] {
+		t.Fatalf("c got %v", got)
+	}
+	none(t, a, 200*time.Millisecond)
+	if n, err := c.Pending(ctxT(t, 5*time.Second)); err != nil || n != 0 {
+		t.Fatalf("c pending %d, %v", n, err)
 	}
 }
