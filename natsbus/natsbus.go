@@ -83,7 +83,7 @@ type Bus struct {
 	// multiFilter: the server supports consumers with several filter
 	// subjects (nats-server 2.10 and later).
 	multiFilter bool
-	once   sync.Once
+	once        sync.Once
 }
 
 var _ es.Bus = (*Bus)(nil)
