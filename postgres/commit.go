@@ -41,6 +41,9 @@ type outcome struct {
 	err error
 }
 
+// errRetry: the optimistic one-round-trip batch failed; redo it normally.
+var errRetry = errors.New("postgres: redo batch")
+
 // errIsolate: a statement shared by several commits failed; redo the batch
 // with every commit under its own savepoint.
 var errIsolate = errors.New("postgres: redo batch isolated")
@@ -109,7 +112,7 @@ func validate(c es.Commit) (events, size int, err error) {
 
 // writer groups queued commits into batches until Close.
 func (s *Store) writer() {
-	defer close(s.writerDone)
+	defer s.writers.Done()
 	var carry *request
 	for {
 		var batch []*request
@@ -127,6 +130,19 @@ func (s *Store) writer() {
 			batch, events, size = []*request{r}, r.events, r.bytes
 		}
 		open := true
+		take := func(r *request) bool { // false: stop collecting
+			if !r.state.CompareAndSwap(stateQueued, stateTaken) {
+				return true
+			}
+			if events+r.events > s.cfg.maxEvents || size+r.bytes > s.cfg.maxBytes {
+				carry = r
+				return false
+			}
+			batch = append(batch, r)
+			events += r.events
+			size += r.bytes
+			return true
+		}
 	drain:
 		for len(batch) < s.cfg.maxBatch {
 			select {
@@ -135,19 +151,40 @@ func (s *Store) writer() {
 					open = false
 					break drain
 				}
-				if !r.state.CompareAndSwap(stateQueued, stateTaken) {
-					continue
-				}
-				if events+r.events > s.cfg.maxEvents || size+r.bytes > s.cfg.maxBytes {
-					carry = r
+				if !take(r) {
 					break drain
 				}
-				batch = append(batch, r)
-				events += r.events
-				size += r.bytes
 			default:
 				break drain
 			}
+		}
+		// Linger: the appenders answered by the previous batch come back in a
+		// moment; waiting for them (until none arrived for lingerGap, at most a
+		// quarter of the last batch's time) lets one batch, and so one WAL
+		// flush, serve all of them instead of alternating half-size batches.
+		if lg := s.cfg.lingerGap; lg > 0 && open && carry == nil {
+			limit := time.Now().Add(min(time.Duration(s.lastExec.Load())/4, 2*time.Millisecond))
+			timer := time.NewTimer(lg)
+		linger:
+			for len(batch) < s.cfg.maxBatch && time.Now().Before(limit) {
+				select {
+				case r, ok := <-s.reqs:
+					if !ok {
+						open = false
+						break linger
+					}
+					if !take(r) {
+						break linger
+					}
+					if !timer.Stop() {
+						<-timer.C
+					}
+					timer.Reset(lg)
+				case <-timer.C:
+					break linger
+				}
+			}
+			timer.Stop()
 		}
 		s.run(batch)
 		if !open && carry == nil {
@@ -159,7 +196,19 @@ func (s *Store) writer() {
 func (s *Store) run(batch []*request) {
 	ctx, cancel := context.WithTimeout(context.Background(), s.cfg.batchTimeout)
 	defer cancel()
-	outs, head, err := s.exec(ctx, batch, false)
+	start := time.Now()
+	defer func() { s.lastExec.Store(int64(time.Since(start))) }()
+	var outs []outcome
+	var head int64
+	err := errRetry
+	if s.cfg.optimistic && optimisticOK(batch) {
+		outs, head, err = s.execOptimistic(ctx, batch)
+		if errors.Is(err, errRetry) {
+		}
+	}
+	for try := 0; try < 5 && (errors.Is(err, errRetry) || isTransient(err)); try++ {
+		outs, head, err = s.exec(ctx, batch, false)
+	}
 	if errors.Is(err, errIsolate) {
 		outs, head, err = s.exec(ctx, batch, true)
 	}
@@ -185,6 +234,7 @@ type batchState struct {
 	next     int64               // next position
 	now      time.Time
 	journal  []undo
+	assumed  map[string]int64 // optimistic batch: stream → version assumed at first touch
 }
 
 type undo struct {
@@ -212,6 +262,9 @@ func (st *batchState) rollback(m mark) {
 			delete(st.inbox, u.key)
 		case 'e':
 			delete(st.stored, u.key)
+		case 'a':
+			delete(st.assumed, u.key)
+			delete(st.versions, u.key)
 		}
 	}
 	st.journal = st.journal[:m.journal]
@@ -249,7 +302,15 @@ func (st *batchState) plan(c es.Commit) (res es.Result, noop bool, err error) {
 	m := st.mark()
 	evs := make([]es.Event, 0, total)
 	for _, a := range c.Appends {
-		cur := st.versions[a.StreamID]
+		cur, known := st.versions[a.StreamID]
+		if !known && st.assumed != nil {
+			// Optimistic batch: assume the stream is at the expected version;
+			// the batch's first statement checks every assumption.
+			cur = a.Expected
+			st.assumed[a.StreamID] = cur
+			st.versions[a.StreamID] = cur
+			st.journal = append(st.journal, undo{kind: 'a', key: a.StreamID})
+		}
 		if a.Expected != es.AnyVersion && a.Expected != cur {
 			st.rollback(m)
 			return res, false, fmt.Errorf("%w: stream %q is at version %d, expected %d", es.ErrConcurrency, a.StreamID, cur, a.Expected)
@@ -335,8 +396,31 @@ const (
 	SELECT u.i, u.p, $3 FROM unnest($1::text[], $2::bigint[]) AS u(i, p)`
 )
 
-// queue adds the statements storing w to b and returns how many it added.
+// queue adds the statements storing w (final positions) to b and returns how
+// many it added.
 func (w *writes) queue(b *pgx.Batch, now time.Time) int {
+	return w.queueWith(b, func(cols []any) {
+		b.Queue(insertEventsSQL, append(cols, now)...)
+	}, func(ids []string, pos []int64) {
+		b.Queue(insertInboxSQL, ids, pos, now)
+	}, upsertStreamsSQL, true)
+}
+
+// queueRelative adds the statements storing w, whose positions are relative
+// (1..n), after the UPDATE of es_position that moved it by n.
+func (w *writes) queueRelative(b *pgx.Batch, n int64, streams bool) int {
+	sql := updateStreamsSQL
+	if !streams {
+		sql = ""
+	}
+	return w.queueWith(b, func(cols []any) {
+		b.Queue(insertEventsRelativeSQL, append(cols, n)...)
+	}, func(ids []string, pos []int64) {
+		b.Queue(insertInboxRelativeSQL, ids, pos, n)
+	}, sql, false)
+}
+
+func (w *writes) queueWith(b *pgx.Batch, events func([]any), inbox func([]string, []int64), streamsSQL string, withType bool) int {
 	n := 0
 	if len(w.events) > 0 {
 		k := len(w.events)
@@ -358,16 +442,24 @@ func (w *writes) queue(b *pgx.Batch, now time.Time) int {
 				ssid, sstype, sver = append(ssid, e.StreamID), append(sstype, e.StreamType), append(sver, e.Version)
 			}
 		}
-		b.Queue(insertEventsSQL, pos, ids, sids, stypes, vers, types, svs, data, corr, caus, actor, trace, now)
-		b.Queue(upsertStreamsSQL, ssid, sstype, sver)
-		n += 2
+		events([]any{pos, ids, sids, stypes, vers, types, svs, data, corr, caus, actor, trace})
+		n++
+		switch {
+		case streamsSQL == "":
+		case withType:
+			b.Queue(streamsSQL, ssid, sstype, sver)
+			n++
+		default:
+			b.Queue(streamsSQL, ssid, sver)
+			n++
+		}
 	}
 	if len(w.inbox) > 0 {
 		ids, pos := make([]string, len(w.inbox)), make([]int64, len(w.inbox))
 		for i, r := range w.inbox {
 			ids[i], pos[i] = r.id, r.pos
 		}
-		b.Queue(insertInboxSQL, ids, pos, now)
+		inbox(ids, pos)
 		n++
 	}
 	w.events, w.inbox = nil, nil
@@ -404,6 +496,19 @@ func execSQL(ctx context.Context, conn *sql.Conn, stmts ...string) error {
 	return err
 }
 
+// isTransient: a deadlock or serialization failure; the transaction was
+// rolled back and may simply be run again. (All modes lock streams in stream
+// id order and then the position row, so deadlocks should not happen.)
+func isTransient(err error) bool {
+	var pe *pgconn.PgError
+	return errors.As(err, &pe) && (pe.Code == "40P01" || pe.Code == "40001")
+}
+
+func isIDConflict(err error) bool {
+	var pe *pgconn.PgError
+	return errors.As(err, &pe) && pe.Code == "23505" && pe.ConstraintName == "es_events_id_key"
+}
+
 func isPgError(err error) bool {
 	var pe *pgconn.PgError
 	return errors.As(err, &pe)
@@ -426,8 +531,23 @@ func translate(err error) error {
 }
 
 // exec stores one batch in one transaction and returns every commit's
-// outcome and the head after it. errIsolate asks for a redo with isolated=true.
+// outcome and the head after it.
+//
+// The fast path (no commit has an Apply) takes the position lock only in the
+// final pipeline (UPDATE es_position, INSERT, COMMIT), so the lock is never
+// held across a client round trip. A batch with an Apply takes it in the
+// first round trip, since Apply must see the events' positions.
+//
+// errIsolate asks for a redo with isolated=true: every commit under its own
+// savepoint, and the batch's event ids looked up first. The fast path does
+// not look them up: an event id already stored (an idempotent re-append,
+// rare) makes the insert fail on es_events_id_key, and the redo then finds
+// and compares the originals.
 func (s *Store) exec(ctx context.Context, batch []*request, isolated bool) (outs []outcome, head int64, err error) {
+	early := isolated
+	for _, r := range batch {
+		early = early || r.c.Apply != nil
+	}
 	conn, err := s.db.Conn(ctx)
 	if err != nil {
 		return nil, 0, err
@@ -442,12 +562,12 @@ func (s *Store) exec(ctx context.Context, batch []*request, isolated bool) (outs
 		}
 	}()
 
-	st, err := s.prefetch(ctx, conn, batch)
+	st, err := s.prefetch(ctx, conn, batch, early, isolated)
 	inTx = true
 	if err != nil {
 		return nil, 0, err
 	}
-	last := st.next - 1
+	last := st.next - 1 // early: the head; fast path: 0 (positions are relative)
 	outs = make([]outcome, len(batch))
 	var pending writes
 	const sp = "SAVEPOINT es_commit"
@@ -456,6 +576,9 @@ func (s *Store) exec(ctx context.Context, batch []*request, isolated bool) (outs
 	for i, r := range batch {
 		m := st.mark()
 		res, noop, perr := st.plan(r.c)
+		if noop && !early {
+			return nil, 0, errIsolate // ids repeated inside the batch: rare, keep the fast path simple
+		}
 		if perr != nil || noop {
 			outs[i] = outcome{res: res, err: perr}
 			continue
@@ -465,7 +588,7 @@ func (s *Store) exec(ctx context.Context, batch []*request, isolated bool) (outs
 			outs[i] = outcome{res: res}
 			continue
 		}
-		// This commit runs under its own savepoint.
+		// This commit runs under its own savepoint (early mode: positions are final).
 		b := &pgx.Batch{}
 		shared := pending.queue(b, st.now)
 		b.Queue(sp)
@@ -474,7 +597,7 @@ func (s *Store) exec(ctx context.Context, batch []*request, isolated bool) (outs
 		own.queue(b, st.now)
 		at, serr := send(ctx, conn, b)
 		if serr != nil {
-			if at <= shared || !isPgError(serr) {
+			if at <= shared || !isPgError(serr) || (!isolated && isIDConflict(serr)) {
 				if isPgError(serr) {
 					return nil, 0, errIsolate
 				}
@@ -509,29 +632,258 @@ func (s *Store) exec(ctx context.Context, batch []*request, isolated bool) (outs
 		outs[i] = outcome{res: res}
 	}
 
+	if !isolated {
+		// A lost race may be an idempotent re-append (whatever Expected says):
+		// if the rejected commits' event ids are stored, redo with id checks.
+		var ids []string
+		for i, o := range outs {
+			if errors.Is(o.err, es.ErrConcurrency) {
+				for _, a := range batch[i].c.Appends {
+					for _, e := range a.Events {
+						ids = append(ids, e.ID)
+					}
+				}
+			}
+		}
+		if len(ids) > 0 {
+			var found bool
+			err := rawConn(conn, func(pc *pgx.Conn) error {
+				return pc.QueryRow(ctx, "SELECT EXISTS (SELECT 1 FROM es_events WHERE id = ANY($1))", ids).Scan(&found)
+			})
+			if err != nil {
+				return nil, 0, err
+			}
+			if found {
+				return nil, 0, errIsolate
+			}
+		}
+	}
+
 	b := &pgx.Batch{}
-	shared := pending.queue(b, st.now)
-	head = st.next - 1
-	if head > last {
-		b.Queue("UPDATE es_position SET last = $1 WHERE id = 1", head)
-		b.Queue("SELECT pg_notify($1, $2)", s.channel, strconv.FormatInt(head, 10))
+	if early {
+		shared := pending.queue(b, st.now)
+		head = st.next - 1
+		if head > last {
+			b.Queue("UPDATE es_position SET last = $1, at = $2 WHERE id = 1", head, st.now)
+			b.Queue("SELECT pg_notify($1, $2)", s.channel, strconv.FormatInt(head, 10))
+		}
+		b.Queue("COMMIT")
+		at, err := send(ctx, conn, b)
+		if err != nil {
+			if at >= 0 && at < shared && isPgError(err) && !isolated {
+				return nil, 0, errIsolate
+			}
+			return nil, 0, err
+		}
+		inTx = false
+		return outs, head, nil
+	}
+
+	// Fast path: lock the position row, insert with positions relative to it,
+	// commit: one round trip, and the lock is held only for its server side.
+	n := st.next - 1
+	b.Queue("UPDATE es_position SET last = last + $1, at = clock_timestamp() WHERE id = 1 RETURNING last, at", n)
+	pending.queueRelative(b, n, true)
+	if n > 0 {
+		b.Queue("SELECT pg_notify($1, last::text) FROM es_position WHERE id = 1", s.channel)
 	}
 	b.Queue("COMMIT")
-	at, err := send(ctx, conn, b)
-	if err != nil {
-		if at >= 0 && at < shared && isPgError(err) && !isolated {
-			return nil, 0, errIsolate
+	var now time.Time
+	err = rawConn(conn, func(pc *pgx.Conn) error {
+		br := pc.SendBatch(ctx, b)
+		defer br.Close()
+		if err := br.QueryRow().Scan(&head, &now); err != nil {
+			return err
 		}
+		for i := 1; i < b.Len(); i++ {
+			if _, err := br.Exec(); err != nil {
+				if isPgError(err) && i < b.Len()-1 {
+					return errIsolate
+				}
+				return err
+			}
+		}
+		return br.Close()
+	})
+	if err != nil {
 		return nil, 0, err
 	}
 	inTx = false
+	base, now := head-n, now.UTC()
+	for i := range outs {
+		if outs[i].err != nil {
+			continue
+		}
+		res := &outs[i].res
+		res.Position += base
+		for j := range res.Events {
+			res.Events[j].Position += base
+			res.Events[j].RecordedAt = now
+		}
+	}
 	return outs, head, nil
 }
 
-// prefetch begins the batch transaction, takes the position lock and reads
-// the state the batch's commits are checked against, in one round trip.
-func (s *Store) prefetch(ctx context.Context, conn *sql.Conn, batch []*request) (*batchState, error) {
-	var streamIDs, inboxIDs, eventIDs []string
+// optimisticOK: every append of the batch states its expected version and no
+// commit has an Apply, so the batch can be checked and stored in one round
+// trip (execOptimistic).
+func optimisticOK(batch []*request) bool {
+	for _, r := range batch {
+		if r.c.Apply != nil {
+			return false
+		}
+		for _, a := range r.c.Appends {
+			if a.Expected < 0 {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+// execOptimistic stores a batch in ONE round trip, without reading first: every
+// append states its expected version, so the batch is planned in memory on the
+// assumption that each stream is at the version its first append expects, and
+// the pipeline's first statement checks all of those assumptions at once
+// (updating es_streams only where the version matches, under row locks) and
+// fails the transaction unless every one held. Then come the position lock,
+// the inserts and COMMIT. Any failure (a lost race, a duplicate inbox or event
+// id, a deadlock) rolls everything back and the batch is redone by exec, which
+// reads first and so attributes each outcome exactly (errRetry).
+func (s *Store) execOptimistic(ctx context.Context, batch []*request) (outs []outcome, head int64, err error) {
+	st := &batchState{
+		versions: map[string]int64{},
+		inbox:    map[string]bool{},
+		stored:   map[string]es.Event{},
+		assumed:  map[string]int64{},
+		next:     1,
+	}
+	outs = make([]outcome, len(batch))
+	var pending writes
+	types := map[string]string{}
+	for i, r := range batch {
+		res, noop, perr := st.plan(r.c)
+		if noop || errors.Is(perr, es.ErrConcurrency) {
+			return nil, 0, errRetry // exec decides these exactly (idempotent re-appends)
+		}
+		if perr != nil {
+			outs[i] = outcome{err: perr}
+			continue
+		}
+		for _, a := range r.c.Appends {
+			if _, ok := types[a.StreamID]; !ok {
+				types[a.StreamID] = a.StreamType
+			}
+		}
+		pending.add(r.c, res)
+		outs[i] = outcome{res: res}
+	}
+	var sids, stypes []string
+	var olds, news []int64
+	for id, old := range st.assumed {
+		sids, stypes = append(sids, id), append(stypes, types[id])
+		olds, news = append(olds, old), append(news, st.versions[id])
+	}
+	n := st.next - 1
+	b := &pgx.Batch{}
+	b.Queue("BEGIN")
+	b.Queue(lockStreamsSQL, sids, stypes)
+	b.Queue(checkStreamsSQL, sids, olds, news)
+	b.Queue("UPDATE es_position SET last = last + $1, at = clock_timestamp() WHERE id = 1 RETURNING last, at", n)
+	pending.queueRelative(b, n, false)
+	if n > 0 {
+		b.Queue("SELECT pg_notify($1, last::text) FROM es_position WHERE id = 1", s.channel)
+	}
+	b.Queue("COMMIT")
+	conn, err := s.db.Conn(ctx)
+	if err != nil {
+		return nil, 0, err
+	}
+	defer conn.Close()
+	var now time.Time
+	err = rawConn(conn, func(pc *pgx.Conn) error {
+		br := pc.SendBatch(ctx, b)
+		defer br.Close()
+		for range 3 {
+			if _, err := br.Exec(); err != nil {
+				return err
+			}
+		}
+		if err := br.QueryRow().Scan(&head, &now); err != nil {
+			return err
+		}
+		for i := 4; i < b.Len(); i++ {
+			if _, err := br.Exec(); err != nil {
+				return err
+			}
+		}
+		return br.Close()
+	})
+	if err != nil {
+		if !isPgError(err) {
+			// The connection failed: whether COMMIT happened is unknown.
+			conn.Raw(func(any) error { return driver.ErrBadConn })
+			return nil, 0, err
+		}
+		if execSQL(context.WithoutCancel(ctx), conn, "ROLLBACK") != nil {
+			conn.Raw(func(any) error { return driver.ErrBadConn })
+		}
+		return nil, 0, errRetry
+	}
+	base, now := head-n, now.UTC()
+	for i := range outs {
+		if outs[i].err != nil {
+			continue
+		}
+		res := &outs[i].res
+		res.Position += base
+		for j := range res.Events {
+			res.Events[j].Position += base
+			res.Events[j].RecordedAt = now
+		}
+	}
+	return outs, head, nil
+}
+
+const (
+	// checkStreamsSQL moves every stream of an optimistic batch (already
+	// locked, missing ones created at version 0, by lockStreamsSQL) from the
+	// version assumed ($2) to its new version ($3) where the assumption holds,
+	// and fails unless it held for all of them.
+	checkStreamsSQL = `WITH upd AS (
+		UPDATE es_streams AS s SET version = u.n
+		FROM unnest($1::text[], $2::bigint[], $3::bigint[]) AS u(s, o, n)
+		WHERE s.stream_id = u.s AND s.version = u.o
+		RETURNING 1
+	)
+	SELECT es_assert((SELECT count(*) FROM upd) = cardinality($1::text[]), 'expected stream versions changed')`
+
+	// lockStreamsSQL creates the batch's missing streams (version 0) and locks
+	// every one of them, in stream id order (no deadlock between batches), and
+	// returns their current versions.
+	lockStreamsSQL = `INSERT INTO es_streams AS s (stream_id, stream_type, version)
+	SELECT u.s, u.t, 0 FROM unnest($1::text[], $2::text[]) AS u(s, t) ORDER BY u.s
+	ON CONFLICT (stream_id) DO UPDATE SET version = s.version
+	RETURNING stream_id, version`
+	insertEventsRelativeSQL = `INSERT INTO es_events (position, id, stream_id, stream_type, version, type,
+		schema_version, data, correlation_id, causation_id, actor, traceparent, recorded_at)
+	SELECT p.last - $13 + u.p, u.i, u.s, u.st, u.v, u.t, u.sv, NULLIF(u.d, '')::jsonb, u.c, u.ca, u.a, u.tp, p.at
+	FROM es_position p, unnest($1::bigint[], $2::text[], $3::text[], $4::text[], $5::bigint[], $6::text[],
+		$7::integer[], $8::text[], $9::text[], $10::text[], $11::text[], $12::text[])
+		AS u(p, i, s, st, v, t, sv, d, c, ca, a, tp)
+	WHERE p.id = 1`
+	updateStreamsSQL = `UPDATE es_streams AS s SET version = u.v
+	FROM unnest($1::text[], $2::bigint[]) AS u(s, v) WHERE s.stream_id = u.s`
+	insertInboxRelativeSQL = `INSERT INTO es_inbox (id, position, recorded_at)
+	SELECT u.i, p.last - $3 + u.p, p.at FROM es_position p, unnest($1::text[], $2::bigint[]) AS u(i, p)
+	WHERE p.id = 1`
+)
+
+// prefetch begins the batch transaction, locks the batch's streams (and, in
+// early mode, the position row) and reads the state the batch's commits are
+// checked against, in one round trip.
+func (s *Store) prefetch(ctx context.Context, conn *sql.Conn, batch []*request, early, checkIDs bool) (*batchState, error) {
+	var streamIDs, streamTypes, inboxIDs, eventIDs []string
 	seen := map[string]bool{}
 	for _, r := range batch {
 		if r.c.InboxID != "" {
@@ -541,9 +893,12 @@ func (s *Store) prefetch(ctx context.Context, conn *sql.Conn, batch []*request) 
 			if !seen[a.StreamID] {
 				seen[a.StreamID] = true
 				streamIDs = append(streamIDs, a.StreamID)
+				streamTypes = append(streamTypes, a.StreamType)
 			}
-			for _, e := range a.Events {
-				eventIDs = append(eventIDs, e.ID)
+			if checkIDs {
+				for _, e := range a.Events {
+					eventIDs = append(eventIDs, e.ID)
+				}
 			}
 		}
 	}
@@ -551,13 +906,16 @@ func (s *Store) prefetch(ctx context.Context, conn *sql.Conn, batch []*request) 
 		versions: make(map[string]int64, len(streamIDs)),
 		inbox:    map[string]bool{},
 		stored:   make(map[string]es.Event, len(eventIDs)),
+		next:     1,
 	}
 	err := rawConn(conn, func(pc *pgx.Conn) error {
 		b := &pgx.Batch{}
 		b.Queue("BEGIN")
-		b.Queue("SELECT last, clock_timestamp() FROM es_position WHERE id = 1 FOR UPDATE")
 		if len(streamIDs) > 0 {
-			b.Queue("SELECT stream_id, version FROM es_streams WHERE stream_id = ANY($1)", streamIDs)
+			b.Queue(lockStreamsSQL, streamIDs, streamTypes)
+		}
+		if early {
+			b.Queue("SELECT last, clock_timestamp() FROM es_position WHERE id = 1 FOR UPDATE")
 		}
 		if len(inboxIDs) > 0 {
 			b.Queue("SELECT id FROM es_inbox WHERE id = ANY($1)", inboxIDs)
@@ -570,11 +928,6 @@ func (s *Store) prefetch(ctx context.Context, conn *sql.Conn, batch []*request) 
 		if _, err := br.Exec(); err != nil {
 			return err
 		}
-		var last int64
-		if err := br.QueryRow().Scan(&last, &st.now); err != nil {
-			return err
-		}
-		st.next, st.now = last+1, st.now.UTC()
 		if len(streamIDs) > 0 {
 			rows, _ := br.Query()
 			var id string
@@ -582,6 +935,13 @@ func (s *Store) prefetch(ctx context.Context, conn *sql.Conn, batch []*request) 
 			if _, err := pgx.ForEachRow(rows, []any{&id, &v}, func() error { st.versions[id] = v; return nil }); err != nil {
 				return err
 			}
+		}
+		if early {
+			var last int64
+			if err := br.QueryRow().Scan(&last, &st.now); err != nil {
+				return err
+			}
+			st.next, st.now = last+1, st.now.UTC()
 		}
 		if len(inboxIDs) > 0 {
 			rows, _ := br.Query()

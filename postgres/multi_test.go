@@ -43,6 +43,10 @@ func TestTwoProcessesNeverSkip(t *testing.T) {
 	written := map[string]bool{}
 	var wg sync.WaitGroup
 	errc := make(chan error, 64)
+	report := func(err error) {
+		errc <- err
+		cancel() // stop everyone: the test has failed
+	}
 	for w := range 16 {
 		s := stores[w%2]
 		wg.Go(func() {
@@ -54,7 +58,7 @@ func TestTwoProcessesNeverSkip(t *testing.T) {
 					// Every commit checks the exact version: the two instances race.
 					v, err := s.StreamVersion(ctx, stream)
 					if err != nil {
-						errc <- err
+						report(err)
 						return
 					}
 					_, err = s.Commit(ctx, es.Commit{Appends: []es.Append{{StreamID: stream, StreamType: "shared", Expected: v, Events: []es.Event{e}}}})
@@ -63,7 +67,7 @@ func TestTwoProcessesNeverSkip(t *testing.T) {
 						continue
 					}
 					if err != nil {
-						errc <- fmt.Errorf("writer %d: %w", w, err)
+						report(fmt.Errorf("writer %d: %w", w, err))
 						return
 					}
 					checkedOK.Add(1)
@@ -85,16 +89,16 @@ func TestTwoProcessesNeverSkip(t *testing.T) {
 			for {
 				evs, err := s.ReadAll(ctx, pos, 500)
 				if err != nil {
-					errc <- err
+					report(err)
 					return
 				}
 				for _, e := range evs {
 					if e.Position != pos+1 {
-						errc <- fmt.Errorf("reader %d: position %d after %d", i, e.Position, pos)
+						report(fmt.Errorf("reader %d: position %d after %d", i, e.Position, pos))
 						return
 					}
 					if _, dup := seen[i][e.ID]; dup {
-						errc <- fmt.Errorf("reader %d: %s twice", i, e.ID)
+						report(fmt.Errorf("reader %d: %s twice", i, e.ID))
 						return
 					}
 					seen[i][e.ID] = e.Position
@@ -110,11 +114,11 @@ func TestTwoProcessesNeverSkip(t *testing.T) {
 				err = s.Wait(wctx, pos)
 				wcancel()
 				if err != nil && !errors.Is(err, context.DeadlineExceeded) {
-					errc <- err
+					report(err)
 					return
 				}
 				if ctx.Err() != nil {
-					errc <- ctx.Err()
+					report(ctx.Err())
 					return
 				}
 			}

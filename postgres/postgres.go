@@ -13,57 +13,69 @@
 //
 // # Group commit
 //
-// Commit does not talk to the database itself: it queues the unit for one
-// writer goroutine per Store, which takes every commit queued at that moment
-// (up to a bound) and stores them in ONE transaction, so one WAL flush serves
-// many appenders. A batch costs two round trips when no commit has an Apply:
+// Commit does not talk to the database itself: it queues the unit for the
+// Store's writer goroutine, which takes every commit queued at that moment (up
+// to a bound; it lingers up to 200µs after the last arrival, at most a quarter
+// of the previous batch's time, so the appenders it just answered join the
+// next batch) and stores them in ONE transaction, so one WAL flush serves many
+// appenders. Each commit is checked on its own, in queue order, against the
+// database state plus the commits before it in the batch: inbox duplicate
+// (ErrDuplicate), event ids already stored (identical: the originals are
+// returned; different: ErrEventIDConflict), every Append's expected version
+// (ErrConcurrency). A rejected commit changes nothing and does not disturb the
+// others. Rows are written with one multi-row INSERT ... SELECT FROM
+// unnest(arrays) per table. A batch takes one of three paths:
 //
-//  1. BEGIN; lock es_position (SELECT ... FOR UPDATE); read the current
-//     versions of the batch's streams, its inbox ids and any already stored
-//     event ids (pipelined).
-//  2. In memory, each commit is checked in queue order against that state plus
-//     the commits before it in the batch: inbox duplicate (ErrDuplicate), event
-//     ids already stored (identical: the originals are returned; different:
-//     ErrEventIDConflict), every Append's expected version (ErrConcurrency).
-//     A rejected commit changes nothing and does not disturb the others.
-//     Accepted commits get their versions and consecutive positions.
-//  3. One multi-row INSERT ... SELECT FROM unnest(arrays) for all events, one
-//     upsert of es_streams, one insert of inbox ids, UPDATE es_position,
-//     pg_notify, COMMIT (pipelined).
+//   - Optimistic, one round trip (every append states its expected version,
+//     no Apply: the command path's normal case). The batch is planned in
+//     memory assuming each stream is at the version its first append expects;
+//     one pipeline then locks the streams, checks all the assumptions at once
+//     (es_assert fails the transaction unless every stream was at the assumed
+//     version), takes the position lock, inserts and commits. Any failure
+//     rolls back and the batch goes down the next path.
+//   - Read first, two round trips: lock the batch's streams and read their
+//     versions (and inbox ids), decide each commit in memory, then one
+//     pipeline: position lock, inserts, COMMIT.
+//   - With an Apply (inline read models) or after an unexpected failure:
+//     the position lock is taken in the first round trip (Apply must see the
+//     events' positions), and each commit runs under its own SAVEPOINT: its
+//     events are inserted, Apply runs through the same connection (a
+//     *sql.Conn inside the transaction), and a failing Apply or statement
+//     rolls back to the savepoint, alone. A unique violation is translated
+//     (stream/version → ErrConcurrency, id → ErrEventIDConflict, inbox →
+//     ErrDuplicate), never leaked as a raw driver error. This path also looks
+//     up the batch's event ids, which the fast paths leave to the UNIQUE
+//     index (an idempotent re-append fails the fast insert and is redone here).
 //
-// A commit with an Apply (inline read models) runs under its own SAVEPOINT:
-// its events are inserted, Apply runs through the same connection (a *sql.Conn
-// inside the transaction), and a failing Apply rolls back to the savepoint,
-// alone. If a statement that serves several commits fails (it should not: the
-// checks are done first), the transaction is rolled back and the batch is
-// redone with every commit under its own savepoint, so the failure is
-// attributed to the one commit that caused it; a unique violation is
-// translated (stream/version → ErrConcurrency, id → ErrEventIDConflict, inbox
-// → ErrDuplicate), never leaked as a raw driver error.
+// Every path locks the batch's streams first, all at once in stream id order
+// (INSERT ... ON CONFLICT DO UPDATE creates missing ones at version 0), then
+// the position row: one global lock order, so batches of any process cannot
+// deadlock. The stream row locks make the expected-version check exact across
+// processes; UNIQUE(stream_id, version) on es_events is the backstop.
 //
 // # Never skip
 //
 // The classic BIGSERIAL race: transaction A takes position 10, B takes 11, B
 // commits, a reader reads up to 11, then A commits 10 — the reader skipped 10.
-// Here positions come from the one-row es_position counter, and the batch
-// transaction locks that row first and holds the lock until COMMIT. So
-// batches (of this process and of every other process writing the schema)
-// are serialized on it, each continuing where the previous COMMITTED one
-// stopped: positions are gap-free and assigned in commit order, and a reader's
-// "WHERE position > $1 ORDER BY position" can never pass over an event that
-// becomes visible later. PostgreSQL marks a transaction committed (visible)
-// before it releases its locks, so the next batch that reads es_position sees
-// the previous batch's events already.
+// Here positions come from the one-row es_position counter: at the end of the
+// batch, in the same pipeline as the INSERT and COMMIT, `UPDATE es_position
+// SET last = last + n RETURNING last` takes its row lock, and the batch's
+// events get last-n+1 .. last. The lock is held until COMMIT, so batches of
+// every process writing the schema are serialized on it, each continuing
+// where the previous COMMITTED one stopped: positions are gap-free and in
+// commit order, and a reader's "WHERE position > $1 ORDER BY position" can
+// never pass over an event that becomes visible later. (PostgreSQL makes a
+// transaction visible before it releases its locks, so the next batch's
+// events cannot be seen before the previous batch's.) The lock window is only
+// the server side of that last pipeline — the inserts and the WAL flush —
+// never a client round trip, except on the Apply path, where Apply runs
+// inside it. The batch's recorded time is also taken under the lock
+// (es_position.at), so recorded_at never decreases along the log.
 //
-// The lock is taken at the start of the batch rather than at the end because
-// Apply needs the events "as stored", positions included. The price is small:
-// the lock window is the batch's two round trips plus the WAL flush, which any
-// commit-ordered scheme must hold anyway (the flush happens before the lock is
-// released). Within a process there is one writer, so the lock is uncontended;
-// across processes, batches alternate.
-//
-// The expected-version check reads es_streams under that lock, so it cannot
-// race; UNIQUE(stream_id, version) on es_events is the backstop.
+// The price is that batches cannot share a WAL flush with each other (the
+// next one waits for the lock until the previous flush is done); group commit
+// in the writer makes up for it by putting many appends in each batch. See
+// docs/benchmarks/store-postgres.md.
 //
 // # Wait
 //
@@ -103,6 +115,9 @@ type Option func(*config)
 
 type config struct {
 	maxConns     int32
+	writers      int           // batches in flight
+	lingerGap    time.Duration // see writer
+	optimistic   bool          // one-round-trip batches when every append states its version
 	maxBatch     int           // commits per batch
 	maxEvents    int           // events per batch
 	maxBytes     int           // payload bytes per batch
@@ -112,6 +127,21 @@ type config struct {
 
 // WithMaxConns bounds the connection pool (default 8).
 func WithMaxConns(n int) Option { return func(c *config) { c.maxConns = int32(n) } }
+
+// WithWriters sets how many batches may be in flight at once (default 2):
+// while one batch waits for its COMMIT (WAL flush), the next has already
+// queued behind the position lock, so it starts the moment the lock is free.
+// The position lock, not the writer count, orders the batches.
+func WithWriters(n int) Option { return func(c *config) { c.writers = max(n, 1) } }
+
+// WithLinger sets how long the writer waits for more commits after the last
+// arrival before starting a batch (default 200µs; 0 disables lingering). The
+// wait never exceeds a quarter of the previous batch's duration.
+func WithLinger(gap time.Duration) Option { return func(c *config) { c.lingerGap = gap } }
+
+// WithOptimistic turns the one-round-trip batch on or off (default on); see
+// the package doc.
+func WithOptimistic(on bool) Option { return func(c *config) { c.optimistic = on } }
 
 // WithMaxBatch bounds how many commits the writer groups into one transaction
 // (default 512).
@@ -133,10 +163,12 @@ type Store struct {
 	closeMu    sync.RWMutex
 	closed     bool
 	closing    chan struct{}
-	writerDone chan struct{}
+	writers    sync.WaitGroup
 	listenStop context.CancelFunc
 	listenDone chan struct{}
 	closeOnce  sync.Once
+
+	lastExec atomic.Int64 // duration of the last batch (linger bound)
 
 	known  atomic.Int64 // highest head observed (local commits, notifications)
 	epoch  atomic.Int64 // bumped when the listener reconnects
@@ -155,7 +187,7 @@ func Open(ctx context.Context, url, schema string, opts ...Option) (*Store, erro
 	if !schemaName.MatchString(schema) {
 		return nil, fmt.Errorf("postgres: invalid schema name %q (want [a-z_][a-z0-9_]*, at most 63 bytes)", schema)
 	}
-	cfg := config{maxConns: 8, maxBatch: 512, maxEvents: 20000, maxBytes: 32 << 20,
+	cfg := config{writers: 1, optimistic: true, lingerGap: 200 * time.Microsecond, maxConns: 8, maxBatch: 512, maxEvents: 20000, maxBytes: 32 << 20,
 		batchTimeout: time.Minute, pollEvery: time.Second}
 	for _, o := range opts {
 		o(&cfg)
@@ -179,7 +211,6 @@ func Open(ctx context.Context, url, schema string, opts ...Option) (*Store, erro
 		db:         stdlib.OpenDBFromPool(pool),
 		reqs:       make(chan *request, 4096),
 		closing:    make(chan struct{}),
-		writerDone: make(chan struct{}),
 		listenDone: make(chan struct{}),
 		wake:       make(chan struct{}),
 	}
@@ -208,7 +239,10 @@ func Open(ctx context.Context, url, schema string, opts ...Option) (*Store, erro
 	lctx, stop := context.WithCancel(context.Background())
 	s.listenStop = stop
 	go s.listen(lctx, lconn)
-	go s.writer()
+	for range cfg.writers {
+		s.writers.Add(1)
+		go s.writer()
+	}
 	return s, nil
 }
 
@@ -243,7 +277,7 @@ func (s *Store) Close() error {
 		close(s.reqs)
 		close(s.closing)
 		s.closeMu.Unlock()
-		<-s.writerDone
+		s.writers.Wait()
 		s.listenStop()
 		<-s.listenDone
 		s.db.Close()
