@@ -39,6 +39,8 @@ default http://127.0.0.1:8080, or ACME_SERVER):
   acme dlq retry ID                  re-drive a dead letter
   acme catalog export DIR            write the message catalog (EventCatalog
                                      directory + asyncapi.json) into DIR
+  acme loadgen [flags]               load test: customers browse, add, check
+                                     out (see acme loadgen -h)
 
 Environment of acme serve: ACME_ADDR, ACME_DATA_DIR, ACME_POSTGRES_URL,
 ACME_NATS_URL, ACME_REDIS_URL, ACME_ADMIN_TOKEN (env only; generated and
@@ -69,6 +71,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return client(ctx, args, getenv, stdout, stderr)
 	case "catalog":
 		return catalogCmd(args[1:], stdout, stderr)
+	case "loadgen":
+		return loadgenCmd(ctx, args[1:], getenv, stdout, stderr)
 	}
 	fmt.Fprintf(stderr, "acme: unknown command %q\n\n%s", args[0], usage)
 	return 2
@@ -155,6 +159,11 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 		return 2
 	}
 	if err := a.Run(ctx); err != nil {
+		if ctx.Err() != nil {
+			// stopped by a signal while starting: everything opened is closed
+			cfg.Logger.Info("stopped while starting")
+			return 0
+		}
 		fmt.Fprintf(stderr, "acme serve: %v\n", err)
 		return 1
 	}
