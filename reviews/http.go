@@ -1,9 +1,11 @@
 package reviews
 
 import (
+	"context"
 	"encoding/json"
 	"net/http"
 	"strings"
+	"time"
 	"unicode/utf8"
 
 	"acme"
@@ -79,8 +81,9 @@ func validateText(title, body string) error {
 
 // Routes implements the Reviews section of the HTTP contract.
 func (m *Module) Routes(api *httpapi.API) {
+	m.api = api
 	api.Handle("POST /api/v1/products/{id}/reviews", httpapi.Customer, m.handleSubmit,
-		httpapi.Summary("Submit a review (one per customer and product). A review with a link or a word from the moderation list is held for moderation (PENDING_MODERATION); the same text submitted again by the same customer is rejected as spam (status REJECTED); any other is published at once. verifiedPurchase is true when the customer has a delivered order with the product."),
+		httpapi.Summary("Submit a review (one per customer and product). Honours Acme-Min-Position for the product and the customer's deliveries. A review with a link or a word from the moderation list is held for moderation (PENDING_MODERATION); the same text submitted again by the same customer is rejected as spam (status REJECTED); any other is published at once. verifiedPurchase is true when the customer has a delivered order with the product."),
 		httpapi.Body(submitRequest{}), httpapi.Returns(http.StatusCreated, Submitted{}))
 	api.Handle("GET /api/v1/products/{id}/reviews", httpapi.Anonymous, m.handleList,
 		httpapi.Summary("Published reviews of a product, newest first, paged, with averageRating (two decimals) and reviewCount from the rating cache."),
@@ -145,12 +148,38 @@ func (m *Module) handleSubmit(w http.ResponseWriter, r *http.Request) error {
 	if !acme.ValidID(productID) {
 		return acme.Errorf(acme.CodeNotFound, "product not found")
 	}
+	if err := m.awaitCommandReads(r, owner+"."+consumerProducts, owner+"."+consumerDeliveries); err != nil {
+		return err
+	}
 	s, err := m.Submit(r.Context(), httpapi.CallerFrom(r.Context()).CustomerID, productID, rating, title, body)
 	if err != nil {
 		return err
 	}
 	httpapi.SetPosition(w, owner, s.position)
 	return httpapi.JSON(w, http.StatusCreated, s)
+}
+
+// awaitCommandReads lets a command honour Acme-Min-Position for the read
+// models it checks (the product exists; the customer's deliveries), so a client
+// that just created a product or received an order sees it here too.
+func (m *Module) awaitCommandReads(r *http.Request, reads ...string) error {
+	raw := r.Header.Get("Acme-Min-Position")
+	if raw == "" || m.api == nil || m.api.Awaiter == nil {
+		return nil
+	}
+	pos := httpapi.ParsePosition(raw)
+	if pos == nil {
+		return acme.Errorf(acme.CodeBadRequest, "Acme-Min-Position is not a token this API issued")
+	}
+	ctx, cancel := context.WithTimeout(r.Context(), 5*time.Second)
+	defer cancel()
+	if err := m.api.Awaiter.Await(ctx, pos, reads); err != nil {
+		if acme.ErrorCode(err) != "" {
+			return err
+		}
+		return acme.Errorf(acme.CodeStaleReadModel, "the read models did not reach the requested position; retry later")
+	}
+	return nil
 }
 
 func (m *Module) handleList(w http.ResponseWriter, r *http.Request) error {

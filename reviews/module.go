@@ -8,6 +8,7 @@ import (
 
 	"acme"
 	"acme/es"
+	"acme/httpapi"
 )
 
 //go:embed migrations/*.sql
@@ -25,6 +26,7 @@ type Config struct {
 // Module is the reviews bounded context.
 type Module struct {
 	cache   RatingCache
+	api     *httpapi.API // for Acme-Min-Position on commands
 	policy  Policy
 	clock   acme.Clock
 	host    es.Host
