@@ -76,11 +76,7 @@ func (m *Module) Start(ctx context.Context, h es.Host) error {
 	}
 	m.orders = &es.Aggregate[Order, any]{Store: h.Store(), Registry: h.Registry(), NewID: h.NewID,
 		StreamType: "order", Decider: Decider}
-	// One consumer per command: a NATS server older than 2.10 has no
-	// multi-subject consumers on the work-queue stream.
-	h.Consume("create-order", []string{"CreateOrder"}, m.onCommand)
-	h.Consume("confirm-order", []string{"ConfirmOrder"}, m.onCommand)
-	h.Consume("cancel-order", []string{"CancelOrder"}, m.onCommand)
+	h.Consume("commands", []string{"CreateOrder", "ConfirmOrder", "CancelOrder"}, m.onCommand)
 	consume(ctx, h, "payments", []string{"PaymentSucceeded", "PaymentRefunded"}, m.onPayment)
 	consume(ctx, h, "warehouse", []string{"OrderReadyForShipping"}, m.onWarehouse)
 	return nil
