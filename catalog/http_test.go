@@ -221,3 +221,41 @@ func TestInitialStockReachesInventory(t *testing.T) {
 		_ = last
 	})
 }
+
+// TestCatalogDocumented: every catalog route is in the OpenAPI document and
+// every catalog message in the message catalog.
+func TestCatalogDocumented(t *testing.T) {
+	s := acmetest.Start(t, acmetest.Embedded)
+	r := s.Do(t, "GET", "/api/v1/openapi.json", "", nil).Want(t, 200)
+	paths, _ := r.Map()["paths"].(map[string]any)
+	for path, methods := range map[string][]string{
+		"/api/v1/categories":               {"get", "post"},
+		"/api/v1/products":                 {"post"},
+		"/api/v1/products/{id}":            {"get", "patch"},
+		"/api/v1/products/{id}/price":      {"put"},
+		"/api/v1/products/{id}/variants":   {"post"},
+		"/api/v1/products/{id}/deactivate": {"post"},
+	} {
+		ops, _ := paths[path].(map[string]any)
+		for _, m := range methods {
+			if _, ok := ops[m]; !ok {
+				t.Errorf("OpenAPI lacks %s %s", m, path)
+			}
+		}
+	}
+	r = s.Do(t, "GET", "/api/v1/catalog", "", nil).Want(t, 200)
+	have := map[string]string{}
+	for _, it := range r.Items() {
+		if it["owner"] == "catalog" {
+			have[fmt.Sprint(it["name"])] = fmt.Sprint(it["kind"])
+		}
+	}
+	for name, kind := range map[string]string{"CategoryCreated": "event", "ProductCreated": "event", "ProductUpdated": "event",
+		"ProductVariantAdded": "event", "ProductDeactivated": "event", "CreateCategory": "command", "CreateProduct": "command",
+		"UpdateProduct": "command", "UpdateProductPrice": "command", "AddProductVariant": "command", "DeactivateProduct": "command",
+		"GetProduct": "query"} {
+		if have[name] != kind {
+			t.Errorf("message catalog: %s is %q, want a %s owned by catalog", name, have[name], kind)
+		}
+	}
+}

@@ -123,3 +123,31 @@ func TestConcurrentRegistrationsHTTP(t *testing.T) {
 		}
 	})
 }
+
+// TestCustomersDocumented: every customers route is in the OpenAPI document and
+// every customers message in the message catalog.
+func TestCustomersDocumented(t *testing.T) {
+	s := acmetest.Start(t, acmetest.Embedded)
+	r := s.Do(t, "GET", "/api/v1/openapi.json", "", nil).Want(t, 200)
+	paths, _ := r.Map()["paths"].(map[string]any)
+	for path, method := range map[string]string{
+		"/api/v1/customers": "post", "/api/v1/customers/{id}": "get",
+		"/api/v1/sessions": "post", "/api/v1/sessions/current": "delete",
+	} {
+		if ops, _ := paths[path].(map[string]any); ops[method] == nil {
+			t.Errorf("OpenAPI lacks %s %s", method, path)
+		}
+	}
+	r = s.Do(t, "GET", "/api/v1/catalog", "", nil).Want(t, 200)
+	have := map[string]any{}
+	for _, it := range r.Items() {
+		if it["owner"] == "customers" {
+			have[it["name"].(string)] = it["kind"]
+		}
+	}
+	for name, kind := range map[string]string{"CustomerRegistered": "event", "RegisterCustomer": "command", "GetCustomer": "query"} {
+		if have[name] != kind {
+			t.Errorf("message catalog: %s is %v, want a %s owned by customers", name, have[name], kind)
+		}
+	}
+}
