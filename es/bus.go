@@ -144,8 +144,13 @@ type Subscription interface {
 	// Several goroutines may call Next concurrently.
 	Next(ctx context.Context) (Delivery, error)
 	// Pending returns the number of messages of the consumer not yet
-	// acknowledged (undelivered plus delivered-but-unacknowledged).
+	// acknowledged (undelivered plus delivered-but-unacknowledged). It is for
+	// display (lag): right after a publish it may not count it yet.
 	Pending(ctx context.Context) (int64, error)
+	// CaughtUp reports whether every message stored on the consumer's subjects
+	// before the call (every Publish that had returned) has been acknowledged
+	// or terminated. Consistency waits (Acme-Min-Position) rely on it.
+	CaughtUp(ctx context.Context) (bool, error)
 	// Close stops pulling; unacknowledged deliveries are redelivered later.
 	// The durable consumer stays on the bus.
 	Close() error

@@ -48,6 +48,17 @@ func (b *Bus) Subscribe(ctx context.Context, spec es.ConsumerSpec) (es.Subscript
 		if err != nil {
 			return nil, err
 		}
+		stream, err := b.js.Stream(ctx, b.opts.Prefix+st)
+		if err != nil {
+			return nil, fmt.Errorf("natsbus: stream %s: %w", st, err)
+		}
+		for _, c := range cs {
+			subs := c.CachedInfo().Config.FilterSubjects
+			if f := c.CachedInfo().Config.FilterSubject; f != "" {
+				subs = []string{f}
+			}
+			sub.parts = append(sub.parts, part{cons: c, stream: stream, subjects: subs})
+		}
 		sub.cons = append(sub.cons, cs...)
 	}
 	pullCtx, cancel := context.WithCancel(context.Background())
@@ -62,6 +73,7 @@ func (b *Bus) Subscribe(ctx context.Context, spec es.ConsumerSpec) (es.Subscript
 type subscription struct {
 	b      *Bus
 	cons   []jetstream.Consumer
+	parts  []part // per consumer: its stream and filter subjects (for CaughtUp)
 	ch     chan *delivery
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
@@ -124,6 +136,38 @@ func (s *subscription) Pending(ctx context.Context) (int64, error) {
 		n += int64(info.NumPending) + int64(info.NumAckPending)
 	}
 	return n, nil
+}
+
+type part struct {
+	cons     jetstream.Consumer
+	stream   jetstream.Stream
+	subjects []string
+}
+
+// CaughtUp compares each consumer's ack floor with the last message stored on
+// each of its subjects: the consumer's pending counters are updated
+// asynchronously by the server and may miss a message just acknowledged to its
+// publisher, the stream's last message per subject may not.
+func (s *subscription) CaughtUp(ctx context.Context) (bool, error) {
+	for _, p := range s.parts {
+		info, err := p.cons.Info(ctx)
+		if err != nil {
+			return false, fmt.Errorf("natsbus: consumer info: %w", err)
+		}
+		for _, subj := range p.subjects {
+			last, err := p.stream.GetLastMsgForSubject(ctx, subj)
+			if errors.Is(err, jetstream.ErrMsgNotFound) {
+				continue // nothing stored (or, in a work queue, nothing left)
+			}
+			if err != nil {
+				return false, fmt.Errorf("natsbus: last message of %s: %w", subj, err)
+			}
+			if last.Sequence > info.AckFloor.Stream {
+				return false, nil
+			}
+		}
+	}
+	return true, nil
 }
 
 func (s *subscription) Close() error {

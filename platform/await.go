@@ -17,8 +17,8 @@ var _ httpapi.Awaiter = (*Platform)(nil)
 // when reads is empty) has applied or passed it:
 //   - a projection of that context has applied the log through position
 //     (projections of other contexts are not concerned);
-//   - a consumer has no message left pending or unacknowledged (a consumer with
-//     nothing pending is caught up).
+//   - a consumer has acknowledged every message stored on its subjects (a
+//     consumer with nothing pending is caught up).
 //
 // It gives up with stale_read_model after Config.AwaitTimeout (5 s) or returns
 // ctx.Err() (wrapped) when ctx ends first. An unknown read-model name is an error.
@@ -118,12 +118,9 @@ func (p *Platform) caughtUp(ctx context.Context, pos httpapi.Position, projs []*
 		if c.sub == nil {
 			return false, nil // not started
 		}
-		n, err := c.sub.Pending(ctx)
-		if err != nil {
+		ok, err := c.sub.CaughtUp(ctx)
+		if err != nil || !ok {
 			return false, err
-		}
-		if n > 0 {
-			return false, nil
 		}
 	}
 	return true, nil

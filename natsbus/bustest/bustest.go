@@ -38,7 +38,8 @@ func Run(t *testing.T, open Open) {
 		{"CommandWorkQueueHasOneHandlerGroup", testWorkQueue},
 		{"SeveralMultiSubjectCommandConsumers", testMultiCommandConsumers},
 		{"SharedDurableSplitsWork", testSharedDurable},
-		{"PendingCountsUnacknowledged", testPending},
+		{"PendingAndCaughtUp", testPending},
+		{"CaughtUpOnWorkQueue", testCaughtUpWorkQueue},
 		{"NoStallUnderLoadWithExplicitAcks", testNoStall},
 		{"IdleConsumerWakesPromptly", testIdleWakes},
 		{"DeadLetters", testDeadLetters},
@@ -317,18 +318,44 @@ func testSharedDurable(t *testing.T, b es.Bus) {
 func testPending(t *testing.T, b es.Bus) {
 	o := owner()
 	s := subscribe(t, b, o+"_p", 0, evt(o, "Thing"))
-	publish(t, b, evt(o, "Thing"), msg("Thing", 1), msg("Thing", 2))
-	if n, err := s.Pending(ctxT(t, 5*time.Second)); err != nil || n != 2 {
-		t.Fatalf("Pending = %d, %v; want 2", n, err)
+	if ok, err := s.CaughtUp(ctxT(t, 5*time.Second)); err != nil || !ok {
+		t.Fatalf("CaughtUp of a consumer with nothing stored = %v, %v", ok, err)
 	}
+	publish(t, b, evt(o, "Other"), msg("Other", 9)) // not its subject
+	if ok, _ := s.CaughtUp(ctxT(t, 5*time.Second)); !ok {
+		t.Fatal("a message on another subject made the consumer fall behind")
+	}
+	publish(t, b, evt(o, "Thing"), msg("Thing", 1), msg("Thing", 2))
+	// Right after Publish returned: strict (consistency waits rely on it).
+	if ok, err := s.CaughtUp(ctxT(t, 5*time.Second)); err != nil || ok {
+		t.Fatalf("CaughtUp right after a publish = %v, %v; want false", ok, err)
+	}
+	// Pending is for display: the server may count with a small delay.
+	pendingIs := func(want int64) {
+		t.Helper()
+		deadline := time.Now().Add(2 * time.Second)
+		for {
+			n, err := s.Pending(ctxT(t, 5*time.Second))
+			if err == nil && n == want {
+				return
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("Pending = %d, %v; want %d", n, err, want)
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+	}
+	pendingIs(2)
 	ack(t, next(t, s, 5*time.Second))
 	d := next(t, s, 5*time.Second)
-	if n, _ := s.Pending(ctxT(t, 5*time.Second)); n != 1 {
-		t.Fatalf("Pending with one delivered but unacknowledged = %d, want 1", n)
+	pendingIs(1)
+	if ok, _ := s.CaughtUp(ctxT(t, 5*time.Second)); ok {
+		t.Fatal("CaughtUp with one message delivered but unacknowledged")
 	}
 	ack(t, d)
-	if n, _ := s.Pending(ctxT(t, 5*time.Second)); n != 0 {
-		t.Fatalf("Pending after acking everything = %d, want 0", n)
+	pendingIs(0)
+	if ok, _ := s.CaughtUp(ctxT(t, 5*time.Second)); !ok {
+		t.Fatal("not CaughtUp after acknowledging everything")
 	}
 }
 
@@ -483,5 +510,42 @@ func testMultiCommandConsumers(t *testing.T, b es.Bus) {
 	none(t, a, 200*time.Millisecond)
 	if n, err := c.Pending(ctxT(t, 5*time.Second)); err != nil || n != 0 {
 		t.Fatalf("c pending %d, %v", n, err)
+	}
+}
+
+// CaughtUp on a command (work-queue) consumer: acknowledged messages are
+// removed; one left unacknowledged keeps it behind.
+func testCaughtUpWorkQueue(t *testing.T, b es.Bus) {
+	o := owner()
+	s := subscribe(t, b, o+"_wqc", 0, cmd(o, "A"), cmd(o, "B"))
+	publish(t, b, cmd(o, "A"), msg("A", 1))
+	publish(t, b, cmd(o, "B"), msg("B", 2))
+	if ok, _ := s.CaughtUp(ctxT(t, 5*time.Second)); ok {
+		t.Fatal("CaughtUp right after a publish")
+	}
+	d1 := next(t, s, 5*time.Second)
+	if err := d1.Nak(700 * time.Millisecond); err != nil { // failed: waits for a redelivery
+		t.Fatal(err)
+	}
+	ack(t, next(t, s, 5*time.Second))
+	if ok, _ := s.CaughtUp(ctxT(t, 5*time.Second)); ok {
+		t.Fatal("CaughtUp with a message waiting for redelivery")
+	}
+	d1 = next(t, s, 5*time.Second)
+	if d1.NumDelivered() != 2 {
+		t.Fatalf("got %s #%d, want the redelivery", d1.Message().Type, d1.NumDelivered())
+	}
+	if err := d1.Term(); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(2 * time.Second)
+	for {
+		if ok, _ := s.CaughtUp(ctxT(t, 5*time.Second)); ok {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("not CaughtUp after the last message was terminated")
+		}
+		time.Sleep(10 * time.Millisecond)
 	}
 }
