@@ -147,14 +147,22 @@ type Subscription interface {
 	// acknowledged (undelivered plus delivered-but-unacknowledged). It is for
 	// display (lag): right after a publish it may not count it yet.
 	Pending(ctx context.Context) (int64, error)
-	// CaughtUp reports whether every message stored on the consumer's subjects
-	// before the call (every Publish that had returned) has been acknowledged
-	// or terminated. Consistency waits (Acme-Min-Position) rely on it.
-	CaughtUp(ctx context.Context) (bool, error)
+	// Watermark returns a mark covering every message stored on the consumer's
+	// subjects before the call (every Publish that had returned).
+	Watermark(ctx context.Context) (Watermark, error)
+	// Reached reports whether every message covered by w has been
+	// acknowledged or terminated by the consumer. Messages published after w
+	// do not matter, so a busy consumer reaches a mark all the same.
+	// Consistency waits (Acme-Min-Position) rely on it.
+	Reached(ctx context.Context, w Watermark) (bool, error)
 	// Close stops pulling; unacknowledged deliveries are redelivered later.
 	// The durable consumer stays on the bus.
 	Close() error
 }
+
+// Watermark is a position in a consumer's input, opaque outside its Bus
+// implementation (natsbus: the last stream sequence of each filter subject).
+type Watermark []uint64
 
 // Delivery is one delivery of a message to a consumer. Exactly one of Ack, Nak
 // or Term should be called.

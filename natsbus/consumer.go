@@ -73,7 +73,7 @@ func (b *Bus) Subscribe(ctx context.Context, spec es.ConsumerSpec) (es.Subscript
 type subscription struct {
 	b      *Bus
 	cons   []jetstream.Consumer
-	parts  []part // per consumer: its stream and filter subjects (for CaughtUp)
+	parts  []part // per consumer: its stream and filter subjects (for Watermark and Reached)
 	ch     chan *delivery
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
@@ -144,25 +144,52 @@ type part struct {
 	subjects []string
 }
 
-// CaughtUp compares each consumer's ack floor with the last message stored on
-// each of its subjects: the consumer's pending counters are updated
-// asynchronously by the server and may miss a message just acknowledged to its
-// publisher, the stream's last message per subject may not.
-func (s *subscription) CaughtUp(ctx context.Context) (bool, error) {
+// Watermark is the last stream sequence stored on each filter subject (0 when
+// none), in the order of the subscription's parts and subjects. The stream's
+// last message per subject is known as soon as its publisher got the ack, unlike
+// the consumer's pending counters, which the server updates asynchronously.
+func (s *subscription) Watermark(ctx context.Context) (es.Watermark, error) {
+	var w es.Watermark
 	for _, p := range s.parts {
-		info, err := p.cons.Info(ctx)
-		if err != nil {
-			return false, fmt.Errorf("natsbus: consumer info: %w", err)
-		}
 		for _, subj := range p.subjects {
+			var seq uint64
 			last, err := p.stream.GetLastMsgForSubject(ctx, subj)
-			if errors.Is(err, jetstream.ErrMsgNotFound) {
-				continue // nothing stored (or, in a work queue, nothing left)
+			switch {
+			case err == nil:
+				seq = last.Sequence
+			case errors.Is(err, jetstream.ErrMsgNotFound):
+				// nothing stored (or, in a work queue, nothing left)
+			default:
+				return nil, fmt.Errorf("natsbus: last message of %s: %w", subj, err)
 			}
-			if err != nil {
-				return false, fmt.Errorf("natsbus: last message of %s: %w", subj, err)
+			w = append(w, seq)
+		}
+	}
+	return w, nil
+}
+
+// Reached compares each consumer's ack floor (every message up to it is
+// acknowledged or terminated) with the marks of its subjects.
+func (s *subscription) Reached(ctx context.Context, w es.Watermark) (bool, error) {
+	i := 0
+	for _, p := range s.parts {
+		var info *jetstream.ConsumerInfo
+		for range p.subjects {
+			if i >= len(w) {
+				return false, errors.New("natsbus: watermark of another subscription")
 			}
-			if last.Sequence > info.AckFloor.Stream {
+			mark := w[i]
+			i++
+			if mark == 0 {
+				continue
+			}
+			if info == nil {
+				var err error
+				if info, err = p.cons.Info(ctx); err != nil {
+					return false, fmt.Errorf("natsbus: consumer info: %w", err)
+				}
+			}
+			if info.AckFloor.Stream < mark {
 				return false, nil
 			}
 		}

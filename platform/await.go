@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"acme"
+	"acme/es"
 	"acme/httpapi"
 )
 
@@ -17,8 +18,9 @@ var _ httpapi.Awaiter = (*Platform)(nil)
 // when reads is empty) has applied or passed it:
 //   - a projection of that context has applied the log through position
 //     (projections of other contexts are not concerned);
-//   - a consumer has acknowledged every message stored on its subjects (a
-//     consumer with nothing pending is caught up).
+//   - a consumer has acknowledged every message stored on its subjects when
+//     the relays had published through the token (a consumer with nothing
+//     pending is caught up; messages published later are not waited for).
 //
 // It gives up with stale_read_model after Config.AwaitTimeout (5 s) or returns
 // ctx.Err() (wrapped) when ctx ends first. An unknown read-model name is an error.
@@ -27,11 +29,12 @@ func (p *Platform) Await(ctx context.Context, pos httpapi.Position, reads []stri
 	if err != nil {
 		return err
 	}
+	marks := map[*consumer]es.Watermark{}
 	timeout := time.NewTimer(p.cfg.AwaitTimeout)
 	defer timeout.Stop()
 	for {
 		wake := p.progress.C()
-		ok, err := p.caughtUp(ctx, pos, projs, cons)
+		ok, err := p.caughtUp(ctx, pos, projs, cons, marks)
 		if err != nil {
 			return err
 		}
@@ -92,7 +95,11 @@ func (p *Platform) targets(reads []string) ([]*projection, []*consumer, error) {
 	return projs, cons, nil
 }
 
-func (p *Platform) caughtUp(ctx context.Context, pos httpapi.Position, projs []*projection, cons []*consumer) (bool, error) {
+// caughtUp checks the token. A consumer's watermark is taken (once, into marks)
+// after every relay of the token has published through its position, so it
+// covers the token's messages and not the ones published after: a busy
+// consumer is not waited for beyond the token.
+func (p *Platform) caughtUp(ctx context.Context, pos httpapi.Position, projs []*projection, cons []*consumer, marks map[*consumer]es.Watermark) (bool, error) {
 	for ctxName, want := range pos {
 		h := p.host(ctxName)
 		if h == nil {
@@ -118,7 +125,15 @@ func (p *Platform) caughtUp(ctx context.Context, pos httpapi.Position, projs []*
 		if c.sub == nil {
 			return false, nil // not started
 		}
-		ok, err := c.sub.CaughtUp(ctx)
+		w, ok := marks[c]
+		if !ok {
+			var err error
+			if w, err = c.sub.Watermark(ctx); err != nil {
+				return false, err
+			}
+			marks[c] = w
+		}
+		ok, err := c.sub.Reached(ctx, w)
 		if err != nil || !ok {
 			return false, err
 		}

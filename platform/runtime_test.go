@@ -687,3 +687,49 @@ func TestRestartOnSameDataDir(t *testing.T) {
 		t.Fatalf("handler called %d times over two runs, want 4", calls.Load())
 	}
 }
+
+// Await waits for the token's messages, not for everything a busy consumer will
+// ever receive: under a steady stream it still returns promptly.
+func TestAwaitIsNotStarvedByABusyConsumer(t *testing.T) {
+	dir := t.TempDir()
+	bus := embeddedBus(t)
+	alpha, beta := openStore(t, dir, "alpha"), openStore(t, dir, "beta")
+	migrateSeen(t, beta)
+	p := newPlatform(t, bus, func(c *Config) { c.AwaitTimeout = 3 * time.Second })
+	p.Host("alpha", alpha)
+	var calls atomic.Int64
+	inner := countingHandler(&calls)
+	p.Host("beta", beta).Consume("things", []string{"ThingHappened"}, func(ctx context.Context, m es.Message) (es.Commit, error) {
+		time.Sleep(15 * time.Millisecond) // slower than the producer: a growing backlog
+		return inner(ctx, m)
+	})
+	if err := p.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	stop := make(chan struct{})
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for i := 0; ; i++ {
+			select {
+			case <-stop:
+				return
+			case <-time.After(5 * time.Millisecond):
+				e := ThingHappened.New(acme.NewID(), thingHappened{ThingID: fmt.Sprintf("bg%d", i), N: 1}, es.Metadata{})
+				_, _ = alpha.Commit(context.Background(), es.Commit{Appends: []es.Append{{StreamID: "bg", Expected: es.AnyVersion, Events: []es.Event{e}}}})
+			}
+		}
+	}()
+	defer func() { close(stop); <-done }()
+	time.Sleep(300 * time.Millisecond) // a backlog has formed
+	res := appendThing(t, alpha, "mine", 1)
+	start := time.Now()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := p.Await(ctx, httpapi.Position{"alpha": res.Position}, []string{"beta.things"}); err != nil {
+		t.Fatalf("Await under a steady stream: %v after %s", err, time.Since(start))
+	}
+	if n := applied(t, beta, "mine"); n != 1 {
+		t.Fatalf("Await returned before the token's message was applied (%d)", n)
+	}
+}

@@ -38,8 +38,8 @@ func Run(t *testing.T, open Open) {
 		{"CommandWorkQueueHasOneHandlerGroup", testWorkQueue},
 		{"SeveralMultiSubjectCommandConsumers", testMultiCommandConsumers},
 		{"SharedDurableSplitsWork", testSharedDurable},
-		{"PendingAndCaughtUp", testPending},
-		{"CaughtUpOnWorkQueue", testCaughtUpWorkQueue},
+		{"PendingWatermarkReached", testPending},
+		{"WatermarkOnWorkQueue", testWatermarkWorkQueue},
 		{"NoStallUnderLoadWithExplicitAcks", testNoStall},
 		{"IdleConsumerWakesPromptly", testIdleWakes},
 		{"DeadLetters", testDeadLetters},
@@ -318,17 +318,21 @@ func testSharedDurable(t *testing.T, b es.Bus) {
 func testPending(t *testing.T, b es.Bus) {
 	o := owner()
 	s := subscribe(t, b, o+"_p", 0, evt(o, "Thing"))
-	if ok, err := s.CaughtUp(ctxT(t, 5*time.Second)); err != nil || !ok {
-		t.Fatalf("CaughtUp of a consumer with nothing stored = %v, %v", ok, err)
+	if !caughtUp(t, s) {
+		t.Fatal("a consumer with nothing stored is behind")
 	}
 	publish(t, b, evt(o, "Other"), msg("Other", 9)) // not its subject
-	if ok, _ := s.CaughtUp(ctxT(t, 5*time.Second)); !ok {
+	if !caughtUp(t, s) {
 		t.Fatal("a message on another subject made the consumer fall behind")
 	}
 	publish(t, b, evt(o, "Thing"), msg("Thing", 1), msg("Thing", 2))
 	// Right after Publish returned: strict (consistency waits rely on it).
-	if ok, err := s.CaughtUp(ctxT(t, 5*time.Second)); err != nil || ok {
-		t.Fatalf("CaughtUp right after a publish = %v, %v; want false", ok, err)
+	w, err := s.Watermark(ctxT(t, 5*time.Second))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ok, err := s.Reached(ctxT(t, 5*time.Second), w); err != nil || ok {
+		t.Fatalf("Reached right after a publish = %v, %v; want false", ok, err)
 	}
 	// Pending is for display: the server may count with a small delay.
 	pendingIs := func(want int64) {
@@ -349,13 +353,18 @@ func testPending(t *testing.T, b es.Bus) {
 	ack(t, next(t, s, 5*time.Second))
 	d := next(t, s, 5*time.Second)
 	pendingIs(1)
-	if ok, _ := s.CaughtUp(ctxT(t, 5*time.Second)); ok {
-		t.Fatal("CaughtUp with one message delivered but unacknowledged")
+	if caughtUp(t, s) {
+		t.Fatal("caught up with one message delivered but unacknowledged")
 	}
 	ack(t, d)
 	pendingIs(0)
-	if ok, _ := s.CaughtUp(ctxT(t, 5*time.Second)); !ok {
-		t.Fatal("not CaughtUp after acknowledging everything")
+	if !caughtUp(t, s) {
+		t.Fatal("not caught up after acknowledging everything")
+	}
+	// A mark is reached even while newer messages wait.
+	publish(t, b, evt(o, "Thing"), msg("Thing", 3))
+	if ok, _ := s.Reached(ctxT(t, 5*time.Second), w); !ok {
+		t.Fatal("an earlier watermark is not reached because of a newer message")
 	}
 }
 
@@ -513,23 +522,37 @@ func testMultiCommandConsumers(t *testing.T, b es.Bus) {
 	}
 }
 
-// CaughtUp on a command (work-queue) consumer: acknowledged messages are
+// caughtUp reports whether s has acknowledged everything stored so far.
+func caughtUp(t *testing.T, s es.Subscription) bool {
+	t.Helper()
+	w, err := s.Watermark(ctxT(t, 5*time.Second))
+	if err != nil {
+		t.Fatalf("watermark: %v", err)
+	}
+	ok, err := s.Reached(ctxT(t, 5*time.Second), w)
+	if err != nil {
+		t.Fatalf("reached: %v", err)
+	}
+	return ok
+}
+
+// caughtUp on a command (work-queue) consumer: acknowledged messages are
 // removed; one left unacknowledged keeps it behind.
-func testCaughtUpWorkQueue(t *testing.T, b es.Bus) {
+func testWatermarkWorkQueue(t *testing.T, b es.Bus) {
 	o := owner()
 	s := subscribe(t, b, o+"_wqc", 0, cmd(o, "A"), cmd(o, "B"))
 	publish(t, b, cmd(o, "A"), msg("A", 1))
 	publish(t, b, cmd(o, "B"), msg("B", 2))
-	if ok, _ := s.CaughtUp(ctxT(t, 5*time.Second)); ok {
-		t.Fatal("CaughtUp right after a publish")
+	if caughtUp(t, s) {
+		t.Fatal("caught up right after a publish")
 	}
 	d1 := next(t, s, 5*time.Second)
 	if err := d1.Nak(700 * time.Millisecond); err != nil { // failed: waits for a redelivery
 		t.Fatal(err)
 	}
 	ack(t, next(t, s, 5*time.Second))
-	if ok, _ := s.CaughtUp(ctxT(t, 5*time.Second)); ok {
-		t.Fatal("CaughtUp with a message waiting for redelivery")
+	if caughtUp(t, s) {
+		t.Fatal("caught up with a message waiting for redelivery")
 	}
 	d1 = next(t, s, 5*time.Second)
 	if d1.NumDelivered() != 2 {
@@ -540,11 +563,11 @@ func testCaughtUpWorkQueue(t *testing.T, b es.Bus) {
 	}
 	deadline := time.Now().Add(2 * time.Second)
 	for {
-		if ok, _ := s.CaughtUp(ctxT(t, 5*time.Second)); ok {
+		if caughtUp(t, s) {
 			break
 		}
 		if time.Now().After(deadline) {
-			t.Fatal("not CaughtUp after the last message was terminated")
+			t.Fatal("not caught up after the last message was terminated")
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
