@@ -23,10 +23,11 @@
 // commits but never corrupts the file. synchronous=FULL (WithSynchronous)
 // also fsyncs the WAL at every COMMIT, which makes commits survive power loss
 // at the price of one fsync per group transaction: measured in the same run
-// (BenchmarkSynchronous, docs/benchmarks/store-sqlite.md), FULL cut
-// single-event appends at 32 writers to about a third of NORMAL's on this
-// machine's disk, below the 20,000 appends/s target, so NORMAL is the default
-// and FULL is for deployments that need power-loss durability.
+// (BenchmarkSynchronous, docs/benchmarks/store-sqlite.md), FULL ran
+// single-event appends at about a third of NORMAL's rate with 8 writers and
+// about half with 32 on this machine's disk, below the 20,000 appends/s
+// target, so NORMAL is the default and FULL is for deployments that need
+// power-loss durability.
 package sqlite
 
 import (
