@@ -8,6 +8,7 @@ import (
 	"math/rand/v2"
 	"net/http"
 	"net/http/httptest"
+	"runtime"
 	"slices"
 	"testing"
 	"time"
@@ -49,8 +50,15 @@ func seedProducts(b *testing.B, m *Module, n int) []string {
 }
 
 // BenchmarkGetProduct measures GET /api/v1/products/{id} through the API handler
-// (routing, read-model queries, JSON) at 1,000 and 100,000 products, reporting
+// (routing, the read-model query, JSON) at 1,000 and 100,000 products, reporting
 // p50 and p99 latencies. The 100,000 case is skipped with -short.
+//
+// Measured 2026-11-23 on the shared 2-core development machine (SQLite, 20,000
+// gets each, `go test -run XXX -bench GetProduct -benchtime 20000x ./catalog`):
+// p50 0.042–0.050 ms at 1,000 products and 0.065–0.076 ms at 100,000 (an index
+// lookup: the cost grows with log n). p99 was 0.54 ms (1,000) at load average ~6
+// and 4.8–12 ms for either size at load average 13–17: the tail is the
+// scheduler's, not the read model's, and tracks machine load rather than size.
 func BenchmarkGetProduct(b *testing.B) {
 	for _, n := range []int{1_000, 100_000} {
 		b.Run(fmt.Sprintf("products=%d", n), func(b *testing.B) {
@@ -66,13 +74,22 @@ func BenchmarkGetProduct(b *testing.B) {
 			api := httpapi.New("bench-admin-token")
 			m.Routes(api)
 			rng := rand.New(rand.NewPCG(1, 2))
+			get := func(id string) *httptest.ResponseRecorder {
+				rec := httptest.NewRecorder()
+				api.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/api/v1/products/"+id, nil))
+				return rec
+			}
+			// Steady state: warm the read pool and the page cache, and collect the
+			// seeding's garbage, before measuring.
+			for range 2000 {
+				get(ids[rng.IntN(len(ids))])
+			}
+			runtime.GC()
 			lat := make([]time.Duration, 0, 1<<16)
 			for b.Loop() {
 				id := ids[rng.IntN(len(ids))]
-				req := httptest.NewRequest(http.MethodGet, "/api/v1/products/"+id, nil)
-				rec := httptest.NewRecorder()
 				start := time.Now()
-				api.ServeHTTP(rec, req)
+				rec := get(id)
 				lat = append(lat, time.Since(start))
 				if rec.Code != http.StatusOK {
 					b.Fatalf("status %d: %s", rec.Code, rec.Body)
