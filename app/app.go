@@ -69,6 +69,7 @@ type App struct {
 	srv      *http.Server
 	served   chan error
 	stop     []context.CancelFunc
+	closers  []func() error // adapters the modules were built with (the Redis client)
 	ready    atomic.Bool
 	closed   bool
 }
@@ -90,7 +91,8 @@ func New(cfg Config) (*App, error) {
 		a.cfg.AdminToken = "acme_admin_" + hex.EncodeToString(b)
 		a.generatedToken = true
 	}
-	a.modules = modules(Deps{Config: a.cfg, Clock: acme.SystemClock{}, IDs: acme.UUIDv7{}})
+	a.modules = modules(Deps{Config: a.cfg, Clock: acme.SystemClock{}, IDs: acme.UUIDv7{},
+		OnClose: func(f func() error) { a.closers = append(a.closers, f) }})
 	var types []es.MessageType
 	for _, m := range a.modules {
 		types = append(types, m.Messages()...)
@@ -359,6 +361,11 @@ func (a *App) Close() error {
 	for i := len(a.stores) - 1; i >= 0; i-- {
 		if err := a.stores[i].Close(); err != nil {
 			errs = append(errs, fmt.Errorf("store: %w", err))
+		}
+	}
+	for _, f := range a.closers {
+		if err := f(); err != nil {
+			errs = append(errs, err)
 		}
 	}
 	return errors.Join(errs...)

@@ -30,6 +30,9 @@ type Deps struct {
 	Config Config
 	Clock  acme.Clock
 	IDs    acme.IDs
+	// OnClose registers a function the app calls when it closes (for adapters
+	// a constructor opened, such as a Redis client).
+	OnClose func(func() error)
 }
 
 func modules(d Deps) []Module {
@@ -44,7 +47,7 @@ func modules(d Deps) []Module {
 		ordering.New(d.Clock),
 		payments.New(payments.Config{StripeKey: d.Config.StripeKey, StripeURL: d.Config.StripeURL, StripeWebhookSecret: d.Config.StripeWebhookSecret, Clock: d.Clock}),
 		promotions.New(d.Clock),
-		reviews.New(reviews.Config{Cache: ratingCache(d.Config), ModerationWords: d.Config.ModerationWords, Clock: d.Clock}),
+		reviews.New(reviews.Config{Cache: ratingCache(d), ModerationWords: d.Config.ModerationWords, Clock: d.Clock}),
 		search.New(d.Config.DataDir),
 		warehouse.New(d.Clock),
 		// ...add your context here: <ctx>.New(...),

@@ -14,7 +14,8 @@ import (
 
 // ratingCache is Redis when a Redis URL is configured (keys namespaced by the
 // schema prefix, so test runs on one server never meet), else in-process (nil).
-func ratingCache(c Config) reviews.RatingCache {
+func ratingCache(d Deps) reviews.RatingCache {
+	c := d.Config
 	if c.RedisURL == "" {
 		return nil
 	}
@@ -22,7 +23,11 @@ func ratingCache(c Config) reviews.RatingCache {
 	if err != nil {
 		return nil
 	}
-	return redis.NewRatingCache(goredis.NewClient(opts), "acme:"+c.SchemaPrefix)
+	client := goredis.NewClient(opts)
+	if d.OnClose != nil {
+		d.OnClose(client.Close)
+	}
+	return redis.NewRatingCache(client, "acme:"+c.SchemaPrefix)
 }
 
 // notificationsConfig sends email through SMTP when an SMTP server is
