@@ -86,8 +86,12 @@ type subscription struct {
 func (s *subscription) pull(ctx context.Context, c jetstream.Consumer) {
 	defer s.wg.Done()
 	for ctx.Err() == nil {
-		batch, err := c.Fetch(s.b.opts.FetchBatch, jetstream.FetchMaxWait(s.b.opts.FetchWait))
+		// The pull request expires after FetchWait (90 % of it, the rest is the
+		// client's margin) and ends at once when the subscription closes.
+		fctx, cancel := context.WithTimeout(ctx, s.b.opts.FetchWait)
+		batch, err := c.Fetch(s.b.opts.FetchBatch, jetstream.FetchContext(fctx))
 		if err != nil {
+			cancel()
 			if s.b.isClosed() {
 				return
 			}
@@ -112,6 +116,7 @@ func (s *subscription) pull(ctx context.Context, c jetstream.Consumer) {
 				_ = m.NakWithDelay(0)
 			}
 		}
+		cancel()
 	}
 }
 

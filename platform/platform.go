@@ -256,13 +256,16 @@ func (p *Platform) Close() error {
 	}
 	cancel()
 	p.wg.Wait()
+	var wg sync.WaitGroup
 	for _, h := range p.hosts {
 		for _, c := range h.consumers {
 			if c.sub != nil {
-				_ = c.sub.Close()
+				wg.Add(1)
+				go func() { defer wg.Done(); _ = c.sub.Close() }()
 			}
 		}
 	}
+	wg.Wait()
 	return nil
 }
 
