@@ -29,11 +29,13 @@ const (
 	fNamePlain  = "namePlain"   // lower-cased words, not stemmed: prefixes and typos
 	fDescPlain  = "descPlain"
 	fCategories = "categories" // the category and its ancestors (keyword)
-	fPrice      = "price"      // minor units
-	fCreated    = "created"    // unix microseconds
-	fRating     = "rating"     // average rating x 100
-	fReviews    = "reviews"
-	plain       = "plain"
+	fPrice      = "price"      // minor units (range filter)
+	// Sort keys: fixed-width text with doc values (one term per document;
+	// sorting on a numeric field visits all its precision terms).
+	sPrice   = "sortPrice"
+	sCreated = "sortCreated"
+	sRating  = "sortRating" // rating x 100, then review count
+	plain    = "plain"
 )
 
 var seqKey = []byte("acme.seq")
@@ -58,9 +60,12 @@ func indexMapping() mapping.IndexMapping {
 		f := bleve.NewNumericFieldMapping()
 		f.Store = false
 		f.IncludeInAll = false
+		f.DocValues = false
 		return f
 	}
 	kw := text(keyword.Name)
+	sortKey := text(keyword.Name)
+	sortKey.DocValues = true
 	doc := bleve.NewDocumentStaticMapping()
 	doc.AddFieldMappingsAt(fName, text(en.AnalyzerName))
 	doc.AddFieldMappingsAt(fDesc, text(en.AnalyzerName))
@@ -68,9 +73,9 @@ func indexMapping() mapping.IndexMapping {
 	doc.AddFieldMappingsAt(fDescPlain, text(plain))
 	doc.AddFieldMappingsAt(fCategories, kw)
 	doc.AddFieldMappingsAt(fPrice, num())
-	doc.AddFieldMappingsAt(fCreated, num())
-	doc.AddFieldMappingsAt(fRating, num())
-	doc.AddFieldMappingsAt(fReviews, num())
+	doc.AddFieldMappingsAt(sPrice, sortKey)
+	doc.AddFieldMappingsAt(sCreated, sortKey)
+	doc.AddFieldMappingsAt(sRating, sortKey)
 	im.DefaultMapping = doc
 	im.DefaultAnalyzer = plain
 	im.StoreDynamic = false
@@ -201,7 +206,7 @@ func (x *indexer) Tick(ctx context.Context) error {
 func (x *indexer) indexChanges(ctx context.Context, idx bleve.Index, from int64) (int, int64, error) {
 	total := 0
 	for {
-		docs, last, err := x.load(ctx, `WHERE p.seq > $1 ORDER BY p.seq LIMIT 2000`, from)
+		docs, last, err := x.load(ctx, `WHERE p.seq > $1 ORDER BY p.seq LIMIT 5000`, from)
 		if err != nil {
 			return total, from, err
 		}
@@ -301,8 +306,9 @@ type doc struct {
 func (d doc) fields() map[string]any {
 	return map[string]any{
 		fName: d.name, fDesc: d.desc, fNamePlain: d.name, fDescPlain: d.desc,
-		fCategories: d.categories, fPrice: float64(d.price), fCreated: float64(d.created),
-		fRating: float64(d.rating), fReviews: float64(d.reviews),
+		fCategories: d.categories, fPrice: float64(d.price),
+		sPrice: fmt.Sprintf("%019d", max(d.price, 0)), sCreated: fmt.Sprintf("%019d", max(d.created, 0)),
+		sRating: fmt.Sprintf("%06d%012d", max(d.rating, 0), max(d.reviews, 0)),
 	}
 }
 

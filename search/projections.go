@@ -174,11 +174,8 @@ func Apply(m es.Message) (es.Commit, error) {
 // writers that take one, so seqs become visible in order: an indexer that
 // has seen seq n has seen every change up to n.
 func nextSeq(ctx context.Context, tx es.SQL) (int64, error) {
-	if _, err := tx.ExecContext(ctx, `UPDATE search_meta SET seq = seq + 1 WHERE id = 1`); err != nil {
-		return 0, err
-	}
 	var seq int64
-	err := tx.QueryRowContext(ctx, `SELECT seq FROM search_meta WHERE id = 1`).Scan(&seq)
+	err := tx.QueryRowContext(ctx, `UPDATE search_meta SET seq = seq + 1 WHERE id = 1 RETURNING seq`).Scan(&seq)
 	return seq, err
 }
 
@@ -209,30 +206,31 @@ func applyCategory(ctx context.Context, tx es.SQL, c categoryCreated) error {
 }
 
 func applyCreated(ctx context.Context, tx es.SQL, p productCreated) error {
-	var x100, count int64
-	err := tx.QueryRowContext(ctx, `SELECT rating_x100, review_count FROM search_ratings WHERE product_id = $1`, p.ProductID).Scan(&x100, &count)
-	if err != nil && !errors.Is(err, sql.ErrNoRows) {
+	// Two statements on the usual path: take a seq (counting the product as
+	// new and active), insert it with any rating that arrived first.
+	var seq int64
+	if err := tx.QueryRowContext(ctx, `UPDATE search_meta SET seq = seq + 1, active = active + 1 WHERE id = 1 RETURNING seq`).Scan(&seq); err != nil {
 		return err
 	}
-	var exists int
-	if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM search_products WHERE product_id = $1`, p.ProductID).Scan(&exists); err != nil {
-		return err
-	}
-	if exists == 0 {
-		if _, err := tx.ExecContext(ctx, `UPDATE search_meta SET active = active + 1 WHERE id = 1`); err != nil {
-			return err
-		}
-	}
-	seq, err := nextSeq(ctx, tx)
+	res, err := tx.ExecContext(ctx, `INSERT INTO search_products (product_id, name, description, price_amount, price_currency,
+		category_id, created_at, active, rating_x100, review_count, seq) VALUES ($1, $2, $3, $4, $5, $6, $7, $8,
+		COALESCE((SELECT rating_x100 FROM search_ratings WHERE product_id = $1), 0),
+		COALESCE((SELECT review_count FROM search_ratings WHERE product_id = $1), 0), $9)
+		ON CONFLICT (product_id) DO NOTHING`,
+		p.ProductID, p.Name, p.Description, p.Price.Amount, p.Price.Currency, p.CategoryID, p.CreatedAt, true, seq)
 	if err != nil {
 		return err
 	}
-	_, err = tx.ExecContext(ctx, `INSERT INTO search_products (product_id, name, description, price_amount, price_currency,
-		category_id, created_at, active, rating_x100, review_count, seq) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
-		ON CONFLICT (product_id) DO UPDATE SET name = excluded.name, description = excluded.description,
-		price_amount = excluded.price_amount, price_currency = excluded.price_currency, category_id = excluded.category_id,
-		created_at = excluded.created_at, seq = excluded.seq`,
-		p.ProductID, p.Name, p.Description, p.Price.Amount, p.Price.Currency, p.CategoryID, p.CreatedAt, true, x100, count, seq)
+	if n, err := res.RowsAffected(); err != nil || n == 1 {
+		return err
+	}
+	// Known already (a replay): not a new product after all; refresh its fields.
+	if _, err := tx.ExecContext(ctx, `UPDATE search_meta SET active = active - 1 WHERE id = 1`); err != nil {
+		return err
+	}
+	_, err = tx.ExecContext(ctx, `UPDATE search_products SET name = $1, description = $2, price_amount = $3, price_currency = $4,
+		category_id = $5, created_at = $6, seq = $7 WHERE product_id = $8`,
+		p.Name, p.Description, p.Price.Amount, p.Price.Currency, p.CategoryID, p.CreatedAt, seq, p.ProductID)
 	return err
 }
 

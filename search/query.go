@@ -216,20 +216,19 @@ func (s *Service) Search(ctx context.Context, q Query) (httpapi.List[Summary], e
 		bq = bleve.NewConjunctionQuery(parts...)
 	}
 	req := bleve.NewSearchRequestOptions(bq, q.PageSize, (q.Page-1)*q.PageSize, false)
+	// Sort keys are score and doc values only: sorting by _id (or any
+	// stored field) would decompress every hit's stored document.
 	switch q.Sort {
-	case SortRelevance:
-		req.SortBy([]string{"-_score", "-" + fCreated, "_id"})
+	case SortRelevance: // the default order: score, descending
 	case SortPriceAsc:
-		req.SortBy([]string{fPrice, "-_score", "_id"})
+		req.SortBy([]string{sPrice, "-_score"})
 	case SortPriceDesc:
-		req.SortBy([]string{"-" + fPrice, "-_score", "_id"})
+		req.SortBy([]string{"-" + sPrice, "-_score"})
 	case SortNewest:
-		req.SortBy([]string{"-" + fCreated, "_id"})
+		req.SortBy([]string{"-" + sCreated})
+		req.Score = "none" // the score is not used
 	case SortRating:
-		req.SortBy([]string{"-" + fRating, "-" + fReviews, "-_score", "_id"})
-	}
-	if q.Sort != SortRelevance && q.Sort != SortRating && q.Sort != SortPriceAsc && q.Sort != SortPriceDesc {
-		req.Score = "none" // newest: the score is not used
+		req.SortBy([]string{"-" + sRating, "-_score"})
 	}
 	res, err := s.idx.search(ctx, req)
 	if err != nil {
@@ -336,25 +335,31 @@ func (s *Service) summaries(ctx context.Context, ids []string) ([]Summary, error
 		return items, nil
 	}
 	ph := make([]string, len(ids))
-	args := make([]any, 0, len(ids)+2)
-	args = append(args, true, int64(0))
+	args := make([]any, 0, len(ids)+1)
+	args = append(args, int64(0))
 	for i, id := range ids {
-		ph[i] = "$" + strconv.Itoa(i+3)
+		ph[i] = "$" + strconv.Itoa(i+2)
 		args = append(args, id)
 	}
 	byID := make(map[string]Summary, len(ids))
+	// Only the primary key in the WHERE clause: with "active = ..." too, SQLite
+	// may pick the (active, ...) index and scan every active product.
 	rows, err := s.db.QueryContext(ctx, `SELECT p.product_id, p.name, p.price_amount, p.price_currency, p.category_id, p.rating_x100, p.review_count,
-		EXISTS (SELECT 1 FROM search_stock s WHERE s.product_id = p.product_id AND s.available > $2)
-		FROM search_products p WHERE p.active = $1 AND p.product_id IN (`+strings.Join(ph, ", ")+`)`, args...)
+		EXISTS (SELECT 1 FROM search_stock s WHERE s.product_id = p.product_id AND s.available > $1), p.active
+		FROM search_products p WHERE p.product_id IN (`+strings.Join(ph, ", ")+`)`, args...)
 	if err != nil {
 		return nil, fmt.Errorf("search: load results: %w", err)
 	}
 	for rows.Next() {
 		var r Summary
 		var x100 int64
-		if err := rows.Scan(&r.ProductID, &r.Name, &r.Price.Amount, &r.Price.Currency, &r.CategoryID, &x100, &r.ReviewCount, &r.InStock); err != nil {
+		var active bool
+		if err := rows.Scan(&r.ProductID, &r.Name, &r.Price.Amount, &r.Price.Currency, &r.CategoryID, &x100, &r.ReviewCount, &r.InStock, &active); err != nil {
 			rows.Close()
 			return nil, err
+		}
+		if !active {
+			continue
 		}
 		r.AverageRating = float64(x100) / 100
 		byID[r.ProductID] = r
