@@ -129,8 +129,26 @@ type OrderReadyForShippingRecordedV1 struct {
 	At      time.Time `json:"at"`
 }
 
+// ShipOrderV1 and DeliverOrderV1 are the admin's commands (HTTP: ship and
+// deliver routes), declared for the catalog.
+type (
+	ShipOrderV1 struct {
+		OrderID        string `json:"orderId"`
+		TrackingNumber string `json:"trackingNumber"`
+		Carrier        string `json:"carrier"`
+	}
+	DeliverOrderV1 struct {
+		OrderID        string `json:"orderId"`
+		TrackingNumber string `json:"trackingNumber"`
+	}
+)
+
 // Declared messages of the ordering context.
 var (
+	ShipOrder = es.Define[ShipOrderV1](es.MessageSpec{Name: "ShipOrder", Kind: es.KindCommand, Owner: owner,
+		Producers: []string{"admin"}, Consumers: []string{owner}, Summary: "Hand a confirmed order to a carrier (deducts the reserved stock)."})
+	DeliverOrder = es.Define[DeliverOrderV1](es.MessageSpec{Name: "DeliverOrder", Kind: es.KindCommand, Owner: owner,
+		Producers: []string{"admin"}, Consumers: []string{owner}, Summary: "Record delivery of a shipped order (the tracking number must match)."})
 	CreateOrder = es.Define[CreateOrderV1](es.MessageSpec{Name: "CreateOrder", Kind: es.KindCommand, Owner: owner,
 		Producers: []string{"checkout"}, Consumers: []string{owner}, Aliases: []string{"PlaceOrder"},
 		Summary: "Persist the order of a checkout (stock reserved, payment authorized)."})
@@ -164,7 +182,7 @@ var (
 
 // messages lists every message ordering declares.
 func messages() []es.MessageType {
-	return []es.MessageType{CreateOrder, ConfirmOrder, CancelOrder, OrderCreated, OrderConfirmed, OrderShipped,
+	return []es.MessageType{CreateOrder, ConfirmOrder, CancelOrder, ShipOrder, DeliverOrder, OrderCreated, OrderConfirmed, OrderShipped,
 		OrderDelivered, OrderCancelled, OrderCompleted, OrderStatusChanged, OrderPaymentCaptured,
 		OrderPaymentRefunded, OrderReadyForShippingRecorded}
 }
