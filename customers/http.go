@@ -28,7 +28,7 @@ func (m *Module) Routes(api *httpapi.API) {
 		httpapi.Summary("Sign in: a bearer token valid until expiresAt. 401 invalid_credentials for an unknown email or a wrong password alike."),
 		httpapi.Body(loginRequest{}), httpapi.Returns(http.StatusCreated, Session{}))
 	api.Handle("DELETE /api/v1/sessions/current", httpapi.Customer, m.handleLogout,
-		httpapi.Summary("Sign out: revoke the session token of this request. 401 without a live session token."),
+		httpapi.Summary("Sign out: revoke the session token of this request. 401 without a live session token (the admin token is not a session)."),
 		httpapi.Returns(http.StatusNoContent, nil))
 }
 
