@@ -13,7 +13,8 @@
 // optionally paced to a total rate of checkouts per second (an open-loop
 // schedule: slot k starts at k/rate, however late the previous ones ended).
 // The checkout completion latency is the time from the 202 response to the
-// poll that observed COMPLETED; its resolution is the poll interval.
+// poll that observed COMPLETED; its resolution is the poll interval
+// (PollEvery, or a tenth of the time waited so far when that is longer).
 //
 // The run is bounded in time (Duration, then at most DrainTimeout for the
 // checkouts in flight) and optionally in count (MaxCheckouts), and refuses
@@ -191,6 +192,9 @@ type Result struct {
 	Throughput      float64 // WindowCompleted / Window, per second
 	Completion      Latency // 202 → COMPLETED observed
 	Calls           []Call
+	// ServerCPU is the server process's CPU time in the measured window, from
+	// process_cpu_seconds_total of GET /metrics (0 when not served).
+	ServerCPU time.Duration
 }
 
 // sink collects samples.
@@ -267,8 +271,10 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	defer stopLoops()
 	drainCtx, stopDrain := context.WithDeadline(context.WithoutCancel(ctx), drainBy)
 	defer stopDrain()
+	var cpuFrom, cpuTo float64
 	if cfg.Warmup == 0 {
 		r.sink.measuring.Store(true)
+		cpuFrom = r.serverCPU(ctx)
 	}
 	var measuredFrom, measuredTo time.Time
 	measuredFrom = measureAt
@@ -297,6 +303,7 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 				r.sink.measuring.Store(true)
 				measuredFrom = now
 				r.windowCompleted.Store(0)
+				cpuFrom = r.serverCPU(ctx)
 			}
 			c := r.completed.Load()
 			rate := float64(c-lastCompleted) / now.Sub(lastAt).Seconds()
@@ -311,6 +318,7 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 			if !stopped && !now.Before(stopAt) {
 				stopped = true
 				measuredTo = stopAt
+				cpuTo = r.serverCPU(ctx)
 			}
 			r.progressf("%6.1fs %-6s completed %7d (%6.0f/s)  failed %5d  in flight %4d  errors %d%s\n",
 				now.Sub(start).Seconds(), phase, c, rate, r.failed.Load(), r.inflight.Load(),
@@ -325,8 +333,14 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 			measuredTo = stopAt
 		}
 	}
+	if !stopped {
+		cpuTo = r.serverCPU(ctx)
+	}
 	if !r.sink.measuring.Load() { // ended (count or ctx) before the warm-up did
 		measuredFrom = measuredTo
+	}
+	if cpuFrom > 0 && cpuTo > cpuFrom {
+		res.ServerCPU = time.Duration((cpuTo - cpuFrom) * float64(time.Second))
 	}
 	res.Window = max(measuredTo.Sub(measuredFrom), 0)
 	res.Accepted, res.Completed, res.Failed = r.accepted.Load(), r.completed.Load(), r.failed.Load()
@@ -355,6 +369,31 @@ func maps(m map[string]int64) map[string]int64 {
 		out[k] = v
 	}
 	return out
+}
+
+// serverCPU returns the server's process_cpu_seconds_total (0 if unknown).
+func (r *runner) serverCPU(ctx context.Context) float64 {
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, "GET", r.cfg.Server+"/metrics", nil)
+	if err != nil {
+		return 0
+	}
+	resp, err := r.cfg.Client.Do(req)
+	if err != nil {
+		return 0
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	for _, line := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(line, "process_cpu_seconds_total "); ok {
+			var f float64
+			if _, err := fmt.Sscan(v, &f); err == nil {
+				return f
+			}
+		}
+	}
+	return 0
 }
 
 func (r *runner) lastErrNote() string {
@@ -480,7 +519,10 @@ func (r *runner) iteration(loopCtx, drainCtx context.Context, c *customer) outco
 			r.abandoned.Add(1)
 			return sent
 		}
-		if !sleepUntil(drainCtx, time.Now().Add(r.cfg.PollEvery)) {
+		// Poll every PollEvery, or every tenth of the time waited so far when
+		// that is longer: a resolution of 10 % at most, without flooding the
+		// server with polls of slow checkouts.
+		if !sleepUntil(drainCtx, time.Now().Add(max(r.cfg.PollEvery, time.Since(accepted)/10))) {
 			r.unfinished.Add(1)
 			return sent
 		}
@@ -699,6 +741,14 @@ func (res *Result) Print(w io.Writer) {
 		}
 	}
 	fmt.Fprintf(w, "throughput: %.1f completed checkouts/s (%d in the measured %s)\n", res.Throughput, res.WindowCompleted, res.Window.Round(time.Millisecond))
+	if res.ServerCPU > 0 && res.Window > 0 {
+		per := "-"
+		if res.WindowCompleted > 0 {
+			per = ms(res.ServerCPU / time.Duration(res.WindowCompleted))
+		}
+		fmt.Fprintf(w, "server CPU: %.2f cores busy on average, %s per completed checkout (process_cpu_seconds_total)\n",
+			res.ServerCPU.Seconds()/res.Window.Seconds(), per)
+	}
 	fmt.Fprintf(w, "%-22s %7s %9s %9s %9s %9s %7s\n", "latency", "count", "p50", "p90", "p99", "max", "errors")
 	row := func(name string, l Latency, errs int) {
 		fmt.Fprintf(w, "%-22s %7d %9s %9s %9s %9s %7d\n", name, l.Count, ms(l.P50), ms(l.P90), ms(l.P99), ms(l.Max), errs)

@@ -37,7 +37,7 @@ func loadgenCmd(ctx context.Context, args []string, getenv func(string) string, 
 	fs.DurationVar(&c.Duration, "duration", 10*time.Second, fmt.Sprintf("measured run time (at most %s)", loadgen.MaxDuration))
 	fs.DurationVar(&c.Warmup, "warmup", 0, "run this long before measuring")
 	fs.Float64Var(&c.Rate, "rate", 0, "checkouts started per second in total (0: as fast as possible)")
-	fs.DurationVar(&c.PollEvery, "poll", 2*time.Millisecond, "checkout status poll interval (the completion latency's resolution)")
+	fs.DurationVar(&c.PollEvery, "poll", 2*time.Millisecond, "least checkout status poll interval (then a tenth of the time waited so far: the completion latency's resolution)")
 	fs.Int64Var(&c.MaxCheckouts, "max-checkouts", 0, "start at most this many checkouts (0: no limit)")
 	fs.DurationVar(&c.DrainTimeout, "drain-timeout", 30*time.Second, "wait at most this long for the checkouts in flight at the end")
 	fs.BoolVar(&c.AllowRemote, "allow-remote", false, "allow a server that is not on this machine")
