@@ -25,7 +25,7 @@ psql "$URL" -q -v ON_ERROR_STOP=1 -f bench/pgbench/schema.sql 2>/dev/null
 # freshly emptied table unless "keep".
 pgbench_tps() {
 	[ "${3:-}" = keep ] || psql "$URL" -q -c 'TRUNCATE pgbench_es.events' >/dev/null
-	pgbench -n -M prepared -f "bench/pgbench/${2:-append.sql}" -c "$1" -j "$(($1 < 2 ? 1 : 2))" -T "$T" "$URL" 2>/dev/null |
+	pgbench -n -M prepared -D payload="$(cat bench/pgbench/payload.json)" -f "bench/pgbench/${2:-append.sql}" -c "$1" -j "$(($1 < 2 ? 1 : 2))" -T "$T" "$URL" 2>/dev/null |
 		awk '/^tps/ {printf "%.0f", $3}'
 }
 
