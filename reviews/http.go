@@ -93,7 +93,7 @@ func (m *Module) Routes(api *httpapi.API) {
 		httpapi.Summary("One review: published reviews for anyone; the author and admins also see it in any status."),
 		httpapi.Returns(http.StatusOK, ReviewView{}))
 	api.Handle("POST /api/v1/reviews/{id}/flag", httpapi.Customer, m.handleFlag,
-		httpapi.Summary("Flag a published review (reason: spam, abuse, off_topic, inappropriate, other). Three flags from different customers take it back to moderation."),
+		httpapi.Summary("Flag a published review (reason: spam, abuse, off_topic, inappropriate or other; any other text is recorded as other). Three flags from different customers take it back to moderation."),
 		httpapi.Body(flagRequest{}), httpapi.Returns(http.StatusAccepted, flagged{}))
 	api.Handle("POST /api/v1/reviews/{id}/helpful", httpapi.Customer, m.handleHelpful,
 		httpapi.Summary("Mark a published review helpful (once per customer; 409 already_voted)."),
@@ -130,8 +130,16 @@ func decodeFlag(r *http.Request) (flagRequest, error) {
 	if err := httpapi.Decode(r, &req); err != nil {
 		return req, err
 	}
-	if !flagReasons[req.Reason] {
-		return req, acme.Invalid(acme.FieldError{Field: "reason", Message: "must be one of spam, abuse, off_topic, inappropriate, other"})
+	// The contract's body is a free-text {reason}: a known reason is kept, any
+	// other text is recorded as "other".
+	reason := strings.TrimSpace(req.Reason)
+	switch {
+	case reason == "":
+		return req, acme.Invalid(acme.FieldError{Field: "reason", Message: "is required"})
+	case flagReasons[strings.ToLower(reason)]:
+		req.Reason = strings.ToLower(reason)
+	default:
+		req.Reason = "other"
 	}
 	if utf8.RuneCountInString(req.Notes) > 1000 {
 		return req, acme.Invalid(acme.FieldError{Field: "notes", Message: "must be at most 1000 characters"})
@@ -139,7 +147,19 @@ func decodeFlag(r *http.Request) (flagRequest, error) {
 	return req, nil
 }
 
+// customerOnly refuses callers without a customer session (the admin): the
+// contract gives reviews, flags and votes to customers.
+func customerOnly(r *http.Request) error {
+	if httpapi.CallerFrom(r.Context()).CustomerID == "" {
+		return acme.Errorf(acme.CodeForbidden, "only a signed-in customer may do this")
+	}
+	return nil
+}
+
 func (m *Module) handleSubmit(w http.ResponseWriter, r *http.Request) error {
+	if err := customerOnly(r); err != nil {
+		return err
+	}
 	rating, title, body, err := decodeSubmit(r)
 	if err != nil {
 		return err
@@ -220,6 +240,9 @@ func (m *Module) handleGet(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (m *Module) handleFlag(w http.ResponseWriter, r *http.Request) error {
+	if err := customerOnly(r); err != nil {
+		return err
+	}
 	req, err := decodeFlag(r)
 	if err != nil {
 		return err
@@ -234,6 +257,9 @@ func (m *Module) handleFlag(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (m *Module) handleHelpful(w http.ResponseWriter, r *http.Request) error {
+	if err := customerOnly(r); err != nil {
+		return err
+	}
 	c := httpapi.CallerFrom(r.Context())
 	v, pos, err := m.act(r.Context(), r.PathValue("id"), voteHelpful{By: c.CustomerID, At: m.clock.Now().Format(timeFormat)})
 	if err != nil {
