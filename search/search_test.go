@@ -356,3 +356,40 @@ func TestRebuildAndRestart(t *testing.T) {
 		t.Fatalf("after rebuild + create: %v", ids(got))
 	}
 }
+
+// A restart on the same data dir reopens the index where it was (its recorded
+// seq) and indexes only what changed while it was down.
+func TestRestartContinuesFromRecordedSeq(t *testing.T) {
+	dir := t.TempDir()
+	e := newEnv(t, dir)
+	f := seed(e)
+	if got := e.search("q=jacket"); len(got) != 2 {
+		t.Fatalf("before restart: %v", ids(got))
+	}
+	seqBefore := e.m.svc.idx.seq
+	e.h.store.Close()
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		e.m.svc.idx.mu.RLock()
+		closed := e.m.svc.idx.idx == nil
+		e.m.svc.idx.mu.RUnlock()
+		if closed {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the index was not closed after the store closed")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	e2 := newEnv(t, dir)
+	if got := e2.m.svc.idx.seq; got != seqBefore {
+		t.Fatalf("reopened at seq %d, want %d", got, seqBefore)
+	}
+	e2.send("ProductCreated", map[string]any{"productId": acme.NewID(), "name": "Rain Jacket", "price": acme.Money{Amount: 1, Currency: "USD"}, "categoryId": f.jackets})
+	if got := e2.search("q=jacket"); len(got) != 3 {
+		t.Fatalf("after restart: %v", ids(got))
+	}
+	if n, err := e2.m.Service().CatchUp(context.Background()); err != nil || n != 0 {
+		t.Fatalf("catch-up after the search: %d %v", n, err)
+	}
+}
