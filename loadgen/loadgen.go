@@ -293,32 +293,39 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 
 	tick := time.NewTicker(time.Second)
 	defer tick.Stop()
+	// The window's edges are taken on time (not at the next progress tick).
+	measureTimer := time.NewTimer(time.Until(measureAt))
+	defer measureTimer.Stop()
+	stopTimer := time.NewTimer(time.Until(stopAt))
+	defer stopTimer.Stop()
 	lastCompleted, lastAt := int64(0), start
 	stopped := false
 	for {
 		select {
 		case <-done:
-		case now := <-tick.C:
-			if !r.sink.measuring.Load() && !now.Before(measureAt) {
+		case now := <-measureTimer.C:
+			if !r.sink.measuring.Load() {
 				r.sink.measuring.Store(true)
 				measuredFrom = now
 				r.windowCompleted.Store(0)
 				cpuFrom = r.serverCPU(ctx)
 			}
+			continue
+		case <-stopTimer.C:
+			stopped = true
+			measuredTo = stopAt
+			cpuTo = r.serverCPU(ctx)
+			continue
+		case now := <-tick.C:
 			c := r.completed.Load()
 			rate := float64(c-lastCompleted) / now.Sub(lastAt).Seconds()
 			lastCompleted, lastAt = c, now
 			phase := "run"
 			switch {
-			case now.Before(measureAt):
+			case !r.sink.measuring.Load():
 				phase = "warmup"
-			case !now.Before(stopAt):
+			case stopped:
 				phase = "drain"
-			}
-			if !stopped && !now.Before(stopAt) {
-				stopped = true
-				measuredTo = stopAt
-				cpuTo = r.serverCPU(ctx)
 			}
 			r.progressf("%6.1fs %-6s completed %7d (%6.0f/s)  failed %5d  in flight %4d  errors %d%s\n",
 				now.Sub(start).Seconds(), phase, c, rate, r.failed.Load(), r.inflight.Load(),
