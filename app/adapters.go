@@ -16,7 +16,7 @@ import (
 // when a PostgreSQL URL is set.
 func openStores(_ context.Context, c Config) (es.Opener, error) {
 	if c.PostgresURL != "" {
-		return postgres.Opener(c.PostgresURL, c.SchemaPrefix), nil
+		return postgres.Opener(c.PostgresURL, c.SchemaPrefix, postgres.WithMaxConns(c.PostgresMaxConns)), nil
 	}
 	return sqlite.Opener(c.DataDir), nil
 }

@@ -21,6 +21,11 @@ type Config struct {
 	// PostgresURL switches the event stores to PostgreSQL, one schema per
 	// context (--postgres-url / ACME_POSTGRES_URL). Empty: SQLite under DataDir.
 	PostgresURL string
+	// PostgresMaxConns bounds each context store's connection pool
+	// (--postgres-max-conns / ACME_POSTGRES_MAX_CONNS, default 4; each store
+	// also holds one LISTEN connection). Thirteen stores share the server's
+	// max_connections, so keep stores × (this + 1) well below it.
+	PostgresMaxConns int
 	// SchemaPrefix is put before every PostgreSQL schema name ("acme_" by
 	// default: schema acme_catalog). Tests use a unique one per run.
 	SchemaPrefix string
@@ -95,6 +100,9 @@ func (c Config) WithDefaults() Config {
 	if c.SchemaPrefix == "" {
 		c.SchemaPrefix = "acme_"
 	}
+	if c.PostgresMaxConns == 0 {
+		c.PostgresMaxConns = 4
+	}
 	if c.SagaStepTimeout == 0 {
 		c.SagaStepTimeout = 30 * time.Second
 	}
@@ -155,6 +163,9 @@ func (c Config) Validate() error {
 		if _, _, err := net.SplitHostPort(c.SMTPAddr); err != nil {
 			bad("--smtp-addr / ACME_SMTP_ADDR %q: want host:port", c.SMTPAddr)
 		}
+	}
+	if c.PostgresMaxConns < 0 {
+		bad("--postgres-max-conns / ACME_POSTGRES_MAX_CONNS must be positive")
 	}
 	if c.SagaStepTimeout < 0 {
 		bad("--saga-step-timeout / ACME_SAGA_STEP_TIMEOUT must be positive")

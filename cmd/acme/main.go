@@ -12,6 +12,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"strconv"
 	"syscall"
 	"time"
 
@@ -93,6 +94,8 @@ func parseServe(args []string, getenv func(string) string, stderr io.Writer) (ap
 	fs.StringVar(&c.Addr, "addr", env("ACME_ADDR", app.DefaultAddr), "listen address `host:port` (ACME_ADDR)")
 	fs.StringVar(&c.DataDir, "data-dir", env("ACME_DATA_DIR", app.DefaultDataDir), "data directory: SQLite files, embedded NATS storage, search index (ACME_DATA_DIR)")
 	fs.StringVar(&c.PostgresURL, "postgres-url", env("ACME_POSTGRES_URL", ""), "PostgreSQL `URL`: event stores in one schema per context instead of SQLite (ACME_POSTGRES_URL)")
+	maxConns := env("ACME_POSTGRES_MAX_CONNS", "4")
+	fs.Func("postgres-max-conns", "connections per context store's PostgreSQL pool, default 4 (ACME_POSTGRES_MAX_CONNS)", func(s string) error { maxConns = s; return nil })
 	fs.StringVar(&c.NATSURL, "nats-url", env("ACME_NATS_URL", ""), "external NATS JetStream `URL` instead of the embedded server (ACME_NATS_URL)")
 	fs.StringVar(&c.RedisURL, "redis-url", env("ACME_REDIS_URL", ""), "Redis `URL` for the rating cache instead of in-process (ACME_REDIS_URL)")
 	fs.StringVar(&c.StripeKey, "stripe-key", env("ACME_STRIPE_KEY", ""), "Stripe secret key: use Stripe instead of the built-in test card processor (ACME_STRIPE_KEY)")
@@ -116,6 +119,11 @@ func parseServe(args []string, getenv func(string) string, stderr io.Writer) (ap
 	}
 	if fs.NArg() > 0 {
 		return c, "", fmt.Errorf("acme serve takes no arguments, got %q", fs.Args())
+	}
+	if n, err := strconv.Atoi(maxConns); err != nil || n < 1 {
+		return c, "", fmt.Errorf("--postgres-max-conns / ACME_POSTGRES_MAX_CONNS %q: want a positive integer", maxConns)
+	} else {
+		c.PostgresMaxConns = n
 	}
 	if moderationList != "" {
 		b, err := os.ReadFile(moderationList)
