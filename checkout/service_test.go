@@ -3,7 +3,6 @@ package checkout
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
@@ -14,61 +13,10 @@ import (
 
 	"acme"
 	"acme/es"
+	"acme/es/estest"
 	"acme/httpapi"
 	"acme/sqlite"
 )
-
-// fakeHost is the smallest es.Host: consumers are called by deliver, which
-// stores their commit with the inbox id as the platform does.
-type fakeHost struct {
-	store     es.Store
-	reg       *es.Registry
-	consumers map[string]es.Handler
-	types     map[string]string
-}
-
-func (h *fakeHost) Name() string           { return owner }
-func (h *fakeHost) Store() es.Store        { return h.store }
-func (h *fakeHost) Registry() *es.Registry { return h.reg }
-func (h *fakeHost) NewID() string          { return acme.NewID() }
-func (h *fakeHost) Project(es.Projection)  {}
-func (h *fakeHost) Consume(name string, types []string, hd es.Handler) {
-	h.consumers[name] = hd
-	for _, t := range types {
-		h.types[t] = name
-	}
-}
-
-// deliver applies one message as the platform would (inbox, retry on
-// ErrConcurrency); it reports whether the message was applied (false: a duplicate).
-func (h *fakeHost) deliver(t *testing.T, typ, id string, data any) bool {
-	t.Helper()
-	name, ok := h.types[typ]
-	if !ok {
-		t.Fatalf("no consumer of %s", typ)
-	}
-	b, _ := json.Marshal(data)
-	m := es.Message{ID: id, Type: typ, SchemaVersion: 1, Data: b}
-	for range 100 {
-		c, err := h.consumers[name](context.Background(), m)
-		if err != nil {
-			t.Fatalf("deliver %s: %v", typ, err)
-		}
-		c.InboxID = owner + "." + name + "/" + id
-		_, err = h.store.Commit(context.Background(), c)
-		if errors.Is(err, es.ErrDuplicate) {
-			return false
-		}
-		if err == nil {
-			return true
-		}
-		if !errors.Is(err, es.ErrConcurrency) {
-			t.Fatalf("deliver %s: %v", typ, err)
-		}
-	}
-	t.Fatalf("deliver %s: too many conflicts", typ)
-	return false
-}
 
 type fixedClock struct{ now atomic.Pointer[time.Time] }
 
@@ -78,7 +26,7 @@ func (c *fixedClock) add(d time.Duration) { c.set(c.Now().Add(d)) }
 
 type env struct {
 	m     *Module
-	h     *fakeHost
+	h     *estest.Host
 	clock *fixedClock
 }
 
@@ -99,7 +47,7 @@ func start(t *testing.T) *env {
 			t.Fatal(err)
 		}
 	}
-	h := &fakeHost{store: st, reg: reg, consumers: map[string]es.Handler{}, types: map[string]string{}}
+	h := estest.NewHost(owner, st, reg)
 	clock := &fixedClock{}
 	clock.set(time.Date(2026, 11, 23, 10, 0, 0, 0, time.UTC))
 	// MaxIdle long: the test drives deadlines with FireDeadlines and its fake clock.
@@ -133,7 +81,7 @@ func foreign(i int, name string) es.MessageType {
 // sent returns the commands the saga of checkoutID sent, in order.
 func (e *env) sent(t *testing.T, checkoutID string) []es.Event {
 	t.Helper()
-	evs, err := e.h.store.ReadStream(context.Background(), streamID(checkoutID)+".outbox", es.StreamQuery{})
+	evs, err := e.h.Store().ReadStream(context.Background(), streamID(checkoutID)+".outbox", es.StreamQuery{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -171,7 +119,7 @@ func (e *env) checkout(t *testing.T) string {
 	c := cart
 	c.CheckoutID = acme.NewID()
 	c.CartID = acme.NewID()
-	if !e.h.deliver(t, "CartCheckedOut", acme.NewID(), c) {
+	if !e.h.Deliver(t, "CartCheckedOut", acme.NewID(), c) {
 		t.Fatal("CartCheckedOut not applied")
 	}
 	return c.CheckoutID
@@ -183,7 +131,7 @@ func TestSagaHappyPathAndDuplicates(t *testing.T) {
 	// CartCheckedOut delivered again as another message: still one saga
 	c := cart
 	c.CheckoutID = id
-	e.h.deliver(t, "CartCheckedOut", acme.NewID(), c)
+	e.h.Deliver(t, "CartCheckedOut", acme.NewID(), c)
 	if got := types(e.sent(t, id)); got != "ReserveInventory" {
 		t.Fatalf("sent %s", got)
 	}
@@ -192,13 +140,13 @@ func TestSagaHappyPathAndDuplicates(t *testing.T) {
 	twice := func(typ string, payload map[string]any) {
 		t.Helper()
 		mid := acme.NewID()
-		if !e.h.deliver(t, typ, mid, payload) {
+		if !e.h.Deliver(t, typ, mid, payload) {
 			t.Fatalf("%s not applied", typ)
 		}
-		if e.h.deliver(t, typ, mid, payload) {
+		if e.h.Deliver(t, typ, mid, payload) {
 			t.Fatalf("%s applied twice", typ)
 		}
-		e.h.deliver(t, typ, acme.NewID(), payload)
+		e.h.Deliver(t, typ, acme.NewID(), payload)
 	}
 	twice("InventoryReserved", map[string]any{"checkoutId": id})
 	sent := e.sent(t, id)
@@ -227,7 +175,7 @@ func TestSagaHappyPathAndDuplicates(t *testing.T) {
 	if s.Status != StatusCompleted || s.OrderID != orderID {
 		t.Fatalf("saga = %+v", s)
 	}
-	evs, _ := e.h.store.ReadStream(context.Background(), streamID(id), es.StreamQuery{})
+	evs, _ := e.h.Store().ReadStream(context.Background(), streamID(id), es.StreamQuery{})
 	if last := evs[len(evs)-1]; last.Type != "CheckoutCompleted" || data(t, last)["orderId"] != orderID {
 		t.Fatalf("last event %s %s", last.Type, last.Data)
 	}
@@ -246,7 +194,7 @@ func TestSagaFailures(t *testing.T) {
 
 	// insufficient stock
 	id := e.checkout(t)
-	e.h.deliver(t, "InventoryUnavailable", acme.NewID(), map[string]any{"checkoutId": id})
+	e.h.Deliver(t, "InventoryUnavailable", acme.NewID(), map[string]any{"checkoutId": id})
 	if s := e.saga(t, id); s.Status != StatusFailed || s.FailureReason != ReasonInsufficientStock {
 		t.Fatalf("saga = %+v", s)
 	}
@@ -256,9 +204,9 @@ func TestSagaFailures(t *testing.T) {
 
 	// declined card: the stock is released
 	id = e.checkout(t)
-	e.h.deliver(t, "InventoryReserved", acme.NewID(), map[string]any{"checkoutId": id})
+	e.h.Deliver(t, "InventoryReserved", acme.NewID(), map[string]any{"checkoutId": id})
 	pay := data(t, e.sent(t, id)[1])["paymentId"]
-	e.h.deliver(t, "PaymentFailed", acme.NewID(), map[string]any{"checkoutId": id, "paymentId": pay, "reason": "payment_declined"})
+	e.h.Deliver(t, "PaymentFailed", acme.NewID(), map[string]any{"checkoutId": id, "paymentId": pay, "reason": "payment_declined"})
 	if s := e.saga(t, id); s.Status != StatusFailed || s.FailureReason != ReasonPaymentDeclined {
 		t.Fatalf("saga = %+v", s)
 	}
@@ -275,7 +223,7 @@ func TestSagaDeadlines(t *testing.T) {
 	atReserve := e.checkout(t)
 	e.clock.add(10 * time.Second)
 	atAuthorize := e.checkout(t)
-	e.h.deliver(t, "InventoryReserved", acme.NewID(), map[string]any{"checkoutId": atAuthorize})
+	e.h.Deliver(t, "InventoryReserved", acme.NewID(), map[string]any{"checkoutId": atAuthorize})
 
 	// not yet due: nothing; the earliest deadline is the first saga's
 	next, err := e.m.FireDeadlines(ctx)
@@ -302,8 +250,8 @@ func TestSagaDeadlines(t *testing.T) {
 		t.Fatalf("the other saga timed out early: %+v", s)
 	}
 	// a late InventoryReserved is released (once)
-	e.h.deliver(t, "InventoryReserved", acme.NewID(), map[string]any{"checkoutId": atReserve})
-	e.h.deliver(t, "InventoryReserved", acme.NewID(), map[string]any{"checkoutId": atReserve})
+	e.h.Deliver(t, "InventoryReserved", acme.NewID(), map[string]any{"checkoutId": atReserve})
+	e.h.Deliver(t, "InventoryReserved", acme.NewID(), map[string]any{"checkoutId": atReserve})
 	if got := types(e.sent(t, atReserve)); got != "ReserveInventory,ReleaseInventory,ReleaseInventory" {
 		t.Fatalf("sent %s", got)
 	}
@@ -317,7 +265,7 @@ func TestSagaDeadlines(t *testing.T) {
 	if s.Status != StatusFailed || s.FailureReason != ReasonPaymentError {
 		t.Fatalf("saga = %+v", s)
 	}
-	e.h.deliver(t, "PaymentAuthorized", acme.NewID(), map[string]any{"checkoutId": atAuthorize, "paymentId": s.PaymentID, "authorizationId": "a"})
+	e.h.Deliver(t, "PaymentAuthorized", acme.NewID(), map[string]any{"checkoutId": atAuthorize, "paymentId": s.PaymentID, "authorizationId": "a"})
 	if got := types(e.sent(t, atAuthorize)); got != "ReserveInventory,AuthorizePayment,ReleaseInventory,VoidPayment,VoidPayment" {
 		t.Fatalf("sent %s", got)
 	}
@@ -335,7 +283,7 @@ func TestDeadlineWorker(t *testing.T) {
 	}
 	reg, _ := es.NewRegistry(messages()...)
 	_ = reg.Add(foreign(0, "CartCheckedOut"), foreign(1, "InventoryReserved"))
-	h := &fakeHost{store: st, reg: reg, consumers: map[string]es.Handler{}, types: map[string]string{}}
+	h := estest.NewHost(owner, st, reg)
 	m := New(Config{StepTimeout: 200 * time.Millisecond, MaxIdle: time.Hour})
 	defer func() { _ = m.Close(); _ = st.Close() }()
 	if err := m.Start(context.Background(), h); err != nil {
@@ -363,7 +311,7 @@ func TestAdminSagas(t *testing.T) {
 	running := e.checkout(t)
 	e.clock.add(time.Second)
 	failed := e.checkout(t)
-	e.h.deliver(t, "InventoryUnavailable", acme.NewID(), map[string]any{"checkoutId": failed})
+	e.h.Deliver(t, "InventoryUnavailable", acme.NewID(), map[string]any{"checkoutId": failed})
 
 	api := httpapi.New("admin")
 	e.m.Routes(api)
