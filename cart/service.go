@@ -36,6 +36,19 @@ type CheckoutView struct {
 // view renders c: the discount of its code is computed now, over the current
 // lines (a code that no longer applies shows a discount of 0).
 func (m *Module) view(ctx context.Context, customerID string, c Cart) (CartView, error) {
+	// The cart shows what checkout will charge: each line's current name and
+	// price from the cart's read model of the catalog (a line whose product or
+	// variant it no longer knows keeps what it was added with).
+	c.Lines = cloneLines(c.Lines)
+	for i, l := range c.Lines {
+		p, err := m.lookup(ctx, l.ProductID, l.VariantID)
+		if err != nil {
+			return CartView{}, err
+		}
+		if p.Found && (l.VariantID == "" || p.VariantFound) {
+			c.Lines[i].Name, c.Lines[i].UnitPrice = p.Name, p.Price
+		}
+	}
 	v := CartView{CartID: c.ID(customerID), CustomerID: customerID, Items: []Line{}, Subtotal: c.Subtotal(m.currency)}
 	for _, l := range c.Lines {
 		l.LineTotal = l.UnitPrice.Times(l.Quantity)

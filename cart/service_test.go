@@ -37,15 +37,18 @@ func TestCartService(t *testing.T) {
 	if _, _, err := m.UpdateQuantity(ctx, cust, pA, "", false, 10); acme.ErrorCode(err) != CodeInsufficientStock {
 		t.Fatalf("after OutOfStock: %v", err)
 	}
-	// A price change shows at checkout (prices are frozen then), and in a
-	// variant's price.
+	// A price change shows in the cart at once (and in a variant's price), and
+	// is what checkout freezes.
 	h.deliver(t, "ProductUpdated", map[string]any{"productId": pB, "name": "Polo", "price": usdMap(3000), "categoryId": "polo"})
+	if v, err := m.Cart(ctx, cust); err != nil || v.Items[0].UnitPrice != usd(3250) || v.Items[0].LineTotal != usd(6500) || v.Subtotal != usd(15500) || v.Total != usd(15500) {
+		t.Fatalf("cart after a price change: %+v %v", v, err)
+	}
 	// A promotion on the polo category, applied, then checkout.
 	h.deliver(t, "PromotionCreated", map[string]any{"promotionId": "pr1", "code": "Polo10", "kind": "percentage", "percent": 10,
 		"productIds": []string{}, "categoryIds": []string{"polo"}, "endsAt": clock.t.Add(time.Hour)})
 	v, _, err = m.ApplyPromotionCode(ctx, cust, "polo10")
-	// 10 % of the polo line at its cart price 2 × 2250.
-	if err != nil || v.Discount != usd(450) || *v.PromotionCode != "Polo10" {
+	// 10 % of the polo line at its current price 2 × 3250.
+	if err != nil || v.Discount != usd(650) || v.Total != usd(14850) || *v.PromotionCode != "Polo10" {
 		t.Fatalf("promotion: %+v %v", v, err)
 	}
 	co, _, err := m.Checkout(ctx, cust, Address{Name: "A", Line1: "L", City: "C", PostalCode: "P", Country: "de"}, PaymentMethod{Type: "card", Token: "tok_visa"})
