@@ -51,6 +51,10 @@ func loadgenCmd(ctx context.Context, args []string, getenv func(string) string, 
 		fmt.Fprintf(stderr, "acme loadgen takes no arguments, got %q\n", fs.Args())
 		return 2
 	}
+	if c.Customers < 1 || c.Products < 1 || c.Duration <= 0 || c.PollEvery <= 0 || c.DrainTimeout <= 0 {
+		fmt.Fprintln(stderr, "acme loadgen: --customers, --products, --duration, --poll and --drain-timeout must be positive")
+		return 2
+	}
 	c.AdminToken = getenv("ACME_ADMIN_TOKEN")
 	if c.AdminToken == "" {
 		fmt.Fprintln(stderr, "acme loadgen: set ACME_ADMIN_TOKEN to the server's admin token")
