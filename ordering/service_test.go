@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
@@ -15,56 +14,10 @@ import (
 
 	"acme"
 	"acme/es"
+	"acme/es/estest"
 	"acme/httpapi"
 	"acme/sqlite"
 )
-
-// fakeHost is the smallest es.Host: consumers are called by deliver, which
-// stores their commit with the inbox id as the platform does.
-type fakeHost struct {
-	store     es.Store
-	reg       *es.Registry
-	consumers map[string]es.Handler
-	types     map[string]string
-}
-
-func (h *fakeHost) Name() string           { return owner }
-func (h *fakeHost) Store() es.Store        { return h.store }
-func (h *fakeHost) Registry() *es.Registry { return h.reg }
-func (h *fakeHost) NewID() string          { return acme.NewID() }
-func (h *fakeHost) Project(es.Projection)  {}
-func (h *fakeHost) Consume(name string, types []string, hd es.Handler) {
-	h.consumers[name] = hd
-	for _, t := range types {
-		h.types[t] = name
-	}
-}
-
-// deliver applies one message as the platform would (inbox, retry on ErrConcurrency).
-func (h *fakeHost) deliver(t *testing.T, typ, id string, data any) {
-	t.Helper()
-	name, ok := h.types[typ]
-	if !ok {
-		t.Fatalf("no consumer of %s", typ)
-	}
-	b, _ := json.Marshal(data)
-	m := es.Message{ID: id, Type: typ, SchemaVersion: 1, Data: b}
-	for range 100 {
-		c, err := h.consumers[name](context.Background(), m)
-		if err != nil {
-			t.Fatalf("deliver %s: %v", typ, err)
-		}
-		c.InboxID = owner + "." + name + "/" + id
-		_, err = h.store.Commit(context.Background(), c)
-		if errors.Is(err, es.ErrDuplicate) || err == nil {
-			return
-		}
-		if !errors.Is(err, es.ErrConcurrency) {
-			t.Fatalf("deliver %s: %v", typ, err)
-		}
-	}
-	t.Fatalf("deliver %s: too many conflicts", typ)
-}
 
 type fixedClock struct{ now atomic.Pointer[time.Time] }
 
@@ -82,7 +35,7 @@ func (tokens) Authenticate(_ context.Context, tok string) (string, bool, error) 
 
 type env struct {
 	m     *Module
-	h     *fakeHost
+	h     *estest.Host
 	clock *fixedClock
 	srv   *httptest.Server
 }
@@ -117,7 +70,7 @@ func start(t *testing.T) *env {
 	); err != nil {
 		t.Fatal(err)
 	}
-	h := &fakeHost{store: st, reg: reg, consumers: map[string]es.Handler{}, types: map[string]string{}}
+	h := estest.NewHost(owner, st, reg)
 	clock := &fixedClock{}
 	clock.set(time.Date(2026, 11, 23, 10, 0, 0, 0, time.UTC))
 	m := New(clock)
@@ -186,7 +139,7 @@ func (e *env) want(t *testing.T, r resp, status int, code string) {
 // outbox returns the types of the commands order id sent.
 func (e *env) outbox(t *testing.T, id string) []string {
 	t.Helper()
-	evs, err := e.h.store.ReadStream(context.Background(), outboxStream(id), es.StreamQuery{})
+	evs, err := e.h.Store().ReadStream(context.Background(), outboxStream(id), es.StreamQuery{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -199,7 +152,7 @@ func (e *env) outbox(t *testing.T, id string) []string {
 
 func (e *env) outboxData(t *testing.T, id, typ string) map[string]any {
 	t.Helper()
-	evs, _ := e.h.store.ReadStream(context.Background(), outboxStream(id), es.StreamQuery{})
+	evs, _ := e.h.Store().ReadStream(context.Background(), outboxStream(id), es.StreamQuery{})
 	for _, ev := range evs {
 		if ev.Type == typ {
 			var m map[string]any
@@ -219,7 +172,7 @@ var (
 func (e *env) place(t *testing.T, customer string) string {
 	t.Helper()
 	id := acme.NewID()
-	e.h.deliver(t, "CreateOrder", acme.NewID(), CreateOrderV1{OrderID: id, CheckoutID: acme.NewID(), CustomerID: customer,
+	e.h.Deliver(t, "CreateOrder", acme.NewID(), CreateOrderV1{OrderID: id, CheckoutID: acme.NewID(), CustomerID: customer,
 		LineItems: []LineItem{{ProductID: acme.NewID(), Name: "Tee", Quantity: 2, UnitPrice: usdM(1000), LineTotal: usdM(2000)}},
 		Subtotal:  usdM(2000), Discount: usdM(0), TotalAmount: usdM(2000),
 		ShippingAddress: Address{Name: "Ann", Line1: "1 Main St", City: "Springfield", PostalCode: "12345", Country: "US"},
@@ -256,7 +209,7 @@ func TestOrderLifecycleOverHTTP(t *testing.T) {
 	e.want(t, e.do(t, "GET", "/api/v1/orders/not-a-uuid", admin, nil), 404, "not_found")
 
 	// a CreateOrder delivered again (another message) changes nothing
-	e.h.deliver(t, "CreateOrder", acme.NewID(), CreateOrderV1{OrderID: id, CustomerID: bob})
+	e.h.Deliver(t, "CreateOrder", acme.NewID(), CreateOrderV1{OrderID: id, CustomerID: bob})
 	if v := e.do(t, "GET", "/api/v1/orders/"+id, admin, nil).view(t); v.Version != 1 || v.CustomerID != ann {
 		t.Fatalf("after a duplicate CreateOrder: %+v", v)
 	}
@@ -264,8 +217,8 @@ func TestOrderLifecycleOverHTTP(t *testing.T) {
 	// shipping a pending order is invalid; confirm it (saga's ConfirmOrder)
 	e.want(t, e.do(t, "POST", "/api/v1/orders/"+id+"/ship", admin, ShipRequest{TrackingNumber: "1Z999", Carrier: "UPS"}), 409, "invalid_transition")
 	e.clock.add(time.Minute)
-	e.h.deliver(t, "ConfirmOrder", acme.NewID(), ConfirmOrderV1{OrderID: id})
-	e.h.deliver(t, "ConfirmOrder", acme.NewID(), ConfirmOrderV1{OrderID: id}) // twice: no-op
+	e.h.Deliver(t, "ConfirmOrder", acme.NewID(), ConfirmOrderV1{OrderID: id})
+	e.h.Deliver(t, "ConfirmOrder", acme.NewID(), ConfirmOrderV1{OrderID: id}) // twice: no-op
 
 	// ship: admin only, validated, deducts the stock
 	e.want(t, e.do(t, "POST", "/api/v1/orders/"+id+"/ship", "tok-"+ann, ShipRequest{TrackingNumber: "1Z999", Carrier: "UPS"}), 403, "forbidden")
@@ -357,14 +310,14 @@ func TestCancelVoidsOrRefunds(t *testing.T) {
 	var o View
 	o = e.do(t, "GET", "/api/v1/orders/"+pending, admin, nil).view(t)
 	loaded, _ := e.m.Load(context.Background(), pending, es.StreamQuery{})
-	e.h.deliver(t, "PaymentSucceeded", acme.NewID(), map[string]any{"paymentId": loaded.State.PaymentID, "orderId": pending})
+	e.h.Deliver(t, "PaymentSucceeded", acme.NewID(), map[string]any{"paymentId": loaded.State.PaymentID, "orderId": pending})
 	if got := strings.Join(e.outbox(t, pending), ","); got != "ReleaseInventory,VoidPayment,RefundPayment" {
 		t.Fatalf("outbox after a late capture = %s (order %+v)", got, o)
 	}
 
 	// after capture (confirmed): release + full refund, by an admin, empty body
 	confirmed := e.place(t, ann)
-	e.h.deliver(t, "ConfirmOrder", acme.NewID(), ConfirmOrderV1{OrderID: confirmed})
+	e.h.Deliver(t, "ConfirmOrder", acme.NewID(), ConfirmOrderV1{OrderID: confirmed})
 	e.want(t, e.do(t, "POST", "/api/v1/orders/"+confirmed+"/cancel", admin, nil), 200, "")
 	if got := strings.Join(e.outbox(t, confirmed), ","); got != "ReleaseInventory,RefundPayment" {
 		t.Fatalf("outbox = %s", got)
@@ -375,19 +328,19 @@ func TestCancelVoidsOrRefunds(t *testing.T) {
 
 	// the saga's CancelOrder of a shipped order is a no-op
 	shipped := e.place(t, ann)
-	e.h.deliver(t, "ConfirmOrder", acme.NewID(), ConfirmOrderV1{OrderID: shipped})
+	e.h.Deliver(t, "ConfirmOrder", acme.NewID(), ConfirmOrderV1{OrderID: shipped})
 	e.want(t, e.do(t, "POST", "/api/v1/orders/"+shipped+"/ship", admin, ShipRequest{TrackingNumber: "T1", Carrier: "DHL"}), 200, "")
-	e.h.deliver(t, "CancelOrder", acme.NewID(), CancelOrderV1{OrderID: shipped, Reason: "PAYMENT_FAILED"})
+	e.h.Deliver(t, "CancelOrder", acme.NewID(), CancelOrderV1{OrderID: shipped, Reason: "PAYMENT_FAILED"})
 	if v := e.do(t, "GET", "/api/v1/orders/"+shipped, admin, nil).view(t); v.Status != StatusShipped {
 		t.Fatalf("after CancelOrder: %+v", v)
 	}
-	e.h.deliver(t, "CancelOrder", acme.NewID(), CancelOrderV1{OrderID: acme.NewID()}) // unknown: no-op
+	e.h.Deliver(t, "CancelOrder", acme.NewID(), CancelOrderV1{OrderID: acme.NewID()}) // unknown: no-op
 
 	// ready for shipping is recorded once
 	ready := e.place(t, ann)
-	e.h.deliver(t, "ConfirmOrder", acme.NewID(), ConfirmOrderV1{OrderID: ready})
-	e.h.deliver(t, "OrderReadyForShipping", acme.NewID(), map[string]any{"jobId": acme.NewID(), "orderId": ready})
-	e.h.deliver(t, "OrderReadyForShipping", acme.NewID(), map[string]any{"jobId": acme.NewID(), "orderId": ready})
+	e.h.Deliver(t, "ConfirmOrder", acme.NewID(), ConfirmOrderV1{OrderID: ready})
+	e.h.Deliver(t, "OrderReadyForShipping", acme.NewID(), map[string]any{"jobId": acme.NewID(), "orderId": ready})
+	e.h.Deliver(t, "OrderReadyForShipping", acme.NewID(), map[string]any{"jobId": acme.NewID(), "orderId": ready})
 	if v := e.do(t, "GET", "/api/v1/orders/"+ready, admin, nil).view(t); !v.ReadyForShipping || v.Version != 4 {
 		t.Fatalf("ready = %+v", v)
 	}
@@ -401,7 +354,7 @@ func TestOrderLists(t *testing.T) {
 	a2 := e.place(t, ann)
 	e.clock.add(time.Second)
 	b1 := e.place(t, bob)
-	e.h.deliver(t, "ConfirmOrder", acme.NewID(), ConfirmOrderV1{OrderID: a2})
+	e.h.Deliver(t, "ConfirmOrder", acme.NewID(), ConfirmOrderV1{OrderID: a2})
 
 	list := func(token, query string) (ids []string, total int) {
 		t.Helper()
