@@ -2,8 +2,6 @@ package inventory
 
 import (
 	"context"
-	"encoding/json"
-	"errors"
 	"fmt"
 	"path/filepath"
 	"sync"
@@ -13,54 +11,22 @@ import (
 
 	"acme"
 	"acme/es"
+	"acme/es/estest"
 	"acme/sqlite"
 )
 
-// fakeHost is the smallest es.Host: consumers are called by deliver, which
-// stores their commit with the inbox id as the platform does.
-type fakeHost struct {
-	store     es.Store
-	reg       *es.Registry
-	consumers map[string]es.Handler
-	types     map[string]string // message type -> consumer
-}
-
-func (h *fakeHost) Name() string           { return owner }
-func (h *fakeHost) Store() es.Store        { return h.store }
-func (h *fakeHost) Registry() *es.Registry { return h.reg }
-func (h *fakeHost) NewID() string          { return acme.NewID() }
-func (h *fakeHost) Project(es.Projection)  {}
-func (h *fakeHost) Consume(name string, types []string, hd es.Handler) {
-	h.consumers[name] = hd
-	for _, t := range types {
-		h.types[t] = name
-	}
-}
+// fakeHost is estest.Host with deliver returning the handler's or the
+// commit's error (some tests expect one) instead of failing the test.
+type fakeHost struct{ *estest.Host }
 
 // deliver applies one message as the platform would (inbox, retry on ErrConcurrency).
-func (h *fakeHost) deliver(t *testing.T, typ, id string, data any) error {
+func (h fakeHost) deliver(t *testing.T, typ, id string, data any) error {
 	t.Helper()
-	name, ok := h.types[typ]
-	if !ok {
+	if h.Consumer(typ) == "" {
 		t.Fatalf("no consumer of %s", typ)
 	}
-	b, _ := jsonMarshal(data)
-	m := es.Message{ID: id, Type: typ, SchemaVersion: 1, Data: b}
-	for i := 0; i < 100; i++ {
-		c, err := h.consumers[name](context.Background(), m)
-		if err != nil {
-			return err
-		}
-		c.InboxID = owner + "." + name + "/" + id
-		_, err = h.store.Commit(context.Background(), c)
-		if errors.Is(err, es.ErrDuplicate) {
-			return nil
-		}
-		if !errors.Is(err, es.ErrConcurrency) {
-			return err
-		}
-	}
-	return es.ErrConcurrency
+	_, err := h.Apply(context.Background(), estest.Message(t, typ, id, data))
+	return err
 }
 
 type fixedClock struct{ now atomic.Pointer[time.Time] }
@@ -85,7 +51,7 @@ func startTest(t *testing.T) (*Module, *fakeHost, *fixedClock) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	h := &fakeHost{store: st, reg: reg, consumers: map[string]es.Handler{}, types: map[string]string{}}
+	h := &fakeHost{estest.NewHost(owner, st, reg)}
 	clock := newClock()
 	m := New(WithClock(clock), WithSweepInterval(0))
 	if err := m.Start(context.Background(), h); err != nil {
@@ -279,11 +245,11 @@ func TestReservationLifecycle(t *testing.T) {
 	if l := level(b); l.Available != 0 {
 		t.Fatalf("b after reserve: %+v", l)
 	}
-	evs, _ := h.store.ReadStream(ctx, ReservationStreamID(c1), es.StreamQuery{})
+	evs, _ := h.Store().ReadStream(ctx, ReservationStreamID(c1), es.StreamQuery{})
 	if len(evs) != 1 || evs[0].Type != "InventoryReserved" {
 		t.Fatalf("reservation stream: %+v", evs)
 	}
-	bevs, _ := h.store.ReadStream(ctx, StockStreamID(b, ""), es.StreamQuery{})
+	bevs, _ := h.Store().ReadStream(ctx, StockStreamID(b, ""), es.StreamQuery{})
 	if len(bevs) != 3 || bevs[2].Type != "OutOfStock" {
 		t.Fatalf("b stream: %v", typesOf(bevs))
 	}
@@ -366,5 +332,3 @@ func typesOf(evs []es.Event) []string {
 	}
 	return out
 }
-
-func jsonMarshal(v any) ([]byte, error) { return json.Marshal(v) }
