@@ -9,21 +9,9 @@ import (
 
 	"acme"
 	"acme/es"
+	"acme/es/estest"
 	"acme/sqlite"
 )
-
-// testHost is an es.Host over one SQLite store, for service tests without the app.
-type testHost struct {
-	store es.Store
-	reg   *es.Registry
-}
-
-func (h *testHost) Name() string                         { return "catalog" }
-func (h *testHost) Store() es.Store                      { return h.store }
-func (h *testHost) Registry() *es.Registry               { return h.reg }
-func (h *testHost) NewID() string                        { return acme.NewID() }
-func (h *testHost) Consume(string, []string, es.Handler) {}
-func (h *testHost) Project(es.Projection)                {}
 
 func startModule(t testing.TB, opts ...sqlite.Option) (*Module, es.Store) {
 	t.Helper()
@@ -38,7 +26,7 @@ func startModule(t testing.TB, opts ...sqlite.Option) (*Module, es.Store) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := m.Start(ctx, &testHost{store: st, reg: reg}); err != nil {
+	if err := m.Start(ctx, estest.NewHost("catalog", st, reg)); err != nil {
 		t.Fatal(err)
 	}
 	return m, st
