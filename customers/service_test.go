@@ -12,21 +12,9 @@ import (
 
 	"acme"
 	"acme/es"
+	"acme/es/estest"
 	"acme/sqlite"
 )
-
-// testHost is an es.Host over one SQLite store, for service tests without the app.
-type testHost struct {
-	store es.Store
-	reg   *es.Registry
-}
-
-func (h *testHost) Name() string                         { return "customers" }
-func (h *testHost) Store() es.Store                      { return h.store }
-func (h *testHost) Registry() *es.Registry               { return h.reg }
-func (h *testHost) NewID() string                        { return acme.NewID() }
-func (h *testHost) Consume(string, []string, es.Handler) {}
-func (h *testHost) Project(es.Projection)                {}
 
 type fakeClock struct{ t atomic.Pointer[time.Time] }
 
@@ -47,7 +35,7 @@ func startModule(t testing.TB, opts ...Option) (*Module, es.Store) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := m.Start(ctx, &testHost{store: st, reg: reg}); err != nil {
+	if err := m.Start(ctx, estest.NewHost("customers", st, reg)); err != nil {
 		t.Fatal(err)
 	}
 	return m, st
