@@ -12,21 +12,10 @@ import (
 
 	"acme"
 	"acme/es"
+	"acme/es/estest"
 	"acme/httpapi"
 	"acme/sqlite"
 )
-
-type testHost struct {
-	store es.Store
-	reg   *es.Registry
-}
-
-func (h *testHost) Name() string                         { return "promotions" }
-func (h *testHost) Store() es.Store                      { return h.store }
-func (h *testHost) Registry() *es.Registry               { return h.reg }
-func (h *testHost) NewID() string                        { return acme.NewID() }
-func (h *testHost) Project(es.Projection)                {}
-func (h *testHost) Consume(string, []string, es.Handler) {}
 
 // FuzzCreatePromotionBody posts arbitrary bytes as the admin: the decoding and
 // validation never panic or answer 5xx; every 4xx is problem+json with a code;
@@ -39,7 +28,7 @@ func FuzzCreatePromotionBody(f *testing.F) {
 	f.Cleanup(func() { _ = st.Close() })
 	m := New(nil)
 	reg, _ := es.NewRegistry(m.Messages()...)
-	if err := m.Start(context.Background(), &testHost{store: st, reg: reg}); err != nil {
+	if err := m.Start(context.Background(), estest.NewHost("promotions", st, reg)); err != nil {
 		f.Fatal(err)
 	}
 	api := httpapi.New("fuzz-admin")
