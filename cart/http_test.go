@@ -133,6 +133,10 @@ func TestCartHTTP(t *testing.T) {
 		if l := line(r, f.a); l["quantity"] != 5.0 || amount(l["lineTotal"]) != "9995 USD" {
 			t.Fatalf("after PUT: %s", r.Body)
 		}
+		// The same quantity again changes nothing, and still carries a token.
+		if same := put(f.a, map[string]any{"quantity": 5}).Want(t, 200); same.Header.Get("Acme-Position") == "" {
+			t.Fatal("no Acme-Position on a command that changed nothing")
+		}
 		put(f.a, map[string]any{"quantity": 6}).WantError(t, 409, "insufficient_stock")
 		put(f.a, map[string]any{"quantity": -1}).WantError(t, 422, "invalid_quantity")
 		put(f.c, map[string]any{"quantity": 1}).WantError(t, 404, "item_not_in_cart")

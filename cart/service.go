@@ -105,7 +105,13 @@ func (m *Module) handled(ctx context.Context, customerID string, h es.Handled[Ca
 		return CartView{}, 0, err
 	}
 	v, err := m.view(ctx, customerID, h.State)
-	return v, h.Position, err
+	pos := h.Position
+	if pos == 0 && err == nil {
+		// The command changed nothing (e.g. the same quantity again): the token
+		// is then the cart log's head, so the response still carries one.
+		pos, err = m.h.Store().Head(ctx)
+	}
+	return v, pos, err
 }
 
 // AddItem adds quantity units of a product (variant) to the customer's cart.
