@@ -40,6 +40,14 @@ func newPlatform(a *App, bus es.Bus) (Platform, error) {
 		Registry: a.registry,
 		Metrics:  a.metrics,
 		Logger:   a.log,
+		// The checkout path's consumers apply different checkouts, payments
+		// and orders in parallel (each source stream stays in order). The
+		// inventory commands stay serial: reservations of one hot product
+		// would only contend.
+		KeyedWorkers: map[string]int{
+			"checkout.start": 4, "checkout.replies": 4, "payments.commands": 4,
+			"ordering.commands": 4, "ordering.payments": 4, "cart.checkouts": 4,
+		},
 		Validate: func(m es.Message) error {
 			t, ok := a.registry.Lookup(m.Type)
 			if !ok || t.Spec().Name != m.Type || (m.SchemaVersion != 0 && m.SchemaVersion != t.Spec().SchemaVersion()) {

@@ -57,6 +57,64 @@ func (c *consumer) work(ctx context.Context) {
 	}
 }
 
+// workKeyed fetches deliveries and hands each to one of n lanes chosen by its
+// source stream, so one stream's messages are applied in order while other
+// streams' go on in parallel. A lane's queue is short: when it is full the
+// fetcher waits (back-pressure within the consumer's ack window).
+func (c *consumer) workKeyed(ctx context.Context, n int) {
+	c.status.Store("running")
+	defer c.status.Store("stopped")
+	lanes := make([]chan es.Delivery, n)
+	var wg sync.WaitGroup
+	for i := range lanes {
+		lanes[i] = make(chan es.Delivery, 16)
+		wg.Add(1)
+		go func(in <-chan es.Delivery) {
+			defer wg.Done()
+			for d := range in {
+				hctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), handleTimeout)
+				c.deliver(hctx, d)
+				cancel()
+			}
+		}(lanes[i])
+	}
+	defer func() {
+		for _, l := range lanes {
+			close(l) // the lanes finish what they hold (ack or nak), then stop
+		}
+		wg.Wait()
+	}()
+	for {
+		d, err := c.sub.Next(ctx)
+		if err != nil {
+			if ctx.Err() != nil || errors.Is(err, es.ErrClosed) {
+				return
+			}
+			c.h.p.log.Warn("consumer next", "consumer", c.full, "err", err)
+			if !sleep(ctx, 100*time.Millisecond) {
+				return
+			}
+			continue
+		}
+		select {
+		case lanes[lane(d.Message().Subject, n)] <- d:
+		case <-ctx.Done():
+			_ = d.Nak(0) // not started: redelivered to whoever consumes next
+			return
+		}
+	}
+}
+
+// lane picks the worker of a source stream (FNV-1a of its id).
+func lane(stream string, n int) int {
+	h := uint32(2166136261)
+	for i := 0; i < len(stream); i++ {
+		h ^= uint32(stream[i])
+		h *= 16777619
+	}
+	return int(h % uint32(n))
+}
+
 // deliver applies one delivery and acks, naks or dead-letters it.
 func (c *consumer) deliver(ctx context.Context, d es.Delivery) {
 	p := c.h.p

@@ -54,6 +54,12 @@ type Config struct {
 	MaxBackoff time.Duration
 	// Workers per consumer (default 1: messages are applied in bus order).
 	Workers int
+	// KeyedWorkers gives the named consumers ("<context>.<name>") that many
+	// workers, each message going to the worker of its source stream
+	// (Message.Subject): messages of one stream stay in order, different
+	// streams (different checkouts, payments, orders) are applied in parallel.
+	// For consumers whose handlers do not need bus order across streams.
+	KeyedWorkers map[string]int
 	// RelayBatch and ProjectionBatch bound the events read from a log at once
 	// (default 1000).
 	RelayBatch      int
@@ -231,6 +237,11 @@ func (p *Platform) Start(ctx context.Context) error {
 		p.wg.Add(1)
 		go func() { defer p.wg.Done(); h.relay.run(runCtx) }()
 		for _, c := range h.consumers {
+			if n := p.cfg.KeyedWorkers[c.full]; n > 1 {
+				p.wg.Add(1)
+				go func() { defer p.wg.Done(); c.workKeyed(runCtx, n) }()
+				continue
+			}
 			for range p.cfg.Workers {
 				p.wg.Add(1)
 				go func() { defer p.wg.Done(); c.work(runCtx) }()
