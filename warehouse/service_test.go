@@ -3,55 +3,21 @@ package warehouse
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"path/filepath"
 	"testing"
 	"time"
 
 	"acme"
 	"acme/es"
+	"acme/es/estest"
 	"acme/sqlite"
 )
-
-type fakeHost struct {
-	store    es.Store
-	reg      *es.Registry
-	consumer es.Handler
-}
-
-func (h *fakeHost) Name() string                                       { return owner }
-func (h *fakeHost) Store() es.Store                                    { return h.store }
-func (h *fakeHost) Registry() *es.Registry                             { return h.reg }
-func (h *fakeHost) NewID() string                                      { return acme.NewID() }
-func (h *fakeHost) Project(es.Projection)                              {}
-func (h *fakeHost) Consume(name string, types []string, hd es.Handler) { h.consumer = hd }
-
-// deliver applies one message as the platform would (inbox, retry on ErrConcurrency).
-func (h *fakeHost) deliver(t *testing.T, typ, id string, data any) {
-	t.Helper()
-	b, _ := json.Marshal(data)
-	m := es.Message{ID: id, Type: typ, SchemaVersion: 1, Data: b}
-	for range 100 {
-		c, err := h.consumer(context.Background(), m)
-		if err != nil {
-			t.Fatalf("deliver %s: %v", typ, err)
-		}
-		c.InboxID = "warehouse.orders/" + id
-		_, err = h.store.Commit(context.Background(), c)
-		if err == nil || errors.Is(err, es.ErrDuplicate) {
-			return
-		}
-		if !errors.Is(err, es.ErrConcurrency) {
-			t.Fatalf("deliver %s: %v", typ, err)
-		}
-	}
-}
 
 type clock struct{}
 
 func (clock) Now() time.Time { return time.Date(2026, 11, 23, 10, 0, 0, 0, time.UTC) }
 
-func startTest(t *testing.T) (*Module, *fakeHost) {
+func startTest(t *testing.T) (*Module, *estest.Host) {
 	t.Helper()
 	st, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "warehouse.db"))
 	if err != nil {
@@ -64,7 +30,7 @@ func startTest(t *testing.T) (*Module, *fakeHost) {
 	}
 	_ = reg.Add(es.Define[struct{ A string }](es.MessageSpec{Name: "OrderConfirmed", Kind: es.KindEvent, Owner: "ordering"}),
 		es.Define[struct{ B string }](es.MessageSpec{Name: "OrderCancelled", Kind: es.KindEvent, Owner: "ordering"}))
-	h := &fakeHost{store: st, reg: reg}
+	h := estest.NewHost(owner, st, reg)
 	m := New(clock{})
 	if err := m.Start(context.Background(), h); err != nil {
 		t.Fatal(err)
@@ -92,8 +58,8 @@ func TestJobsFromOrderEvents(t *testing.T) {
 
 	// OrderConfirmed delivered twice (two message ids): one job
 	o1 := acme.NewID()
-	h.deliver(t, "OrderConfirmed", acme.NewID(), confirmed(o1))
-	h.deliver(t, "OrderConfirmed", acme.NewID(), confirmed(o1))
+	h.Deliver(t, "OrderConfirmed", acme.NewID(), confirmed(o1))
+	h.Deliver(t, "OrderConfirmed", acme.NewID(), confirmed(o1))
 	jobs := list("")
 	if len(jobs) != 1 || jobs[0].OrderID != o1 || jobs[0].JobID != JobID(o1) || jobs[0].Status != StatusOpen ||
 		len(jobs[0].LineItems) != 1 || jobs[0].LineItems[0].Quantity != 2 || jobs[0].LineItems[0].Name != "Lamp" {
@@ -121,7 +87,7 @@ func TestJobsFromOrderEvents(t *testing.T) {
 	}
 
 	// cancelled with the order: gone from the default list, shown with ?status=CANCELLED
-	h.deliver(t, "OrderCancelled", acme.NewID(), map[string]any{"orderId": o1, "reason": "CUSTOMER_REQUESTED"})
+	h.Deliver(t, "OrderCancelled", acme.NewID(), map[string]any{"orderId": o1, "reason": "CUSTOMER_REQUESTED"})
 	if jobs := list(""); len(jobs) != 0 {
 		t.Fatalf("live jobs = %+v", jobs)
 	}
@@ -131,8 +97,8 @@ func TestJobsFromOrderEvents(t *testing.T) {
 
 	// cancelled before it was confirmed (events out of order): no job opens
 	o2 := acme.NewID()
-	h.deliver(t, "OrderCancelled", acme.NewID(), map[string]any{"orderId": o2, "reason": "x"})
-	h.deliver(t, "OrderConfirmed", acme.NewID(), confirmed(o2))
+	h.Deliver(t, "OrderCancelled", acme.NewID(), map[string]any{"orderId": o2, "reason": "x"})
+	h.Deliver(t, "OrderConfirmed", acme.NewID(), confirmed(o2))
 	if jobs := list(""); len(jobs) != 0 {
 		t.Fatalf("live jobs = %+v", jobs)
 	}
