@@ -77,6 +77,14 @@ func (h *Host) Consumer(typ string) string {
 	return h.consumers[typ]
 }
 
+// Handler returns the handler registered for message type typ (nil if none),
+// for a test that runs it without storing its commit (a crash before the commit).
+func (h *Host) Handler(typ string) es.Handler {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.handlers[typ]
+}
+
 // Apply applies m as the platform does: it runs the handler registered for
 // m.Type and stores its commit with the inbox id "<context>.<consumer>/<m.ID>",
 // running the handler again when the commit fails with es.ErrConcurrency (up

@@ -47,6 +47,9 @@ func TestHost(t *testing.T) {
 	h.Consume("fails", []string{"Fail"}, func(context.Context, es.Message) (es.Commit, error) { return es.Commit{}, boom })
 	h.Project(es.Projection{Name: "things.list"})
 
+	if h.Handler("Fail") == nil || h.Handler("Nope") != nil {
+		t.Fatal("Handler")
+	}
 	if h.Consumer("Tick") != "ticks" || h.Consumer("Nope") != "" {
 		t.Fatalf("Consumer: %q, %q", h.Consumer("Tick"), h.Consumer("Nope"))
 	}
