@@ -15,29 +15,13 @@ import (
 
 	"acme"
 	"acme/es"
+	"acme/es/estest"
 	"acme/httpapi"
 	"acme/sqlite"
 )
 
-// testHost is an es.Host over a SQLite store whose consumers the test drives
-// by hand: deliver applies a message as the platform does (the handler's
-// commit with the inbox id).
-type testHost struct {
-	store    es.Store
-	reg      *es.Registry
-	handlers map[string]es.Handler
-}
-
-func (h *testHost) Name() string           { return "payments" }
-func (h *testHost) Store() es.Store        { return h.store }
-func (h *testHost) Registry() *es.Registry { return h.reg }
-func (h *testHost) NewID() string          { return acme.NewID() }
-func (h *testHost) Project(es.Projection)  {}
-func (h *testHost) Consume(name string, types []string, hd es.Handler) {
-	for _, t := range types {
-		h.handlers[t] = hd
-	}
-}
+// testHost is estest.Host with deliver returning the error (some tests expect one).
+type testHost struct{ *estest.Host }
 
 type fixedClock struct{ t time.Time }
 
@@ -55,7 +39,7 @@ func startPayments(t testing.TB, cfg Config) (*Module, *testHost) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	h := &testHost{store: st, reg: reg, handlers: map[string]es.Handler{}}
+	h := &testHost{estest.NewHost("payments", st, reg)}
 	if err := m.Start(context.Background(), h); err != nil {
 		t.Fatal(err)
 	}
@@ -69,24 +53,17 @@ func message[T any](t testing.TB, msg *es.Msg[T], v T) es.Message {
 	return es.Message{ID: e.ID, Type: e.Type, SchemaVersion: e.SchemaVersion, Source: "checkout", Data: e.Data}
 }
 
-// deliver applies m; it reports whether the commit was a duplicate.
+// deliver applies m as the platform does (inbox, retry on ErrConcurrency); a
+// duplicate is not an error.
 func (h *testHost) deliver(t testing.TB, m es.Message) error {
 	t.Helper()
-	c, err := h.handlers[m.Type](context.Background(), m)
-	if err != nil {
-		return err
-	}
-	c.InboxID = "payments.commands/" + m.ID
-	_, err = h.store.Commit(context.Background(), c)
-	if errors.Is(err, es.ErrDuplicate) {
-		return nil
-	}
+	_, err := h.Apply(context.Background(), m)
 	return err
 }
 
 func (h *testHost) events(t *testing.T, paymentID string) []string {
 	t.Helper()
-	evs, err := h.store.ReadStream(context.Background(), StreamID(paymentID), es.StreamQuery{})
+	evs, err := h.Store().ReadStream(context.Background(), StreamID(paymentID), es.StreamQuery{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -99,7 +76,7 @@ func (h *testHost) events(t *testing.T, paymentID string) []string {
 
 func (h *testHost) last(t *testing.T, paymentID string) map[string]any {
 	t.Helper()
-	evs, _ := h.store.ReadStream(context.Background(), StreamID(paymentID), es.StreamQuery{})
+	evs, _ := h.Store().ReadStream(context.Background(), StreamID(paymentID), es.StreamQuery{})
 	var m map[string]any
 	_ = json.Unmarshal(evs[len(evs)-1].Data, &m)
 	return m
@@ -130,7 +107,7 @@ func TestPaymentsConsumer(t *testing.T) {
 		// A crash between the processor's capture and the commit: the handler's
 		// commit is lost, the message comes again; the idempotency key makes the
 		// processor answer the first capture without taking the money again.
-		if _, err := h.handlers[capture.Type](context.Background(), capture); err != nil {
+		if _, err := h.Handler(capture.Type)(context.Background(), capture); err != nil {
 			t.Fatal(err)
 		}
 		must(t, h.deliver(t, capture))
