@@ -11,6 +11,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -57,6 +58,7 @@ type App struct {
 	api      *httpapi.API
 	registry *es.Registry
 	modules  []Module
+	started  []Module // the modules Start succeeded on, in order (Close closes them)
 	metrics  *prometheus.Registry
 
 	generatedToken bool
@@ -224,6 +226,9 @@ func (a *App) Run(ctx context.Context) (err error) {
 		if err := m.Start(ctx, filteringHost{Host: pf.Host(m.Name(), st), log: a.log}); err != nil {
 			return fmt.Errorf("start %s: %w", m.Name(), err)
 		}
+		a.mu.Lock()
+		a.started = append(a.started, m)
+		a.mu.Unlock()
 		m.Routes(a.api)
 		if auth, ok := m.(httpapi.Authenticator); ok {
 			a.api.Auth = auth
@@ -318,7 +323,9 @@ func (a *App) registerOps() {
 }
 
 // Close stops the process cleanly: readiness goes down, in-flight requests
-// finish, consumers and relays stop, then the bus and the stores close.
+// finish, consumers and relays stop, the modules that are io.Closers stop
+// their background work (in reverse start order), then the bus and the
+// stores close.
 // Safe to call more than once.
 func (a *App) Close() error {
 	a.mu.Lock()
@@ -352,6 +359,19 @@ func (a *App) Close() error {
 		}
 	}
 	a.log.Debug("platform stopped", "after", time.Since(start))
+	// Modules with background work (es.Module's optional io.Closer) stop it
+	// now: nothing delivers to them any more, and their stores are still open.
+	a.mu.Lock()
+	started := a.started
+	a.mu.Unlock()
+	for i := len(started) - 1; i >= 0; i-- {
+		if c, ok := started[i].(io.Closer); ok {
+			if err := c.Close(); err != nil {
+				errs = append(errs, fmt.Errorf("close %s: %w", started[i].Name(), err))
+			}
+		}
+	}
+	a.log.Debug("modules closed", "after", time.Since(start))
 	if a.bus != nil {
 		if err := a.bus.Close(); err != nil {
 			errs = append(errs, fmt.Errorf("bus: %w", err))

@@ -49,6 +49,12 @@ type Projection struct {
 
 // Module is one bounded context: what the app wiring starts. Each context
 // package exposes New(...) returning a Module.
+//
+// A Module that runs background work of its own (a timer loop, a sweeper)
+// also implements io.Closer (optional): Close stops that work and waits for it
+// to end. The app calls it once the platform has stopped (no message is being
+// delivered any more) and before the module's store closes, in reverse start
+// order; Close must be safe to call more than once.
 type Module interface {
 	// Name is the context's name; its store is opened under this name.
 	Name() string
