@@ -17,6 +17,7 @@ import (
 
 	"acme"
 	"acme/es"
+	"acme/es/estest"
 	"acme/sqlite"
 )
 
@@ -90,8 +91,7 @@ func openBench(tb testing.TB, dir string) (es.Store, *Service) {
 		tb.Fatal(err)
 	}
 	m := New(dir, WithCatchUpInterval(0))
-	h := &fakeHost{store: st, handlers: map[string]es.Handler{}}
-	if err := m.Start(context.Background(), h); err != nil {
+	if err := m.Start(context.Background(), estest.NewHost(owner, st, nil)); err != nil {
 		tb.Fatal(err)
 	}
 	return st, m.svc

@@ -86,6 +86,8 @@ type Module struct {
 	dataDir string
 	every   time.Duration
 	svc     *Service
+	stop    context.CancelFunc // ends the catch-up loop (Close)
+	done    chan struct{}      // closed when the loop has ended (and closed the index)
 }
 
 // Option configures the module.
@@ -142,13 +144,30 @@ func (m *Module) Start(ctx context.Context, h es.Host) error {
 			return err
 		},
 	})
-	// Start's ctx may end when start-up ends: the loop lives until the store closes.
-	go m.loop(context.WithoutCancel(ctx))
+	// Start's ctx may end when start-up ends: the loop lives until Close (or
+	// until the store closes).
+	lctx, stop := context.WithCancel(context.WithoutCancel(ctx))
+	m.stop, m.done = stop, make(chan struct{})
+	go func() {
+		defer close(m.done)
+		m.loop(lctx)
+	}()
 	return nil
 }
 
-// loop catches the index up (and honours rebuild requests) until the store
-// closes, then closes the index.
+// Close stops the catch-up loop and waits for it to end (it closes the
+// index). The app calls it after the platform stopped, before the store
+// closes. Safe to call more than once, and before Start.
+func (m *Module) Close() error {
+	if m.stop != nil {
+		m.stop()
+		<-m.done
+	}
+	return nil
+}
+
+// loop catches the index up (and honours rebuild requests) until ctx ends or
+// the store closes, then closes the index.
 func (m *Module) loop(ctx context.Context) {
 	defer m.svc.idx.Close()
 	every := m.every
@@ -169,7 +188,7 @@ func (m *Module) loop(ctx context.Context) {
 		} else {
 			_, _, err = m.svc.idx.head(ctx)
 		}
-		if isClosed(err) {
+		if isClosed(err) || ctx.Err() != nil {
 			return
 		}
 		if err != nil {

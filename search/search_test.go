@@ -3,7 +3,6 @@ package search
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"net/url"
 	"path/filepath"
 	"slices"
@@ -12,33 +11,14 @@ import (
 
 	"acme"
 	"acme/es"
+	"acme/es/estest"
 	"acme/sqlite"
 )
-
-type fakeHost struct {
-	store    es.Store
-	reg      *es.Registry
-	handlers map[string]es.Handler
-	projs    []es.Projection
-}
-
-func (h *fakeHost) Name() string           { return owner }
-func (h *fakeHost) Store() es.Store        { return h.store }
-func (h *fakeHost) Registry() *es.Registry { return h.reg }
-func (h *fakeHost) NewID() string          { return acme.NewID() }
-func (h *fakeHost) Project(p es.Projection) {
-	h.projs = append(h.projs, p)
-}
-func (h *fakeHost) Consume(name string, types []string, hd es.Handler) {
-	for _, t := range types {
-		h.handlers[t] = hd
-	}
-}
 
 type env struct {
 	t     *testing.T
 	m     *Module
-	h     *fakeHost
+	h     *estest.Host
 	pos   int64
 	clock time.Time
 }
@@ -53,20 +33,14 @@ func newEnv(t *testing.T, dir string) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	h := &fakeHost{store: st, reg: reg, handlers: map[string]es.Handler{}}
+	h := estest.NewHost(owner, st, reg)
 	m := New(dir, WithCatchUpInterval(0))
-	if err := m.Start(ctx, h); err != nil {
+	if err := m.Start(context.Background(), h); err != nil {
 		t.Fatal(err)
 	}
-	done := false
 	t.Cleanup(func() {
-		if !done {
-			cancel()
-			time.Sleep(10 * time.Millisecond) // the loop closes the index
-			st.Close()
-			done = true
-		}
+		_ = m.Close() // the loop ends and closes the index
+		st.Close()
 	})
 	return &env{t: t, m: m, h: h, clock: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)}
 }
@@ -74,29 +48,12 @@ func newEnv(t *testing.T, dir string) *env {
 // send delivers one message as the platform does (inbox, retries on ErrConcurrency).
 func (e *env) send(typ string, data any) {
 	e.t.Helper()
-	b, err := json.Marshal(data)
-	if err != nil {
+	e.pos++
+	m := estest.Message(e.t, typ, "", data)
+	m.Position, m.Time = e.pos, e.clock
+	if _, err := e.h.Apply(context.Background(), m); err != nil {
 		e.t.Fatal(err)
 	}
-	e.pos++
-	id := acme.NewID()
-	m := es.Message{ID: id, Type: typ, SchemaVersion: 1, Data: b, Position: e.pos, Time: e.clock}
-	for range 10 {
-		c, err := e.h.handlers[typ](context.Background(), m)
-		if err != nil {
-			e.t.Fatal(err)
-		}
-		c.InboxID = ConsumerName + "/" + id
-		_, err = e.h.store.Commit(context.Background(), c)
-		if errors.Is(err, es.ErrConcurrency) {
-			continue
-		}
-		if err != nil {
-			e.t.Fatal(err)
-		}
-		return
-	}
-	e.t.Fatal("too many retries")
 }
 
 func (e *env) category(name, parent string) string {
@@ -262,7 +219,7 @@ func TestSearchFieldsRatingsStockAndUpdates(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := e.h.store.Commit(context.Background(), c); err != nil {
+	if _, err := e.h.Store().Commit(context.Background(), c); err != nil {
 		t.Fatal(err)
 	}
 	if items := e.search("q=hiking"); !items[0].InStock {
@@ -341,8 +298,8 @@ func TestRebuildAndRestart(t *testing.T) {
 		t.Fatalf("after rebuild %v, before %v", got, before)
 	}
 	// A rebuild requested through the projection runner's Reset.
-	c := es.Commit{Apply: func(ctx context.Context, tx es.SQL, _ []es.Event) error { return e.h.projs[0].Reset(ctx, tx) }}
-	if _, err := e.h.store.Commit(context.Background(), c); err != nil {
+	c := es.Commit{Apply: func(ctx context.Context, tx es.SQL, _ []es.Event) error { return e.h.Projections()[0].Reset(ctx, tx) }}
+	if _, err := e.h.Store().Commit(context.Background(), c); err != nil {
 		t.Fatal(err)
 	}
 	if err := e.m.svc.idx.Tick(context.Background()); err != nil {
@@ -367,7 +324,7 @@ func TestRestartContinuesFromRecordedSeq(t *testing.T) {
 		t.Fatalf("before restart: %v", ids(got))
 	}
 	seqBefore := e.m.svc.idx.seq
-	e.h.store.Close()
+	e.h.Store().Close()
 	deadline := time.Now().Add(5 * time.Second)
 	for {
 		e.m.svc.idx.mu.RLock()
@@ -391,5 +348,54 @@ func TestRestartContinuesFromRecordedSeq(t *testing.T) {
 	}
 	if n, err := e2.m.Service().CatchUp(context.Background()); err != nil || n != 0 {
 		t.Fatalf("catch-up after the search: %d %v", n, err)
+	}
+}
+
+// Close stops the catch-up loop promptly and waits for it: the loop has ended
+// (and closed the index) when Close returns, while the store is still open.
+func TestCloseStopsLoop(t *testing.T) {
+	if err := New(t.TempDir()).Close(); err != nil { // never started: nothing to stop
+		t.Fatal(err)
+	}
+	st, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "search.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	reg, err := es.NewRegistry(SearchProducts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := New(t.TempDir(), WithCatchUpInterval(time.Millisecond))
+	if err := m.Start(context.Background(), estest.NewHost(owner, st, reg)); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(20 * time.Millisecond) // let the loop tick a few times
+	closed := make(chan error, 1)
+	go func() { closed <- m.Close() }()
+	select {
+	case err := <-closed:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("Close did not return")
+	}
+	select {
+	case <-m.done:
+	default:
+		t.Fatal("the loop is still running after Close")
+	}
+	m.svc.idx.mu.RLock()
+	idxClosed := m.svc.idx.idx == nil
+	m.svc.idx.mu.RUnlock()
+	if !idxClosed {
+		t.Fatal("the index is still open after Close")
+	}
+	if _, err := st.StreamVersion(context.Background(), "x"); err != nil {
+		t.Fatalf("Close closed the store: %v", err)
+	}
+	if err := m.Close(); err != nil {
+		t.Fatalf("second Close: %v", err)
 	}
 }
