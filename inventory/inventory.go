@@ -75,6 +75,8 @@ type Module struct {
 	svc   *Service
 	host  es.Host
 	ready chan struct{}
+	stop  context.CancelFunc // ends the sweeper (Close)
+	done  chan struct{}      // closed when the sweeper has ended
 }
 
 // Option configures the module.
@@ -128,12 +130,29 @@ func (m *Module) Start(ctx context.Context, h es.Host) error {
 	h.Consume("commands", []string{ReserveInventory.Name(), ReleaseInventory.Name(), DeductInventory.Name()}, m.svc.onCommand)
 	h.Consume("orders", []string{"OrderConfirmed"}, m.svc.onOrders)
 	if m.sweep > 0 {
-		go m.sweeper(context.WithoutCancel(ctx)) // Start's ctx may end with start-up; the store closing stops it
+		// Start's ctx may end with start-up: Close (or the store closing) stops it.
+		sctx, stop := context.WithCancel(context.WithoutCancel(ctx))
+		m.stop, m.done = stop, make(chan struct{})
+		go func() {
+			defer close(m.done)
+			m.sweeper(sctx)
+		}()
 	}
 	return nil
 }
 
-// sweeper releases expired reservations until the store closes.
+// Close stops the expiry sweeper and waits for it to end. The app calls it
+// after the platform stopped, before the store closes. Safe to call more than
+// once, and before Start.
+func (m *Module) Close() error {
+	if m.stop != nil {
+		m.stop()
+		<-m.done
+	}
+	return nil
+}
+
+// sweeper releases expired reservations until ctx ends or the store closes.
 func (m *Module) sweeper(ctx context.Context) {
 	t := time.NewTicker(m.sweep)
 	defer t.Stop()
@@ -144,7 +163,7 @@ func (m *Module) sweeper(ctx context.Context) {
 		case <-t.C:
 		}
 		if _, err := m.svc.ExpireDue(ctx); err != nil {
-			if errors.Is(err, es.ErrClosed) || errors.Is(err, sql.ErrConnDone) ||
+			if ctx.Err() != nil || errors.Is(err, es.ErrClosed) || errors.Is(err, sql.ErrConnDone) ||
 				strings.Contains(err.Error(), "database is closed") || strings.Contains(err.Error(), "closed pool") {
 				return
 			}

@@ -332,3 +332,45 @@ func typesOf(evs []es.Event) []string {
 	}
 	return out
 }
+
+// Close stops the expiry sweeper promptly and waits for it, the store still open.
+func TestCloseStopsSweeper(t *testing.T) {
+	if err := New().Close(); err != nil { // never started: nothing to stop
+		t.Fatal(err)
+	}
+	st, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "inventory.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	reg, err := es.NewRegistry(messages...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := New(WithClock(newClock()), WithSweepInterval(time.Millisecond))
+	if err := m.Start(context.Background(), estest.NewHost(owner, st, reg)); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(20 * time.Millisecond) // let the sweeper run a few times
+	closed := make(chan error, 1)
+	go func() { closed <- m.Close() }()
+	select {
+	case err := <-closed:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("Close did not return")
+	}
+	select {
+	case <-m.done:
+	default:
+		t.Fatal("the sweeper is still running after Close")
+	}
+	if _, err := st.StreamVersion(context.Background(), "x"); err != nil {
+		t.Fatalf("Close closed the store: %v", err)
+	}
+	if err := m.Close(); err != nil {
+		t.Fatalf("second Close: %v", err)
+	}
+}
