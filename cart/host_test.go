@@ -2,36 +2,19 @@ package cart
 
 import (
 	"context"
-	"encoding/json"
-	"errors"
 	"path/filepath"
 	"testing"
 	"time"
 
-	"acme"
 	"acme/es"
+	"acme/es/estest"
 	"acme/sqlite"
 )
 
-// testHost is an es.Host over a SQLite store whose consumers the test drives
-// by hand (deliver applies a message as the platform does).
+// testHost is estest.Host with messages numbered by position (deliver).
 type testHost struct {
-	store    es.Store
-	reg      *es.Registry
-	handlers map[string]es.Handler
-	names    map[string]string
-	pos      int64
-}
-
-func (h *testHost) Name() string           { return "cart" }
-func (h *testHost) Store() es.Store        { return h.store }
-func (h *testHost) Registry() *es.Registry { return h.reg }
-func (h *testHost) NewID() string          { return acme.NewID() }
-func (h *testHost) Project(es.Projection)  {}
-func (h *testHost) Consume(name string, types []string, hd es.Handler) {
-	for _, t := range types {
-		h.handlers[t], h.names[t] = hd, name
-	}
+	*estest.Host
+	pos int64
 }
 
 type testClock struct{ t time.Time }
@@ -51,7 +34,7 @@ func startCart(t testing.TB) (*Module, *testHost, *testClock) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	h := &testHost{store: st, reg: reg, handlers: map[string]es.Handler{}, names: map[string]string{}}
+	h := &testHost{Host: estest.NewHost("cart", st, reg)}
 	if err := m.Start(context.Background(), h); err != nil {
 		t.Fatal(err)
 	}
@@ -61,36 +44,18 @@ func startCart(t testing.TB) (*Module, *testHost, *testClock) {
 // deliver applies an event of another context (payload v) to the cart.
 func (h *testHost) deliver(t testing.TB, typ string, v any) es.Message {
 	t.Helper()
-	data, err := json.Marshal(v)
-	if err != nil {
-		t.Fatal(err)
-	}
 	h.pos++
-	m := es.Message{ID: acme.NewID(), Type: typ, SchemaVersion: 1, Data: data, Position: h.pos}
+	m := estest.Message(t, typ, "", v)
+	m.Position = h.pos
 	h.redeliver(t, m)
 	return m
 }
 
+// redeliver applies m as the platform does (inbox, retry on ErrConcurrency).
 func (h *testHost) redeliver(t testing.TB, m es.Message) {
 	t.Helper()
-	hd, ok := h.handlers[m.Type]
-	if !ok {
-		t.Fatalf("the cart does not consume %s", m.Type)
-	}
-	for attempt := 0; ; attempt++ {
-		c, err := hd(context.Background(), m)
-		if err != nil {
-			t.Fatalf("%s: %v", m.Type, err)
-		}
-		c.InboxID = "cart." + h.names[m.Type] + "/" + m.ID
-		_, err = h.store.Commit(context.Background(), c)
-		if errors.Is(err, es.ErrConcurrency) && attempt < 5 {
-			continue
-		}
-		if err != nil && !errors.Is(err, es.ErrDuplicate) {
-			t.Fatalf("%s: commit: %v", m.Type, err)
-		}
-		return
+	if _, err := h.Apply(context.Background(), m); err != nil {
+		t.Fatalf("%s: %v", m.Type, err)
 	}
 }
 

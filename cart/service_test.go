@@ -62,7 +62,7 @@ func TestCartService(t *testing.T) {
 	if _, err := m.CheckoutRequest(ctx, "someone-else", false, co.CheckoutID); acme.ErrorCode(err) != acme.CodeNotFound {
 		t.Fatalf("other customer: %v", err)
 	}
-	evs, _ := h.store.ReadStream(ctx, streamID(cust), es0())
+	evs, _ := h.Store().ReadStream(ctx, streamID(cust), es0())
 	checked, err := CartCheckedOut.Decode(evs[len(evs)-2])
 	if err != nil {
 		t.Fatal(err)
