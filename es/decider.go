@@ -77,6 +77,12 @@ func (a *Aggregate[S, C]) Load(ctx context.Context, streamID string, q StreamQue
 		st = a.Decider.Evolve(st, v)
 		version = e.Version
 	}
+	// A current-state load that replayed SnapshotEvery events or more past the
+	// last snapshot saves one, so streams driven through Decide (consumers)
+	// are snapshotted like those driven through Handle.
+	if current := q.ToVersion == 0 && q.AsOf.IsZero(); current && a.SnapshotEvery > 0 && version-from >= a.SnapshotEvery {
+		a.saveSnapshot(ctx, streamID, version, st)
+	}
 	return Loaded[S]{State: st, Version: version}, nil
 }
 
@@ -150,11 +156,17 @@ func (a *Aggregate[S, C]) maybeSnapshot(ctx context.Context, streamID string, be
 	if n <= 0 || h.Version/n == before/n {
 		return
 	}
-	b, err := json.Marshal(h.State)
+	a.saveSnapshot(ctx, streamID, h.Version, h.State)
+}
+
+// saveSnapshot stores st as the state at version (best effort: a failed
+// snapshot only means the next load reads more events).
+func (a *Aggregate[S, C]) saveSnapshot(ctx context.Context, streamID string, version int64, st S) {
+	b, err := json.Marshal(st)
 	if err != nil {
 		return
 	}
-	_ = a.Store.SaveSnapshot(ctx, Snapshot{StreamID: streamID, Version: h.Version, SchemaVersion: a.SnapshotVersion, State: b})
+	_ = a.Store.SaveSnapshot(ctx, Snapshot{StreamID: streamID, Version: version, SchemaVersion: a.SnapshotVersion, State: b})
 }
 
 func (a *Aggregate[S, C]) initial() S {

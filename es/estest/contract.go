@@ -995,4 +995,22 @@ func testAggregate(t *testing.T, s es.Store) {
 	if err != nil || past.State.N != 7 || past.Version != 7 {
 		t.Fatalf("state at version 7: %+v, %v", past, err)
 	}
+	// The consumer path (Decide, then a Commit the caller makes) is
+	// snapshotted too: a load that replays SnapshotEvery events saves one.
+	for range 7 {
+		app, _, err := agg.Decide(t.Context(), "counter-2", 1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := s.Commit(t.Context(), es.Commit{Appends: []es.Append{app}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	snap2, err := s.LoadSnapshot(t.Context(), "counter-2", 0)
+	if err != nil || snap2.Version < 3 {
+		t.Fatalf("a stream driven through Decide has snapshot %+v (%v); want one at version 3 or later", snap2, err)
+	}
+	if got, err := agg.Load(t.Context(), "counter-2", es.StreamQuery{}); err != nil || got.State.N != 7 || got.Version != 7 {
+		t.Fatalf("counter-2 = %+v, %v; want 7 at version 7", got, err)
+	}
 }
