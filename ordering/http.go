@@ -139,11 +139,54 @@ func (m *Module) get(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	if !q.AsOf.IsZero() {
+		v, err := m.asOfVersion(r.Context(), r.PathValue("id"), q.AsOf)
+		if err != nil {
+			return err
+		}
+		if v == 0 {
+			return notFound()
+		}
+		if q.ToVersion == 0 || v < q.ToVersion {
+			q.ToVersion = v
+		}
+		q.AsOf = time.Time{}
+	}
 	l, err := m.visible(r.Context(), r.PathValue("id"), q)
 	if err != nil {
 		return err
 	}
 	return httpapi.JSON(w, 200, ViewOf(l.State, l.Version))
+}
+
+// asOfVersion is the version order id had at asOf (0: it did not exist yet).
+// An event counts when it was recorded at or before asOf, or when the time it
+// carries (placedAt, confirmedAt, ...: the order's placedAt and updatedAt) is
+// at or before asOf and was taken just before it was recorded (under a
+// second): so asOf set to a time the API showed for a change includes it.
+func (m *Module) asOfVersion(ctx context.Context, id string, asOf time.Time) (int64, error) {
+	if !acme.ValidID(id) {
+		return 0, nil
+	}
+	events, err := m.h.Store().ReadStream(ctx, streamID(id), es.StreamQuery{})
+	if err != nil {
+		return 0, err
+	}
+	var o Order
+	var version int64
+	for _, e := range events {
+		v, err := m.h.Registry().Decode(e)
+		if err != nil {
+			return 0, err
+		}
+		o = evolve(o, v)
+		carried := !o.UpdatedAt.After(asOf) && e.RecordedAt.Sub(o.UpdatedAt) < time.Second
+		if e.RecordedAt.After(asOf) && !carried {
+			break
+		}
+		version = e.Version
+	}
+	return version, nil
 }
 
 func (m *Module) history(w http.ResponseWriter, r *http.Request) error {
