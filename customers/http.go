@@ -68,6 +68,7 @@ func (m *Module) handleLogin(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	m.setHead(w, r)
 	return httpapi.JSON(w, http.StatusCreated, struct {
 		Token      string `json:"token"`
 		CustomerID string `json:"customerId"`
@@ -79,8 +80,18 @@ func (m *Module) handleLogout(w http.ResponseWriter, r *http.Request) error {
 	if err := m.Logout(r.Context(), bearer(r)); err != nil {
 		return err
 	}
+	m.setHead(w, r)
 	w.WriteHeader(http.StatusNoContent)
 	return nil
+}
+
+// setHead sets Acme-Position to the head of the customers log: a session write
+// stores no event, but every 2xx command response carries a token (this one
+// is satisfied at once).
+func (m *Module) setHead(w http.ResponseWriter, r *http.Request) {
+	if head, err := m.store().Head(r.Context()); err == nil && head > 0 {
+		httpapi.SetPosition(w, "customers", head)
+	}
 }
 
 // bearer returns the token of the Authorization header ("" if none).
