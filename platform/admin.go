@@ -149,7 +149,35 @@ func (p *Platform) postRebuild(w http.ResponseWriter, r *http.Request) error {
 	if err := p.Rebuild(name); err != nil {
 		return err
 	}
+	p.setHead(w, r, name)
 	return httpapi.JSON(w, http.StatusAccepted, accepted{Name: name, Status: "rebuilding"})
+}
+
+// setHead sets Acme-Position to the log head of the context that holds the
+// projection or consumer name: an admin command stores no event of its own,
+// but every 2xx command response carries a token.
+func (p *Platform) setHead(w http.ResponseWriter, r *http.Request, name string) {
+	var h *host
+	p.mu.Lock()
+	for _, n := range p.order {
+		for _, x := range p.hosts[n].projections {
+			if x.p.Name == name {
+				h = p.hosts[n]
+			}
+		}
+		for _, c := range p.hosts[n].consumers {
+			if c.full == name {
+				h = p.hosts[n]
+			}
+		}
+	}
+	p.mu.Unlock()
+	if h == nil {
+		return
+	}
+	if head, err := h.store.Head(r.Context()); err == nil {
+		w.Header().Set("Acme-Position", httpapi.Position{h.name: head}.String())
+	}
 }
 
 // getDeadLetters lists the dead letters, oldest first, in the contract's list
@@ -219,7 +247,18 @@ var errRetryFailed = errors.New("retry failed")
 
 func (p *Platform) postRetry(w http.ResponseWriter, r *http.Request) error {
 	id := r.PathValue("id")
+	consumer := ""
+	if dls, err := p.cfg.Bus.DeadLetters(r.Context(), 0); err == nil {
+		for _, d := range dls {
+			if d.ID == id {
+				consumer = d.Consumer
+			}
+		}
+	}
 	err := p.RetryDeadLetter(r.Context(), id)
+	if err == nil || errors.Is(err, errRetryFailed) {
+		p.setHead(w, r, consumer)
+	}
 	if errors.Is(err, errRetryFailed) {
 		// Accepted and attempted; it failed again and stays in the list.
 		return httpapi.JSON(w, http.StatusAccepted, accepted{ID: id, Status: "failed", Error: err.Error()})
