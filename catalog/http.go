@@ -107,9 +107,14 @@ func (m *Module) handleGetProduct(w http.ResponseWriter, r *http.Request) error 
 	return httpapi.JSON(w, http.StatusOK, p)
 }
 
-func (m *Module) writeProduct(w http.ResponseWriter, p ProductView, pos int64, err error) error {
+func (m *Module) writeProduct(w http.ResponseWriter, r *http.Request, p ProductView, pos int64, err error) error {
 	if err != nil {
 		return err
+	}
+	if pos == 0 && m.h != nil {
+		// The command changed nothing (e.g. an empty PATCH): the token is the
+		// catalog log's head, so the response still carries one.
+		pos, _ = m.h.Store().Head(r.Context())
 	}
 	if pos > 0 {
 		httpapi.SetPosition(w, "catalog", pos)
@@ -124,7 +129,7 @@ func (m *Module) handleUpdateProduct(w http.ResponseWriter, r *http.Request) err
 	}
 	p, pos, err := m.UpdateProduct(r.Context(), UpdateProductV1{ProductID: r.PathValue("id"), Name: req.Name,
 		Description: req.Description, CategoryID: req.CategoryID})
-	return m.writeProduct(w, p, pos, err)
+	return m.writeProduct(w, r, p, pos, err)
 }
 
 func (m *Module) handleUpdatePrice(w http.ResponseWriter, r *http.Request) error {
@@ -136,7 +141,7 @@ func (m *Module) handleUpdatePrice(w http.ResponseWriter, r *http.Request) error
 		return acme.Errorf(CodeInvalidPrice, "price is required")
 	}
 	p, pos, err := m.UpdateProductPrice(r.Context(), UpdateProductPriceV1{ProductID: r.PathValue("id"), Price: *req.Price})
-	return m.writeProduct(w, p, pos, err)
+	return m.writeProduct(w, r, p, pos, err)
 }
 
 func (m *Module) handleAddVariant(w http.ResponseWriter, r *http.Request) error {
@@ -155,5 +160,5 @@ func (m *Module) handleAddVariant(w http.ResponseWriter, r *http.Request) error 
 
 func (m *Module) handleDeactivate(w http.ResponseWriter, r *http.Request) error {
 	p, pos, err := m.DeactivateProduct(r.Context(), DeactivateProductV1{ProductID: r.PathValue("id")})
-	return m.writeProduct(w, p, pos, err)
+	return m.writeProduct(w, r, p, pos, err)
 }
