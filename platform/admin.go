@@ -2,6 +2,7 @@ package platform
 
 import (
 	"context"
+	"database/sql"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -68,8 +69,11 @@ type accepted struct {
 
 // Routes adds the admin routes of the messaging runtime.
 func (p *Platform) Routes(api *httpapi.API) {
-	api.Handle("GET /api/v1/admin/projections", httpapi.Admin, p.getReadModels,
-		httpapi.Summary("List the read models (projections and consumers) with position, lag, status and last error"),
+	api.Handle("GET /api/v1/admin/projections", httpapi.Admin, p.getProjections,
+		httpapi.Summary("List the projections (read models rebuilt from a context's own log; each can be rebuilt) with position, lag, status and last error. Read models fed by the bus are consumers: GET /api/v1/admin/consumers"),
+		httpapi.Returns(200, items[ReadModel]{}))
+	api.Handle("GET /api/v1/admin/consumers", httpapi.Admin, p.getConsumers,
+		httpapi.Summary("List the bus consumers (exactly-once handlers and bus-fed read models) with the source position last applied, pending messages (lag), status and last error"),
 		httpapi.Returns(200, items[ReadModel]{}))
 	api.Handle("POST /api/v1/admin/projections/{name}/rebuild", httpapi.Admin, p.postRebuild,
 		httpapi.Summary("Rebuild a projection from the log beside the live one, then swap (reads keep being served)"),
@@ -81,7 +85,7 @@ func (p *Platform) Routes(api *httpapi.API) {
 		httpapi.Summary("Apply a dead-lettered message once more through its consumer"),
 		httpapi.Returns(202, accepted{}))
 	api.Handle("GET /api/v1/admin/streams/{streamId}/events", httpapi.Admin, p.getStreamEvents,
-		httpapi.Summary("The events of a stream, from whichever context's store holds it"),
+		httpapi.Summary("The events of a stream, from whichever context's store holds it. streamId is the stream's id (order-<orderId>, product-<productId>, checkout-<checkoutId>, ...) or a bare aggregate id, which finds the stream whose id ends with -<id> (the first context in start order when several do)"),
 		httpapi.Returns(200, items[StreamEvent]{}))
 }
 
@@ -119,8 +123,22 @@ func (p *Platform) ReadModels(ctx context.Context) []ReadModel {
 	return out
 }
 
-func (p *Platform) getReadModels(w http.ResponseWriter, r *http.Request) error {
-	return httpapi.JSON(w, 200, items[ReadModel]{Items: p.ReadModels(r.Context())})
+func (p *Platform) getProjections(w http.ResponseWriter, r *http.Request) error {
+	return httpapi.JSON(w, 200, items[ReadModel]{Items: p.readModelsOfKind(r.Context(), "projection")})
+}
+
+func (p *Platform) getConsumers(w http.ResponseWriter, r *http.Request) error {
+	return httpapi.JSON(w, 200, items[ReadModel]{Items: p.readModelsOfKind(r.Context(), "consumer")})
+}
+
+func (p *Platform) readModelsOfKind(ctx context.Context, kind string) []ReadModel {
+	out := []ReadModel{}
+	for _, rm := range p.ReadModels(ctx) {
+		if rm.Kind == kind {
+			out = append(out, rm)
+		}
+	}
+	return out
 }
 
 // Rebuild asks the runner of the named projection to rebuild it (asynchronously).
@@ -135,13 +153,8 @@ func (p *Platform) Rebuild(name string) error {
 				return nil
 			}
 		}
-		for _, c := range p.hosts[n].consumers {
-			if c.full == name {
-				return acme.Errorf(acme.CodeConflict, "%s is a bus consumer: its read model is rebuilt by replaying the bus, not from the log", name)
-			}
-		}
 	}
-	return acme.Errorf(acme.CodeNotFound, "no projection named %q", name)
+	return acme.Errorf(acme.CodeNotFound, "no projection named %q (bus consumers are not rebuilt from a log: GET /api/v1/admin/consumers)", name)
 }
 
 func (p *Platform) postRebuild(w http.ResponseWriter, r *http.Request) error {
@@ -298,6 +311,25 @@ func (p *Platform) StreamEvents(ctx context.Context, streamID string) ([]es.Even
 		if len(evs) > 0 {
 			return evs, nil
 		}
+	}
+	// A bare aggregate id: the stream whose id ends with "-<id>".
+	if !acme.ValidID(streamID) {
+		return nil, nil
+	}
+	for _, h := range hosts {
+		table := "events"
+		if h.store.Dialect() == "postgres" {
+			table = "es_events"
+		}
+		var full string
+		err := h.store.DB().QueryRowContext(ctx, `SELECT stream_id FROM `+table+` WHERE stream_id LIKE $1 ORDER BY position LIMIT 1`, "%-"+streamID).Scan(&full)
+		if errors.Is(err, sql.ErrNoRows) {
+			continue
+		}
+		if err != nil {
+			return nil, fmt.Errorf("find stream %s in %s: %w", streamID, h.name, err)
+		}
+		return h.store.ReadStream(ctx, full, es.StreamQuery{})
 	}
 	return nil, nil
 }

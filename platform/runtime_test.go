@@ -473,6 +473,16 @@ func TestAdminStreamEvents(t *testing.T) {
 	if code, _ := adminRequest(t, api, "GET", "/api/v1/admin/streams/nope/events"); code != 404 {
 		t.Fatalf("unknown stream: %d, want 404", code)
 	}
+	// A bare aggregate id finds the stream "<type>-<id>".
+	id := acme.NewID()
+	byID := appendThing(t, alpha, id, 4)
+	code, body = adminRequest(t, api, "GET", "/api/v1/admin/streams/"+id+"/events")
+	if code != 200 || !strings.Contains(string(body), byID.Events[0].ID) {
+		t.Fatalf("by bare id: %d %s", code, body)
+	}
+	if code, _ := adminRequest(t, api, "GET", "/api/v1/admin/streams/"+acme.NewID()+"/events"); code != 404 {
+		t.Fatalf("unknown bare id: %d, want 404", code)
+	}
 	r := httptest.NewRequest("GET", "/api/v1/admin/streams/thing-t1/events", nil)
 	w := httptest.NewRecorder()
 	api.ServeHTTP(w, r)
@@ -731,5 +741,33 @@ func TestAwaitIsNotStarvedByABusyConsumer(t *testing.T) {
 	}
 	if n := applied(t, beta, "mine"); n != 1 {
 		t.Fatalf("Await returned before the token's message was applied (%d)", n)
+	}
+}
+
+// Consumers are listed apart from the projections, and are not rebuilt from a log.
+func TestAdminListsConsumersApartFromProjections(t *testing.T) {
+	dir := t.TempDir()
+	bus := embeddedBus(t)
+	alpha, beta := openStore(t, dir, "alpha"), openStore(t, dir, "beta")
+	p := newPlatform(t, bus, nil)
+	p.Host("alpha", alpha)
+	var calls atomic.Int64
+	p.Host("beta", beta).Consume("things", []string{"ThingHappened"}, countingHandler(&calls))
+	migrateSeen(t, beta)
+	if err := p.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	api := httpapi.New("tok")
+	p.Routes(api)
+	code, body := adminRequest(t, api, "GET", "/api/v1/admin/consumers")
+	if code != 200 || !strings.Contains(string(body), `"name":"beta.things"`) {
+		t.Fatalf("GET consumers: %d %s", code, body)
+	}
+	code, body = adminRequest(t, api, "GET", "/api/v1/admin/projections")
+	if code != 200 || strings.Contains(string(body), "beta.things") {
+		t.Fatalf("GET projections lists a consumer: %d %s", code, body)
+	}
+	if code, _ := adminRequest(t, api, "POST", "/api/v1/admin/projections/beta.things/rebuild"); code != 404 {
+		t.Fatalf("rebuild of a consumer: %d, want 404", code)
 	}
 }

@@ -44,6 +44,8 @@ func client(ctx context.Context, args []string, getenv func(string) string, stdo
 		method, path = "GET", "/api/v1/admin/projections"
 	case verb == "projections" && len(rest) == 2 && rest[0] == "rebuild":
 		method, path = "POST", "/api/v1/admin/projections/"+url.PathEscape(rest[1])+"/rebuild"
+	case verb == "consumers" && len(rest) == 0:
+		method, path = "GET", "/api/v1/admin/consumers"
 	case verb == "sagas" && len(rest) == 0:
 		method, path = "GET", "/api/v1/admin/sagas"
 		if *status != "" {

@@ -35,6 +35,7 @@ default http://127.0.0.1:8080, or ACME_SERVER):
   acme events STREAM                 the events of a stream
   acme projections                   projections with position, lag and status
   acme projections rebuild NAME      rebuild a projection (reads keep being served)
+  acme consumers                     bus consumers with position, pending messages and status
   acme sagas [--status S]            checkout sagas
   acme dlq                           dead letters
   acme dlq retry ID                  re-drive a dead letter
@@ -68,7 +69,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return 0
-	case "events", "projections", "sagas", "dlq":
+	case "events", "projections", "consumers", "sagas", "dlq":
 		return client(ctx, args, getenv, stdout, stderr)
 	case "catalog":
 		return catalogCmd(args[1:], stdout, stderr)
