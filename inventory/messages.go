@@ -182,8 +182,19 @@ var (
 )
 
 // messages lists everything inventory declares.
+// GetStockLevelV1 is the Get Stock Level query (GET /api/v1/inventory/{productId}).
+type GetStockLevelV1 struct {
+	ProductID string `json:"productId"`
+	VariantID string `json:"variantId,omitempty"`
+}
+
+// GetStockLevel is declared for the catalog of messages.
+var GetStockLevel = es.Define[GetStockLevelV1](es.MessageSpec{Name: "GetStockLevel", Kind: es.KindQuery, Version: "1.0.0",
+	Owner: "inventory", Producers: []string{"storefront", "cart"}, Consumers: []string{"inventory"},
+	Summary: "The current stock level (onHand, reserved, available) of a product or one of its variants."})
+
 var messages = []es.MessageType{
-	RestockInventory, ReserveInventory, ReleaseInventory, DeductInventory,
+	GetStockLevel, RestockInventory, ReserveInventory, ReleaseInventory, DeductInventory,
 	InventoryReserved, InventoryUnavailable, InventoryReleased, InventoryDeducted, InventoryRestocked, OutOfStock,
 	StockHeld, StockHoldReleased, StockHoldDeducted, ReservationCommitted,
 }

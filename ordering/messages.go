@@ -143,8 +143,18 @@ type (
 	}
 )
 
+// GetOrderV1 is the Get Order query (GET /api/v1/orders/{id}, with asOf or version).
+type GetOrderV1 struct {
+	OrderID string `json:"orderId"`
+	AsOf    string `json:"asOf,omitempty"`
+	Version int64  `json:"version,omitempty"`
+}
+
 // Declared messages of the ordering context.
 var (
+	GetOrder = es.Define[GetOrderV1](es.MessageSpec{Name: "GetOrder", Kind: es.KindQuery, Owner: owner,
+		Producers: []string{"storefront", "admin"}, Consumers: []string{owner},
+		Summary: "An order by id, as it is now or as it was at a time or version (temporal query)."})
 	ShipOrder = es.Define[ShipOrderV1](es.MessageSpec{Name: "ShipOrder", Kind: es.KindCommand, Owner: owner,
 		Producers: []string{"admin"}, Consumers: []string{owner}, Summary: "Hand a confirmed order to a carrier (deducts the reserved stock)."})
 	DeliverOrder = es.Define[DeliverOrderV1](es.MessageSpec{Name: "DeliverOrder", Kind: es.KindCommand, Owner: owner,
@@ -182,7 +192,7 @@ var (
 
 // messages lists every message ordering declares.
 func messages() []es.MessageType {
-	return []es.MessageType{CreateOrder, ConfirmOrder, CancelOrder, ShipOrder, DeliverOrder, OrderCreated, OrderConfirmed, OrderShipped,
+	return []es.MessageType{GetOrder, CreateOrder, ConfirmOrder, CancelOrder, ShipOrder, DeliverOrder, OrderCreated, OrderConfirmed, OrderShipped,
 		OrderDelivered, OrderCancelled, OrderCompleted, OrderStatusChanged, OrderPaymentCaptured,
 		OrderPaymentRefunded, OrderReadyForShippingRecorded}
 }
