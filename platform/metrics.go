@@ -16,6 +16,9 @@ type metrics struct {
 	consumerLatency      *prometheus.HistogramVec
 	projectionPosition   *prometheus.GaugeVec
 	projectionLag        *prometheus.GaugeVec
+	storeCommits         *prometheus.CounterVec
+	storeEvents          *prometheus.CounterVec
+	storeCommitLatency   *prometheus.HistogramVec
 }
 
 func newMetrics(reg prometheus.Registerer) (*metrics, error) {
@@ -39,12 +42,20 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 			Help: "Log position a projection has applied."}, []string{"projection"}),
 		projectionLag: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "acme_projection_lag",
 			Help: "Log entries a projection has not applied yet."}, []string{"projection"}),
+		storeCommits: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "acme_store_commits_total",
+			Help: "Commits to a context's event store, by outcome (ok, concurrency, duplicate, error)."}, []string{"context", "outcome"}),
+		storeEvents: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "acme_store_appended_events_total",
+			Help: "Events appended to a context's event store."}, []string{"context"}),
+		storeCommitLatency: prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "acme_store_commit_seconds",
+			Help:    "Time for a commit to become durable (group commit included).",
+			Buckets: []float64{.0002, .0005, .001, .002, .005, .01, .025, .05, .1, .25, .5, 1}}, []string{"context"}),
 	}
 	if reg == nil {
 		return m, nil
 	}
 	for _, c := range []prometheus.Collector{m.relayPublished, m.relayPosition, m.relayLag, m.consumerDeliveries,
-		m.consumerRedeliveries, m.consumerDeadLetters, m.consumerLatency, m.projectionPosition, m.projectionLag} {
+		m.consumerRedeliveries, m.consumerDeadLetters, m.consumerLatency, m.projectionPosition, m.projectionLag,
+		m.storeCommits, m.storeEvents, m.storeCommitLatency} {
 		if err := reg.Register(c); err != nil {
 			var are prometheus.AlreadyRegisteredError
 			if !errors.As(err, &are) {

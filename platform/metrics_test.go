@@ -48,6 +48,14 @@ func TestMetrics(t *testing.T) {
 			t.Errorf("%s = %v, want %v", c.name, c.got, c.want)
 		}
 	}
+	// The consumer's two commits went through beta's metered store; they
+	// appended no events (read-model writes with an inbox id only).
+	if got := testutil.ToFloat64(p.metrics.storeCommits.WithLabelValues("beta", "ok")); got < 2 {
+		t.Errorf("beta commits ok = %v, want at least the consumer's 2", got)
+	}
+	if got := testutil.ToFloat64(p.metrics.storeEvents.WithLabelValues("beta")); got != 0 {
+		t.Errorf("beta appended events = %v, want 0", got)
+	}
 	n, err := testutil.GatherAndCount(reg, "acme_consumer_handler_seconds", "acme_relay_lag")
 	if err != nil || n < 3 { // the histogram, the relay lag of alpha and of beta
 		t.Fatalf("gathered %d series (%v), want the handler histogram and the relay lag", n, err)

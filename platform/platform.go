@@ -168,7 +168,7 @@ func (p *Platform) Host(name string, store es.Store) es.Host {
 	if h, ok := p.hosts[name]; ok {
 		return h
 	}
-	h := &host{p: p, name: name, store: store, relay: &relay{}}
+	h := &host{p: p, name: name, store: meteredStore{Store: store, m: p.metrics, context: name}, relay: &relay{}}
 	h.relay.h = h
 	p.hosts[name] = h
 	p.order = append(p.order, name)
