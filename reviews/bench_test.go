@@ -135,4 +135,4 @@ func BenchmarkRatingAggregation(b *testing.B) {
 }
 
 // benchN is the number of reviews BenchmarkRatingAggregation publishes.
-var benchN = 5_000 // override in tests with -args? kept simple
+var benchN = 5_000
