@@ -187,19 +187,9 @@ func (s *Service) PlanRelease(ctx context.Context, cmd ReleaseCmd) (es.Commit, e
 	if cmd.At == "" {
 		cmd.At = ts(s.clock.Now())
 	}
-	r, err := s.resv.Load(ctx, ReservationStreamID(cmd.CheckoutID), es.StreamQuery{})
-	if err != nil {
-		return es.Commit{}, err
-	}
-	stock, versions, err := s.loadItems(ctx, r.State.Items)
-	if err != nil {
-		return es.Commit{}, err
-	}
-	d, err := DecideRelease(r.State, stock, cmd)
-	if err != nil {
-		return es.Commit{}, err
-	}
-	return s.commitOf(ctx, cmd.CheckoutID, r.Version, d, versions)
+	return s.planOnHeld(ctx, cmd.CheckoutID, func(r Reservation, stock map[string]StockItem) (Decision, error) {
+		return DecideRelease(r, stock, cmd)
+	})
 }
 
 // PlanDeduct is PlanReserve for DeductInventory.
@@ -207,7 +197,15 @@ func (s *Service) PlanDeduct(ctx context.Context, cmd DeductCmd) (es.Commit, err
 	if cmd.At == "" {
 		cmd.At = ts(s.clock.Now())
 	}
-	r, err := s.resv.Load(ctx, ReservationStreamID(cmd.CheckoutID), es.StreamQuery{})
+	return s.planOnHeld(ctx, cmd.CheckoutID, func(r Reservation, stock map[string]StockItem) (Decision, error) {
+		return DecideDeduct(r, stock, cmd)
+	})
+}
+
+// planOnHeld loads a checkout's reservation and the stock items it holds, and
+// builds the commit of what decide makes of them (release or deduct).
+func (s *Service) planOnHeld(ctx context.Context, checkoutID string, decide func(Reservation, map[string]StockItem) (Decision, error)) (es.Commit, error) {
+	r, err := s.resv.Load(ctx, ReservationStreamID(checkoutID), es.StreamQuery{})
 	if err != nil {
 		return es.Commit{}, err
 	}
@@ -215,11 +213,11 @@ func (s *Service) PlanDeduct(ctx context.Context, cmd DeductCmd) (es.Commit, err
 	if err != nil {
 		return es.Commit{}, err
 	}
-	d, err := DecideDeduct(r.State, stock, cmd)
+	d, err := decide(r.State, stock)
 	if err != nil {
 		return es.Commit{}, err
 	}
-	return s.commitOf(ctx, cmd.CheckoutID, r.Version, d, versions)
+	return s.commitOf(ctx, checkoutID, r.Version, d, versions)
 }
 
 // PlanCommit marks a reservation committed (OrderConfirmed).
