@@ -215,7 +215,11 @@ func (m *Module) handleList(w http.ResponseWriter, r *http.Request) error {
 	if !exists {
 		return acme.Errorf(acme.CodeNotFound, "product not found")
 	}
-	items, total, err := m.listReviews(r.Context(), `product_id = $1 AND status = $2`, []any{productID, StatusPublished}, page, size)
+	items, err := m.pageReviews(r.Context(), `product_id = $1 AND status = $2`, []any{productID, StatusPublished}, page, size)
+	if err != nil {
+		return err
+	}
+	total, err := m.publishedCount(r.Context(), productID)
 	if err != nil {
 		return err
 	}

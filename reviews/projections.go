@@ -39,6 +39,9 @@ func projectReviews(ctx context.Context, tx es.SQL, events []es.Event) error {
 				_, err = tx.ExecContext(ctx, `UPDATE reviews_reviews SET status = $1, published_at = $2, flag_count = 0 WHERE review_id = $3`,
 					StatusPublished, v.PublishedAt, v.ReviewID)
 			}
+			if err == nil {
+				err = countPublished(ctx, tx, v.ProductID, 1)
+			}
 		case ReviewRejected.Name():
 			var v ReviewRejectedV1
 			if v, err = ReviewRejected.Decode(e); err == nil {
@@ -54,6 +57,9 @@ func projectReviews(ctx context.Context, tx es.SQL, events []es.Event) error {
 			if v, err = ReviewReturnedToModeration.Decode(e); err == nil {
 				_, err = tx.ExecContext(ctx, `UPDATE reviews_reviews SET status = $1 WHERE review_id = $2`, StatusPending, v.ReviewID)
 			}
+			if err == nil {
+				err = countPublished(ctx, tx, v.ProductID, -1)
+			}
 		case ReviewHelpfulVoted.Name():
 			var v ReviewHelpfulVotedV1
 			if v, err = ReviewHelpfulVoted.Decode(e); err == nil {
@@ -65,6 +71,15 @@ func projectReviews(ctx context.Context, tx es.SQL, events []es.Event) error {
 		}
 	}
 	return nil
+}
+
+// countPublished moves a product's published-review count by delta. Each
+// review enters and leaves the published set only through these events, so
+// the count equals the published rows of reviews_reviews.
+func countPublished(ctx context.Context, tx es.SQL, productID string, delta int) error {
+	_, err := tx.ExecContext(ctx, `INSERT INTO reviews_product_counts (product_id, published) VALUES ($1, $2)
+		ON CONFLICT (product_id) DO UPDATE SET published = reviews_product_counts.published + excluded.published`, productID, delta)
+	return err
 }
 
 // catalogProduct is this context's view of the catalog's product events.
@@ -239,28 +254,43 @@ func (m *Module) review(ctx context.Context, id string) (ReviewView, bool, error
 }
 
 func (m *Module) listReviews(ctx context.Context, where string, args []any, page, size int) ([]ReviewView, int, error) {
-	db := m.store.DB()
 	var total int
-	if err := db.QueryRowContext(ctx, `SELECT COUNT(*) FROM reviews_reviews WHERE `+where, args...).Scan(&total); err != nil {
+	if err := m.store.DB().QueryRowContext(ctx, `SELECT COUNT(*) FROM reviews_reviews WHERE `+where, args...).Scan(&total); err != nil {
 		return nil, 0, err
 	}
+	items, err := m.pageReviews(ctx, where, args, page, size)
+	return items, total, err
+}
+
+// pageReviews returns one page of the reviews matching where, newest first.
+func (m *Module) pageReviews(ctx context.Context, where string, args []any, page, size int) ([]ReviewView, error) {
 	n := len(args)
-	rows, err := db.QueryContext(ctx, `SELECT `+reviewColumns+` FROM reviews_reviews WHERE `+where+
+	rows, err := m.store.DB().QueryContext(ctx, `SELECT `+reviewColumns+` FROM reviews_reviews WHERE `+where+
 		` ORDER BY created_at DESC, review_id DESC LIMIT $`+strconv.Itoa(n+1)+` OFFSET $`+strconv.Itoa(n+2),
 		append(args, size, (page-1)*size)...)
 	if err != nil {
-		return nil, 0, err
+		return nil, err
 	}
 	defer rows.Close()
 	items := []ReviewView{}
 	for rows.Next() {
 		v, err := scanReview(rows)
 		if err != nil {
-			return nil, 0, err
+			return nil, err
 		}
 		items = append(items, v)
 	}
-	return items, total, rows.Err()
+	return items, rows.Err()
+}
+
+// publishedCount is a product's number of published reviews.
+func (m *Module) publishedCount(ctx context.Context, productID string) (int, error) {
+	var n int
+	err := m.store.DB().QueryRowContext(ctx, `SELECT published FROM reviews_product_counts WHERE product_id = $1`, productID).Scan(&n)
+	if errors.Is(err, sql.ErrNoRows) {
+		return 0, nil
+	}
+	return n, err
 }
 
 // product reports whether the catalog announced productID, and whether it is active.
