@@ -15,8 +15,9 @@ import (
 	"acme/httpapi"
 )
 
-// ReadModel is one line of GET /api/v1/admin/projections: a projection over a
-// context's own log, or a consumer (a bus-fed read model or process).
+// ReadModel is one line of GET /api/v1/admin/projections (a projection over a
+// context's own log) or of GET /api/v1/admin/consumers (a bus-fed read model
+// or process).
 type ReadModel struct {
 	Name      string `json:"name"`
 	Kind      string `json:"kind"`     // "projection" or "consumer"
