@@ -58,7 +58,6 @@ import (
 	"context"
 	"embed"
 	"fmt"
-	"io/fs"
 
 	"acme"
 	"acme/es"
@@ -107,11 +106,7 @@ var InventoryEvents = []string{"InventoryReserved", "InventoryReleased", "Invent
 
 // Start implements es.Module.
 func (m *Module) Start(ctx context.Context, h es.Host) error {
-	sub, err := fs.Sub(migrations, "migrations")
-	if err != nil {
-		return err
-	}
-	if err := h.Store().Migrate(ctx, "cart", sub); err != nil {
+	if err := es.MigrateDir(ctx, h.Store(), "cart", migrations, "migrations"); err != nil {
 		return fmt.Errorf("cart: migrate: %w", err)
 	}
 	m.h = h

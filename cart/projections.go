@@ -5,7 +5,6 @@ import (
 	"database/sql"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"math"
 	"strings"
 	"time"
@@ -90,13 +89,6 @@ type (
 	}
 )
 
-func decodeMsg(m es.Message, v any) error {
-	if err := json.Unmarshal(m.Data, v); err != nil {
-		return es.Permanent(fmt.Errorf("cart: decode %s %s: %w", m.Type, m.ID, err))
-	}
-	return nil
-}
-
 func apply(f func(ctx context.Context, tx es.SQL) error) es.Commit {
 	return es.Commit{Apply: func(ctx context.Context, tx es.SQL, _ []es.Event) error { return f(ctx, tx) }}
 }
@@ -109,7 +101,7 @@ func (m *Module) onCatalog(ctx context.Context, msg es.Message) (es.Commit, erro
 	switch msg.Type {
 	case "ProductCreated":
 		var e productCreated
-		if err := decodeMsg(msg, &e); err != nil {
+		if err := es.DecodeData(msg, &e); err != nil {
 			return es.Commit{}, err
 		}
 		return apply(func(ctx context.Context, tx es.SQL) error {
@@ -124,7 +116,7 @@ func (m *Module) onCatalog(ctx context.Context, msg es.Message) (es.Commit, erro
 		}), nil
 	case "ProductUpdated":
 		var e productUpdated
-		if err := decodeMsg(msg, &e); err != nil {
+		if err := es.DecodeData(msg, &e); err != nil {
 			return es.Commit{}, err
 		}
 		return apply(func(ctx context.Context, tx es.SQL) error {
@@ -134,7 +126,7 @@ func (m *Module) onCatalog(ctx context.Context, msg es.Message) (es.Commit, erro
 		}), nil
 	case "ProductVariantAdded":
 		var e variantAdded
-		if err := decodeMsg(msg, &e); err != nil {
+		if err := es.DecodeData(msg, &e); err != nil {
 			return es.Commit{}, err
 		}
 		label := strings.Join(nonEmpty(e.Size, e.Color), " / ")
@@ -149,7 +141,7 @@ func (m *Module) onCatalog(ctx context.Context, msg es.Message) (es.Commit, erro
 		}), nil
 	case "ProductDeactivated":
 		var e productDeactivated
-		if err := decodeMsg(msg, &e); err != nil {
+		if err := es.DecodeData(msg, &e); err != nil {
 			return es.Commit{}, err
 		}
 		return apply(func(ctx context.Context, tx es.SQL) error {
@@ -174,7 +166,7 @@ func nonEmpty(ss ...string) []string {
 // cart.inventory). A level only replaces one set by an earlier inventory event.
 func (m *Module) onInventory(ctx context.Context, msg es.Message) (es.Commit, error) {
 	var e stockEvent
-	if err := decodeMsg(msg, &e); err != nil {
+	if err := es.DecodeData(msg, &e); err != nil {
 		return es.Commit{}, err
 	}
 	type level struct {
@@ -207,7 +199,7 @@ func (m *Module) onInventory(ctx context.Context, msg es.Message) (es.Commit, er
 // onPromotion keeps cart_promotions (consumer cart.promotions).
 func (m *Module) onPromotion(ctx context.Context, msg es.Message) (es.Commit, error) {
 	var e promotionCreated
-	if err := decodeMsg(msg, &e); err != nil {
+	if err := es.DecodeData(msg, &e); err != nil {
 		return es.Commit{}, err
 	}
 	var amount, minSub acme.Money
@@ -310,7 +302,7 @@ func (m *Module) onCheckout(ctx context.Context, msg es.Message) (es.Commit, err
 	switch msg.Type {
 	case "CheckoutCompleted":
 		var e checkoutCompleted
-		if err := decodeMsg(msg, &e); err != nil {
+		if err := es.DecodeData(msg, &e); err != nil {
 			return es.Commit{}, err
 		}
 		return apply(func(ctx context.Context, tx es.SQL) error {
@@ -320,7 +312,7 @@ func (m *Module) onCheckout(ctx context.Context, msg es.Message) (es.Commit, err
 		}), nil
 	case "CheckoutFailed":
 		var e checkoutFailed
-		if err := decodeMsg(msg, &e); err != nil {
+		if err := es.DecodeData(msg, &e); err != nil {
 			return es.Commit{}, err
 		}
 		row, ok, err := m.checkoutRow(ctx, m.h.Store().DB(), e.CheckoutID)

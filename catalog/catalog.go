@@ -48,7 +48,6 @@ import (
 	"embed"
 	"errors"
 	"fmt"
-	"io/fs"
 
 	"acme"
 	"acme/es"
@@ -93,11 +92,7 @@ func (m *Module) Messages() []es.MessageType { return messages() }
 
 // Start applies the migrations and prepares the command path.
 func (m *Module) Start(ctx context.Context, h es.Host) error {
-	sub, err := fs.Sub(migrations, "migrations")
-	if err != nil {
-		return err
-	}
-	if err := h.Store().Migrate(ctx, "catalog", sub); err != nil {
+	if err := es.MigrateDir(ctx, h.Store(), "catalog", migrations, "migrations"); err != nil {
 		return fmt.Errorf("catalog: migrate: %w", err)
 	}
 	m.h = h

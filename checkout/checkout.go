@@ -50,7 +50,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io/fs"
 	"log/slog"
 	"sync"
 	"time"
@@ -119,11 +118,7 @@ func (m *Module) Messages() []es.MessageType { return messages() }
 // Close or, at the latest MaxIdle after, when the store is closed.
 func (m *Module) Start(ctx context.Context, h es.Host) error {
 	m.h = h
-	sub, err := fs.Sub(migrations, "migrations")
-	if err != nil {
-		return err
-	}
-	if err := h.Store().Migrate(ctx, owner, sub); err != nil {
+	if err := es.MigrateDir(ctx, h.Store(), owner, migrations, "migrations"); err != nil {
 		return fmt.Errorf("checkout: migrate: %w", err)
 	}
 	m.sagas = &es.Aggregate[Saga, any]{Store: h.Store(), Registry: h.Registry(), NewID: h.NewID,

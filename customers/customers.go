@@ -42,7 +42,6 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
-	"io/fs"
 	"time"
 
 	"acme"
@@ -102,11 +101,7 @@ func (m *Module) Messages() []es.MessageType { return messages() }
 
 // Start applies the migrations and prepares the command path.
 func (m *Module) Start(ctx context.Context, h es.Host) error {
-	sub, err := fs.Sub(migrations, "migrations")
-	if err != nil {
-		return err
-	}
-	if err := h.Store().Migrate(ctx, "customers", sub); err != nil {
+	if err := es.MigrateDir(ctx, h.Store(), "customers", migrations, "migrations"); err != nil {
 		return fmt.Errorf("customers: migrate: %w", err)
 	}
 	m.h = h

@@ -3,6 +3,7 @@ package es
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"time"
 )
 
@@ -190,4 +191,14 @@ type DeadLetter struct {
 	Error      string
 	Deliveries int
 	DeadAt     time.Time
+}
+
+// DecodeData decodes another context's message into the consumer's own view of
+// it (a tolerant reader: unknown fields are ignored). Data that does not decode
+// never will: the error is Permanent, so the message is dead-lettered at once.
+func DecodeData(m Message, v any) error {
+	if err := json.Unmarshal(m.Data, v); err != nil {
+		return Permanent(fmt.Errorf("decode %s %s: %w", m.Type, m.ID, err))
+	}
+	return nil
 }

@@ -64,3 +64,13 @@ type Store interface {
 // Opener opens the store of a named bounded context. The embedded default opens
 // <data-dir>/<name>.db; server mode opens the PostgreSQL schema <prefix><name>.
 type Opener func(ctx context.Context, name string) (Store, error)
+
+// MigrateDir applies the goose migrations in the directory dir of fsys (an
+// embedded FS, usually with dir "migrations") to s for owner.
+func MigrateDir(ctx context.Context, s Store, owner string, fsys fs.FS, dir string) error {
+	sub, err := fs.Sub(fsys, dir)
+	if err != nil {
+		return err
+	}
+	return s.Migrate(ctx, owner, sub)
+}

@@ -55,7 +55,6 @@ import (
 	"database/sql"
 	"embed"
 	"errors"
-	"io/fs"
 	"log/slog"
 	"strings"
 	"time"
@@ -118,11 +117,7 @@ const (
 
 // Start migrates the store, registers the consumers and starts the expiry sweeper.
 func (m *Module) Start(ctx context.Context, h es.Host) error {
-	sub, err := fs.Sub(migrations, "migrations")
-	if err != nil {
-		return err
-	}
-	if err := h.Store().Migrate(ctx, owner, sub); err != nil {
+	if err := es.MigrateDir(ctx, h.Store(), owner, migrations, "migrations"); err != nil {
 		return err
 	}
 	m.svc = newService(h.Store(), h.Registry(), h.NewID, m.clock, m.ttl)

@@ -4,10 +4,8 @@ import (
 	"context"
 	"database/sql"
 	"embed"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"io/fs"
 	"log/slog"
 	"net/http"
 	"strconv"
@@ -69,11 +67,7 @@ func (m *Module) Start(ctx context.Context, h es.Host) error {
 		return errors.New("notifications: no mailer configured")
 	}
 	m.host, m.store = h, h.Store()
-	sub, err := fs.Sub(migrations, "migrations")
-	if err != nil {
-		return err
-	}
-	if err := m.store.Migrate(ctx, owner, sub); err != nil {
+	if err := es.MigrateDir(ctx, m.store, owner, migrations, "migrations"); err != nil {
 		return fmt.Errorf("notifications: migrate: %w", err)
 	}
 	h.Consume(consumerFacts, []string{"CustomerRegistered", "ProductCreated", "ProductUpdated",
@@ -112,13 +106,6 @@ type (
 	}
 )
 
-func decode(msg es.Message, v any) error {
-	if err := json.Unmarshal(msg.Data, v); err != nil {
-		return es.Permanent(fmt.Errorf("decode %s: %w", msg.Type, err))
-	}
-	return nil
-}
-
 // onFact turns one fact into its notifications and sends those not sent yet.
 func (m *Module) onFact(ctx context.Context, msg es.Message) (es.Commit, error) {
 	var (
@@ -131,7 +118,7 @@ func (m *Module) onFact(ctx context.Context, msg es.Message) (es.Commit, error) 
 	switch msg.Type {
 	case "ProductCreated", "ProductUpdated":
 		var p productFact
-		if err := decode(msg, &p); err != nil {
+		if err := es.DecodeData(msg, &p); err != nil {
 			return es.Commit{}, err
 		}
 		return es.Commit{Apply: func(ctx context.Context, tx es.SQL, _ []es.Event) error {
@@ -141,7 +128,7 @@ func (m *Module) onFact(ctx context.Context, msg es.Message) (es.Commit, error) 
 		}}, nil
 	case "CustomerRegistered":
 		var c customerFact
-		if err := decode(msg, &c); err != nil {
+		if err := es.DecodeData(msg, &c); err != nil {
 			return es.Commit{}, err
 		}
 		customerID = c.CustomerID
@@ -155,7 +142,7 @@ func (m *Module) onFact(ctx context.Context, msg es.Message) (es.Commit, error) 
 		}
 	case "OutOfStock":
 		var s stockFact
-		if err := decode(msg, &s); err != nil {
+		if err := es.DecodeData(msg, &s); err != nil {
 			return es.Commit{}, err
 		}
 		d = data{ProductID: s.ProductID, VariantID: s.VariantID, ProductName: m.productName(ctx, s.ProductID)}
@@ -168,7 +155,7 @@ func (m *Module) onFact(ctx context.Context, msg es.Message) (es.Commit, error) 
 		}
 	default: // the order facts
 		var o orderFact
-		if err := decode(msg, &o); err != nil {
+		if err := es.DecodeData(msg, &o); err != nil {
 			return es.Commit{}, err
 		}
 		email, name, err := m.customer(ctx, o.CustomerID)

@@ -33,7 +33,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io/fs"
 	"log/slog"
 
 	"acme"
@@ -67,11 +66,7 @@ func (m *Module) Messages() []es.MessageType { return messages() }
 // Start applies the migrations and registers the consumers.
 func (m *Module) Start(ctx context.Context, h es.Host) error {
 	m.h = h
-	sub, err := fs.Sub(migrations, "migrations")
-	if err != nil {
-		return err
-	}
-	if err := h.Store().Migrate(ctx, owner, sub); err != nil {
+	if err := es.MigrateDir(ctx, h.Store(), owner, migrations, "migrations"); err != nil {
 		return fmt.Errorf("ordering: migrate: %w", err)
 	}
 	m.orders = &es.Aggregate[Order, any]{Store: h.Store(), Registry: h.Registry(), NewID: h.NewID,

@@ -25,7 +25,6 @@ import (
 	"context"
 	"embed"
 	"fmt"
-	"io/fs"
 
 	"acme"
 	"acme/es"
@@ -57,11 +56,7 @@ func (m *Module) Messages() []es.MessageType { return messages() }
 
 // Start implements es.Module.
 func (m *Module) Start(ctx context.Context, h es.Host) error {
-	sub, err := fs.Sub(migrations, "migrations")
-	if err != nil {
-		return err
-	}
-	if err := h.Store().Migrate(ctx, "promotions", sub); err != nil {
+	if err := es.MigrateDir(ctx, h.Store(), "promotions", migrations, "migrations"); err != nil {
 		return fmt.Errorf("promotions: migrate: %w", err)
 	}
 	m.h = h

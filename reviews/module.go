@@ -4,7 +4,6 @@ import (
 	"context"
 	"embed"
 	"fmt"
-	"io/fs"
 
 	"acme"
 	"acme/es"
@@ -66,11 +65,7 @@ const (
 // Start implements es.Module.
 func (m *Module) Start(ctx context.Context, h es.Host) error {
 	m.host, m.store = h, h.Store()
-	sub, err := fs.Sub(migrations, "migrations")
-	if err != nil {
-		return err
-	}
-	if err := m.store.Migrate(ctx, owner, sub); err != nil {
+	if err := es.MigrateDir(ctx, m.store, owner, migrations, "migrations"); err != nil {
 		return fmt.Errorf("reviews: migrate: %w", err)
 	}
 	m.reviews = &es.Aggregate[Review, any]{Store: m.store, Registry: h.Registry(), NewID: h.NewID,

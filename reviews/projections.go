@@ -89,7 +89,7 @@ type catalogProduct struct {
 
 func (m *Module) onProduct(ctx context.Context, msg es.Message) (es.Commit, error) {
 	var p catalogProduct
-	if err := decodeForeign(msg, &p); err != nil {
+	if err := es.DecodeData(msg, &p); err != nil {
 		return es.Commit{}, err
 	}
 	active := msg.Type == "ProductCreated"
@@ -109,7 +109,7 @@ type orderDelivered struct {
 
 func (m *Module) onOrderDelivered(ctx context.Context, msg es.Message) (es.Commit, error) {
 	var o orderDelivered
-	if err := decodeForeign(msg, &o); err != nil {
+	if err := es.DecodeData(msg, &o); err != nil {
 		return es.Commit{}, err
 	}
 	return es.Commit{Apply: func(ctx context.Context, tx es.SQL, _ []es.Event) error {

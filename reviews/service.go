@@ -2,24 +2,13 @@ package reviews
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
-	"fmt"
 
 	"acme"
 	"acme/es"
 )
 
 const timeFormat = "2006-01-02T15:04:05.000000Z"
-
-// decodeForeign decodes another context's message into this context's own view
-// of it (tolerant reader); undecodable data is a permanent failure.
-func decodeForeign(msg es.Message, v any) error {
-	if err := json.Unmarshal(msg.Data, v); err != nil {
-		return es.Permanent(fmt.Errorf("decode %s: %w", msg.Type, err))
-	}
-	return nil
-}
 
 // slotTakenV1 fills the reservation stream that makes one review per customer
 // and product race-free.

@@ -63,7 +63,6 @@ import (
 	"database/sql"
 	"embed"
 	"errors"
-	"io/fs"
 	"log/slog"
 	"path/filepath"
 	"strings"
@@ -123,11 +122,7 @@ type Service struct {
 // Start migrates the store, opens (or builds) the index and registers the
 // consumer, the rebuild hook and the catch-up loop.
 func (m *Module) Start(ctx context.Context, h es.Host) error {
-	sub, err := fs.Sub(migrations, "migrations")
-	if err != nil {
-		return err
-	}
-	if err := h.Store().Migrate(ctx, owner, sub); err != nil {
+	if err := es.MigrateDir(ctx, h.Store(), owner, migrations, "migrations"); err != nil {
 		return err
 	}
 	idx, err := openIndexer(ctx, filepath.Join(m.dataDir, "search"), h.Store().DB())

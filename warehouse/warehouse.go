@@ -25,7 +25,6 @@ import (
 	"embed"
 	"encoding/json"
 	"fmt"
-	"io/fs"
 	"log/slog"
 
 	"github.com/google/uuid"
@@ -69,11 +68,7 @@ func (m *Module) Messages() []es.MessageType { return messages() }
 // Start applies the migrations and registers the consumer of ordering's events.
 func (m *Module) Start(ctx context.Context, h es.Host) error {
 	m.h = h
-	sub, err := fs.Sub(migrations, "migrations")
-	if err != nil {
-		return err
-	}
-	if err := h.Store().Migrate(ctx, owner, sub); err != nil {
+	if err := es.MigrateDir(ctx, h.Store(), owner, migrations, "migrations"); err != nil {
 		return fmt.Errorf("warehouse: migrate: %w", err)
 	}
 	m.jobs = &es.Aggregate[Job, any]{Store: h.Store(), Registry: h.Registry(), NewID: h.NewID,
