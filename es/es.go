@@ -87,10 +87,22 @@ type Commit struct {
 	// InboxID was committed before, Commit returns ErrDuplicate and changes nothing.
 	// Consumers use "<consumer>/<message id>".
 	InboxID string
+	// InboxIDs are more inbox ids, for a commit that applies several messages
+	// at once (a batch consumer): ErrDuplicate if any of them, or InboxID, was
+	// committed before (or appears twice), and then nothing is stored.
+	InboxIDs []string
 	// Apply, when set, runs inside the transaction after the appends, given the
 	// events as stored (Version, Position, RecordedAt set). It writes read models
 	// through tx. An error aborts this commit only.
 	Apply func(ctx context.Context, tx SQL, events []Event) error
+}
+
+// Inbox returns every inbox id of c: InboxID (when set), then InboxIDs.
+func (c Commit) Inbox() []string {
+	if c.InboxID == "" {
+		return c.InboxIDs
+	}
+	return append([]string{c.InboxID}, c.InboxIDs...)
 }
 
 // Result is what a successful Commit stored.

@@ -14,7 +14,7 @@ import (
 type Store interface {
 	// Commit atomically stores c. It returns once the unit is durable.
 	// Errors: ErrConcurrency (an Append's Expected did not match; nothing stored),
-	// ErrDuplicate (c.InboxID already committed; nothing stored),
+	// ErrDuplicate (one of c.Inbox() already committed; nothing stored),
 	// ErrEventIDConflict (an event id exists with other content), the error of
 	// c.Apply (nothing stored). Re-appending events whose ids are all already stored
 	// with identical content (same stream, type, data) is a no-op that returns the

@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"reflect"
+	"slices"
 	"strconv"
 	"sync/atomic"
 	"time"
@@ -274,8 +275,11 @@ func (st *batchState) rollback(m mark) {
 // plan checks c against the state and, if it passes, assigns its versions and
 // positions. noop reports an idempotent re-append (res holds the originals).
 func (st *batchState) plan(c es.Commit) (res es.Result, noop bool, err error) {
-	if c.InboxID != "" && st.inbox[c.InboxID] {
-		return res, false, fmt.Errorf("%w: inbox id %q", es.ErrDuplicate, c.InboxID)
+	inbox := c.Inbox()
+	for i, id := range inbox {
+		if st.inbox[id] || slices.Contains(inbox[:i], id) {
+			return res, false, fmt.Errorf("%w: inbox id %q", es.ErrDuplicate, id)
+		}
 	}
 	total, found := 0, 0
 	var origs []es.Event
@@ -335,9 +339,9 @@ func (st *batchState) plan(c es.Commit) (res es.Result, noop bool, err error) {
 		st.versions[a.StreamID] = cur
 		st.journal = append(st.journal, undo{kind: 'v', key: a.StreamID, prev: prev, existed: existed})
 	}
-	if c.InboxID != "" {
-		st.inbox[c.InboxID] = true
-		st.journal = append(st.journal, undo{kind: 'i', key: c.InboxID})
+	for _, id := range inbox {
+		st.inbox[id] = true
+		st.journal = append(st.journal, undo{kind: 'i', key: id})
 	}
 	return es.Result{Events: evs, Position: st.next - 1}, false, nil
 }
@@ -377,8 +381,8 @@ type writes struct {
 
 func (w *writes) add(c es.Commit, res es.Result) {
 	w.events = append(w.events, res.Events...)
-	if c.InboxID != "" {
-		w.inbox = append(w.inbox, inboxRow{c.InboxID, res.Position})
+	for _, id := range c.Inbox() {
+		w.inbox = append(w.inbox, inboxRow{id, res.Position})
 	}
 }
 
@@ -886,9 +890,7 @@ func (s *Store) prefetch(ctx context.Context, conn *sql.Conn, batch []*request, 
 	var streamIDs, streamTypes, inboxIDs, eventIDs []string
 	seen := map[string]bool{}
 	for _, r := range batch {
-		if r.c.InboxID != "" {
-			inboxIDs = append(inboxIDs, r.c.InboxID)
-		}
+		inboxIDs = append(inboxIDs, r.c.Inbox()...)
 		for _, a := range r.c.Appends {
 			if !seen[a.StreamID] {
 				seen[a.StreamID] = true

@@ -269,13 +269,13 @@ func (s *Store) apply(r *request, head *int64, now int64) (es.Result, error) {
 		return es.Result{}, nil
 	}
 	c := r.commit
-	if c.InboxID != "" {
-		res, err := st.insertInbox.ExecContext(bg, c.InboxID, now)
+	for _, id := range c.Inbox() {
+		res, err := st.insertInbox.ExecContext(bg, id, now)
 		if err != nil {
 			return es.Result{}, fmt.Errorf("sqlite: inbox: %w", err)
 		}
 		if n, _ := res.RowsAffected(); n == 0 {
-			return es.Result{}, fmt.Errorf("%w: inbox id %s", es.ErrDuplicate, c.InboxID)
+			return es.Result{}, fmt.Errorf("%w: inbox id %s", es.ErrDuplicate, id)
 		}
 	}
 	var out []es.Event

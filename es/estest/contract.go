@@ -235,6 +235,32 @@ func testInbox(t *testing.T, s es.Store) {
 	}
 }
 
+// testInboxBatch: a commit applying several messages records every inbox id;
+// it is a duplicate, storing nothing, when any one of them was seen before.
+func testInboxBatch(t *testing.T, s es.Store) {
+	commit(t, s, es.Commit{InboxIDs: []string{"batch/m1", "batch/m2"}, Appends: []es.Append{app("thing-bi", es.NoStream, Ev("A", `{}`))}})
+	h := head(t, s)
+	for _, tc := range []struct {
+		name string
+		c    es.Commit
+	}{
+		{"one id seen", es.Commit{InboxIDs: []string{"batch/m3", "batch/m2"}}},
+		{"InboxID seen", es.Commit{InboxID: "batch/m1", InboxIDs: []string{"batch/m4"}}},
+		{"one id twice", es.Commit{InboxIDs: []string{"batch/m5", "batch/m5"}}},
+	} {
+		tc.c.Appends = []es.Append{app("thing-bj", es.AnyVersion, Ev("B", `{}`))}
+		_, err := s.Commit(t.Context(), tc.c)
+		wantErr(t, tc.name, err, es.ErrDuplicate)
+		unchanged(t, s, tc.name, h, map[string]int64{"thing-bj": 0})
+	}
+	// None of the failed commits' new ids was recorded.
+	commit(t, s, es.Commit{InboxID: "batch/m3", InboxIDs: []string{"batch/m4", "batch/m5"}})
+	for _, id := range []string{"batch/m1", "batch/m2", "batch/m3", "batch/m4", "batch/m5"} {
+		_, err := s.Commit(t.Context(), es.Commit{InboxID: id})
+		wantErr(t, "recorded "+id, err, es.ErrDuplicate)
+	}
+}
+
 // readModel is the migration the Apply tests use: portable SQL.
 var readModel = fstest.MapFS{
 	"00001_items.sql": {Data: []byte(`-- +goose Up

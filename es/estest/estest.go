@@ -37,6 +37,7 @@ func RunStore(t *testing.T, open func(t *testing.T) es.Store) {
 		{"SameStreamTwiceInOneCommit", testSameStreamTwice},
 		{"EmptyAppendChecksVersion", testEmptyAppend},
 		{"Inbox", testInbox},
+		{"InboxBatch", testInboxBatch},
 		{"Apply", testApply},
 		{"ApplyErrorStoresNothing", testApplyError},
 		{"GroupCommitIsolation", testGroupCommitIsolation},
