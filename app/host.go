@@ -16,6 +16,19 @@ type filteringHost struct {
 }
 
 func (h filteringHost) Consume(name string, types []string, handler es.Handler) {
+	if known := h.known(name, types); len(known) > 0 {
+		h.Host.Consume(name, known, handler)
+	}
+}
+
+func (h filteringHost) ConsumeBatch(name string, types []string, handler es.BatchHandler) {
+	if known := h.known(name, types); len(known) > 0 {
+		h.Host.ConsumeBatch(name, known, handler)
+	}
+}
+
+// known returns the types a wired context declares, logging the others.
+func (h filteringHost) known(name string, types []string) []string {
 	known := make([]string, 0, len(types))
 	var unknown []string
 	for _, t := range types {
@@ -28,8 +41,5 @@ func (h filteringHost) Consume(name string, types []string, handler es.Handler) 
 	if len(unknown) > 0 {
 		h.log.Warn("consumer ignores messages no wired context declares", "context", h.Name(), "consumer", name, "types", unknown)
 	}
-	if len(known) == 0 {
-		return
-	}
-	h.Host.Consume(name, known, handler)
+	return known
 }

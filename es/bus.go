@@ -38,6 +38,32 @@ func FromEvent(source string, e Event) Message {
 // error no retry can fix (dead-letter at once).
 type Handler func(ctx context.Context, m Message) (Commit, error)
 
+// BatchHandler applies several messages of a consumer at once (see
+// Host.ConsumeBatch): ms in delivery order, so one source stream's messages
+// keep their order. It returns one Commit for all of them, stored with every
+// message's inbox id. It follows Handler's rules; an error, or a commit that
+// fails other than with ErrConcurrency, makes the platform apply the batch's
+// messages one at a time (each its own call with a one-message batch), so a
+// duplicate or a poison message is settled alone. ctx carries the metadata of
+// the batch's last message; HandlerContext gives each message's own.
+type BatchHandler func(ctx context.Context, ms []Message) (Commit, error)
+
+// HandlerContext is ctx carrying the metadata of the events a consumer
+// emits in reaction to m: m's correlation id (m's own id when it has none),
+// m's id as causation, m's actor and trace.
+func HandlerContext(ctx context.Context, m Message) context.Context {
+	corr := m.Metadata.CorrelationID
+	if corr == "" {
+		corr = m.ID
+	}
+	return WithMetadata(ctx, Metadata{
+		CorrelationID: corr,
+		CausationID:   m.ID,
+		Actor:         m.Metadata.Actor,
+		TraceParent:   m.Metadata.TraceParent,
+	})
+}
+
 // permanent marks an error no retry can fix.
 type permanent struct{ error }
 
@@ -144,6 +170,10 @@ type Subscription interface {
 	// one subscription arrive in the bus's order except for redeliveries.
 	// Several goroutines may call Next concurrently.
 	Next(ctx context.Context) (Delivery, error)
+	// TryNext returns a delivery that is ready now, without waiting (false
+	// when there is none or the subscription is closed). Batch consumers use
+	// it to gather what is pending after a Next.
+	TryNext() (Delivery, bool)
 	// Pending returns the number of messages of the consumer not yet
 	// acknowledged (undelivered plus delivered-but-unacknowledged). It is for
 	// display (lag): right after a publish it may not count it yet.

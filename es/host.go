@@ -27,6 +27,12 @@ type Host interface {
 	// Must be called before Start.
 	Consume(name string, types []string, h Handler)
 
+	// ConsumeBatch is Consume for a handler that applies up to the platform's
+	// batch size of pending messages in one Commit (one inbox id per message),
+	// for consumers whose rate matters (read models, counters): the store's
+	// per-commit cost is paid once per batch. Must be called before Start.
+	ConsumeBatch(name string, types []string, h BatchHandler)
+
 	// Project registers an asynchronous projection over this context's own log
 	// (position checkpoint stored in the projection's transaction), rebuildable.
 	// Must be called before Start.

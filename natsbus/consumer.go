@@ -42,7 +42,9 @@ func (b *Bus) Subscribe(ctx context.Context, spec es.ConsumerSpec) (es.Subscript
 		}
 		byStream[st] = append(byStream[st], b.opts.Prefix+s)
 	}
-	sub := &subscription{b: b, ch: make(chan *delivery), done: make(chan struct{})}
+	// The hand-over channel holds up to a fetch's worth of deliveries, so a
+	// batch consumer finds them ready (TryNext); Close naks what it still holds.
+	sub := &subscription{b: b, ch: make(chan *delivery, b.opts.FetchBatch), done: make(chan struct{})}
 	for _, st := range order {
 		cs, err := b.consumers(ctx, st, spec.Name, byStream[st], ackWait)
 		if err != nil {
@@ -131,6 +133,20 @@ func (s *subscription) Next(ctx context.Context) (es.Delivery, error) {
 	}
 }
 
+func (s *subscription) TryNext() (es.Delivery, bool) {
+	select {
+	case <-s.done:
+		return nil, false
+	default:
+	}
+	select {
+	case d := <-s.ch:
+		return d, true
+	default:
+		return nil, false
+	}
+}
+
 func (s *subscription) Pending(ctx context.Context) (int64, error) {
 	var n int64
 	for _, c := range s.cons {
@@ -207,6 +223,14 @@ func (s *subscription) Close() error {
 		close(s.done)
 		s.cancel()
 		s.wg.Wait()
+		for { // not handed out: let them be redelivered soon
+			select {
+			case d := <-s.ch:
+				_ = d.m.NakWithDelay(0)
+			default:
+				return
+			}
+		}
 	})
 	return nil
 }

@@ -20,6 +20,7 @@ type consumer struct {
 	types    []string
 	subjects []string
 	handler  es.Handler
+	batch    es.BatchHandler // nil unless registered with ConsumeBatch
 	sub      es.Subscription
 
 	status   atomic.Value // string
@@ -168,22 +169,10 @@ func (c *consumer) backoff(n int) time.Duration {
 // apply runs the handler and stores its commit with the inbox id
 // "<context>.<name>/<message id>"; nil when the message is applied (now or before).
 func (c *consumer) apply(ctx context.Context, msg es.Message) error {
-	p := c.h.p
-	if p.cfg.Validate != nil {
-		if err := p.cfg.Validate(msg); err != nil {
-			return es.Permanent(fmt.Errorf("invalid %s message: %w", msg.Type, err))
-		}
+	if err := c.validate(msg); err != nil {
+		return err
 	}
-	corr := msg.Metadata.CorrelationID
-	if corr == "" {
-		corr = msg.ID
-	}
-	hctx := es.WithMetadata(ctx, es.Metadata{
-		CorrelationID: corr,
-		CausationID:   msg.ID,
-		Actor:         msg.Metadata.Actor,
-		TraceParent:   msg.Metadata.TraceParent,
-	})
+	hctx := es.HandlerContext(ctx, msg)
 	inbox := c.full + "/" + msg.ID
 	for attempt := 0; ; attempt++ {
 		cm, err := c.call(hctx, msg)
@@ -200,6 +189,16 @@ func (c *consumer) apply(ctx context.Context, msg es.Message) error {
 		}
 		return err
 	}
+}
+
+// validate checks msg against its schema (Config.Validate); the error is permanent.
+func (c *consumer) validate(msg es.Message) error {
+	if v := c.h.p.cfg.Validate; v != nil {
+		if err := v(msg); err != nil {
+			return es.Permanent(fmt.Errorf("invalid %s message: %w", msg.Type, err))
+		}
+	}
+	return nil
 }
 
 func (c *consumer) setErr(s string) {
@@ -223,4 +222,123 @@ func (c *consumer) call(ctx context.Context, msg es.Message) (cm es.Commit, err 
 		}
 	}()
 	return c.handler(ctx, msg)
+}
+
+// workBatch takes, after each Next, what else is ready (up to Config.MaxBatch)
+// and applies it with the batch handler in one commit.
+func (c *consumer) workBatch(ctx context.Context) {
+	c.status.Store("running")
+	defer c.status.Store("stopped")
+	for {
+		d, err := c.sub.Next(ctx)
+		if err != nil {
+			if ctx.Err() != nil || errors.Is(err, es.ErrClosed) {
+				return
+			}
+			c.h.p.log.Warn("consumer next", "consumer", c.full, "err", err)
+			if !sleep(ctx, 100*time.Millisecond) {
+				return
+			}
+			continue
+		}
+		ds := []es.Delivery{d}
+		for len(ds) < c.h.p.cfg.MaxBatch {
+			d, ok := c.sub.TryNext()
+			if !ok {
+				break
+			}
+			ds = append(ds, d)
+		}
+		hctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), handleTimeout)
+		c.deliverBatch(hctx, ds)
+		cancel()
+	}
+}
+
+// deliverBatch applies ds in order: runs of first deliveries of valid
+// messages as one batch each; a redelivery (it may have failed before) or an
+// invalid message alone, so it cannot fail the others.
+func (c *consumer) deliverBatch(ctx context.Context, ds []es.Delivery) {
+	var run []es.Delivery
+	for _, d := range ds {
+		if d.NumDelivered() == 1 && c.validate(d.Message()) == nil {
+			run = append(run, d)
+			continue
+		}
+		c.deliverRun(ctx, run)
+		run = run[:0]
+		c.deliver(ctx, d)
+	}
+	c.deliverRun(ctx, run)
+}
+
+// deliverRun applies run in one commit and acks it; when that fails, each
+// delivery is applied and settled on its own (deliver).
+func (c *consumer) deliverRun(ctx context.Context, run []es.Delivery) {
+	switch len(run) {
+	case 0:
+		return
+	case 1:
+		c.deliver(ctx, run[0])
+		return
+	}
+	p := c.h.p
+	m := p.metrics
+	start := time.Now()
+	if err := c.applyBatch(ctx, run); err != nil {
+		p.log.Info("batch failed; applying its messages one at a time", "consumer", c.full, "messages", len(run), "err", err)
+		for _, d := range run {
+			c.deliver(ctx, d)
+		}
+		return
+	}
+	each := time.Since(start).Seconds() / float64(len(run))
+	var wg sync.WaitGroup
+	for _, d := range run {
+		m.consumerDeliveries.WithLabelValues(c.full).Inc()
+		m.consumerLatency.WithLabelValues(c.full).Observe(each)
+		wg.Go(func() {
+			if err := d.Ack(ctx); err != nil {
+				p.log.Warn("consumer ack (the redelivery will be a duplicate)", "consumer", c.full, "messageId", d.Message().ID, "err", err)
+			}
+		})
+	}
+	wg.Wait()
+	c.applied.Add(int64(len(run)))
+	c.position.Store(run[len(run)-1].Message().Position)
+	c.setErr("")
+	p.progress.signal()
+}
+
+// applyBatch runs the batch handler over run's messages and stores its commit
+// with every message's inbox id, re-running it on ErrConcurrency.
+func (c *consumer) applyBatch(ctx context.Context, run []es.Delivery) error {
+	msgs := make([]es.Message, len(run))
+	inbox := make([]string, len(run))
+	for i, d := range run {
+		msgs[i] = d.Message()
+		inbox[i] = c.full + "/" + msgs[i].ID
+	}
+	hctx := es.HandlerContext(ctx, msgs[len(msgs)-1])
+	for attempt := 0; ; attempt++ {
+		cm, err := c.callBatch(hctx, msgs)
+		if err != nil {
+			return err
+		}
+		cm.InboxID, cm.InboxIDs = "", inbox
+		_, err = c.h.store.Commit(hctx, cm)
+		if errors.Is(err, es.ErrConcurrency) && attempt < maxConcurrencyRetries {
+			continue
+		}
+		return err
+	}
+}
+
+func (c *consumer) callBatch(ctx context.Context, msgs []es.Message) (cm es.Commit, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("handler panic: %v", r)
+		}
+	}()
+	return c.batch(ctx, msgs)
 }

@@ -32,10 +32,22 @@ func (h *host) NewID() string          { return h.p.cfg.NewID() }
 // "<context>_<name>"). Registering after Start or twice with one name panics:
 // it is a wiring error.
 func (h *host) Consume(name string, types []string, handler es.Handler) {
+	h.register("Consume", name, types, handler, nil)
+}
+
+// ConsumeBatch registers a consumer whose handler applies several pending
+// messages in one commit (consumer.workBatch); one message at a time it is the
+// same handler called with a one-message batch.
+func (h *host) ConsumeBatch(name string, types []string, batch es.BatchHandler) {
+	one := func(ctx context.Context, m es.Message) (es.Commit, error) { return batch(ctx, []es.Message{m}) }
+	h.register("ConsumeBatch", name, types, one, batch)
+}
+
+func (h *host) register(method, name string, types []string, handler es.Handler, batch es.BatchHandler) {
 	h.p.mu.Lock()
 	defer h.p.mu.Unlock()
 	if h.p.started {
-		panic(fmt.Sprintf("platform: %s.Consume(%q) after Start", h.name, name))
+		panic(fmt.Sprintf("platform: %s.%s(%q) after Start", h.name, method, name))
 	}
 	full := h.name + "." + name
 	for _, c := range h.consumers {
@@ -44,7 +56,7 @@ func (h *host) Consume(name string, types []string, handler es.Handler) {
 		}
 	}
 	c := &consumer{h: h, name: name, full: full, durable: durableName(h.name, name),
-		types: append([]string(nil), types...), handler: handler}
+		types: append([]string(nil), types...), handler: handler, batch: batch}
 	c.status.Store("stopped")
 	h.consumers = append(h.consumers, c)
 }

@@ -60,6 +60,9 @@ type Config struct {
 	// streams (different checkouts, payments, orders) are applied in parallel.
 	// For consumers whose handlers do not need bus order across streams.
 	KeyedWorkers map[string]int
+	// MaxBatch bounds the messages a ConsumeBatch consumer applies in one
+	// commit (default 256; what the bus has ready, never a wait for more).
+	MaxBatch int
 	// RelayBatch and ProjectionBatch bound the events read from a log at once
 	// (default 1000).
 	RelayBatch      int
@@ -106,6 +109,9 @@ func (c *Config) defaults() {
 	}
 	if c.Workers <= 0 {
 		c.Workers = 1
+	}
+	if c.MaxBatch <= 0 {
+		c.MaxBatch = 256
 	}
 	if c.RelayBatch <= 0 {
 		c.RelayBatch = 1000
@@ -237,6 +243,13 @@ func (p *Platform) Start(ctx context.Context) error {
 		p.wg.Add(1)
 		go func() { defer p.wg.Done(); h.relay.run(runCtx) }()
 		for _, c := range h.consumers {
+			if c.batch != nil {
+				for range p.cfg.Workers {
+					p.wg.Add(1)
+					go func() { defer p.wg.Done(); c.workBatch(runCtx) }()
+				}
+				continue
+			}
 			if n := p.cfg.KeyedWorkers[c.full]; n > 1 {
 				p.wg.Add(1)
 				go func() { defer p.wg.Done(); c.workKeyed(runCtx, n) }()

@@ -56,6 +56,15 @@ func (h *Host) Consume(name string, types []string, hd es.Handler) {
 	}
 }
 
+// ConsumeBatch records hd as the handler of types, called with one-message
+// batches (the platform falls back to that too, so each message's outcome is
+// what Apply and Deliver show).
+func (h *Host) ConsumeBatch(name string, types []string, hd es.BatchHandler) {
+	h.Consume(name, types, func(ctx context.Context, m es.Message) (es.Commit, error) {
+		return hd(ctx, []es.Message{m})
+	})
+}
+
 // Project records p; the test runs it itself if it needs to (Projections).
 func (h *Host) Project(p es.Projection) {
 	h.mu.Lock()

@@ -42,6 +42,7 @@ func Run(t *testing.T, open Open) {
 		{"WatermarkOnWorkQueue", testWatermarkWorkQueue},
 		{"NoStallUnderLoadWithExplicitAcks", testNoStall},
 		{"IdleConsumerWakesPromptly", testIdleWakes},
+		{"TryNextGathersReadyDeliveries", testTryNext},
 		{"DeadLetters", testDeadLetters},
 		{"Lease", testLease},
 		{"ClosedBus", testClosed},
@@ -570,5 +571,45 @@ func testWatermarkWorkQueue(t *testing.T, b es.Bus) {
 			t.Fatal("not caught up after the last message was terminated")
 		}
 		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// testTryNext: after a Next, TryNext hands out what is ready without
+// waiting, in bus order; with nothing left it returns at once.
+func testTryNext(t *testing.T, b es.Bus) {
+	o := owner()
+	s := subscribe(t, b, o+"_try", 0, evt(o, "Thing"))
+	if d, ok := s.TryNext(); ok {
+		t.Fatalf("TryNext on an empty consumer returned %s", d.Message().ID)
+	}
+	var ms []es.Message
+	for i := 1; i <= 20; i++ {
+		ms = append(ms, msg("Thing", i))
+	}
+	publish(t, b, evt(o, "Thing"), ms...)
+	got := []es.Delivery{next(t, s, 5*time.Second)}
+	deadline := time.Now().Add(5 * time.Second)
+	for len(got) < len(ms) && time.Now().Before(deadline) {
+		if d, ok := s.TryNext(); ok {
+			got = append(got, d)
+		} else {
+			time.Sleep(time.Millisecond) // the pull loop refills asynchronously
+		}
+	}
+	if len(got) != len(ms) {
+		t.Fatalf("gathered %d of %d deliveries", len(got), len(ms))
+	}
+	for i, d := range got {
+		if d.Message().ID != ms[i].ID {
+			t.Fatalf("delivery %d is message %d: out of order", i+1, d.Message().Position)
+		}
+		ack(t, d)
+	}
+	if d, ok := s.TryNext(); ok {
+		t.Fatalf("TryNext after everything was acknowledged returned %s", d.Message().ID)
+	}
+	_ = s.Close()
+	if _, ok := s.TryNext(); ok {
+		t.Fatal("TryNext on a closed subscription returned a delivery")
 	}
 }
