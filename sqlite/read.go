@@ -129,7 +129,7 @@ func (s *Store) ready(ctx context.Context, op string) error {
 }
 
 func (s *Store) queryEvents(ctx context.Context, op string, capHint int, q string, args ...any) ([]es.Event, error) {
-	rows, err := s.readDB.QueryContext(ctx, q, args...)
+	rows, err := s.read.QueryContext(ctx, q, args...)
 	if err != nil {
 		return nil, s.readErr(ctx, op, err)
 	}
@@ -172,7 +172,7 @@ func (s *Store) StreamVersion(ctx context.Context, streamID string) (int64, erro
 		return 0, err
 	}
 	var v int64
-	err := s.readDB.QueryRowContext(ctx, `SELECT version FROM streams WHERE stream_id = $1`, streamID).Scan(&v)
+	err := s.read.QueryRowContext(ctx, `SELECT version FROM streams WHERE stream_id = $1`, streamID).Scan(&v)
 	if errors.Is(err, sql.ErrNoRows) {
 		return 0, nil
 	}
@@ -202,7 +202,7 @@ func (s *Store) Head(ctx context.Context) (int64, error) {
 		return 0, err
 	}
 	var h int64
-	if err := s.readDB.QueryRowContext(ctx, `SELECT COALESCE(MAX(position), 0) FROM events`).Scan(&h); err != nil {
+	if err := s.read.QueryRowContext(ctx, `SELECT COALESCE(MAX(position), 0) FROM events`).Scan(&h); err != nil {
 		return 0, s.readErr(ctx, "head", err)
 	}
 	return h, nil
@@ -256,7 +256,7 @@ func (s *Store) LoadSnapshot(ctx context.Context, streamID string, maxVersion in
 	snap := es.Snapshot{StreamID: streamID}
 	var state []byte
 	var recorded int64
-	err := s.readDB.QueryRowContext(ctx, `SELECT version, schema_version, state, recorded_at FROM snapshots
+	err := s.read.QueryRowContext(ctx, `SELECT version, schema_version, state, recorded_at FROM snapshots
 		WHERE stream_id = $1 AND version <= $2 ORDER BY version DESC LIMIT 1`, streamID, maxVersion).
 		Scan(&snap.Version, &snap.SchemaVersion, &state, &recorded)
 	if errors.Is(err, sql.ErrNoRows) {

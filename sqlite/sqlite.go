@@ -61,7 +61,9 @@ type Store struct {
 	writeDB *sql.DB   // one connection, owned by the writer goroutine
 	conn    *sql.Conn // the writer's connection
 	stmts   writeStmts
-	readDB  *sql.DB // readers, DB(), migrations
+	readDB  *sql.DB    // readers, DB(), migrations
+	read    readPool   // readDB with prepared statements: DB() and the store's reads
+	txStmts *stmtCache // Commit.Apply's statements, prepared on conn (writer goroutine)
 
 	reqs       chan *request
 	writerDone chan struct{}
@@ -203,6 +205,8 @@ func Open(ctx context.Context, path string, opts ...Option) (*Store, error) {
 	s.readDB.SetMaxIdleConns(o.readConns)
 	s.readDB.SetConnMaxIdleTime(0)
 	s.readDB.SetConnMaxLifetime(0)
+	s.read = readPool{db: s.readDB, cache: newStmtCache(s.readDB.PrepareContext)}
+	s.txStmts = newStmtCache(func(_ context.Context, q string) (*sql.Stmt, error) { return s.conn.PrepareContext(bg, q) })
 
 	sub, _ := fs.Sub(migrations, "migrations")
 	if err := s.migrate(ctx, "es", sub); err != nil {
@@ -214,6 +218,8 @@ func Open(ctx context.Context, path string, opts ...Option) (*Store, error) {
 	var head, last int64
 	if err := s.conn.QueryRowContext(ctx, `SELECT COALESCE(MAX(position), 0), COALESCE(MAX(recorded_at), 0) FROM events`).Scan(&head, &last); err != nil {
 		s.stmts.close()
+		s.txStmts.close()
+		s.read.cache.close()
 		return fail(fmt.Errorf("sqlite: read head: %w", err))
 	}
 	s.head.Store(head)
@@ -248,7 +254,7 @@ func (s *Store) Dialect() string { return "sqlite" }
 // DB is the read pool. Statements are autocommitted; an explicit transaction
 // on it (BeginTx) takes the write lock at BEGIN (busy timeout applies), so it
 // serialises with the writer. Prefer Commit.Apply for read-model writes.
-func (s *Store) DB() es.SQL { return s.readDB }
+func (s *Store) DB() es.SQL { return s.read }
 
 // Close stops accepting work, lets the writer finish every queued commit, and
 // closes the file. Later calls return nil; every other method returns
@@ -263,6 +269,8 @@ func (s *Store) Close() error {
 		<-s.writerDone
 		close(s.closedCh)
 		s.stmts.close()
+		s.txStmts.close()
+		s.read.cache.close()
 		errs := []error{s.conn.Close(), s.writeDB.Close(), s.readDB.Close()}
 		if err := errors.Join(errs...); err != nil {
 			s.closeErr = fmt.Errorf("sqlite: close: %w", err)

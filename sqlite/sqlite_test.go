@@ -2,6 +2,7 @@ package sqlite_test
 
 import (
 	"context"
+	"database/sql"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -302,4 +303,87 @@ func TestApplyPanic(t *testing.T) {
 		t.Fatal("panicking Apply: no error")
 	}
 	add(t, s, "a", es.NoStream, 1)
+}
+
+// Queries run as cached prepared statements behave as unprepared ones: a
+// query run again while its own rows are still open (DB() and Apply), a
+// query after the schema it prepared against changed, and more distinct
+// queries than the cache holds.
+func TestPreparedStatementsLikeUnprepared(t *testing.T) {
+	ctx := t.Context()
+	s, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "p.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	db := s.DB()
+	if _, err := db.ExecContext(ctx, `CREATE TABLE kv (k INTEGER PRIMARY KEY, v TEXT)`); err != nil {
+		t.Fatal(err)
+	}
+	for i := range 3 {
+		if _, err := db.ExecContext(ctx, `INSERT INTO kv (k, v) VALUES ($1, $2)`, i, fmt.Sprint("v", i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	const all = `SELECT k FROM kv ORDER BY k`
+	nested := func(q func(string) (*sql.Rows, error)) string {
+		outer, err := q(all)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer outer.Close()
+		var got string
+		for outer.Next() {
+			var k int
+			if err := outer.Scan(&k); err != nil {
+				t.Fatal(err)
+			}
+			inner, err := q(all)
+			if err != nil {
+				t.Fatal(err)
+			}
+			n := 0
+			for inner.Next() {
+				n++
+			}
+			inner.Close()
+			got += fmt.Sprintf("%d:%d ", k, n)
+		}
+		if err := outer.Err(); err != nil {
+			t.Fatal(err)
+		}
+		return got
+	}
+	if got := nested(func(q string) (*sql.Rows, error) { return db.QueryContext(ctx, q) }); got != "0:3 1:3 2:3 " {
+		t.Fatalf("DB(): nested runs of one query gave %q", got)
+	}
+	var inApply string
+	if _, err := s.Commit(ctx, es.Commit{Apply: func(ctx context.Context, tx es.SQL, _ []es.Event) error {
+		inApply = nested(func(q string) (*sql.Rows, error) { return tx.QueryContext(ctx, q) })
+		for i := range 3 { // the same Exec and QueryRow again and again
+			if _, err := tx.ExecContext(ctx, `UPDATE kv SET v = v || 'x' WHERE k = $1`, i); err != nil {
+				return err
+			}
+		}
+		return nil
+	}}); err != nil {
+		t.Fatal(err)
+	}
+	if inApply != "0:3 1:3 2:3 " {
+		t.Fatalf("Apply: nested runs of one query gave %q", inApply)
+	}
+	// the schema changes under a prepared statement
+	if _, err := db.ExecContext(ctx, `ALTER TABLE kv ADD COLUMN w TEXT DEFAULT 'w'`); err != nil {
+		t.Fatal(err)
+	}
+	var v string
+	if err := db.QueryRowContext(ctx, `SELECT * FROM kv WHERE k = $1`, 1).Scan(new(int), &v, new(string)); err != nil || v != "v1x" {
+		t.Fatalf("after ALTER TABLE: %q, %v", v, err)
+	}
+	for i := range 600 { // more distinct queries than the cache holds
+		var n int
+		if err := db.QueryRowContext(ctx, fmt.Sprintf(`SELECT COUNT(*) + %d FROM kv`, i)).Scan(&n); err != nil || n != 3+i {
+			t.Fatalf("query %d: %d, %v", i, n, err)
+		}
+	}
 }

@@ -373,7 +373,7 @@ func (s *Store) runApply(r *request, events []es.Event) (err error) {
 		}
 	}()
 	ctx := context.WithValue(r.ctx, applyKey{}, s)
-	return r.commit.Apply(ctx, txSQL{conn: s.conn, ctx: r.ctx}, events)
+	return r.commit.Apply(ctx, txSQL{conn: s.conn, stmts: s.txStmts, ctx: r.ctx}, events)
 }
 
 // originals decides what a commit whose event ids (some or all) already exist
@@ -442,8 +442,9 @@ func encodeMetadata(md es.Metadata) (string, error) {
 // txSQL is the transaction given to Commit.Apply. It runs statements with the
 // writer's context (see bg) after checking the commit's own ctx.
 type txSQL struct {
-	conn *sql.Conn
-	ctx  context.Context
+	conn  *sql.Conn
+	stmts *stmtCache // Exec and QueryRow only: a query's rows may still be open when it runs again
+	ctx   context.Context
 }
 
 // applyKey marks the ctx given to Commit.Apply (its value is the store).
@@ -471,6 +472,9 @@ func (t txSQL) ExecContext(_ context.Context, q string, args ...any) (sql.Result
 	if txControl(q) {
 		return nil, errTxControl
 	}
+	if st := t.stmts.stmt(bg, q); st != nil {
+		return st.ExecContext(bg, args...)
+	}
 	return t.conn.ExecContext(bg, q, args...)
 }
 
@@ -485,6 +489,9 @@ func (t txSQL) QueryContext(_ context.Context, q string, args ...any) (*sql.Rows
 }
 
 func (t txSQL) QueryRowContext(_ context.Context, q string, args ...any) *sql.Row {
+	if st := t.stmts.stmt(bg, q); st != nil {
+		return st.QueryRowContext(bg, args...)
+	}
 	return t.conn.QueryRowContext(bg, q, args...)
 }
 
