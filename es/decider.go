@@ -90,24 +90,38 @@ func (a *Aggregate[S, C]) Load(ctx context.Context, streamID string, q StreamQue
 // version it read as Expected) and the state after it, without storing anything.
 // Consumers use it to build a Commit that also carries their inbox id.
 func (a *Aggregate[S, C]) Decide(ctx context.Context, streamID string, cmd C) (Append, S, error) {
+	return a.DecideAll(ctx, streamID, []C{cmd}, nil)
+}
+
+// DecideAll is Decide for several commands in order, each deciding on the
+// state the previous ones left: one load and one Append for all of them (a
+// batch consumer's messages to one stream). The events of cmds[i] carry
+// mds[i] (the context's metadata when mds is nil). An error of any command
+// fails them all.
+func (a *Aggregate[S, C]) DecideAll(ctx context.Context, streamID string, cmds []C, mds []Metadata) (Append, S, error) {
 	cur, err := a.Load(ctx, streamID, StreamQuery{})
 	if err != nil {
 		return Append{}, cur.State, err
 	}
-	vals, err := a.Decider.Decide(cur.State, cmd)
-	if err != nil {
-		return Append{}, cur.State, err
-	}
-	md := MetadataFrom(ctx)
 	app := Append{StreamID: streamID, StreamType: a.StreamType, Expected: cur.Version}
 	st := cur.State
-	for _, v := range vals {
-		e, err := a.Registry.Encode(a.NewID(), v, md)
+	for i, cmd := range cmds {
+		vals, err := a.Decider.Decide(st, cmd)
 		if err != nil {
 			return Append{}, cur.State, err
 		}
-		app.Events = append(app.Events, e)
-		st = a.Decider.Evolve(st, v)
+		md := MetadataFrom(ctx)
+		if mds != nil {
+			md = mds[i]
+		}
+		for _, v := range vals {
+			e, err := a.Registry.Encode(a.NewID(), v, md)
+			if err != nil {
+				return Append{}, cur.State, err
+			}
+			app.Events = append(app.Events, e)
+			st = a.Decider.Evolve(st, v)
+		}
 	}
 	return app, st, nil
 }

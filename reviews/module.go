@@ -75,7 +75,7 @@ func (m *Module) Start(ctx context.Context, h es.Host) error {
 
 	h.Consume(consumerProducts, []string{"ProductCreated", "ProductDeactivated"}, m.onProduct)
 	h.Consume(consumerDeliveries, []string{"OrderDelivered"}, m.onOrderDelivered)
-	h.Consume(consumerAggregator, []string{ReviewPublished.Name(), ReviewReturnedToModeration.Name()}, m.aggregateRating)
+	h.ConsumeBatch(consumerAggregator, []string{ReviewPublished.Name(), ReviewReturnedToModeration.Name()}, m.aggregateRatings)
 	h.Project(es.Projection{Name: projectionCache, Apply: m.projectRatings, Reset: m.resetRatings})
 	go m.warmCache(context.WithoutCancel(ctx))
 	return nil

@@ -123,32 +123,60 @@ func (m *Module) onOrderDelivered(ctx context.Context, msg es.Message) (es.Commi
 	}}, nil
 }
 
-// aggregateRating is the rating aggregator: a review entering or leaving the
-// published set updates its product's rating stream (once: the inbox).
-func (m *Module) aggregateRating(ctx context.Context, msg es.Message) (es.Commit, error) {
+// aggregateRatings is the rating aggregator: each review entering or leaving
+// the published set updates its product's rating stream (once: the inbox). A
+// batch loads each product's stream once and appends one RatingUpdated per
+// change, in order.
+func (m *Module) aggregateRatings(ctx context.Context, msgs []es.Message) (es.Commit, error) {
 	at := m.clock.Now().Format(timeFormat)
-	var c ratingChange
+	changes := map[string][]ratingChange{}
+	mds := map[string][]es.Metadata{}
+	var products []string // in order of first change
+	for _, msg := range msgs {
+		c, ok, err := ratingChangeOf(msg, at)
+		if err != nil {
+			return es.Commit{}, err
+		}
+		if !ok {
+			continue
+		}
+		if _, seen := changes[c.ProductID]; !seen {
+			products = append(products, c.ProductID)
+		}
+		changes[c.ProductID] = append(changes[c.ProductID], c)
+		mds[c.ProductID] = append(mds[c.ProductID], es.MetadataFrom(es.HandlerContext(ctx, msg)))
+	}
+	var cm es.Commit
+	for _, p := range products {
+		app, _, err := m.ratings.DecideAll(ctx, "rating-"+p, changes[p], mds[p])
+		if err != nil {
+			return es.Commit{}, err
+		}
+		if len(app.Events) > 0 {
+			cm.Appends = append(cm.Appends, app)
+		}
+	}
+	return cm, nil
+}
+
+// ratingChangeOf is the change msg makes to its product's rating (false for
+// other types).
+func ratingChangeOf(msg es.Message, at string) (ratingChange, bool, error) {
 	switch msg.Type {
 	case ReviewPublished.Name():
 		v, err := ReviewPublished.DecodeMessage(msg)
 		if err != nil {
-			return es.Commit{}, es.Permanent(err)
+			return ratingChange{}, false, es.Permanent(err)
 		}
-		c = ratingChange{ProductID: v.ProductID, Rating: v.Rating, Publish: true, At: at}
+		return ratingChange{ProductID: v.ProductID, Rating: v.Rating, Publish: true, At: at}, true, nil
 	case ReviewReturnedToModeration.Name():
 		v, err := ReviewReturnedToModeration.DecodeMessage(msg)
 		if err != nil {
-			return es.Commit{}, es.Permanent(err)
+			return ratingChange{}, false, es.Permanent(err)
 		}
-		c = ratingChange{ProductID: v.ProductID, Rating: v.Rating, Publish: false, At: at}
-	default:
-		return es.Commit{}, nil
+		return ratingChange{ProductID: v.ProductID, Rating: v.Rating, Publish: false, At: at}, true, nil
 	}
-	app, _, err := m.ratings.Decide(ctx, "rating-"+c.ProductID, c)
-	if err != nil || len(app.Events) == 0 {
-		return es.Commit{}, err
-	}
-	return es.Commit{Appends: []es.Append{app}}, nil
+	return ratingChange{}, false, nil
 }
 
 // projectRatings is the rating cache projection: RatingUpdated events into
