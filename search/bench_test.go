@@ -188,22 +188,11 @@ func category(id, parent string) es.Message {
 
 // commitAll applies msgs in one commit (bulk seeding, not the consumer path).
 func commitAll(tb testing.TB, st es.Store, msgs []es.Message) {
-	var applies []func(context.Context, es.SQL, []es.Event) error
-	for _, m := range msgs {
-		c, err := Apply(m)
-		if err != nil {
-			tb.Fatal(err)
-		}
-		applies = append(applies, c.Apply)
+	c, err := ApplyBatch(msgs)
+	if err != nil {
+		tb.Fatal(err)
 	}
-	if _, err := st.Commit(context.Background(), es.Commit{Apply: func(ctx context.Context, tx es.SQL, evs []es.Event) error {
-		for _, a := range applies {
-			if err := a(ctx, tx, evs); err != nil {
-				return err
-			}
-		}
-		return nil
-	}}); err != nil {
+	if _, err := st.Commit(context.Background(), c); err != nil {
 		tb.Fatal(err)
 	}
 }
@@ -310,10 +299,17 @@ func pct(d []time.Duration, p int) float64 {
 // the platform stores it) while the indexer catches up from the tables beside
 // it. It reports the consumer's rate, the end-to-end rate (events / time until
 // the last one is searchable) and the indexer's rate alone (a full rebuild).
+// workers=N applies one event per commit with N workers (the baseline);
+// batch=N applies N events per commit, as the platform's batch consumer does
+// with a backlog.
 func BenchmarkIndexCatchUp(b *testing.B) {
 	const events = 20_000
-	for _, workers := range []int{1, 8} {
-		b.Run(fmt.Sprintf("workers=%d", workers), func(b *testing.B) {
+	for _, mode := range []struct{ workers, batch int }{{1, 1}, {8, 1}, {1, 256}} {
+		name := fmt.Sprintf("workers=%d", mode.workers)
+		if mode.batch > 1 {
+			name = fmt.Sprintf("batch=%d", mode.batch)
+		}
+		b.Run(name, func(b *testing.B) {
 			for range b.N {
 				b.StopTimer()
 				dir := b.TempDir()
@@ -351,18 +347,20 @@ func BenchmarkIndexCatchUp(b *testing.B) {
 					}
 				}()
 				var wg sync.WaitGroup
-				next := make(chan es.Message)
-				for range workers {
+				next := make(chan []es.Message)
+				for range mode.workers {
 					wg.Add(1)
 					go func() {
 						defer wg.Done()
-						for m := range next {
-							c, err := Apply(m)
+						for ms := range next {
+							c, err := ApplyBatch(ms)
 							if err != nil {
 								b.Error(err)
 								return
 							}
-							c.InboxID = ConsumerName + "/" + m.ID
+							for _, m := range ms {
+								c.InboxIDs = append(c.InboxIDs, ConsumerName+"/"+m.ID)
+							}
 							if _, err := st.Commit(ctx, c); err != nil {
 								b.Error(err)
 								return
@@ -370,8 +368,8 @@ func BenchmarkIndexCatchUp(b *testing.B) {
 						}
 					}()
 				}
-				for _, m := range msgs {
-					next <- m
+				for ms := range slices.Chunk(msgs, mode.batch) {
+					next <- ms
 				}
 				close(next)
 				wg.Wait()

@@ -170,6 +170,30 @@ func Apply(m es.Message) (es.Commit, error) {
 	}}, nil
 }
 
+// ApplyBatch is Apply for several messages (the products consumer's batch):
+// one commit running each message's writes in order. A message Apply refuses
+// fails the batch (the platform then applies the messages one at a time).
+func ApplyBatch(ms []es.Message) (es.Commit, error) {
+	var applies []func(context.Context, es.SQL, []es.Event) error
+	for _, m := range ms {
+		c, err := Apply(m)
+		if err != nil {
+			return es.Commit{}, err
+		}
+		if c.Apply != nil {
+			applies = append(applies, c.Apply)
+		}
+	}
+	return es.Commit{Apply: func(ctx context.Context, tx es.SQL, evs []es.Event) error {
+		for _, a := range applies {
+			if err := a(ctx, tx, evs); err != nil {
+				return err
+			}
+		}
+		return nil
+	}}, nil
+}
+
 // nextSeq takes the next change number. The single meta row serialises the
 // writers that take one, so seqs become visible in order: an indexer that
 // has seen seq n has seen every change up to n.

@@ -130,7 +130,7 @@ func (m *Module) Start(ctx context.Context, h es.Host) error {
 		return err
 	}
 	m.svc = &Service{db: h.Store().DB(), idx: idx}
-	h.Consume("products", consumed, func(ctx context.Context, msg es.Message) (es.Commit, error) { return Apply(msg) })
+	h.ConsumeBatch("products", consumed, func(ctx context.Context, ms []es.Message) (es.Commit, error) { return ApplyBatch(ms) })
 	h.Project(es.Projection{
 		Name:  ProjectionName,
 		Apply: func(context.Context, es.SQL, []es.Event) error { return nil }, // search's own log is empty

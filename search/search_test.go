@@ -21,6 +21,7 @@ type env struct {
 	h     *estest.Host
 	pos   int64
 	clock time.Time
+	held  *[]es.Message // when set, send holds messages here instead of applying them
 }
 
 func newEnv(t *testing.T, dir string) *env {
@@ -51,6 +52,10 @@ func (e *env) send(typ string, data any) {
 	e.pos++
 	m := estest.Message(e.t, typ, "", data)
 	m.Position, m.Time = e.pos, e.clock
+	if e.held != nil {
+		*e.held = append(*e.held, m)
+		return
+	}
 	if _, err := e.h.Apply(context.Background(), m); err != nil {
 		e.t.Fatal(err)
 	}
@@ -397,5 +402,54 @@ func TestCloseStopsLoop(t *testing.T) {
 	}
 	if err := m.Close(); err != nil {
 		t.Fatalf("second Close: %v", err)
+	}
+}
+
+// The products consumer's batch (ApplyBatch: one commit for many messages)
+// leaves the read model as applying them one at a time does.
+func TestBatchAppliesLikeOneAtATime(t *testing.T) {
+	var msgs []es.Message
+	held := newEnv(t, t.TempDir())
+	held.held = &msgs
+	f := seed(held)
+	level := map[string]any{"levels": []map[string]any{{"productId": f.hiking, "variantId": "", "onHand": 5, "reserved": 0, "available": 5}}}
+	held.send("RatingUpdated", map[string]any{"productId": f.hiking, "averageRating": 4.25, "reviewCount": 4})
+	held.send("InventoryRestocked", level)
+	held.send("ProductUpdated", map[string]any{"productId": f.linen, "updatedFields": []string{"name"}, "name": "Linen Blouse",
+		"description": "Relaxed summer top", "categoryId": f.shirts, "price": acme.Money{Amount: 4999, Currency: "USD"}})
+	held.send("ProductDeactivated", map[string]any{"productId": f.denim})
+	held.send("ProductDeactivated", map[string]any{"productId": f.denim})
+
+	single, batch := newEnv(t, t.TempDir()), newEnv(t, t.TempDir())
+	for _, m := range msgs {
+		if _, err := single.h.Apply(context.Background(), m); err != nil {
+			t.Fatal(err)
+		}
+	}
+	c, err := ApplyBatch(msgs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, m := range msgs {
+		c.InboxIDs = append(c.InboxIDs, ConsumerName+"/"+m.ID)
+	}
+	if _, err := batch.h.Store().Commit(context.Background(), c); err != nil {
+		t.Fatal(err)
+	}
+	for _, q := range []string{"sort=newest&pageSize=100", "q=jacket&sort=rating", "q=blouse", "q=denim",
+		"categoryId=" + f.clothing, "inStock=true", "minPrice=5000&sort=price_asc"} {
+		a, b := single.search(q), batch.search(q)
+		if len(a) == 0 && q == "sort=newest&pageSize=100" {
+			t.Fatal("nothing applied")
+		}
+		if !slices.Equal(a, b) {
+			t.Fatalf("%s: one at a time %+v\nbatched %+v", q, a, b)
+		}
+	}
+	// a message the batch cannot apply fails the whole batch, leaving it to
+	// the platform's one-at-a-time fallback
+	bad := es.Message{ID: acme.NewID(), Type: "ProductCreated", Data: []byte(`{"name":"no id"}`)}
+	if _, err := ApplyBatch(append(slices.Clone(msgs), bad)); !es.IsPermanent(err) {
+		t.Fatalf("batch with an undecodable message: %v, want a permanent error", err)
 	}
 }
