@@ -14,6 +14,7 @@ import (
 
 	"acme"
 	"acme/es"
+	"acme/httpapi"
 	"acme/natsbus"
 )
 
@@ -303,4 +304,63 @@ func relayRun(b *testing.B, alpha es.Store, n int) time.Duration {
 	_ = p.Close()
 	_ = bus.Close()
 	return d
+}
+
+// BenchmarkMessagingConsumerBatch: a consumer in another context applying a
+// backlog of n events from the bus, one upsert per message: registered with
+// Consume (one commit and one inbox row per message: the baseline) and with
+// ConsumeBatch (what the bus has ready, up to Config.MaxBatch, per commit).
+func BenchmarkMessagingConsumerBatch(b *testing.B) {
+	const n = 20000
+	for _, batch := range []bool{false, true} {
+		b.Run(fmt.Sprintf("batch=%v", batch), func(b *testing.B) {
+			for range b.N {
+				dir := b.TempDir()
+				bus := embeddedBus(b)
+				alpha, beta := openStore(b, dir, "alpha"), openStore(b, dir, "beta")
+				migrateSeen(b, beta)
+				fillLog(b, alpha, n)
+				p := newPlatform(b, bus, nil)
+				p.Host("alpha", alpha)
+				var calls atomic.Int64
+				one := countingHandler(&calls)
+				hb := p.Host("beta", beta)
+				if batch {
+					hb.ConsumeBatch("things", []string{"ThingHappened"}, func(ctx context.Context, ms []es.Message) (es.Commit, error) {
+						var applies []func(context.Context, es.SQL, []es.Event) error
+						for _, m := range ms {
+							c, err := one(ctx, m)
+							if err != nil {
+								return es.Commit{}, err
+							}
+							applies = append(applies, c.Apply)
+						}
+						return es.Commit{Apply: func(ctx context.Context, tx es.SQL, evs []es.Event) error {
+							for _, a := range applies {
+								if err := a(ctx, tx, evs); err != nil {
+									return err
+								}
+							}
+							return nil
+						}}, nil
+					})
+				} else {
+					hb.Consume("things", []string{"ThingHappened"}, one)
+				}
+				b.ResetTimer()
+				start := time.Now()
+				if err := p.Start(context.Background()); err != nil {
+					b.Fatal(err)
+				}
+				ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+				if err := p.Await(ctx, httpapi.Position{"alpha": int64(n)}, []string{"beta.things"}); err != nil {
+					b.Fatal(err)
+				}
+				cancel()
+				b.ReportMetric(n/time.Since(start).Seconds(), "events/s")
+				b.StopTimer()
+				_ = p.Close()
+			}
+		})
+	}
 }

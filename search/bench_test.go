@@ -304,7 +304,7 @@ func pct(d []time.Duration, p int) float64 {
 // with a backlog.
 func BenchmarkIndexCatchUp(b *testing.B) {
 	const events = 20_000
-	for _, mode := range []struct{ workers, batch int }{{1, 1}, {8, 1}, {1, 256}} {
+	for _, mode := range []struct{ workers, batch int }{{1, 1}, {8, 1}, {1, 64}, {1, 256}} {
 		name := fmt.Sprintf("workers=%d", mode.workers)
 		if mode.batch > 1 {
 			name = fmt.Sprintf("batch=%d", mode.batch)
