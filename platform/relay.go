@@ -64,16 +64,12 @@ func (r *relay) tail(ctx context.Context) error {
 	}()
 	r.published.Store(cp)
 	p.progress.signal()
+	// more: the last read was a full batch, so read again at once. Otherwise
+	// wait first: Wait returns at once when the log is past cp, and an idle
+	// relay costs no query per commit beyond the one read.
+	more := true
 	for {
-		events, err := s.ReadAll(ctx, cp, p.cfg.RelayBatch)
-		if err != nil {
-			if ctx.Err() != nil {
-				return nil
-			}
-			return err
-		}
-		if len(events) == 0 {
-			r.observeLag(ctx, cp)
+		if !more {
 			wctx, cancel := ctx, context.CancelFunc(func() {})
 			if cp != stored {
 				wctx, cancel = context.WithTimeout(ctx, checkpointEvery)
@@ -90,7 +86,19 @@ func (r *relay) tail(ctx context.Context) error {
 				if err := flush(ctx); err != nil { // idle: record the checkpoint
 					return err
 				}
+				continue
 			}
+		}
+		events, err := s.ReadAll(ctx, cp, p.cfg.RelayBatch)
+		if err != nil {
+			if ctx.Err() != nil {
+				return nil
+			}
+			return err
+		}
+		if len(events) == 0 {
+			more = false
+			r.observeLag(ctx, cp)
 			continue
 		}
 		envs := make([]es.Envelope, len(events))
@@ -113,7 +121,11 @@ func (r *relay) tail(ctx context.Context) error {
 		r.published.Store(cp)
 		p.metrics.relayPublished.WithLabelValues(r.h.name).Add(float64(len(events)))
 		p.metrics.relayPosition.WithLabelValues(r.h.name).Set(float64(cp))
-		r.observeLag(ctx, cp)
+		if more = len(events) >= p.cfg.RelayBatch; more {
+			r.observeLag(ctx, cp)
+		} else {
+			p.metrics.relayLag.WithLabelValues(r.h.name).Set(0) // read to the head
+		}
 		p.progress.signal()
 		if cp-stored >= checkpointBatch || time.Since(storedAt) >= checkpointEvery {
 			if err := flush(ctx); err != nil {
