@@ -26,7 +26,8 @@ import (
 //	go test -run XXX -bench 'SearchProducts' -benchtime 2000x ./search
 //	go test -run XXX -bench 'IndexCatchUp' -benchtime 1x ./search
 //
-// -short skips the 100,000-product catalog.
+// -short skips the 100,000-product catalog; ACME_SEARCH_BENCH_KIND="word+price+sort"
+// runs one query kind of the mix only (for a profile).
 
 var (
 	adjectives = strings.Fields(`red blue green black white grey brown yellow orange purple pink navy olive classic modern vintage
@@ -241,8 +242,12 @@ func BenchmarkSearchProducts(b *testing.B) {
 			byKind := map[string][]time.Duration{}
 			cpu0 := cpuTime()
 			b.ResetTimer()
+			only := os.Getenv("ACME_SEARCH_BENCH_KIND") // one query kind (for a profile)
 			for range b.N {
 				kind, raw := queryMix(r, c.cats)
+				for only != "" && kind != only {
+					kind, raw = queryMix(r, c.cats)
+				}
 				v, _ := url.ParseQuery(raw)
 				start := time.Now()
 				q, err := ParseQuery(v)

@@ -217,13 +217,17 @@ func (s *Service) Search(ctx context.Context, q Query) (httpapi.List[Summary], e
 	}
 	req := bleve.NewSearchRequestOptions(bq, q.PageSize, (q.Page-1)*q.PageSize, false)
 	// Sort keys are score and doc values only: sorting by _id (or any
-	// stored field) would decompress every hit's stored document.
+	// stored field) would decompress every hit's stored document. Price
+	// sorts are not scored: scoring every hit of a common word halved their
+	// speed at 100,000 products, and only ties on the exact price would use it.
 	switch q.Sort {
 	case SortRelevance: // the default order: score, descending
 	case SortPriceAsc:
-		req.SortBy([]string{sPrice, "-_score"})
+		req.SortBy([]string{sPrice})
+		req.Score = "none"
 	case SortPriceDesc:
-		req.SortBy([]string{"-" + sPrice, "-_score"})
+		req.SortBy([]string{"-" + sPrice})
+		req.Score = "none"
 	case SortNewest:
 		req.SortBy([]string{"-" + sCreated})
 		req.Score = "none" // the score is not used

@@ -224,8 +224,38 @@ func Open(ctx context.Context, path string, opts ...Option) (*Store, error) {
 	}
 	s.head.Store(head)
 	s.lastRecorded = last
+	s.optimize(ctx)
 	go s.run()
+	go s.optimizeEvery(optimizeInterval)
 	return s, nil
+}
+
+// optimizeInterval is how often the planner's statistics are refreshed.
+const optimizeInterval = 10 * time.Minute
+
+// optimize refreshes the query planner's statistics (PRAGMA optimize: an
+// ANALYZE, bounded by analysis_limit, of the tables that changed a lot since
+// the last one). Without them SQLite cannot tell a selective index from a
+// broad one: a read model's filter on a small category scanned the whole
+// newest-first index (3 ms) instead of the category's rows (0.7 ms).
+// Best effort: a failure only leaves the old statistics.
+func (s *Store) optimize(ctx context.Context) {
+	_, _ = s.readDB.ExecContext(ctx, `PRAGMA analysis_limit = 20000; PRAGMA optimize = 0x10002`)
+}
+
+func (s *Store) optimizeEvery(d time.Duration) {
+	t := time.NewTicker(d)
+	defer t.Stop()
+	for {
+		select {
+		case <-s.closedCh:
+			return
+		case <-t.C:
+			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+			s.optimize(ctx)
+			cancel()
+		}
+	}
 }
 
 // Opener returns an es.Opener that opens <dataDir>/<name>.db, creating dataDir.

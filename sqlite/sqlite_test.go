@@ -387,3 +387,35 @@ func TestPreparedStatementsLikeUnprepared(t *testing.T) {
 		}
 	}
 }
+
+// Open refreshes the planner's statistics of the tables already filled, so
+// the planner can tell a selective index from a broad one.
+func TestOpenAnalyzesFilledTables(t *testing.T) {
+	ctx := t.Context()
+	path := filepath.Join(t.TempDir(), "a.db")
+	s, err := sqlite.Open(ctx, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	db := s.DB()
+	if _, err := db.ExecContext(ctx, `CREATE TABLE items (id INTEGER PRIMARY KEY, kind TEXT); CREATE INDEX items_kind ON items (kind)`); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.ExecContext(ctx, `WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 5000)
+		INSERT INTO items (id, kind) SELECT i, 'k' || (i % 50) FROM n`); err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	if s, err = sqlite.Open(ctx, path); err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	var stat string
+	if err := s.DB().QueryRowContext(ctx, `SELECT stat FROM sqlite_stat1 WHERE idx = 'items_kind'`).Scan(&stat); err != nil {
+		t.Fatalf("no statistics for items_kind after Open: %v", err)
+	}
+	var rows, perKind int
+	if _, err := fmt.Sscanf(stat, "%d %d", &rows, &perKind); err != nil || rows != 5000 || perKind < 50 || perKind > 200 {
+		t.Fatalf("items_kind statistics %q, want 5000 rows and about 100 per kind (estimated: analysis_limit)", stat)
+	}
+}
