@@ -85,15 +85,17 @@ type subscription struct {
 
 // pull runs Fetch loops: each pull request expires after FetchWait, so a lost
 // or stalled request costs at most that long (never the 30 s default).
+//
+// The expiry is the server's (FetchMaxWait), not a client context: nats.go
+// drops what reaches a fetch after its context ended, and a message the
+// server sent just before the expiry, late on a loaded machine, then waited
+// out the ack wait (a 33 s checkout among 1,500 under load). The client waits
+// a second past the expiry for such stragglers.
 func (s *subscription) pull(ctx context.Context, c jetstream.Consumer) {
 	defer s.wg.Done()
 	for ctx.Err() == nil {
-		// The pull request expires after FetchWait (90 % of it, the rest is the
-		// client's margin) and ends at once when the subscription closes.
-		fctx, cancel := context.WithTimeout(ctx, s.b.opts.FetchWait)
-		batch, err := c.Fetch(s.b.opts.FetchBatch, jetstream.FetchContext(fctx))
+		batch, err := c.Fetch(s.b.opts.FetchBatch, jetstream.FetchMaxWait(s.b.opts.FetchWait))
 		if err != nil {
-			cancel()
 			if s.b.isClosed() {
 				return
 			}
@@ -104,7 +106,22 @@ func (s *subscription) pull(ctx context.Context, c jetstream.Consumer) {
 			}
 			continue
 		}
-		for m := range batch.Messages() {
+		if !s.handOut(ctx, batch.Messages()) {
+			return
+		}
+	}
+}
+
+// handOut passes a fetch's messages to Next until the fetch ends (true) or
+// the subscription closes (false): then what the fetch still brings is
+// nak'ed as it arrives, so it is redelivered at once, not after the ack wait.
+func (s *subscription) handOut(ctx context.Context, msgs <-chan jetstream.Msg) bool {
+	for {
+		select {
+		case m, ok := <-msgs:
+			if !ok {
+				return true
+			}
 			md, err := m.Metadata()
 			n := 1
 			if err == nil {
@@ -114,11 +131,21 @@ func (s *subscription) pull(ctx context.Context, c jetstream.Consumer) {
 			select {
 			case s.ch <- d:
 			case <-ctx.Done():
-				// Not handed out: let it be redelivered soon.
 				_ = m.NakWithDelay(0)
+				go nakAll(msgs)
+				return false
 			}
+		case <-ctx.Done():
+			go nakAll(msgs)
+			return false
 		}
-		cancel()
+	}
+}
+
+// nakAll naks the rest of a fetch (it ends at the fetch's expiry).
+func nakAll(msgs <-chan jetstream.Msg) {
+	for m := range msgs {
+		_ = m.NakWithDelay(0)
 	}
 }
 

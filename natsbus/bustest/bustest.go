@@ -43,6 +43,7 @@ func Run(t *testing.T, open Open) {
 		{"NoStallUnderLoadWithExplicitAcks", testNoStall},
 		{"IdleConsumerWakesPromptly", testIdleWakes},
 		{"TryNextGathersReadyDeliveries", testTryNext},
+		{"CloseReleasesDeliveriesNotHandedOut", testCloseReleases},
 		{"DeadLetters", testDeadLetters},
 		{"Lease", testLease},
 		{"ClosedBus", testClosed},
@@ -611,5 +612,32 @@ func testTryNext(t *testing.T, b es.Bus) {
 	_ = s.Close()
 	if _, ok := s.TryNext(); ok {
 		t.Fatal("TryNext on a closed subscription returned a delivery")
+	}
+}
+
+// testCloseReleases: what a subscription fetched but did not hand out when it
+// closed goes to the next subscriber of the durable at once, not after the
+// ack wait (a minute here). Redeliveries may come in any order.
+func testCloseReleases(t *testing.T, b es.Bus) {
+	o := owner()
+	var ms []es.Message
+	for i := 1; i <= 10; i++ {
+		ms = append(ms, msg("Thing", i))
+	}
+	publish(t, b, evt(o, "Thing"), ms...)
+	s := subscribe(t, b, o+"_rel", time.Minute, evt(o, "Thing"))
+	ack(t, next(t, s, 5*time.Second))
+	_ = s.Close()
+	s2 := subscribe(t, b, o+"_rel", time.Minute, evt(o, "Thing"))
+	defer s2.Close()
+	got := map[int64]bool{}
+	for range 9 {
+		d := next(t, s2, 10*time.Second)
+		p := d.Message().Position
+		if p < 2 || p > 10 || got[p] {
+			t.Fatalf("got message %d (have %v); want each of 2..10 once", p, got)
+		}
+		got[p] = true
+		ack(t, d)
 	}
 }
