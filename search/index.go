@@ -152,6 +152,22 @@ func (x *indexer) search(ctx context.Context, req *bleve.SearchRequest) (*bleve.
 	return x.idx.SearchInContext(ctx, req)
 }
 
+// hasTerm reports whether term is in field's dictionary on the live index.
+func (x *indexer) hasTerm(field, term string) bool {
+	x.mu.RLock()
+	defer x.mu.RUnlock()
+	if x.idx == nil {
+		return false
+	}
+	d, err := x.idx.FieldDictRange(field, []byte(term), []byte(term))
+	if err != nil {
+		return false
+	}
+	defer d.Close()
+	e, err := d.Next()
+	return err == nil && e != nil && e.Term == term
+}
+
 // head is the seq of the newest change in the source tables, and the rebuild counter.
 func (x *indexer) head(ctx context.Context) (seq, rebuild int64, err error) {
 	err = x.db.QueryRowContext(ctx, `SELECT seq, rebuild FROM search_meta WHERE id = 1`).Scan(&seq, &rebuild)

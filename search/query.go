@@ -138,7 +138,10 @@ func terms(q string) []string {
 // textQuery: every word must match name or description, each word by any of
 // its stem (English analyzer), as a prefix, or within one typo; matches in the
 // name weigh more, exact stems more than prefixes, prefixes more than typos.
-func textQuery(q string) query.Query {
+// A word the catalog has as it is (known) is not looked up with a typo: its
+// fuzzy expansion (every word one edit away) was most of a common word's cost,
+// and a shopper who typed a word the catalog knows meant that word.
+func textQuery(q string, known func(word string) bool) query.Query {
 	words := terms(q)
 	if len(words) == 0 {
 		return bleve.NewMatchNoneQuery()
@@ -165,7 +168,7 @@ func textQuery(q string) query.Query {
 			add(bleve.NewPrefixQuery(w), fNamePlain, 2)
 			add(bleve.NewPrefixQuery(w), fDescPlain, 0.6)
 		}
-		if utf8.RuneCountInString(w) >= 4 {
+		if utf8.RuneCountInString(w) >= 4 && !known(w) {
 			f := bleve.NewFuzzyQuery(w)
 			f.SetFuzziness(1)
 			add(f, fNamePlain, 1)
@@ -190,7 +193,8 @@ func (s *Service) Search(ctx context.Context, q Query) (httpapi.List[Summary], e
 	if _, err := s.idx.CatchUp(ctx); err != nil {
 		return httpapi.List[Summary]{}, err
 	}
-	parts := []query.Query{textQuery(q.Q)}
+	known := func(w string) bool { return s.idx.hasTerm(fNamePlain, w) || s.idx.hasTerm(fDescPlain, w) }
+	parts := []query.Query{textQuery(q.Q, known)}
 	if q.CategoryID != "" {
 		t := bleve.NewTermQuery(q.CategoryID)
 		t.SetField(fCategories)
