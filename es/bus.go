@@ -162,6 +162,11 @@ type ConsumerSpec struct {
 	// AckWait is how long a delivery may stay unacknowledged before it is
 	// redelivered (default 30 s). Delivery.InProgress extends it.
 	AckWait time.Duration
+	// Batch: the consumer gathers what is ready with TryNext and applies it
+	// at once, so the subscription keeps several pulls' worth of deliveries
+	// ready. Otherwise it holds no more than one pull, so that deliveries of
+	// a slow one-at-a-time consumer do not wait out their ack wait in a buffer.
+	Batch bool
 }
 
 // Subscription is a durable consumer's pull handle.

@@ -42,9 +42,13 @@ func (b *Bus) Subscribe(ctx context.Context, spec es.ConsumerSpec) (es.Subscript
 		}
 		byStream[st] = append(byStream[st], b.opts.Prefix+s)
 	}
-	// The hand-over channel holds up to four fetches of deliveries, so a
-	// batch consumer finds them ready (TryNext); Close naks what it still holds.
-	sub := &subscription{b: b, ch: make(chan *delivery, 4*b.opts.FetchBatch), done: make(chan struct{})}
+	// A batch consumer's hand-over channel holds up to four fetches of
+	// deliveries, so it finds them ready (TryNext); Close naks what it still holds.
+	buffer := 0
+	if spec.Batch {
+		buffer = 4 * b.opts.FetchBatch
+	}
+	sub := &subscription{b: b, ch: make(chan *delivery, buffer), done: make(chan struct{})}
 	for _, st := range order {
 		cs, err := b.consumers(ctx, st, spec.Name, byStream[st], ackWait)
 		if err != nil {

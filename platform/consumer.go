@@ -249,15 +249,22 @@ func (c *consumer) workBatch(ctx context.Context) {
 			}
 			ds = append(ds, d)
 		}
-		hctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), handleTimeout)
-		c.deliverBatch(hctx, ds)
-		cancel()
+		// In-flight work finishes (ack or nak) even when the platform closes.
+		c.deliverBatch(context.WithoutCancel(ctx), ds)
 	}
+}
+
+// deliverOne is deliver with its own handleTimeout.
+func (c *consumer) deliverOne(ctx context.Context, d es.Delivery) {
+	hctx, cancel := context.WithTimeout(ctx, handleTimeout)
+	defer cancel()
+	c.deliver(hctx, d)
 }
 
 // deliverBatch applies ds in order: runs of first deliveries of valid
 // messages as one batch each; a redelivery (it may have failed before) or an
-// invalid message alone, so it cannot fail the others.
+// invalid message alone, so it cannot fail the others. Each batch and each
+// message applied alone has its own handleTimeout.
 func (c *consumer) deliverBatch(ctx context.Context, ds []es.Delivery) {
 	var run []es.Delivery
 	for _, d := range ds {
@@ -267,7 +274,7 @@ func (c *consumer) deliverBatch(ctx context.Context, ds []es.Delivery) {
 		}
 		c.deliverRun(ctx, run)
 		run = run[:0]
-		c.deliver(ctx, d)
+		c.deliverOne(ctx, d)
 	}
 	c.deliverRun(ctx, run)
 }
@@ -279,16 +286,18 @@ func (c *consumer) deliverRun(ctx context.Context, run []es.Delivery) {
 	case 0:
 		return
 	case 1:
-		c.deliver(ctx, run[0])
+		c.deliverOne(ctx, run[0])
 		return
 	}
 	p := c.h.p
 	m := p.metrics
 	start := time.Now()
-	if err := c.applyBatch(ctx, run); err != nil {
+	bctx, cancel := context.WithTimeout(ctx, handleTimeout)
+	defer cancel()
+	if err := c.applyBatch(bctx, run); err != nil {
 		p.log.Info("batch failed; applying its messages one at a time", "consumer", c.full, "messages", len(run), "err", err)
 		for _, d := range run {
-			c.deliver(ctx, d)
+			c.deliverOne(ctx, d)
 		}
 		return
 	}
@@ -298,7 +307,7 @@ func (c *consumer) deliverRun(ctx context.Context, run []es.Delivery) {
 		m.consumerDeliveries.WithLabelValues(c.full).Inc()
 		m.consumerLatency.WithLabelValues(c.full).Observe(each)
 		wg.Go(func() {
-			if err := d.Ack(ctx); err != nil {
+			if err := d.Ack(bctx); err != nil {
 				p.log.Warn("consumer ack (the redelivery will be a duplicate)", "consumer", c.full, "messageId", d.Message().ID, "err", err)
 			}
 		})

@@ -59,6 +59,7 @@ type Config struct {
 	// (Message.Subject): messages of one stream stay in order, different
 	// streams (different checkouts, payments, orders) are applied in parallel.
 	// For consumers whose handlers do not need bus order across streams.
+	// Batch consumers (ConsumeBatch) ignore it: they run Workers workers.
 	KeyedWorkers map[string]int
 	// MaxBatch bounds the messages a ConsumeBatch consumer applies in one
 	// commit (default 256; what the bus has ready, never a wait for more).
@@ -224,7 +225,7 @@ func (p *Platform) Start(ctx context.Context) error {
 	var subs []es.Subscription
 	for _, name := range p.order {
 		for _, c := range p.hosts[name].consumers {
-			sub, err := p.cfg.Bus.Subscribe(ctx, es.ConsumerSpec{Name: c.durable, Subjects: c.subjects, AckWait: p.cfg.AckWait})
+			sub, err := p.cfg.Bus.Subscribe(ctx, es.ConsumerSpec{Name: c.durable, Subjects: c.subjects, AckWait: p.cfg.AckWait, Batch: c.batch != nil})
 			if err != nil {
 				cancel()
 				for _, s := range subs {
@@ -244,6 +245,9 @@ func (p *Platform) Start(ctx context.Context) error {
 		go func() { defer p.wg.Done(); h.relay.run(runCtx) }()
 		for _, c := range h.consumers {
 			if c.batch != nil {
+				if p.cfg.KeyedWorkers[c.full] > 1 {
+					p.log.Warn("KeyedWorkers ignored: a batch consumer applies its batches in bus order", "consumer", c.full)
+				}
 				for range p.cfg.Workers {
 					p.wg.Add(1)
 					go func() { defer p.wg.Done(); c.workBatch(runCtx) }()

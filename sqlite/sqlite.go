@@ -284,9 +284,9 @@ func (s *Store) Path() string { return s.path }
 // Dialect is "sqlite".
 func (s *Store) Dialect() string { return "sqlite" }
 
-// DB is the read pool. Statements are autocommitted; an explicit transaction
-// on it (BeginTx) takes the write lock at BEGIN (busy timeout applies), so it
-// serialises with the writer. Prefer Commit.Apply for read-model writes.
+// DB is the read pool: statements are autocommitted and run prepared (each
+// distinct query text is parsed once; see stmtCache). Prefer Commit.Apply for
+// read-model writes.
 func (s *Store) DB() es.SQL { return s.read }
 
 // Close stops accepting work, lets the writer finish every queued commit, and

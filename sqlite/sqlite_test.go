@@ -372,13 +372,18 @@ func TestPreparedStatementsLikeUnprepared(t *testing.T) {
 	if inApply != "0:3 1:3 2:3 " {
 		t.Fatalf("Apply: nested runs of one query gave %q", inApply)
 	}
-	// the schema changes under a prepared statement
+	// the schema changes under a prepared statement: prepared (and cached)
+	// before the ALTER, it answers with the new column after it
+	var v string
+	if err := db.QueryRowContext(ctx, `SELECT * FROM kv WHERE k = $1`, 1).Scan(new(int), &v); err != nil || v != "v1x" {
+		t.Fatalf("before ALTER TABLE: %q, %v", v, err)
+	}
 	if _, err := db.ExecContext(ctx, `ALTER TABLE kv ADD COLUMN w TEXT DEFAULT 'w'`); err != nil {
 		t.Fatal(err)
 	}
-	var v string
-	if err := db.QueryRowContext(ctx, `SELECT * FROM kv WHERE k = $1`, 1).Scan(new(int), &v, new(string)); err != nil || v != "v1x" {
-		t.Fatalf("after ALTER TABLE: %q, %v", v, err)
+	var w string
+	if err := db.QueryRowContext(ctx, `SELECT * FROM kv WHERE k = $1`, 1).Scan(new(int), &v, &w); err != nil || v != "v1x" || w != "w" {
+		t.Fatalf("after ALTER TABLE: %q %q, %v", v, w, err)
 	}
 	for i := range 600 { // more distinct queries than the cache holds
 		var n int

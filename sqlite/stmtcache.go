@@ -30,24 +30,28 @@ func newStmtCache(prepare func(ctx context.Context, q string) (*sql.Stmt, error)
 // or a full cache.
 func (c *stmtCache) stmt(ctx context.Context, q string) *sql.Stmt {
 	c.mu.RLock()
-	st := c.m[q]
+	st, full := c.m[q], len(c.m) >= maxCachedStmts
 	c.mu.RUnlock()
 	if st != nil {
 		return st
 	}
-	if strings.Contains(strings.TrimRight(strings.TrimSpace(q), ";"), ";") {
+	if full || strings.Contains(strings.TrimRight(strings.TrimSpace(q), ";"), ";") {
+		return nil
+	}
+	// Prepared without the lock: preparing may wait for a free connection,
+	// and the queries already cached must not wait for it.
+	st, err := c.prepare(ctx, q)
+	if err != nil {
 		return nil
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if st := c.m[q]; st != nil {
-		return st
+	if prev := c.m[q]; prev != nil { // another caller prepared it meanwhile
+		_ = st.Close()
+		return prev
 	}
 	if len(c.m) >= maxCachedStmts {
-		return nil
-	}
-	st, err := c.prepare(ctx, q)
-	if err != nil {
+		_ = st.Close()
 		return nil
 	}
 	c.m[q] = st

@@ -88,7 +88,13 @@ func publish(t *testing.T, b es.Bus, subject string, ms ...es.Message) {
 
 func subscribe(t *testing.T, b es.Bus, name string, ackWait time.Duration, subjects ...string) es.Subscription {
 	t.Helper()
-	s, err := b.Subscribe(ctxT(t, 10*time.Second), es.ConsumerSpec{Name: name, Subjects: subjects, AckWait: ackWait})
+	return subscribeSpec(t, b, es.ConsumerSpec{Name: name, Subjects: subjects, AckWait: ackWait})
+}
+
+func subscribeSpec(t *testing.T, b es.Bus, spec es.ConsumerSpec) es.Subscription {
+	t.Helper()
+	name := spec.Name
+	s, err := b.Subscribe(ctxT(t, 10*time.Second), spec)
 	if err != nil {
 		t.Fatalf("subscribe %s: %v", name, err)
 	}
@@ -579,7 +585,7 @@ func testWatermarkWorkQueue(t *testing.T, b es.Bus) {
 // waiting, in bus order; with nothing left it returns at once.
 func testTryNext(t *testing.T, b es.Bus) {
 	o := owner()
-	s := subscribe(t, b, o+"_try", 0, evt(o, "Thing"))
+	s := subscribeSpec(t, b, es.ConsumerSpec{Name: o + "_try", Subjects: []string{evt(o, "Thing")}, Batch: true})
 	if d, ok := s.TryNext(); ok {
 		t.Fatalf("TryNext on an empty consumer returned %s", d.Message().ID)
 	}
@@ -617,27 +623,31 @@ func testTryNext(t *testing.T, b es.Bus) {
 
 // testCloseReleases: what a subscription fetched but did not hand out when it
 // closed goes to the next subscriber of the durable at once, not after the
-// ack wait (a minute here). Redeliveries may come in any order.
+// ack wait (a minute here), for one-at-a-time and batch subscriptions.
+// Redeliveries may come in any order.
 func testCloseReleases(t *testing.T, b es.Bus) {
-	o := owner()
-	var ms []es.Message
-	for i := 1; i <= 10; i++ {
-		ms = append(ms, msg("Thing", i))
-	}
-	publish(t, b, evt(o, "Thing"), ms...)
-	s := subscribe(t, b, o+"_rel", time.Minute, evt(o, "Thing"))
-	ack(t, next(t, s, 5*time.Second))
-	_ = s.Close()
-	s2 := subscribe(t, b, o+"_rel", time.Minute, evt(o, "Thing"))
-	defer s2.Close()
-	got := map[int64]bool{}
-	for range 9 {
-		d := next(t, s2, 10*time.Second)
-		p := d.Message().Position
-		if p < 2 || p > 10 || got[p] {
-			t.Fatalf("got message %d (have %v); want each of 2..10 once", p, got)
+	for _, batch := range []bool{false, true} {
+		o := owner()
+		var ms []es.Message
+		for i := 1; i <= 10; i++ {
+			ms = append(ms, msg("Thing", i))
 		}
-		got[p] = true
-		ack(t, d)
+		publish(t, b, evt(o, "Thing"), ms...)
+		spec := es.ConsumerSpec{Name: o + "_rel", Subjects: []string{evt(o, "Thing")}, AckWait: time.Minute, Batch: batch}
+		s := subscribeSpec(t, b, spec)
+		ack(t, next(t, s, 5*time.Second))
+		_ = s.Close()
+		s2 := subscribeSpec(t, b, spec)
+		got := map[int64]bool{}
+		for range 9 {
+			d := next(t, s2, 10*time.Second)
+			p := d.Message().Position
+			if p < 2 || p > 10 || got[p] {
+				t.Fatalf("batch=%v: got message %d (have %v); want each of 2..10 once", batch, p, got)
+			}
+			got[p] = true
+			ack(t, d)
+		}
+		_ = s2.Close()
 	}
 }
