@@ -2,17 +2,72 @@ package platform
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"os"
 	"slices"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
+
 	"acme/es"
 	"acme/httpapi"
+	"acme/natsbus"
+	"acme/postgres"
+	"acme/testenv"
 )
+
+// batchMode is where the batch consumer tests run: the embedded default
+// (SQLite stores, embedded NATS) and server mode (PostgreSQL stores, an
+// external NATS server).
+type batchMode struct {
+	name  string
+	setup func(t *testing.T) (*natsbus.Bus, func(name string) es.Store)
+}
+
+var batchModes = []batchMode{
+	{"embedded", func(t *testing.T) (*natsbus.Bus, func(string) es.Store) {
+		dir := t.TempDir()
+		return embeddedBus(t), func(name string) es.Store { return openStore(t, dir, name) }
+	}},
+	{"server", func(t *testing.T) (*natsbus.Bus, func(string) es.Store) {
+		pgURL, natsURL := testenv.PostgresURL(t), testenv.NATSURL(t)
+		bus, err := natsbus.Connect(context.Background(), natsURL,
+			natsbus.Options{Prefix: fmt.Sprintf("B%d_%d_", os.Getpid(), time.Now().UnixNano()%1_000_000_000)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() {
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			_ = bus.Destroy(ctx)
+			_ = bus.Close()
+		})
+		return bus, func(name string) es.Store {
+			b := make([]byte, 6)
+			_, _ = rand.Read(b)
+			schema := "platformtest_" + name + "_" + hex.EncodeToString(b)
+			s, err := postgres.Open(context.Background(), pgURL, schema)
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() {
+				s.Close()
+				ctx := context.Background()
+				if c, err := pgx.Connect(ctx, pgURL); err == nil {
+					_, _ = c.Exec(ctx, "DROP SCHEMA IF EXISTS "+schema+" CASCADE")
+					c.Close(ctx)
+				}
+			})
+			return s
+		}
+	}},
+}
 
 // batchFixture runs beta's batch consumer "things" over alpha's
 // ThingHappened events. The handler's first call waits for release, so the
@@ -35,11 +90,10 @@ type batchFixture struct {
 
 // newBatchFixture starts the platform; fail says which things the handler
 // refuses (a one-message call gets a permanent error, a batch an ordinary one).
-func newBatchFixture(t *testing.T, fail func(thing string) bool) *batchFixture {
-	dir := t.TempDir()
-	bus := embeddedBus(t)
+func newBatchFixture(t *testing.T, mode batchMode, fail func(thing string) bool) *batchFixture {
+	bus, open := mode.setup(t)
 	f := &batchFixture{bus: bus, release: make(chan struct{}), calls: map[string]int{}, alone: map[string]int{}}
-	f.alpha, f.beta = openStore(t, dir, "alpha"), openStore(t, dir, "beta")
+	f.alpha, f.beta = open("alpha"), open("beta")
 	migrateSeen(t, f.beta)
 	f.p = newPlatform(t, bus, nil)
 	f.p.Host("alpha", f.alpha)
@@ -115,7 +169,13 @@ func (f *batchFixture) backlog(t *testing.T, things []string) es.Result {
 // A batch consumer applies a backlog in few commits, each message once and in
 // bus order.
 func TestBatchConsumerAppliesBacklogInBatchesOnceInOrder(t *testing.T) {
-	f := newBatchFixture(t, func(string) bool { return false })
+	for _, mode := range batchModes {
+		t.Run(mode.name, func(t *testing.T) { testBatchBacklog(t, mode) })
+	}
+}
+
+func testBatchBacklog(t *testing.T, mode batchMode) {
+	f := newBatchFixture(t, mode, func(string) bool { return false })
 	var things []string
 	for i := range 300 {
 		things = append(things, fmt.Sprintf("b%d", i))
@@ -145,7 +205,13 @@ func TestBatchConsumerAppliesBacklogInBatchesOnceInOrder(t *testing.T) {
 // one message at a time, the refused one is dead-lettered alone at its first
 // delivery and the others are applied once, in order.
 func TestBatchConsumerSettlesAPoisonMessageAlone(t *testing.T) {
-	f := newBatchFixture(t, func(th string) bool { return th == "poison" })
+	for _, mode := range batchModes {
+		t.Run(mode.name, func(t *testing.T) { testBatchPoison(t, mode) })
+	}
+}
+
+func testBatchPoison(t *testing.T, mode batchMode) {
+	f := newBatchFixture(t, mode, func(th string) bool { return th == "poison" })
 	var things []string
 	for i := range 100 {
 		th := fmt.Sprintf("p%d", i)
