@@ -101,6 +101,20 @@ type indexer struct {
 	syncMu    sync.Mutex // one writer of the index at a time
 	seq       int64      // the index reflects every change up to seq (under syncMu)
 	rebuild   int64      // the rebuild request last honoured
+
+	termsMu  sync.Mutex
+	terms    map[string]bool // hasTerm's answers for the index as of termsGen
+	termsGen int64           // bumped by every change of the index
+}
+
+// maxCachedTerms bounds hasTerm's cache (it starts over when full).
+const maxCachedTerms = 10000
+
+// changed forgets hasTerm's answers: the index changed.
+func (x *indexer) changed() {
+	x.termsMu.Lock()
+	x.terms, x.termsGen = nil, x.termsGen+1
+	x.termsMu.Unlock()
 }
 
 func openIndexer(ctx context.Context, dir string, db es.SQL) (*indexer, error) {
@@ -153,7 +167,30 @@ func (x *indexer) search(ctx context.Context, req *bleve.SearchRequest) (*bleve.
 }
 
 // hasTerm reports whether term is in field's dictionary on the live index.
+// Answers are kept until the index changes: a dictionary lookup opens every
+// segment's term dictionary (a tenth of a two-word query).
 func (x *indexer) hasTerm(field, term string) bool {
+	key := field + "\x00" + term
+	x.termsMu.Lock()
+	known, ok := x.terms[key]
+	gen := x.termsGen
+	x.termsMu.Unlock()
+	if ok {
+		return known
+	}
+	known = x.lookupTerm(field, term)
+	x.termsMu.Lock()
+	defer x.termsMu.Unlock()
+	if x.termsGen == gen { // not changed meanwhile
+		if x.terms == nil || len(x.terms) >= maxCachedTerms {
+			x.terms = map[string]bool{}
+		}
+		x.terms[key] = known
+	}
+	return known
+}
+
+func (x *indexer) lookupTerm(field, term string) bool {
 	x.mu.RLock()
 	defer x.mu.RUnlock()
 	if x.idx == nil {
@@ -194,6 +231,9 @@ func (x *indexer) CatchUp(ctx context.Context) (int, error) {
 		return 0, errors.New("search: index closed")
 	}
 	n, seq, err := x.indexChanges(ctx, idx, x.seq)
+	if n > 0 {
+		x.changed()
+	}
 	if err != nil {
 		return n, err
 	}
@@ -292,6 +332,7 @@ func (x *indexer) Rebuild(ctx context.Context) error {
 	old := x.idx
 	x.idx = idx
 	x.mu.Unlock()
+	x.changed()
 	x.seq, x.rebuild = seq, max(x.rebuild, req)
 	if old != nil {
 		old.Close()

@@ -453,3 +453,19 @@ func TestBatchAppliesLikeOneAtATime(t *testing.T) {
 		t.Fatalf("batch with an undecodable message: %v, want a permanent error", err)
 	}
 }
+
+// A word the catalog does not contain is matched within one typo; once a
+// product brings the word in, it is matched as typed (what the index knows
+// is not remembered past a change).
+func TestTypoOnlyForUnknownWords(t *testing.T) {
+	e := newEnv(t, t.TempDir())
+	cat := e.category("Home", "")
+	chair := e.product("Red Chair", "Solid oak", cat, 5000)
+	if got := ids(e.search("q=chain")); !slices.Equal(got, []string{chair}) {
+		t.Fatalf("chain before any chain: %v, want the chair (one typo away)", got)
+	}
+	chain := e.product("Gold Chain", "Fine links", cat, 9000)
+	if got := ids(e.search("q=chain")); !slices.Equal(got, []string{chain}) {
+		t.Fatalf("chain once the catalog has one: %v, want only the chain", got)
+	}
+}
