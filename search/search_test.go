@@ -1,8 +1,11 @@
 package search
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
+	"fmt"
+	"math/rand/v2"
 	"net/url"
 	"path/filepath"
 	"slices"
@@ -467,5 +470,57 @@ func TestTypoOnlyForUnknownWords(t *testing.T) {
 	chain := e.product("Gold Chain", "Fine links", cat, 9000)
 	if got := ids(e.search("q=chain")); !slices.Equal(got, []string{chain}) {
 		t.Fatalf("chain once the catalog has one: %v, want only the chain", got)
+	}
+}
+
+// A price-sorted text query with a price window gives the matches in price
+// order with their total: pages, both directions, windows of every width.
+func TestPriceSortedTextQueryMatchesFullSort(t *testing.T) {
+	e := newEnv(t, t.TempDir())
+	cat := e.category("Home", "")
+	r := rand.New(rand.NewPCG(1, 2))
+	type prod struct {
+		id    string
+		price int64
+	}
+	var tables []prod
+	used := map[int64]bool{}
+	for i := range 240 {
+		price := int64(100 + r.IntN(100000))
+		for used[price] {
+			price++
+		}
+		used[price] = true
+		if i%2 == 0 {
+			tables = append(tables, prod{e.product(fmt.Sprintf("Oak Table %d", i), "Sturdy", cat, price), price})
+		} else {
+			e.product(fmt.Sprintf("Steel Lamp %d", i), "Bright", cat, price)
+		}
+	}
+	for _, w := range [][2]int64{{0, 200000}, {100, 100}, {20000, 40000}, {99000, 99999}, {5000, 5200}} {
+		for _, sort := range []string{SortPriceAsc, SortPriceDesc} {
+			var want []string
+			in := slices.Clone(tables)
+			slices.SortFunc(in, func(a, b prod) int { return cmp.Compare(a.price, b.price) })
+			if sort == SortPriceDesc {
+				slices.Reverse(in)
+			}
+			for _, p := range in {
+				if p.price >= w[0] && p.price <= w[1] {
+					want = append(want, p.id)
+				}
+			}
+			for page := 1; page <= 3; page++ {
+				q := Query{Q: "table", Sort: sort, Page: page, PageSize: 20, MinPrice: w[0], MaxPrice: w[1]}
+				res, err := e.m.Service().Search(context.Background(), q)
+				if err != nil {
+					t.Fatal(err)
+				}
+				lo, hi := min((page-1)*20, len(want)), min(page*20, len(want))
+				if res.Total != len(want) || !slices.Equal(ids(res.Items), want[lo:hi]) {
+					t.Fatalf("window %v %s page %d: total %d, %v; want %d, %v", w, sort, page, res.Total, ids(res.Items), len(want), want[lo:hi])
+				}
+			}
+		}
 	}
 }
