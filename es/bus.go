@@ -45,23 +45,23 @@ type Handler func(ctx context.Context, m Message) (Commit, error)
 // fails other than with ErrConcurrency, makes the platform apply the batch's
 // messages one at a time (each its own call with a one-message batch), so a
 // duplicate or a poison message is settled alone. ctx carries the metadata of
-// the batch's last message; HandlerContext gives each message's own.
+// the batch's last message; HandlerMetadata gives each message's own.
 type BatchHandler func(ctx context.Context, ms []Message) (Commit, error)
 
-// HandlerContext is ctx carrying the metadata of the events a consumer
-// emits in reaction to m: m's correlation id (m's own id when it has none),
-// m's id as causation, m's actor and trace.
-func HandlerContext(ctx context.Context, m Message) context.Context {
+// HandlerMetadata is the metadata of the events a consumer emits in reaction
+// to m: m's correlation id (m's own id when it has none), m's id as
+// causation, m's actor and trace.
+func HandlerMetadata(m Message) Metadata {
 	corr := m.Metadata.CorrelationID
 	if corr == "" {
 		corr = m.ID
 	}
-	return WithMetadata(ctx, Metadata{
-		CorrelationID: corr,
-		CausationID:   m.ID,
-		Actor:         m.Metadata.Actor,
-		TraceParent:   m.Metadata.TraceParent,
-	})
+	return Metadata{CorrelationID: corr, CausationID: m.ID, Actor: m.Metadata.Actor, TraceParent: m.Metadata.TraceParent}
+}
+
+// HandlerContext is ctx carrying HandlerMetadata(m).
+func HandlerContext(ctx context.Context, m Message) context.Context {
+	return WithMetadata(ctx, HandlerMetadata(m))
 }
 
 // permanent marks an error no retry can fix.

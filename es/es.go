@@ -105,6 +105,33 @@ func (c Commit) Inbox() []string {
 	return append([]string{c.InboxID}, c.InboxIDs...)
 }
 
+// Join is one Commit doing what cs do, in order: their Appends, then their
+// Apply functions (each given every event the joined commit stored). Inbox
+// ids are left out: the caller sets them (the platform does for a batch
+// consumer). Two commits appending to one stream would conflict on their
+// expected versions: join commits to distinct streams, or Apply-only ones.
+func Join(cs ...Commit) Commit {
+	var j Commit
+	var applies []func(context.Context, SQL, []Event) error
+	for _, c := range cs {
+		j.Appends = append(j.Appends, c.Appends...)
+		if c.Apply != nil {
+			applies = append(applies, c.Apply)
+		}
+	}
+	if len(applies) > 0 {
+		j.Apply = func(ctx context.Context, tx SQL, events []Event) error {
+			for _, a := range applies {
+				if err := a(ctx, tx, events); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
+	}
+	return j
+}
+
 // Result is what a successful Commit stored.
 type Result struct {
 	Events   []Event // as stored, in order; for an idempotent re-append, the originals

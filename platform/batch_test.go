@@ -6,7 +6,6 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
-	"os"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -36,18 +35,8 @@ var batchModes = []batchMode{
 		return embeddedBus(t), func(name string) es.Store { return openStore(t, dir, name) }
 	}},
 	{"server", func(t *testing.T) (*natsbus.Bus, func(string) es.Store) {
-		pgURL, natsURL := testenv.PostgresURL(t), testenv.NATSURL(t)
-		bus, err := natsbus.Connect(context.Background(), natsURL,
-			natsbus.Options{Prefix: fmt.Sprintf("B%d_%d_", os.Getpid(), time.Now().UnixNano()%1_000_000_000)})
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() {
-			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-			defer cancel()
-			_ = bus.Destroy(ctx)
-			_ = bus.Close()
-		})
+		pgURL := testenv.PostgresURL(t)
+		bus := externalBus(t)
 		return bus, func(name string) es.Store {
 			b := make([]byte, 6)
 			_, _ = rand.Read(b)

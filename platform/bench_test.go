@@ -327,22 +327,15 @@ func BenchmarkMessagingConsumerBatch(b *testing.B) {
 				hb := p.Host("beta", beta)
 				if batch {
 					hb.ConsumeBatch("things", []string{"ThingHappened"}, func(ctx context.Context, ms []es.Message) (es.Commit, error) {
-						var applies []func(context.Context, es.SQL, []es.Event) error
-						for _, m := range ms {
+						cs := make([]es.Commit, len(ms))
+						for i, m := range ms {
 							c, err := one(ctx, m)
 							if err != nil {
 								return es.Commit{}, err
 							}
-							applies = append(applies, c.Apply)
+							cs[i] = c
 						}
-						return es.Commit{Apply: func(ctx context.Context, tx es.SQL, evs []es.Event) error {
-							for _, a := range applies {
-								if err := a(ctx, tx, evs); err != nil {
-									return err
-								}
-							}
-							return nil
-						}}, nil
+						return es.Join(cs...), nil
 					})
 				} else {
 					hb.Consume("things", []string{"ThingHappened"}, one)

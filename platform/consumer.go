@@ -40,22 +40,38 @@ func (c *consumer) work(ctx context.Context) {
 	c.status.Store("running")
 	defer c.status.Store("stopped")
 	for {
-		d, err := c.sub.Next(ctx)
-		if err != nil {
-			if ctx.Err() != nil || errors.Is(err, es.ErrClosed) {
-				return
-			}
-			c.h.p.log.Warn("consumer next", "consumer", c.full, "err", err)
-			if !sleep(ctx, 100*time.Millisecond) {
-				return
-			}
-			continue
+		d, ok := c.next(ctx)
+		if !ok {
+			return
 		}
 		// In-flight work finishes (ack or nak) even when the platform closes.
-		hctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), handleTimeout)
-		c.deliver(hctx, d)
-		cancel()
+		c.deliverOne(context.WithoutCancel(ctx), d)
 	}
+}
+
+// next waits for the next delivery, retrying after a bus error; false once
+// ctx is done or the subscription is closed.
+func (c *consumer) next(ctx context.Context) (es.Delivery, bool) {
+	for {
+		d, err := c.sub.Next(ctx)
+		if err == nil {
+			return d, true
+		}
+		if ctx.Err() != nil || errors.Is(err, es.ErrClosed) {
+			return nil, false
+		}
+		c.h.p.log.Warn("consumer next", "consumer", c.full, "err", err)
+		if !sleep(ctx, 100*time.Millisecond) {
+			return nil, false
+		}
+	}
+}
+
+// deliverOne is deliver with its own handleTimeout.
+func (c *consumer) deliverOne(ctx context.Context, d es.Delivery) {
+	hctx, cancel := context.WithTimeout(ctx, handleTimeout)
+	defer cancel()
+	c.deliver(hctx, d)
 }
 
 // workKeyed fetches deliveries and hands each to one of n lanes chosen by its
@@ -73,9 +89,7 @@ func (c *consumer) workKeyed(ctx context.Context, n int) {
 		go func(in <-chan es.Delivery) {
 			defer wg.Done()
 			for d := range in {
-				hctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), handleTimeout)
-				c.deliver(hctx, d)
-				cancel()
+				c.deliverOne(context.WithoutCancel(ctx), d)
 			}
 		}(lanes[i])
 	}
@@ -86,16 +100,9 @@ func (c *consumer) workKeyed(ctx context.Context, n int) {
 		wg.Wait()
 	}()
 	for {
-		d, err := c.sub.Next(ctx)
-		if err != nil {
-			if ctx.Err() != nil || errors.Is(err, es.ErrClosed) {
-				return
-			}
-			c.h.p.log.Warn("consumer next", "consumer", c.full, "err", err)
-			if !sleep(ctx, 100*time.Millisecond) {
-				return
-			}
-			continue
+		d, ok := c.next(ctx)
+		if !ok {
+			return
 		}
 		select {
 		case lanes[lane(d.Message().Subject, n)] <- d:
@@ -230,16 +237,9 @@ func (c *consumer) workBatch(ctx context.Context) {
 	c.status.Store("running")
 	defer c.status.Store("stopped")
 	for {
-		d, err := c.sub.Next(ctx)
-		if err != nil {
-			if ctx.Err() != nil || errors.Is(err, es.ErrClosed) {
-				return
-			}
-			c.h.p.log.Warn("consumer next", "consumer", c.full, "err", err)
-			if !sleep(ctx, 100*time.Millisecond) {
-				return
-			}
-			continue
+		d, ok := c.next(ctx)
+		if !ok {
+			return
 		}
 		ds := []es.Delivery{d}
 		for len(ds) < c.h.p.cfg.MaxBatch {
@@ -252,13 +252,6 @@ func (c *consumer) workBatch(ctx context.Context) {
 		// In-flight work finishes (ack or nak) even when the platform closes.
 		c.deliverBatch(context.WithoutCancel(ctx), ds)
 	}
-}
-
-// deliverOne is deliver with its own handleTimeout.
-func (c *consumer) deliverOne(ctx context.Context, d es.Delivery) {
-	hctx, cancel := context.WithTimeout(ctx, handleTimeout)
-	defer cancel()
-	c.deliver(hctx, d)
 }
 
 // deliverBatch applies ds in order: runs of first deliveries of valid

@@ -3,7 +3,6 @@ package platform
 import (
 	"context"
 	"fmt"
-	"os"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -11,25 +10,12 @@ import (
 	"acme"
 	"acme/es"
 	"acme/httpapi"
-	"acme/natsbus"
-	"acme/testenv"
 )
 
 // The platform over an external NATS server (server mode): events of two types
 // and a command reach their consumers exactly once; dead letters work.
 func TestExternalBusFlow(t *testing.T) {
-	url := testenv.NATSURL(t)
-	opts := natsbus.Options{Prefix: fmt.Sprintf("P%d_%d_", os.Getpid(), time.Now().UnixNano()%1_000_000_000)}
-	bus, err := natsbus.Connect(context.Background(), url, opts)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		_ = bus.Destroy(ctx)
-		_ = bus.Close()
-	})
+	bus := externalBus(t)
 	dir := t.TempDir()
 	alpha, beta := openStore(t, dir, "alpha"), openStore(t, dir, "beta")
 	migrateSeen(t, beta)

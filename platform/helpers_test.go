@@ -5,8 +5,10 @@ import (
 	"database/sql"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
+	"os"
 	"path/filepath"
 	"sync/atomic"
 	"testing"
@@ -17,6 +19,7 @@ import (
 	"acme/es"
 	"acme/natsbus"
 	"acme/sqlite"
+	"acme/testenv"
 )
 
 // Test messages: alpha owns the event ThingHappened, beta owns the command DoThing.
@@ -57,6 +60,24 @@ func embeddedBus(t testing.TB, opts ...natsbus.Options) *natsbus.Bus {
 	}
 	t.Cleanup(func() { _ = b.Close() })
 	return b
+}
+
+// externalBus connects to the test NATS server (server mode; skipped without
+// it unless CI) under a prefix of its own, destroyed when the test ends.
+func externalBus(t testing.TB) *natsbus.Bus {
+	t.Helper()
+	opts := natsbus.Options{Prefix: fmt.Sprintf("P%d_%d_", os.Getpid(), time.Now().UnixNano()%1_000_000_000)}
+	bus, err := natsbus.Connect(context.Background(), testenv.NATSURL(t), opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		_ = bus.Destroy(ctx)
+		_ = bus.Close()
+	})
+	return bus
 }
 
 func openStore(t testing.TB, dir, name string) es.Store {

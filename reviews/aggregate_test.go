@@ -10,6 +10,24 @@ import (
 	"acme/sqlite"
 )
 
+// aloneRegistry declares m's messages and stand-ins, with their owners'
+// names, for the foreign messages it consumes: the reviews context runs
+// without the contexts that own them.
+func aloneRegistry(tb testing.TB, m *Module) *es.Registry {
+	tb.Helper()
+	type productCreated struct{}
+	type productDeactivated struct{}
+	type orderDelivered struct{}
+	reg, err := es.NewRegistry(append(m.Messages(),
+		es.Define[productCreated](es.MessageSpec{Name: "ProductCreated", Kind: es.KindEvent, Owner: "catalog"}),
+		es.Define[productDeactivated](es.MessageSpec{Name: "ProductDeactivated", Kind: es.KindEvent, Owner: "catalog"}),
+		es.Define[orderDelivered](es.MessageSpec{Name: "OrderDelivered", Kind: es.KindEvent, Owner: "ordering"}))...)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return reg
+}
+
 // A batch of the rating aggregator: changes to one product decided in
 // order on one load, other products beside it, one RatingUpdated per change
 // carrying its own message's correlation and causation, all in one commit.
@@ -21,17 +39,7 @@ func TestAggregateRatingsBatch(t *testing.T) {
 	}
 	defer st.Close()
 	m := New(Config{})
-	type foreign struct{}
-	type foreign2 struct{}
-	type foreign3 struct{}
-	reg, err := es.NewRegistry(append(m.Messages(),
-		es.Define[foreign](es.MessageSpec{Name: "ProductCreated", Kind: es.KindEvent, Owner: "catalog"}),
-		es.Define[foreign2](es.MessageSpec{Name: "ProductDeactivated", Kind: es.KindEvent, Owner: "catalog"}),
-		es.Define[foreign3](es.MessageSpec{Name: "OrderDelivered", Kind: es.KindEvent, Owner: "ordering"}))...)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := m.Start(ctx, estest.NewHost("reviews", st, reg)); err != nil {
+	if err := m.Start(ctx, estest.NewHost("reviews", st, aloneRegistry(t, m))); err != nil {
 		t.Fatal(err)
 	}
 	msg := func(typ, product string, rating int, corr string) es.Message {

@@ -35,18 +35,7 @@ func benchContextBatch(b *testing.B, maxBatch int) (*Module, *platform.Platform,
 	}
 	b.Cleanup(func() { bus.Close() })
 	m := New(Config{})
-	// The foreign messages it consumes must be declared: stand-ins with the
-	// owners' names (the real owners are not part of this benchmark).
-	type foreign struct{}
-	type foreign2 struct{}
-	type foreign3 struct{}
-	reg, err := es.NewRegistry(append(m.Messages(),
-		es.Define[foreign](es.MessageSpec{Name: "ProductCreated", Kind: es.KindEvent, Owner: "catalog"}),
-		es.Define[foreign2](es.MessageSpec{Name: "ProductDeactivated", Kind: es.KindEvent, Owner: "catalog"}),
-		es.Define[foreign3](es.MessageSpec{Name: "OrderDelivered", Kind: es.KindEvent, Owner: "ordering"}))...)
-	if err != nil {
-		b.Fatal(err)
-	}
+	reg := aloneRegistry(b, m)
 	p, err := platform.New(platform.Config{Bus: bus, Registry: reg, MaxBatch: maxBatch})
 	if err != nil {
 		b.Fatal(err)

@@ -144,7 +144,7 @@ func (m *Module) aggregateRatings(ctx context.Context, msgs []es.Message) (es.Co
 			products = append(products, c.ProductID)
 		}
 		changes[c.ProductID] = append(changes[c.ProductID], c)
-		mds[c.ProductID] = append(mds[c.ProductID], es.MetadataFrom(es.HandlerContext(ctx, msg)))
+		mds[c.ProductID] = append(mds[c.ProductID], es.HandlerMetadata(msg))
 	}
 	var cm es.Commit
 	for _, p := range products {

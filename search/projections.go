@@ -174,24 +174,15 @@ func Apply(m es.Message) (es.Commit, error) {
 // one commit running each message's writes in order. A message Apply refuses
 // fails the batch (the platform then applies the messages one at a time).
 func ApplyBatch(ms []es.Message) (es.Commit, error) {
-	var applies []func(context.Context, es.SQL, []es.Event) error
-	for _, m := range ms {
+	cs := make([]es.Commit, len(ms))
+	for i, m := range ms {
 		c, err := Apply(m)
 		if err != nil {
 			return es.Commit{}, err
 		}
-		if c.Apply != nil {
-			applies = append(applies, c.Apply)
-		}
+		cs[i] = c
 	}
-	return es.Commit{Apply: func(ctx context.Context, tx es.SQL, evs []es.Event) error {
-		for _, a := range applies {
-			if err := a(ctx, tx, evs); err != nil {
-				return err
-			}
-		}
-		return nil
-	}}, nil
+	return es.Join(cs...), nil
 }
 
 // nextSeq takes the next change number. The single meta row serialises the
