@@ -194,27 +194,7 @@ func (s *Service) Search(ctx context.Context, q Query) (httpapi.List[Summary], e
 		return httpapi.List[Summary]{}, err
 	}
 	known := func(w string) bool { return s.idx.hasTerm(fNamePlain, w) || s.idx.hasTerm(fDescPlain, w) }
-	parts := []query.Query{textQuery(q.Q, known)}
-	if q.CategoryID != "" {
-		t := bleve.NewTermQuery(q.CategoryID)
-		t.SetField(fCategories)
-		parts = append(parts, t)
-	}
-	if q.MinPrice >= 0 || q.MaxPrice >= 0 {
-		var lo, hi *float64
-		if q.MinPrice >= 0 {
-			f := float64(q.MinPrice)
-			lo = &f
-		}
-		if q.MaxPrice >= 0 {
-			f := float64(q.MaxPrice)
-			hi = &f
-		}
-		yes := true
-		r := bleve.NewNumericRangeInclusiveQuery(lo, hi, &yes, &yes)
-		r.SetField(fPrice)
-		parts = append(parts, r)
-	}
+	parts := append([]query.Query{textQuery(q.Q, known)}, filters(q)...)
 	var bq query.Query = parts[0]
 	if len(parts) > 1 {
 		bq = bleve.NewConjunctionQuery(parts...)
@@ -253,6 +233,32 @@ func (s *Service) Search(ctx context.Context, q Query) (httpapi.List[Summary], e
 	return httpapi.List[Summary]{Items: items, Total: int(res.Total), Page: q.Page, PageSize: q.PageSize}, nil
 }
 
+// filters are the index queries of q's category and price filters.
+func filters(q Query) []query.Query {
+	var parts []query.Query
+	if q.CategoryID != "" {
+		t := bleve.NewTermQuery(q.CategoryID)
+		t.SetField(fCategories)
+		parts = append(parts, t)
+	}
+	if q.MinPrice >= 0 || q.MaxPrice >= 0 {
+		var lo, hi *float64
+		if q.MinPrice >= 0 {
+			f := float64(q.MinPrice)
+			lo = &f
+		}
+		if q.MaxPrice >= 0 {
+			f := float64(q.MaxPrice)
+			hi = &f
+		}
+		yes := true
+		r := bleve.NewNumericRangeInclusiveQuery(lo, hi, &yes, &yes)
+		r.SetField(fPrice)
+		parts = append(parts, r)
+	}
+	return parts
+}
+
 // browse serves a query without text from the SQL indexes of search_products.
 func (s *Service) browse(ctx context.Context, q Query) (httpapi.List[Summary], error) {
 	where := []string{"active = $1"}
@@ -276,14 +282,9 @@ func (s *Service) browse(ctx context.Context, q Query) (httpapi.List[Summary], e
 		where = append(where, "price_amount <= "+arg(q.MaxPrice))
 	}
 	cond := strings.Join(where, " AND ")
-	var total int
-	countQ := `SELECT COUNT(*) FROM search_products WHERE ` + cond
-	countArgs := args
-	if len(args) == 1 { // no filter: the maintained count of active products
-		countQ, countArgs = `SELECT active FROM search_meta WHERE id = 1`, nil
-	}
-	if err := s.db.QueryRowContext(ctx, countQ, countArgs...).Scan(&total); err != nil {
-		return httpapi.List[Summary]{}, fmt.Errorf("search: count: %w", err)
+	total, err := s.count(ctx, q)
+	if err != nil {
+		return httpapi.List[Summary]{}, err
 	}
 	order := map[string]string{
 		SortNewest:    "created_at DESC, product_id DESC",
@@ -314,6 +315,35 @@ func (s *Service) browse(ctx context.Context, q Query) (httpapi.List[Summary], e
 		return httpapi.List[Summary]{}, err
 	}
 	return httpapi.List[Summary]{Items: items, Total: total, Page: q.Page, PageSize: q.PageSize}, nil
+}
+
+// count is how many active products pass q's filters. Unfiltered, it is the
+// count the consumer maintains; filtered, the index counts: its postings
+// answer a category or a price range as bitmaps, where SQL would read every
+// matching index entry (20,000 of them for a fifth of 100,000 products).
+func (s *Service) count(ctx context.Context, q Query) (int, error) {
+	parts := filters(q)
+	if len(parts) == 0 {
+		var n int
+		if err := s.db.QueryRowContext(ctx, `SELECT active FROM search_meta WHERE id = 1`).Scan(&n); err != nil {
+			return 0, fmt.Errorf("search: count: %w", err)
+		}
+		return n, nil
+	}
+	if _, err := s.idx.CatchUp(ctx); err != nil {
+		return 0, err
+	}
+	var bq query.Query = parts[0]
+	if len(parts) > 1 {
+		bq = bleve.NewConjunctionQuery(parts...)
+	}
+	req := bleve.NewSearchRequestOptions(bq, 0, 0, false)
+	req.Score = "none"
+	res, err := s.idx.search(ctx, req)
+	if err != nil {
+		return 0, fmt.Errorf("search: count: %w", err)
+	}
+	return int(res.Total), nil
 }
 
 // descendants returns a category and every category below it.

@@ -524,3 +524,95 @@ func TestPriceSortedTextQueryMatchesFullSort(t *testing.T) {
 		}
 	}
 }
+
+// Catch-ups split the live index into segments (one per batch); the
+// background step merges them into one, and searches answer as before.
+func TestTickCompactsSplitIndex(t *testing.T) {
+	e := newEnv(t, t.TempDir())
+	f := seed(e)
+	x := e.m.svc.idx
+	deadline := time.Now().Add(10 * time.Second)
+	for price := int64(5000); segments(x.idx) < 3; price++ { // distinct prices: equal ones are in no set order
+		if time.Now().After(deadline) {
+			t.Fatalf("catch-ups left %d segments, want several to merge", segments(x.idx))
+		}
+		e.product("Storm Jacket", "waterproof shell", f.jackets, price)
+		if _, err := x.CatchUp(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	before := ids(e.search("q=jacket&sort=price_asc&pageSize=100"))
+	if err := x.Tick(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if n := segments(x.idx); n != 1 {
+		t.Fatalf("after Tick: %d segments, want 1", n)
+	}
+	if got := ids(e.search("q=jacket&sort=price_asc&pageSize=100")); !slices.Equal(got, before) {
+		t.Fatalf("after compaction %v, before %v", got, before)
+	}
+	// The next merge waits compactEvery.
+	e.product("Storm Jacket", "waterproof shell", f.jackets, 5000)
+	if _, err := x.CatchUp(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	n := segments(x.idx)
+	if err := x.Tick(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if got := segments(x.idx); n > 1 && got != n {
+		t.Fatalf("Tick merged again within compactEvery: %d -> %d segments", n, got)
+	}
+}
+
+// A browse without q counts its filtered total on the index: the count
+// covers sub-categories and inclusive price bounds, and leaves out what was
+// deactivated, exactly as the page rows do.
+func TestFilteredBrowseTotals(t *testing.T) {
+	e := newEnv(t, t.TempDir())
+	root := e.category("Home", "")
+	child := e.category("Kitchen", root)
+	other := e.category("Garden", "")
+	type prod struct {
+		id, cat string
+		price   int64
+	}
+	var all []prod
+	for i := range 60 {
+		cat := []string{root, child, other}[i%3]
+		price := int64(100 + 10*i)
+		all = append(all, prod{e.product(fmt.Sprintf("Item %d", i), "thing", cat, price), cat, price})
+	}
+	gone := all[4] // in child, price 140
+	e.send("ProductDeactivated", map[string]any{"productId": gone.id})
+	for _, c := range []struct {
+		params string
+		keep   func(p prod) bool
+	}{
+		{"categoryId=" + root, func(p prod) bool { return p.cat == root || p.cat == child }},
+		{"categoryId=" + child, func(p prod) bool { return p.cat == child }},
+		{"minPrice=140&maxPrice=300", func(p prod) bool { return p.price >= 140 && p.price <= 300 }},
+		{"minPrice=600", func(p prod) bool { return p.price >= 600 }},
+		{"maxPrice=99", func(p prod) bool { return false }},
+		{"categoryId=" + other + "&maxPrice=400", func(p prod) bool { return p.cat == other && p.price <= 400 }},
+	} {
+		want := 0
+		for _, p := range all {
+			if p.id != gone.id && c.keep(p) {
+				want++
+			}
+		}
+		v, _ := url.ParseQuery(c.params + "&sort=price_asc&pageSize=100")
+		q, err := ParseQuery(v)
+		if err != nil {
+			t.Fatal(err)
+		}
+		res, err := e.m.Service().Search(context.Background(), q)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if res.Total != want || len(res.Items) != want {
+			t.Errorf("%s: total %d, %d items; want %d", c.params, res.Total, len(res.Items), want)
+		}
+	}
+}
