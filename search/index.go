@@ -125,7 +125,7 @@ func openIndexer(ctx context.Context, dir string, db es.SQL) (*indexer, error) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, fmt.Errorf("search: index dir: %w", err)
 	}
-	x := &indexer{dir: dir, db: db}
+	x := &indexer{dir: dir, db: db, compacted: time.Now()} // the first merge waits compactEvery: start-up has enough to do
 	if cur, err := os.ReadFile(filepath.Join(dir, "CURRENT")); err == nil {
 		path := filepath.Join(dir, strings.TrimSpace(string(cur)))
 		if idx, err := bleve.Open(path); err == nil {
