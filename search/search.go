@@ -39,7 +39,10 @@
 // request in the meta row) builds a new generation beside the live one from
 // the tables, catches it up and swaps it in; searches use the old one until
 // the swap. (The tables themselves are fed by the bus consumer; they are
-// rebuilt by replaying its messages, not by this projection.)
+// rebuilt by replaying its messages, not by this projection.) A rebuilt index
+// is merged into one segment before the swap, and the background loop merges
+// the live one again when catch-ups have split it, at most every 5 minutes: a
+// query pays its term lookups and range expansion once per segment.
 //
 // Queries. With q: Bleve. Every word of q must match name or description by
 // its English stem (case-insensitive, stop words dropped), as a prefix, or
@@ -51,7 +54,8 @@
 // keyword sort keys with doc values (sorting on a numeric field, or on _id,
 // costs several times more per hit). Without q: the SQL indexes of the
 // products table (newest by default; relevance without q is newest); the
-// unfiltered total is a count kept by the consumer. Result rows (name, price,
+// unfiltered total is a count kept by the consumer, a category's total is
+// counted on the index (one postings list), a price range's in SQL. Result rows (name, price,
 // rating, inStock) always come from the tables by primary key, so they are as
 // fresh as the consumer. Figures: docs/benchmarks/search.md.
 // Deactivated products never appear (deleted from the index, filtered in
