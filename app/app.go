@@ -162,6 +162,7 @@ func (a *App) Run(ctx context.Context) (err error) {
 	a.mu.Lock()
 	a.ln = ln
 	a.srv = &http.Server{Handler: a.gate(a.api), ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute, ErrorLog: slog.NewLogLogger(a.log.Handler(), slog.LevelWarn)}
+	a.srv.RegisterOnShutdown(a.api.Drain) // long polls answer at once
 	a.served = make(chan error, 1)
 	a.mu.Unlock()
 	// Serve /healthz at once; /readyz says 503 until everything is up.

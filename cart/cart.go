@@ -77,6 +77,7 @@ type Module struct {
 	h        es.Host
 	carts    *es.Aggregate[Cart, any]
 	api      *httpapi.API // for Acme-Min-Position on commands
+	watch    checkoutWatch
 }
 
 // New returns the cart module.

@@ -93,7 +93,10 @@ func (m *Module) Routes(api *httpapi.API) {
 		httpapi.Body(checkoutRequest{}), httpapi.Returns(http.StatusAccepted, CheckoutView{}))
 	api.Handle("GET /api/v1/checkouts/{id}", httpapi.Customer, m.handleGetCheckout,
 		httpapi.Summary("A checkout request of the caller (admin: any): PENDING from the checkout, then COMPLETED with orderId or FAILED "+
-			"with failureReason (insufficient_stock, payment_declined, payment_error; the cart is restored). 404 for others' checkouts."),
+			"with failureReason (insufficient_stock, payment_declined, payment_error; the cart is restored). 404 for others' checkouts. "+
+			"?wait=N (whole seconds, 0-30; an addition to the contract) long-polls: while the checkout is PENDING the answer waits up to "+
+			"N seconds for it to complete or fail, then gives the status as it is (still 200 PENDING on timeout); 422 validation_failed "+
+			"for another wait."),
 		httpapi.Returns(http.StatusOK, CheckoutView{}), httpapi.Reads("cart.checkouts"))
 }
 
@@ -228,7 +231,11 @@ func (m *Module) handleCheckout(w http.ResponseWriter, r *http.Request) error {
 
 func (m *Module) handleGetCheckout(w http.ResponseWriter, r *http.Request) error {
 	c := httpapi.CallerFrom(r.Context())
-	v, err := m.CheckoutRequest(r.Context(), c.CustomerID, c.Role == httpapi.Admin, r.PathValue("id"))
+	wait, err := waitParam(r)
+	if err != nil {
+		return err
+	}
+	v, err := m.awaitCheckout(r.Context(), c.CustomerID, c.Role == httpapi.Admin, r.PathValue("id"), wait)
 	if err != nil {
 		return err
 	}

@@ -308,6 +308,9 @@ func (m *Module) onCheckout(ctx context.Context, msg es.Message) (es.Commit, err
 		return apply(func(ctx context.Context, tx es.SQL) error {
 			_, err := tx.ExecContext(ctx, `UPDATE cart_checkouts SET status = $2, order_id = $3, updated_at = $4
 				WHERE checkout_id = $1 AND status = $5`, e.CheckoutID, StatusCompleted, e.OrderID, now, StatusPending)
+			if err == nil {
+				m.watch.notify(e.CheckoutID) // long polls re-read: the commit follows
+			}
 			return err
 		}), nil
 	case "CheckoutFailed":
@@ -325,6 +328,9 @@ func (m *Module) onCheckout(ctx context.Context, msg es.Message) (es.Commit, err
 		c := es.Commit{Apply: func(ctx context.Context, tx es.SQL, _ []es.Event) error {
 			_, err := tx.ExecContext(ctx, `UPDATE cart_checkouts SET status = $2, failure_reason = $3, updated_at = $4
 				WHERE checkout_id = $1 AND status = $5`, e.CheckoutID, StatusFailed, e.Reason, now, StatusPending)
+			if err == nil {
+				m.watch.notify(e.CheckoutID)
+			}
 			return err
 		}}
 		app, _, err := m.carts.Decide(ctx, streamID(row.CustomerID), restoreCart{CustomerID: row.CustomerID, CheckoutID: row.CheckoutID,

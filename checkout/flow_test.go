@@ -83,13 +83,13 @@ func (sh *shop) checkout(t *testing.T, tok, card string) string {
 	return id
 }
 
-// outcome waits until the checkout ends and returns its view.
+// outcome waits until the checkout ends (long polls: ?wait) and returns its view.
 func (sh *shop) outcome(t *testing.T, tok, checkoutID string) map[string]any {
 	t.Helper()
 	var m map[string]any
 	deadline := time.Now().Add(20 * time.Second)
 	for {
-		m = sh.s.Do(t, "GET", "/api/v1/checkouts/"+checkoutID, tok, nil).Want(t, 200).Map()
+		m = sh.s.Do(t, "GET", "/api/v1/checkouts/"+checkoutID+"?wait=10", tok, nil).Want(t, 200).Map()
 		if m["status"] != "PENDING" {
 			return m
 		}
@@ -156,6 +156,8 @@ func TestCheckoutFlow(t *testing.T) {
 			t.Fatalf("order: %v", o)
 		}
 		s.Do(t, "GET", "/api/v1/orders/"+orderID, bob, nil).WantError(t, 404, "not_found")
+		s.Do(t, "GET", "/api/v1/checkouts/"+id+"?wait=10", bob, nil).WantError(t, 404, "not_found")
+		s.Do(t, "GET", "/api/v1/checkouts/"+id+"?wait=31", ann, nil).WantError(t, 422, "validation_failed")
 		sh.waitStock(t, 5, 2, 3)
 		if sg := saga(t, s, id); sg["status"] != "COMPLETED" || sg["orderId"] != orderID || sg["deadline"] != nil {
 			t.Fatalf("saga: %v", sg)

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net/http"
 	"strings"
+	"sync"
 	"time"
 
 	"acme"
@@ -92,12 +93,24 @@ type API struct {
 
 	metrics *Metrics
 	memIdem IdempotencyStore
+
+	drainOnce sync.Once
+	draining  chan struct{}
 }
 
 // New returns an API with an empty mux.
 func New(adminToken string) *API {
-	return &API{mux: http.NewServeMux(), AdminToken: adminToken, metrics: newMetrics(), memIdem: NewMemoryIdempotency()}
+	return &API{mux: http.NewServeMux(), AdminToken: adminToken, metrics: newMetrics(), memIdem: NewMemoryIdempotency(),
+		draining: make(chan struct{})}
 }
+
+// Drain tells long-polling handlers to answer now: the server is shutting
+// down (http.Server.Shutdown waits for requests in flight). Safe to call more
+// than once.
+func (a *API) Drain() { a.drainOnce.Do(func() { close(a.draining) }) }
+
+// Draining is closed once Drain was called.
+func (a *API) Draining() <-chan struct{} { return a.draining }
 
 // Routes returns every registered route.
 func (a *API) Routes() []Route { return a.routes }

@@ -13,8 +13,11 @@
 // optionally paced to a total rate of checkouts per second (an open-loop
 // schedule: slot k starts at k/rate, however late the previous ones ended).
 // The checkout completion latency is the time from the 202 response to the
-// poll that observed COMPLETED; its resolution is the poll interval
-// (PollEvery, or a tenth of the time waited so far when that is longer).
+// status request that observed COMPLETED. Status requests long-poll (?wait,
+// Wait): the server answers as the checkout ends, so the latency is exact and
+// a checkout costs one or two of them. With plain polls (Wait < 0) the
+// resolution is the poll interval (PollEvery, or a tenth of the time waited
+// so far when that is longer).
 //
 // The run is bounded in time (Duration, then at most DrainTimeout for the
 // checkouts in flight) and optionally in count (MaxCheckouts), and refuses
@@ -36,6 +39,7 @@ import (
 	"net/http"
 	"net/url"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -44,15 +48,19 @@ import (
 
 // Config of one run.
 type Config struct {
-	Server       string // base URL, e.g. http://127.0.0.1:8080
-	AdminToken   string
-	Customers    int           // concurrent customers (default 10)
-	Products     int           // products created in setup (default 20)
-	Duration     time.Duration // measured run time (default 10 s)
-	Warmup       time.Duration // run before measuring (not counted; default 0)
-	Rate         float64       // checkouts started per second in total; 0: as fast as possible
-	PollEvery    time.Duration // checkout status poll interval (default 2 ms)
-	MaxCheckouts int64         // stop starting checkouts after this many (0: no limit)
+	Server     string // base URL, e.g. http://127.0.0.1:8080
+	AdminToken string
+	Customers  int           // concurrent customers (default 10)
+	Products   int           // products created in setup (default 20)
+	Duration   time.Duration // measured run time (default 10 s)
+	Warmup     time.Duration // run before measuring (not counted; default 0)
+	Rate       float64       // checkouts started per second in total; 0: as fast as possible
+	PollEvery  time.Duration // checkout status poll interval (default 2 ms)
+	// Wait long-polls each checkout status request (GET ...?wait=N, whole
+	// seconds, default 10 s): the server answers when the checkout ends, so
+	// the completion latency is exact. Negative: plain polls every PollEvery.
+	Wait         time.Duration
+	MaxCheckouts int64 // stop starting checkouts after this many (0: no limit)
 	// DrainTimeout bounds the wait for checkouts in flight at the end (default 30 s).
 	DrainTimeout time.Duration
 	// SetupConcurrency bounds the parallel requests of the setup (default 8).
@@ -82,6 +90,9 @@ func (c *Config) defaults() error {
 	if c.PollEvery == 0 {
 		c.PollEvery = 2 * time.Millisecond
 	}
+	if c.Wait == 0 {
+		c.Wait = 10 * time.Second
+	}
 	if c.DrainTimeout == 0 {
 		c.DrainTimeout = 30 * time.Second
 	}
@@ -101,6 +112,8 @@ func (c *Config) defaults() error {
 		return errors.New("rate must be >= 0")
 	case c.PollEvery < 0:
 		return errors.New("poll interval must be >= 0")
+	case c.Wait > 30*time.Second || (c.Wait > 0 && c.Wait%time.Second != 0):
+		return errors.New("wait must be whole seconds, at most 30 s")
 	case c.MaxCheckouts < 0:
 		return errors.New("max checkouts must be >= 0")
 	case c.AdminToken == "":
@@ -496,7 +509,11 @@ func (r *runner) iteration(loopCtx, drainCtx context.Context, c *customer) outco
 			Status        string `json:"status"`
 			FailureReason string `json:"failureReason"`
 		}
-		_, err := r.do(drainCtx, KindPoll, "GET", "/api/v1/checkouts/"+acc.CheckoutID, c.token, nil, &v, 200)
+		path := "/api/v1/checkouts/" + acc.CheckoutID
+		if r.cfg.Wait > 0 {
+			path += "?wait=" + strconv.Itoa(int(r.cfg.Wait/time.Second))
+		}
+		_, err := r.do(drainCtx, KindPoll, "GET", path, c.token, nil, &v, 200)
 		switch {
 		case err != nil && drainCtx.Err() != nil:
 			r.unfinished.Add(1)
@@ -525,6 +542,9 @@ func (r *runner) iteration(loopCtx, drainCtx context.Context, c *customer) outco
 			r.sink.lastErr.Store("unexpected checkout status " + v.Status)
 			r.abandoned.Add(1)
 			return sent
+		}
+		if r.cfg.Wait > 0 && err == nil {
+			continue // the long poll ran out: ask again at once
 		}
 		// Poll every PollEvery, or every tenth of the time waited so far when
 		// that is longer: a resolution of 10 % at most, without flooding the
