@@ -24,6 +24,14 @@ func (m Money) Add(o Money) Money { return Money{Amount: m.Amount + o.Amount, Cu
 // Times returns m multiplied by n.
 func (m Money) Times(n int64) Money { return Money{Amount: m.Amount * n, Currency: m.Currency} }
 
+// Bounds of amounts, in minor units: a catalog price (with its variant
+// modifier) is at most MaxPrice and a cart's subtotal at most MaxAmount, so
+// no total or discount computed from them comes near int64 overflow.
+const (
+	MaxPrice  = 1_000_000_000_000     // 10^12
+	MaxAmount = 1_000_000_000_000_000 // 10^15
+)
+
 // currencies is the ISO 4217 active code list with each currency's minor-unit exponent.
 var currencies = map[string]int{
 	"AED": 2, "AFN": 2, "ALL": 2, "AMD": 2, "ANG": 2, "AOA": 2, "ARS": 2, "AUD": 2, "AWG": 2, "AZN": 2,

@@ -89,6 +89,21 @@ func (c Cart) Subtotal(def string) acme.Money {
 	return s
 }
 
+// fits reports whether the cart's subtotal stays within acme.MaxAmount with
+// the line of (productID, variantID) at quantity units of unitPrice.
+func (c Cart) fits(productID, variantID string, unitPrice, quantity int64) bool {
+	if unitPrice > 0 && quantity > acme.MaxAmount/unitPrice {
+		return false
+	}
+	sum := unitPrice * quantity
+	for _, l := range c.Lines {
+		if l.ProductID != productID || l.VariantID != variantID {
+			sum += l.UnitPrice.Amount * l.Quantity // each line fits: it was checked when it grew
+		}
+	}
+	return sum <= acme.MaxAmount
+}
+
 // Product is what the cart's read models know of a product variant, looked up
 // by the service before deciding (the decider does no I/O).
 type Product struct {
@@ -227,6 +242,8 @@ func decideAdd(c Cart, cmd addItem) ([]any, error) {
 		return nil, acme.Errorf(CodeOutOfStock, "the product is out of stock")
 	case inCart+cmd.Quantity > cmd.Product.Available:
 		return nil, acme.Errorf(CodeInsufficientStock, "only %d available (%d already in the cart)", cmd.Product.Available, inCart)
+	case !c.fits(cmd.ProductID, cmd.VariantID, cmd.Product.Price.Amount, inCart+cmd.Quantity):
+		return nil, acme.Errorf(CodeInvalidQuantity, "the cart's subtotal would exceed %d minor units", int64(acme.MaxAmount))
 	}
 	return []any{ItemAddedToCartV1{CartID: c.ID(cmd.CustomerID), CustomerID: cmd.CustomerID, ProductID: cmd.ProductID,
 		VariantID: cmd.VariantID, Name: cmd.Product.Name, Quantity: cmd.Quantity, UnitPrice: cmd.Product.Price, AddedAt: cmd.At}}, nil
@@ -253,6 +270,8 @@ func decideUpdate(c Cart, cmd updateQuantity) ([]any, error) {
 			return nil, acme.Errorf(CodeInsufficientStock, "the product is out of stock")
 		}
 		return nil, acme.Errorf(CodeInsufficientStock, "only %d available", cmd.Product.Available)
+	case cmd.Quantity > l.Quantity && !c.fits(l.ProductID, l.VariantID, l.UnitPrice.Amount, cmd.Quantity):
+		return nil, acme.Errorf(CodeInvalidQuantity, "the cart's subtotal would exceed %d minor units", int64(acme.MaxAmount))
 	}
 	return []any{CartQuantityUpdatedV1{CartID: id, ProductID: l.ProductID, VariantID: l.VariantID,
 		PreviousQuantity: l.Quantity, NewQuantity: cmd.Quantity, UpdatedAt: cmd.At}}, nil

@@ -90,6 +90,9 @@ func TestCatalogHTTP(t *testing.T) {
 			{"name 201", func(b map[string]any) { b["name"] = strings.Repeat("n", 201) }, 422, "invalid_name"},
 			{"unknown category", func(b map[string]any) { b["categoryId"] = unknown }, 422, "category_not_found"},
 			{"negative stock", func(b map[string]any) { b["initialStock"] = -1 }, 422, "validation_failed"},
+			{"stock above the restock bound", func(b map[string]any) { b["initialStock"] = 1_000_000_001 }, 422, "validation_failed"},
+			{"price above the bound", func(b map[string]any) { b["price"] = usd(1_000_000_000_001) }, 422, "invalid_price"},
+			{"price near int64 max", func(b map[string]any) { b["price"] = usd(9223372036854775807) }, 422, "invalid_price"},
 			{"fractional price", func(b map[string]any) { b["price"] = money{"amount": 1.5, "currency": "USD"} }, 400, "bad_request"},
 		} {
 			t.Run(tc.name, func(t *testing.T) { create(admin, product(tc.mod)).WantError(t, tc.status, tc.code) })
@@ -136,6 +139,9 @@ func TestCatalogHTTP(t *testing.T) {
 		other := create(admin, product(func(b map[string]any) { b["name"] = "Chino" })).Want(t, 201).Str("productId")
 		s.Do(t, "POST", "/api/v1/products/"+other+"/variants", admin, map[string]any{"sku": "ox-m-blue", "size": "L"}).WantError(t, 409, "duplicate_sku")
 		s.Do(t, "POST", "/api/v1/products/"+other+"/variants", admin, map[string]any{"sku": "CH-1"}).WantError(t, 422, "no_attribute")
+		s.Do(t, "POST", "/api/v1/products/"+other+"/variants", admin, map[string]any{"sku": "CH-4", "size": "XL", "initialStock": 1_000_000_001}).WantError(t, 422, "validation_failed")
+		s.Do(t, "POST", "/api/v1/products/"+other+"/variants", admin, map[string]any{"sku": "CH-5", "size": "XL",
+			"priceModifier": usd(1_000_000_000_000)}).WantError(t, 422, "invalid_price")
 		s.Do(t, "POST", "/api/v1/products/"+unknown+"/variants", admin, map[string]any{"sku": "CH-2", "size": "S"}).WantError(t, 404, "not_found")
 		s.Do(t, "POST", "/api/v1/products/"+other+"/variants", custTok, map[string]any{"sku": "CH-3", "size": "S"}).WantError(t, 403, "forbidden")
 		r = s.Do(t, "GET", "/api/v1/products/"+pid, "", nil).Want(t, 200)

@@ -1,6 +1,7 @@
 package catalog
 
 import (
+	"fmt"
 	"slices"
 	"strings"
 	"time"
@@ -139,8 +140,8 @@ func createProductEvents(c createProduct) ([]any, error) {
 		return nil, err
 	}
 	var fields []acme.FieldError
-	if c.InitialStock < 0 {
-		fields = append(fields, acme.FieldError{Field: "initialStock", Message: "must be 0 or more"})
+	if c.InitialStock < 0 || c.InitialStock > MaxInitialStock {
+		fields = append(fields, acme.FieldError{Field: "initialStock", Message: fmt.Sprintf("must be from 0 to %d", MaxInitialStock)})
 	}
 	if !validDescription(c.Description) {
 		fields = append(fields, acme.FieldError{Field: "description", Message: "must be at most 10000 characters"})
@@ -206,8 +207,8 @@ func addVariantEvents(s Product, c addProductVariant) ([]any, error) {
 	var stock int64
 	if c.InitialStock != nil {
 		stock = *c.InitialStock
-		if stock < 0 {
-			fields = append(fields, acme.FieldError{Field: "initialStock", Message: "must be 0 or more"})
+		if stock < 0 || stock > MaxInitialStock {
+			fields = append(fields, acme.FieldError{Field: "initialStock", Message: fmt.Sprintf("must be from 0 to %d", MaxInitialStock)})
 		}
 	}
 	if len(fields) > 0 {
@@ -271,13 +272,16 @@ func validDescription(d string) bool {
 // PostgreSQL's TEXT refuses and no name, SKU or attribute needs).
 func hasControl(s string) bool { return strings.IndexFunc(s, unicode.IsControl) >= 0 }
 
+// MaxInitialStock bounds initialStock, as inventory bounds a restock.
+const MaxInitialStock = 1_000_000_000
+
 // checkPrice: at least one minor unit of an ISO 4217 currency.
 func checkPrice(p acme.Money) error {
 	if !acme.ValidCurrency(p.Currency) {
 		return acme.Errorf(CodeInvalidPrice, "currency %q is not an ISO 4217 code", p.Currency)
 	}
-	if p.Amount < 1 {
-		return acme.Errorf(CodeInvalidPrice, "the price must be at least 1 minor unit")
+	if p.Amount < 1 || p.Amount > acme.MaxPrice {
+		return acme.Errorf(CodeInvalidPrice, "the price must be from 1 to %d minor units", int64(acme.MaxPrice))
 	}
 	return nil
 }
@@ -288,8 +292,8 @@ func checkModifier(price, mod acme.Money) error {
 	if mod.Currency != price.Currency {
 		return acme.Errorf(CodeInvalidPrice, "the price modifier must be in the product's currency %s", price.Currency)
 	}
-	if price.Amount+mod.Amount < 1 {
-		return acme.Errorf(CodeInvalidPrice, "price plus modifier must be at least 1 minor unit")
+	if mod.Amount < -acme.MaxPrice || mod.Amount > acme.MaxPrice || price.Amount+mod.Amount < 1 || price.Amount+mod.Amount > acme.MaxPrice {
+		return acme.Errorf(CodeInvalidPrice, "price plus modifier must be from 1 to %d minor units", int64(acme.MaxPrice))
 	}
 	return nil
 }

@@ -157,6 +157,10 @@ func (a *API) Handle(pattern string, min Role, h HandlerFunc, opts ...RouteOptio
 			}
 			return
 		}
+		if r.ContentLength > MaxBody { // every route, whether or not it reads its body
+			WriteError(w, r, acme.Errorf(acme.CodePayloadTooLarge, "the body is larger than %d bytes", MaxBody))
+			return
+		}
 		if r.Method == http.MethodGet || r.Method == http.MethodHead {
 			if err := a.awaitMinPosition(r, rt.Reads); err != nil {
 				WriteError(w, r, err)

@@ -162,6 +162,10 @@ func TestBodyErrors(t *testing.T) {
 	big := `{"name":"` + strings.Repeat("x", httpapi.MaxBody) + `"}`
 	do(t, api, "POST", "/api/v1/things", "cust-tok", big).want(t, 413, "payload_too_large")
 	do(t, api, "POST", "/api/v1/things", "cust-tok", big, "Idempotency-Key", "k").want(t, 413, "payload_too_large")
+	// A route that reads no body refuses an oversized one too (its Content-Length says so).
+	do(t, api, "POST", "/api/v1/fail", "", big).want(t, 413, "payload_too_large")
+	do(t, api, "POST", "/api/v1/things", "cust-tok", `{"NAME":"x"}`).want(t, 400, "bad_request")
+	do(t, api, "POST", "/api/v1/things", "cust-tok", `null`).want(t, 400, "bad_request")
 }
 
 func idempotencyStores(t *testing.T) map[string]func() httpapi.IdempotencyStore {

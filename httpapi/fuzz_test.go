@@ -58,3 +58,43 @@ func FuzzDecode(f *testing.F) {
 		}
 	})
 }
+
+// TestDecodeIsStrict: field names match exactly, at every depth; a body must
+// be one JSON object of valid UTF-8.
+func TestDecodeIsStrict(t *testing.T) {
+	type money struct {
+		Amount   int64  `json:"amount"`
+		Currency string `json:"currency"`
+	}
+	type base struct {
+		ID string `json:"id"`
+	}
+	type req struct {
+		base
+		Name  string           `json:"name"`
+		Price *money           `json:"price"`
+		Lines []money          `json:"lines"`
+		ByKey map[string]money `json:"byKey"`
+		Plain int
+	}
+	good := []string{
+		`{"name":"a"}`, `{}`, `  {"id":"x","Plain":1}`, `{"price":{"amount":1,"currency":"USD"}}`, `{"price":null}`,
+		`{"lines":[{"amount":1}],"byKey":{"k":{"currency":"EUR"}}}`,
+	}
+	for _, body := range good {
+		var v req
+		if err := httpapi.Decode(httptest.NewRequest("POST", "/", strings.NewReader(body)), &v); err != nil {
+			t.Errorf("%s: %v", body, err)
+		}
+	}
+	bad := []string{
+		`{"NAME":"a"}`, `{"Name":"a"}`, `{"ID":"x"}`, `{"plain":1}`, `{"price":{"AMOUNT":1}}`, `{"lines":[{"Amount":1}]}`,
+		`{"byKey":{"k":{"Currency":"EUR"}}}`, `null`, `[]`, `"x"`, `1`, "{\"name\":\"\xff\"}", ``, `   `,
+	}
+	for _, body := range bad {
+		var v req
+		if err := httpapi.Decode(httptest.NewRequest("POST", "/", strings.NewReader(body)), &v); acme.ErrorCode(err) != acme.CodeBadRequest {
+			t.Errorf("%q: %v, want bad_request", body, err)
+		}
+	}
+}

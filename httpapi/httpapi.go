@@ -5,14 +5,17 @@
 package httpapi
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"net/http"
+	"reflect"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 
 	"acme"
 )
@@ -63,30 +66,133 @@ type HandlerFunc func(w http.ResponseWriter, r *http.Request) error
 // MaxBody is the largest request body accepted (413 above it).
 const MaxBody = 1 << 20
 
-// Decode reads the JSON body of r into v: unknown fields, wrong types, trailing
-// data or malformed JSON are a 400 bad_request; a body over MaxBody is a 413.
+// Decode reads the JSON body of r into v: a body that is not one JSON object
+// (empty, null, an array, trailing data), invalid UTF-8, unknown fields
+// (field names match exactly: encoding/json alone would also take "NAME" for
+// "name"), wrong types or malformed JSON are a 400 bad_request; a body over
+// MaxBody is a 413.
 func Decode(r *http.Request, v any) error {
-	body := http.MaxBytesReader(nil, r.Body, MaxBody)
-	dec := json.NewDecoder(body)
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(v); err != nil {
+	data, err := io.ReadAll(http.MaxBytesReader(nil, r.Body, MaxBody))
+	if err != nil {
 		var tooBig *http.MaxBytesError
 		if errors.As(err, &tooBig) {
 			return acme.Errorf(acme.CodePayloadTooLarge, "the body is larger than %d bytes", MaxBody)
 		}
-		if errors.Is(err, io.EOF) {
-			return acme.Errorf(acme.CodeBadRequest, "the body is empty; a JSON object is expected")
-		}
+		return acme.Errorf(acme.CodeBadRequest, "reading the body: %v", err)
+	}
+	return DecodeBytes(data, v)
+}
+
+// DecodeBytes is Decode of a body already read.
+func DecodeBytes(data []byte, v any) error {
+	trimmed := bytes.TrimSpace(data)
+	switch {
+	case len(trimmed) == 0:
+		return acme.Errorf(acme.CodeBadRequest, "the body is empty; a JSON object is expected")
+	case !utf8.Valid(data):
+		return acme.Errorf(acme.CodeBadRequest, "the body is not valid UTF-8")
+	case trimmed[0] != '{':
+		return acme.Errorf(acme.CodeBadRequest, "malformed JSON body: a JSON object is expected")
+	}
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
 		return acme.Errorf(acme.CodeBadRequest, "malformed JSON body: %s", cleanJSONError(err))
 	}
 	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
-		var tooBig *http.MaxBytesError
-		if errors.As(err, &tooBig) {
-			return acme.Errorf(acme.CodePayloadTooLarge, "the body is larger than %d bytes", MaxBody)
-		}
 		return acme.Errorf(acme.CodeBadRequest, "malformed JSON body: trailing data after the object")
 	}
+	if err := exactKeys(data, reflect.TypeOf(v), ""); err != nil {
+		return acme.Errorf(acme.CodeBadRequest, "malformed JSON body: %s", err)
+	}
 	return nil
+}
+
+// exactKeys checks that every object key of data names a field of t exactly
+// (encoding/json matches field names case-insensitively), recursing into
+// nested structs, slices and maps of them. data has decoded into t already.
+func exactKeys(data []byte, t reflect.Type, path string) error {
+	for t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	if reflect.PointerTo(t).Implements(unmarshalerType) {
+		return nil // parses itself
+	}
+	switch t.Kind() {
+	case reflect.Struct:
+		var obj map[string]json.RawMessage
+		if json.Unmarshal(data, &obj) != nil || obj == nil {
+			return nil // null, or not an object: Decode already judged it
+		}
+		fields := jsonFields(t)
+		for k, raw := range obj {
+			ft, ok := fields[k]
+			if !ok {
+				return fmt.Errorf("unknown field %q", path+k)
+			}
+			if err := exactKeys(raw, ft, path+k+"."); err != nil {
+				return err
+			}
+		}
+	case reflect.Slice, reflect.Array:
+		var items []json.RawMessage
+		if json.Unmarshal(data, &items) != nil {
+			return nil
+		}
+		for i, raw := range items {
+			if err := exactKeys(raw, t.Elem(), fmt.Sprintf("%s%d.", path, i)); err != nil {
+				return err
+			}
+		}
+	case reflect.Map:
+		var obj map[string]json.RawMessage
+		if json.Unmarshal(data, &obj) != nil {
+			return nil
+		}
+		for k, raw := range obj {
+			if err := exactKeys(raw, t.Elem(), path+k+"."); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+var unmarshalerType = reflect.TypeFor[json.Unmarshaler]()
+
+// jsonFields maps the JSON names of t's fields (embedded structs' promoted)
+// to their types.
+func jsonFields(t reflect.Type) map[string]reflect.Type {
+	out := map[string]reflect.Type{}
+	for f := range t.Fields() {
+		tag := f.Tag.Get("json")
+		if tag == "-" {
+			continue
+		}
+		name, _, _ := strings.Cut(tag, ",")
+		if f.Anonymous && name == "" {
+			et := f.Type
+			if et.Kind() == reflect.Pointer {
+				et = et.Elem()
+			}
+			if et.Kind() == reflect.Struct {
+				for k, v := range jsonFields(et) {
+					if _, ok := out[k]; !ok {
+						out[k] = v
+					}
+				}
+				continue
+			}
+		}
+		if !f.IsExported() {
+			continue
+		}
+		if name == "" {
+			name = f.Name
+		}
+		out[name] = f.Type
+	}
+	return out
 }
 
 func cleanJSONError(err error) string {

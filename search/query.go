@@ -49,7 +49,8 @@ type Query struct {
 // ParseQuery validates the query parameters (422 validation_failed listing every bad one).
 // sort defaults to relevance with q and newest without; relevance without q is newest.
 func ParseQuery(v url.Values) (Query, error) {
-	q := Query{Q: strings.TrimSpace(v.Get("q")), CategoryID: v.Get("categoryId"), MinPrice: -1, MaxPrice: -1, Sort: v.Get("sort"), Page: 1, PageSize: 20}
+	q := Query{Q: strings.TrimSpace(v.Get("q")), CategoryID: strings.ToLower(v.Get("categoryId")), // ids are lower-case UUIDs
+		MinPrice: -1, MaxPrice: -1, Sort: v.Get("sort"), Page: 1, PageSize: 20}
 	var fields []acme.FieldError
 	bad := func(field, msg string) { fields = append(fields, acme.FieldError{Field: field, Message: msg}) }
 	if !utf8.ValidString(q.Q) || utf8.RuneCountInString(q.Q) > MaxQueryLen {
@@ -122,15 +123,23 @@ var (
 // terms splits q into lower-cased words, dropping English stop words (unless
 // nothing else is left).
 func terms(q string) []string {
-	words := strings.FieldsFunc(strings.ToLower(q), func(r rune) bool { return !unicode.IsLetter(r) && !unicode.IsDigit(r) })
-	var out []string
+	q = strings.ReplaceAll(strings.ToLower(q), "’", "'")
+	words := strings.FieldsFunc(q, func(r rune) bool { return !unicode.IsLetter(r) && !unicode.IsDigit(r) && r != '\'' })
+	var out, all []string
 	for _, w := range words {
+		// A possessive is its word ("chef's" is "chef", as the index's
+		// English analyzer has it); other apostrophes stay ("don't").
+		w = strings.Trim(strings.TrimSuffix(w, "'s"), "'")
+		if w == "" {
+			continue
+		}
+		all = append(all, w)
 		if len(english.Analyze([]byte(w))) > 0 {
 			out = append(out, w)
 		}
 	}
 	if len(out) == 0 {
-		out = words
+		out = all
 	}
 	return out[:min(len(out), MaxTokens)]
 }

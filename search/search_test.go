@@ -9,6 +9,7 @@ import (
 	"net/url"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -166,6 +167,9 @@ func TestSearchQuality(t *testing.T) {
 		{"q=leather", nil, false},                                                 // deactivated never appears
 		{"q=jacket&categoryId=" + f.clothing, []string{f.hiking, f.denim}, false}, // sub-sub-categories
 		{"q=jacket&categoryId=" + f.outerwear, []string{f.hiking, f.denim}, false},
+		{"q=jacket&categoryId=" + strings.ToUpper(f.outerwear), []string{f.hiking, f.denim}, false}, // an id in capitals
+		{"q=jacket's", []string{f.hiking, f.denim}, false},                                          // a possessive
+		{"q=jacket’s+waterproof", []string{f.hiking}, false},
 		{"q=jacket&categoryId=" + f.audio, nil, false},
 		{"q=shirt&categoryId=" + f.clothing, []string{f.linen}, false},
 		{"q=jacket&maxPrice=10000", []string{f.denim}, false},
@@ -176,6 +180,7 @@ func TestSearchQuality(t *testing.T) {
 		{"q=xylophone", nil, false},
 		{"categoryId=" + f.clothing, []string{f.denim, f.linen, f.shoes, f.hiking}, true}, // browse: newest first
 		{"categoryId=" + f.audio + "&sort=price_asc", []string{f.speaker, f.headphones}, true},
+		{"categoryId=" + strings.ToUpper(f.audio) + "&sort=price_asc", []string{f.speaker, f.headphones}, true},
 		{"minPrice=5000&maxPrice=9000&sort=price_desc", []string{f.shoes, f.denim, f.speaker}, true},
 		{"sort=relevance&maxPrice=2000", []string{f.stand}, true},
 		{"categoryId=" + acme.NewID(), nil, false},
