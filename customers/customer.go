@@ -116,7 +116,29 @@ func validEmail(s string) bool {
 		return false
 	}
 	local, domain, ok := strings.Cut(s, "@")
-	return ok && local != "" && domain != "" && !strings.ContainsAny(s, "<>\"()[]\\,;: ")
+	return ok && local != "" && validDomain(domain) && !strings.ContainsAny(s, "<>\"()[]\\,;: ")
+}
+
+// validDomain: a host name with a dot, of labels of letters, digits and
+// hyphens (not at either end), 1 to 63 characters each; the last label is not
+// all digits. ("user@localhost" and "a@b" cannot receive a shop's mail.)
+func validDomain(d string) bool {
+	labels := strings.Split(d, ".")
+	if len(labels) < 2 || len(d) > 253 {
+		return false
+	}
+	for _, l := range labels {
+		if len(l) < 1 || len(l) > 63 || l[0] == '-' || l[len(l)-1] == '-' {
+			return false
+		}
+		for _, r := range l {
+			if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-' || r > 0x7f && unicode.IsLetter(r)) {
+				return false
+			}
+		}
+	}
+	tld := labels[len(labels)-1]
+	return strings.TrimFunc(tld, func(r rune) bool { return r >= '0' && r <= '9' }) != ""
 }
 
 // hasControl reports whether s has a control character (NUL and friends, which

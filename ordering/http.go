@@ -48,7 +48,8 @@ func (m *Module) Routes(api *httpapi.API) {
 		httpapi.Summary("The caller's orders, newest first (admin: every order; filters ?status= and ?customerId=)."),
 		httpapi.Returns(200, httpapi.List[View]{}))
 	api.Handle("GET /api/v1/orders/{id}", httpapi.Customer, m.get,
-		httpapi.Summary("One order; with ?asOf= (RFC 3339) or ?version= the order as it was then, rebuilt from its events."),
+		httpapi.Summary("One order; with ?asOf= (RFC 3339) or ?version= the order as it was then, rebuilt from its events. "+
+			"404 when the order did not exist yet at asOf, or has no such version (a version past its latest)."),
 		httpapi.Returns(200, View{}))
 	api.Handle("GET /api/v1/orders/{id}/history", httpapi.Customer, m.history,
 		httpapi.Summary("Every event of an order, oldest first, with the status after it."),
@@ -155,6 +156,9 @@ func (m *Module) get(w http.ResponseWriter, r *http.Request) error {
 	l, err := m.visible(r.Context(), r.PathValue("id"), q)
 	if err != nil {
 		return err
+	}
+	if q.ToVersion > l.Version && q.AsOf.IsZero() && r.URL.Query().Get("asOf") == "" {
+		return acme.Errorf(acme.CodeNotFound, "the order has no version %d (it is at version %d)", q.ToVersion, l.Version)
 	}
 	return httpapi.JSON(w, 200, ViewOf(l.State, l.Version))
 }

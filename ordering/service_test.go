@@ -275,6 +275,7 @@ func TestOrderLifecycleOverHTTP(t *testing.T) {
 		t.Fatalf("version=4: %+v", v)
 	}
 	e.want(t, e.do(t, "GET", "/api/v1/orders/"+id+"?version=0", admin, nil), 422, "validation_failed")
+	e.want(t, e.do(t, "GET", "/api/v1/orders/"+id+"?version=99", admin, nil), 404, "not_found") // past the latest
 	e.want(t, e.do(t, "GET", "/api/v1/orders/"+id+"?asOf=yesterday", admin, nil), 422, "validation_failed")
 	e.want(t, e.do(t, "GET", "/api/v1/orders/"+id+"?asOf=2000-01-01T00:00:00Z", admin, nil), 404, "not_found")
 	if v := e.do(t, "GET", "/api/v1/orders/"+id+"?asOf="+hist.Items[1].At.Format(time.RFC3339Nano), admin, nil).view(t); v.Version != 3 || v.Status != StatusConfirmed {
