@@ -76,9 +76,10 @@ func TestInventoryHTTP(t *testing.T) {
 		if l != (level{ProductID: pid, VariantID: vid, OnHand: 6, Available: 6}) {
 			t.Fatalf("variant restock %+v", l)
 		}
-		// Without variantId: the sum over the product's stock items.
+		// Without variantId: the sum over the product's variants (the 8 units
+		// the product held before its first variant can no longer be sold).
 		s.Do(t, "GET", "/api/v1/inventory/"+pid, "", nil).Want(t, 200).Decode(t, &l)
-		if l.OnHand != 14 || l.Available != 14 || l.VariantID != "" {
+		if l.OnHand != 6 || l.Available != 6 || l.VariantID != "" {
 			t.Fatalf("product total %+v", l)
 		}
 

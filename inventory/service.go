@@ -87,8 +87,11 @@ func (s *Service) Level(ctx context.Context, productID, variantID string) (Level
 		FROM inventory_levels WHERE product_id = $1 AND variant_id = $2`
 	args := []any{productID, variantID}
 	if variantID == "" && p.hasVariants {
+		// The sum of its variants: stock is per variant for a product that has
+		// them (what the product held before its first variant cannot be
+		// sold, restocked or reserved, so it is not counted).
 		q = `SELECT COALESCE(SUM(on_hand), 0), COALESCE(SUM(reserved), 0), COALESCE(SUM(available), 0)
-			FROM inventory_levels WHERE product_id = $1`
+			FROM inventory_levels WHERE product_id = $1 AND variant_id <> ''`
 		args = args[:1]
 	}
 	l := Level{ProductID: productID, VariantID: variantID}

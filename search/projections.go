@@ -60,7 +60,7 @@ type ratingUpdated struct {
 
 // consumed lists the messages the search feed consumer applies.
 var consumed = []string{
-	"CategoryCreated", "ProductCreated", "ProductUpdated", "ProductDeactivated",
+	"CategoryCreated", "ProductCreated", "ProductUpdated", "ProductVariantAdded", "ProductDeactivated",
 	"InventoryRestocked", "InventoryReserved", "InventoryReleased", "InventoryDeducted",
 	"RatingUpdated",
 }
@@ -124,6 +124,22 @@ func Apply(m es.Message) (es.Commit, error) {
 				return err
 			}
 			_, err = tx.ExecContext(ctx, `UPDATE search_meta SET active = active - 1 WHERE id = 1`)
+			return err
+		}
+	case "ProductVariantAdded":
+		var v struct {
+			ProductID string `json:"productId"`
+			VariantID string `json:"variantId"`
+		}
+		if err := json.Unmarshal(m.Data, &v); err != nil || v.ProductID == "" || v.VariantID == "" {
+			return bad(errors.Join(err, errors.New("no productId or variantId")))
+		}
+		// The variant's stock item, at 0 until inventory's levels say more
+		// (position 0: any level is newer). A product with variants is in
+		// stock by its variants only (see summaries).
+		apply = func(ctx context.Context, tx es.SQL) error {
+			_, err := tx.ExecContext(ctx, `INSERT INTO search_stock (product_id, variant_id, available, position) VALUES ($1, $2, 0, 0)
+				ON CONFLICT (product_id, variant_id) DO NOTHING`, v.ProductID, v.VariantID)
 			return err
 		}
 	case "InventoryRestocked", "InventoryReserved", "InventoryReleased", "InventoryDeducted":

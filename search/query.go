@@ -398,7 +398,8 @@ func (s *Service) summaries(ctx context.Context, ids []string) ([]Summary, error
 	// Only the primary key in the WHERE clause: with "active = ..." too, SQLite
 	// may pick the (active, ...) index and scan every active product.
 	rows, err := s.db.QueryContext(ctx, `SELECT p.product_id, p.name, p.price_amount, p.price_currency, p.category_id, p.rating_x100, p.review_count,
-		EXISTS (SELECT 1 FROM search_stock s WHERE s.product_id = p.product_id AND s.available > $1), p.active
+		EXISTS (SELECT 1 FROM search_stock s WHERE s.product_id = p.product_id AND s.available > $1
+			AND (s.variant_id <> '' OR NOT EXISTS (SELECT 1 FROM search_stock v WHERE v.product_id = p.product_id AND v.variant_id <> ''))), p.active
 		FROM search_products p WHERE p.product_id IN (`+strings.Join(ph, ", ")+`)`, args...)
 	if err != nil {
 		return nil, fmt.Errorf("search: load results: %w", err)

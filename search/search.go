@@ -5,10 +5,11 @@
 // Messages in (one durable consumer, "search.products"): catalog's
 // CategoryCreated (the category tree, kept as ancestor paths so a category
 // filter includes its sub-categories), ProductCreated, ProductUpdated,
-// ProductDeactivated; inventory's InventoryRestocked, InventoryReserved,
-// InventoryReleased, InventoryDeducted (their levels give inStock: some stock
-// item of the product has available > 0; a level older, by inventory's log
-// position, than the stored one is ignored); reviews' RatingUpdated
+// ProductVariantAdded, ProductDeactivated; inventory's InventoryRestocked,
+// InventoryReserved, InventoryReleased, InventoryDeducted (their levels give
+// inStock: some stock item of the product has available > 0, some variant's
+// for a product with variants; a level older, by inventory's log position,
+// than the stored one is ignored); reviews' RatingUpdated
 // (averageRating, reviewCount). Messages out: none.
 //
 // Two stores, one truth. The consumer writes the source state (categories,
