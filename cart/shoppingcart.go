@@ -264,6 +264,9 @@ func decideUpdate(c Cart, cmd updateQuantity) ([]any, error) {
 		return []any{ItemRemovedFromCartV1{CartID: id, ProductID: l.ProductID, VariantID: l.VariantID, RemovedAt: cmd.At}}, nil
 	case cmd.Quantity == l.Quantity:
 		return nil, nil
+	case cmd.Quantity > l.Quantity && (!cmd.Product.Found || !cmd.Product.Active):
+		// Lowering is always allowed; raising needs a product still sold.
+		return nil, acme.Errorf(CodeProductNotFound, "the product is no longer sold")
 	case cmd.Quantity > l.Quantity && cmd.Quantity > cmd.Product.Available:
 		// Lowering a quantity is always allowed; raising it needs the stock.
 		if cmd.Product.Available <= 0 {

@@ -71,6 +71,8 @@ func TestCartDecider(t *testing.T) {
 		{"variant line", []any{addedA2}, addItem{CustomerID: cust, ProductID: pB, VariantID: vM, Quantity: 1, Product: poloM, At: t0}, []any{addedBM}, ""},
 		{"update quantity", []any{addedA2}, updateQuantity{CustomerID: cust, ProductID: pA, Quantity: 5, Product: shirt, At: t0},
 			[]any{CartQuantityUpdatedV1{CartID: cid0, ProductID: pA, PreviousQuantity: 2, NewQuantity: 5, UpdatedAt: t0}}, ""},
+		{"raising an inactive product's line", []any{addedA2}, updateQuantity{CustomerID: cust, ProductID: pA, Quantity: 3,
+			Product: with(shirt, func(p *Product) { p.Active = false })}, nil, CodeProductNotFound},
 		{"update above available", []any{addedA2}, updateQuantity{CustomerID: cust, ProductID: pA, Quantity: 6, Product: shirt}, nil, CodeInsufficientStock},
 		{"lowering needs no stock", []any{addedA2}, updateQuantity{CustomerID: cust, ProductID: pA, Quantity: 1, At: t0},
 			[]any{CartQuantityUpdatedV1{CartID: cid0, ProductID: pA, PreviousQuantity: 2, NewQuantity: 1, UpdatedAt: t0}}, ""},

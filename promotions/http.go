@@ -1,6 +1,7 @@
 package promotions
 
 import (
+	"bytes"
 	"encoding/json"
 	"net/http"
 
@@ -38,6 +39,15 @@ func (m *Module) handleCreate(w http.ResponseWriter, r *http.Request) error {
 	var req createRequest
 	if err := httpapi.Decode(r, &req); err != nil {
 		return err
+	}
+	// value's type follows kind: a fixed value given as an object is money,
+	// whose fields are held to the body's rules (wrong types, unknown or
+	// mis-cased fields: 400); anything else is judged by Validate (422).
+	if v := bytes.TrimSpace(req.Value); req.Kind == KindFixed && len(v) > 0 && v[0] == '{' {
+		var money acme.Money
+		if err := httpapi.DecodeBytes(v, &money); err != nil {
+			return err
+		}
 	}
 	v, pos, err := m.Create(r.Context(), CreatePromotionV1{Code: req.Code, Kind: req.Kind, MinSubtotal: req.MinSubtotal,
 		ProductIDs: req.ProductIDs, CategoryIDs: req.CategoryIDs, StartsAt: req.StartsAt, EndsAt: req.EndsAt}, req.Value)

@@ -52,6 +52,11 @@ func TestPromotionsHTTP(t *testing.T) {
 		}
 		s.Do(t, "POST", "/api/v1/promotions", admin, `{"code": "A", "kind": "percentage", "value": 5, "bogus": 1}`).WantError(t, 400, "bad_request")
 		s.Do(t, "POST", "/api/v1/promotions", admin, `{"code": 5}`).WantError(t, 400, "bad_request")
+		// money inside value is held to the body's rules
+		s.Do(t, "POST", "/api/v1/promotions", admin, `{"code": "F1", "kind": "fixed", "value": {"amount": "5", "currency": "USD"}}`).WantError(t, 400, "bad_request")
+		s.Do(t, "POST", "/api/v1/promotions", admin, `{"code": "F2", "kind": "fixed", "value": {"amount": 5, "currency": "USD", "x": 1}}`).WantError(t, 400, "bad_request")
+		s.Do(t, "POST", "/api/v1/promotions", admin, `{"code": "F3", "kind": "fixed", "value": {"AMOUNT": 5, "currency": "USD"}}`).WantError(t, 400, "bad_request")
+		s.Do(t, "POST", "/api/v1/promotions", admin, `{"CODE": "F4", "kind": "fixed", "value": {"amount": 5, "currency": "USD"}}`).WantError(t, 400, "bad_request")
 		s.Do(t, "POST", "/api/v1/promotions", cust, map[string]any{"code": "C", "kind": "percentage", "value": 5}).WantError(t, 403, "forbidden")
 		s.Do(t, "POST", "/api/v1/promotions", "", map[string]any{"code": "C", "kind": "percentage", "value": 5}).WantError(t, 401, "unauthorized")
 
