@@ -81,6 +81,7 @@ func (m *Module) Routes(api *httpapi.API) {
 			"above 10^15 minor units)."),
 		httpapi.Body(updateItemRequest{}), httpapi.Returns(http.StatusOK, CartView{}))
 	api.Handle("DELETE /api/v1/cart/items/{productId}", httpapi.Customer, m.handleRemoveItem,
+		httpapi.QueryFormat("variantId", "string", "uuid", "The line's variant (when the product has several lines)."),
 		httpapi.Summary("Remove a line (RemoveItemFromCart → ItemRemovedFromCart); ?variantId= picks the line. 404 item_not_in_cart."),
 		httpapi.Returns(http.StatusOK, CartView{}))
 	api.Handle("POST /api/v1/cart/promotion-code", httpapi.Customer, m.handlePromotionCode,
@@ -94,6 +95,7 @@ func (m *Module) Routes(api *httpapi.API) {
 			"404 product_not_found (a line no longer sold)."),
 		httpapi.Body(checkoutRequest{}), httpapi.Returns(http.StatusAccepted, CheckoutView{}))
 	api.Handle("GET /api/v1/checkouts/{id}", httpapi.Customer, m.handleGetCheckout,
+		httpapi.Query("wait", "integer", "Long poll: while PENDING, wait up to this many seconds (0-30) for the checkout to end."),
 		httpapi.Summary("A checkout request of the caller (admin: any): PENDING from the checkout, then COMPLETED with orderId or FAILED "+
 			"with failureReason (insufficient_stock, payment_declined, payment_error; the cart is restored). 404 for others' checkouts. "+
 			"?wait=N (whole seconds, 0-30; an addition to the contract) long-polls: while the checkout is PENDING the answer waits up to "+

@@ -9,20 +9,20 @@ import (
 
 // Request bodies (the product id comes from the path).
 type (
-	updateProductRequest struct {
-		Name        *string `json:"name"`
-		Description *string `json:"description"`
-		CategoryID  *string `json:"categoryId"`
+	updateProductRequest struct { // every field optional (omitempty: not required in the OpenAPI schema)
+		Name        *string `json:"name,omitempty"`
+		Description *string `json:"description,omitempty"`
+		CategoryID  *string `json:"categoryId,omitempty"`
 	}
 	priceRequest struct {
 		Price *acme.Money `json:"price"`
 	}
 	variantRequest struct {
 		SKU           string      `json:"sku"`
-		Size          string      `json:"size"`
-		Color         string      `json:"color"`
-		PriceModifier *acme.Money `json:"priceModifier"`
-		InitialStock  *int64      `json:"initialStock"`
+		Size          string      `json:"size,omitempty"`
+		Color         string      `json:"color,omitempty"`
+		PriceModifier *acme.Money `json:"priceModifier,omitempty"`
+		InitialStock  *int64      `json:"initialStock,omitempty"`
 	}
 )
 

@@ -24,7 +24,7 @@ func parseTime(s string) time.Time {
 type CategoryView struct {
 	CategoryID string  `json:"categoryId"`
 	Name       string  `json:"name"`
-	ParentID   *string `json:"parentId"`
+	ParentID   *string `json:"parentId" jsonschema:"nullable"` // null for a root
 	Depth      int     `json:"depth"`
 }
 

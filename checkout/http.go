@@ -10,6 +10,7 @@ import (
 // Routes registers GET /api/v1/admin/sagas.
 func (m *Module) Routes(api *httpapi.API) {
 	api.Handle("GET /api/v1/admin/sagas", httpapi.Admin, m.listSagas,
+		httpapi.Query("status", "string", "RUNNING, COMPLETED or FAILED."),
 		httpapi.Summary("Checkout sagas, newest first, with their status (RUNNING, COMPLETED, FAILED), step and deadline (null once ended); ?status= filters."),
 		httpapi.Returns(200, httpapi.List[SagaView]{}))
 }

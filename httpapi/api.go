@@ -43,6 +43,17 @@ type Route struct {
 	// envelope, no auth): /healthz, /metrics, ...
 	Raw         bool
 	ContentType string // response content type of a Raw route
+	// Query documents the query parameters (page and pageSize of a route
+	// returning a List are documented without it).
+	Query []QueryParam
+}
+
+// QueryParam documents one query parameter.
+type QueryParam struct {
+	Name        string
+	Type        string // JSON Schema type: "string", "integer", "number", "boolean"
+	Format      string // optional: "uuid", "date-time"
+	Description string
 }
 
 // RouteOption sets a part of a Route's documentation or behaviour.
@@ -57,6 +68,18 @@ func Body(v any) RouteOption { return func(r *Route) { r.Request = v } }
 // Returns documents the success status and response body type.
 func Returns(status int, v any) RouteOption {
 	return func(r *Route) { r.Status, r.Response = status, v }
+}
+
+// Query documents a query parameter of the route.
+func Query(name, typ, description string) RouteOption {
+	return func(r *Route) { r.Query = append(r.Query, QueryParam{Name: name, Type: typ, Description: description}) }
+}
+
+// QueryFormat documents a query parameter with a format (uuid, date-time).
+func QueryFormat(name, typ, format, description string) RouteOption {
+	return func(r *Route) {
+		r.Query = append(r.Query, QueryParam{Name: name, Type: typ, Format: format, Description: description})
+	}
 }
 
 // Reads names the asynchronous read models (consumer or projection names) a GET

@@ -218,9 +218,15 @@ type List[T any] struct {
 	PageSize int `json:"pageSize"`
 }
 
+// Page sizes of lists.
+const (
+	DefaultPageSize = 20
+	MaxPageSize     = 100
+)
+
 // Paging reads ?page= (1-based, default 1) and ?pageSize= (default 20, max 100).
 func Paging(r *http.Request) (page, size int, err error) {
-	page, size = 1, 20
+	page, size = 1, DefaultPageSize
 	var fields []acme.FieldError
 	if s := r.URL.Query().Get("page"); s != "" {
 		n, e := strconv.Atoi(s)
@@ -231,8 +237,8 @@ func Paging(r *http.Request) (page, size int, err error) {
 	}
 	if s := r.URL.Query().Get("pageSize"); s != "" {
 		n, e := strconv.Atoi(s)
-		if e != nil || n < 1 || n > 100 {
-			fields = append(fields, acme.FieldError{Field: "pageSize", Message: "must be an integer from 1 to 100"})
+		if e != nil || n < 1 || n > MaxPageSize {
+			fields = append(fields, acme.FieldError{Field: "pageSize", Message: fmt.Sprintf("must be an integer from 1 to %d", MaxPageSize)})
 		}
 		size = n
 	}

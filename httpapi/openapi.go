@@ -3,6 +3,7 @@ package httpapi
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"path"
 	"reflect"
@@ -107,6 +108,19 @@ func (g *schemaGen) operation(rt Route, method, p string, problem map[string]any
 	var params []any
 	for _, m := range wildcard.FindAllStringSubmatch(p, -1) {
 		params = append(params, map[string]any{"name": m[1], "in": "path", "required": true, "schema": map[string]any{"type": "string"}})
+	}
+	query := rt.Query
+	if isList(rt.Response) {
+		query = append(query,
+			QueryParam{Name: "page", Type: "integer", Description: "1-based page (default 1)."},
+			QueryParam{Name: "pageSize", Type: "integer", Description: fmt.Sprintf("Items per page, 1 to %d (default %d).", MaxPageSize, DefaultPageSize)})
+	}
+	for _, q := range query {
+		schema := map[string]any{"type": q.Type}
+		if q.Format != "" {
+			schema["format"] = q.Format
+		}
+		params = append(params, map[string]any{"name": q.Name, "in": "query", "required": false, "description": q.Description, "schema": schema})
 	}
 	if !rt.Raw {
 		params = append(params, map[string]any{"name": "X-Correlation-Id", "in": "header", "required": false,
@@ -259,6 +273,18 @@ func SchemaName(t reflect.Type) string {
 	}
 	name = strings.NewReplacer("acme/", "").Replace(name)
 	return strings.Trim(unsafeName.ReplaceAllString(name, "_"), "_")
+}
+
+// isList reports whether v is a List[T] (a paged response).
+func isList(v any) bool {
+	t := reflect.TypeOf(v)
+	if t == nil || t.Kind() != reflect.Struct {
+		return false
+	}
+	_, items := t.FieldByName("Items")
+	_, page := t.FieldByName("Page")
+	_, size := t.FieldByName("PageSize")
+	return items && page && size
 }
 
 // ref returns the schema of v's type, with named types as component references.

@@ -50,6 +50,8 @@ func (m *Module) Routes(api *httpapi.API) {
 			return err
 		}
 		return httpapi.JSON(w, http.StatusOK, l)
-	}, httpapi.Summary("Get Stock Level of a product or variant; for a product with variants and no variantId, the sum over its stock items."),
-		httpapi.Returns(http.StatusOK, Level{}), httpapi.Reads(ConsumerCatalog))
+	}, httpapi.Summary("Get Stock Level of a product or variant; for a product with variants and no variantId, the sum over its variants "+
+		"(stock is per variant for a product that has them: what it held before its first variant is not counted)."),
+		httpapi.Returns(http.StatusOK, Level{}), httpapi.Reads(ConsumerCatalog),
+		httpapi.QueryFormat("variantId", "string", "uuid", "One variant's stock item."))
 }

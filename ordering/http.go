@@ -45,9 +45,13 @@ type History struct {
 // Routes registers the Orders section of the contract.
 func (m *Module) Routes(api *httpapi.API) {
 	api.Handle("GET /api/v1/orders", httpapi.Customer, m.list,
+		httpapi.Query("status", "string", "PENDING, CONFIRMED, SHIPPED, DELIVERED or CANCELLED."),
+		httpapi.QueryFormat("customerId", "string", "uuid", "Admin: one customer's orders (a customer may give only their own id)."),
 		httpapi.Summary("The caller's orders, newest first (admin: every order; filters ?status= and ?customerId=)."),
 		httpapi.Returns(200, httpapi.List[View]{}))
 	api.Handle("GET /api/v1/orders/{id}", httpapi.Customer, m.get,
+		httpapi.QueryFormat("asOf", "string", "date-time", "The order as it was at this time (RFC 3339)."),
+		httpapi.Query("version", "integer", "The order as it was at this version (1 = created)."),
 		httpapi.Summary("One order; with ?asOf= (RFC 3339) or ?version= the order as it was then, rebuilt from its events. "+
 			"404 when the order did not exist yet at asOf, or has no such version (a version past its latest)."),
 		httpapi.Returns(200, View{}))

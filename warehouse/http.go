@@ -10,6 +10,7 @@ import (
 // Routes registers the Warehouse section of the contract (admin).
 func (m *Module) Routes(api *httpapi.API) {
 	api.Handle("GET /api/v1/warehouse/picking-jobs", httpapi.Admin, m.list,
+		httpapi.Query("status", "string", "OPEN, PICKED, PACKED (or CANCELLED); none: the jobs not cancelled."),
 		httpapi.Summary("Picking jobs, oldest first. Without ?status= the live ones (OPEN, PICKED, PACKED); ?status=CANCELLED lists the jobs cancelled with their order."),
 		httpapi.Returns(200, httpapi.List[View]{}))
 	api.Handle("POST /api/v1/warehouse/picking-jobs/{id}/pick", httpapi.Admin, m.transition(func(r *http.Request) any { return Pick{At: m.clock.Now().UTC()} }),
