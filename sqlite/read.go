@@ -193,7 +193,28 @@ func (s *Store) ReadAll(ctx context.Context, after int64, limit int) ([]es.Event
 	if limit <= 0 {
 		limit = DefaultReadLimit
 	}
-	return s.queryEvents(ctx, "read all", min(limit, 1024), `SELECT `+eventColumns+` FROM events WHERE position > $1 ORDER BY position LIMIT $2`, after, limit)
+	events, ok := s.tail.read(after, limit)
+	if ok {
+		if len(events) == limit {
+			return events, nil
+		}
+		// Short of limit: this process committed nothing newer, but another
+		// one may have (after a gap, or after the cache's newest event).
+		last := events[len(events)-1].Position
+		h, err := s.Head(ctx)
+		if err != nil {
+			return nil, err
+		}
+		if h <= last {
+			return events, nil
+		}
+		after, limit = last, limit-len(events)
+	}
+	rest, err := s.queryEvents(ctx, "read all", min(limit, 1024), `SELECT `+eventColumns+` FROM events WHERE position > $1 ORDER BY position LIMIT $2`, after, limit)
+	if err != nil {
+		return nil, err
+	}
+	return append(events, rest...), nil
 }
 
 // Head returns the position of the last committed event (0 when empty).

@@ -75,6 +75,7 @@ type Store struct {
 	closeErr   error
 
 	head         atomic.Int64 // last committed position (this process's view)
+	tail         *tailCache   // the newest events committed here, for ReadAll
 	lastRecorded int64        // unix micros of the last batch; writer goroutine only
 
 	sigMu sync.Mutex
@@ -178,6 +179,7 @@ func Open(ctx context.Context, path string, opts ...Option) (*Store, error) {
 		writerDone: make(chan struct{}),
 		closedCh:   make(chan struct{}),
 		sig:        make(chan struct{}),
+		tail:       newTailCache(tailCacheSize),
 	}
 	var err error
 	if s.writeDB, err = sql.Open("sqlite", dsn); err != nil {

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"reflect"
 	"sync"
 	"testing"
 	"time"
@@ -422,5 +423,46 @@ func TestOpenAnalyzesFilledTables(t *testing.T) {
 	var rows, perKind int
 	if _, err := fmt.Sscanf(stat, "%d %d", &rows, &perKind); err != nil || rows != 5000 || perKind < 50 || perKind > 200 {
 		t.Fatalf("items_kind statistics %q, want 5000 rows and about 100 per kind (estimated: analysis_limit)", stat)
+	}
+}
+
+// ReadAll answers recent reads from the events this process committed
+// (without reading them back); what it answers is exactly what the file holds,
+// as another Store on the file (nothing cached) reads it.
+func TestReadAllFromTheTailIsTheLog(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "tail.db")
+	a, err := sqlite.Open(t.Context(), path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
+	md := es.Metadata{CorrelationID: "corr-1", CausationID: "cause-1", Actor: "admin", TraceParent: "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"}
+	for i := range 5 {
+		e := estest.Ev("T", fmt.Sprintf(`{"i":%d,"s":"é\n"}`, i))
+		e.Metadata, e.SchemaVersion = md, 2
+		if _, err := a.Commit(t.Context(), es.Commit{Appends: []es.Append{{StreamID: fmt.Sprint("s", i%2), StreamType: "t", Expected: es.AnyVersion, Events: []es.Event{e}}}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	add(t, a, "empty-data", es.NoStream, 1)
+	b, err := sqlite.Open(t.Context(), path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	for after := int64(0); after <= 6; after++ {
+		for _, limit := range []int{1, 3, 100} {
+			got, err := a.ReadAll(t.Context(), after, limit)
+			if err != nil {
+				t.Fatal(err)
+			}
+			want, err := b.ReadAll(t.Context(), after, limit)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !reflect.DeepEqual(got, want) {
+				t.Fatalf("ReadAll(%d, %d):\n got %+v\nwant %+v", after, limit, got, want)
+			}
+		}
 	}
 }

@@ -192,6 +192,7 @@ func (s *Store) runTx(reqs []*request) (retry []*request) {
 		s.rollback()
 		return failAll(fmt.Errorf("sqlite: read head: %w", err))
 	}
+	var fresh []es.Event // the events this transaction appends, for the tail cache
 	now := time.Now().UnixMicro()
 	if now < s.lastRecorded {
 		now = s.lastRecorded // keep recorded_at monotone with position if the clock steps back
@@ -217,6 +218,7 @@ func (s *Store) runTx(reqs []*request) (retry []*request) {
 				return culprit(fmt.Errorf("sqlite: release: %w", err))
 			}
 			r.res, r.err = res, nil
+			fresh = append(fresh, res.Events...)
 			continue
 		}
 		head = before
@@ -242,6 +244,7 @@ func (s *Store) runTx(reqs []*request) (retry []*request) {
 		return failAll(fmt.Errorf("sqlite: commit: %w", err))
 	}
 	s.lastRecorded = now
+	s.tail.add(fresh)
 	s.head.Store(head)
 	s.txs.Add(1)
 	s.commits.Add(int64(len(reqs)))
