@@ -193,22 +193,17 @@ func (s *Store) ReadAll(ctx context.Context, after int64, limit int) ([]es.Event
 	if limit <= 0 {
 		limit = DefaultReadLimit
 	}
-	events, ok := s.tail.read(after, limit)
+	events, ok, gap := s.tail.read(after, limit)
 	if ok {
-		if len(events) == limit {
+		if !gap {
+			// Up to limit, or up to the newest event this process committed.
+			// Another process's newer events (a store shared by processes)
+			// come with the next read, which misses the cache: like Wait,
+			// this process sees them a moment later.
 			return events, nil
 		}
-		// Short of limit: this process committed nothing newer, but another
-		// one may have (after a gap, or after the cache's newest event).
-		last := events[len(events)-1].Position
-		h, err := s.Head(ctx)
-		if err != nil {
-			return nil, err
-		}
-		if h <= last {
-			return events, nil
-		}
-		after, limit = last, limit-len(events)
+		// A gap: another process's events follow; the rest from SQL.
+		after, limit = events[len(events)-1].Position, limit-len(events)
 	}
 	rest, err := s.queryEvents(ctx, "read all", min(limit, 1024), `SELECT `+eventColumns+` FROM events WHERE position > $1 ORDER BY position LIMIT $2`, after, limit)
 	if err != nil {

@@ -13,7 +13,7 @@ import (
 // events: they are added after COMMIT, before readers are woken. Another
 // process writing the same file leaves gaps in the cached positions; a read
 // is answered from a contiguous run starting exactly at after+1, and ReadAll
-// asks SQL for anything past a run that falls short of its limit.
+// asks SQL for what lies past a gap.
 type tailCache struct {
 	mu       sync.Mutex
 	ring     []es.Event // ring[(start+i)%len(ring)] for i < n, positions increasing
@@ -45,8 +45,9 @@ func (c *tailCache) add(events []es.Event) {
 }
 
 // read returns up to limit events from position after+1 on, while positions
-// stay contiguous; ok is false when after+1 is not in the cache.
-func (c *tailCache) read(after int64, limit int) (events []es.Event, ok bool) {
+// stay contiguous; ok is false when after+1 is not in the cache, gap is true
+// when the run stopped short of limit at a gap in the cached positions.
+func (c *tailCache) read(after int64, limit int) (events []es.Event, ok, gap bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	at := func(i int) *es.Event { return &c.ring[(c.start+i)%len(c.ring)] }
@@ -60,11 +61,12 @@ func (c *tailCache) read(after int64, limit int) (events []es.Event, ok bool) {
 		}
 	}
 	if lo == c.n || at(lo).Position != after+1 {
-		return nil, false
+		return nil, false, false
 	}
 	out := make([]es.Event, 0, min(limit, c.n-lo))
-	for i, next := lo, after+1; i < c.n && len(out) < limit && at(i).Position == next; i, next = i+1, next+1 {
+	i := lo
+	for next := after + 1; i < c.n && len(out) < limit && at(i).Position == next; i, next = i+1, next+1 {
 		out = append(out, *at(i))
 	}
-	return out, true
+	return out, true, len(out) < limit && i < c.n
 }

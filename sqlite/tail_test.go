@@ -29,7 +29,7 @@ func evs(ps ...int64) []es.Event {
 // at the limit, and forgets the oldest events when full.
 func TestTailCache(t *testing.T) {
 	c := newTailCache(6)
-	if _, ok := c.read(0, 10); ok {
+	if _, ok, _ := c.read(0, 10); ok {
 		t.Fatal("empty cache answered")
 	}
 	c.add(evs(1, 2, 3))
@@ -39,35 +39,37 @@ func TestTailCache(t *testing.T) {
 		limit int
 		want  []int64
 		ok    bool
+		gap   bool
 	}{
-		{0, 10, []int64{1, 2, 3}, true},
-		{0, 2, []int64{1, 2}, true},
-		{1, 10, []int64{2, 3}, true},
-		{3, 10, nil, false}, // 4 is not here
-		{4, 10, nil, false},
-		{5, 10, []int64{6, 7}, true},
-		{7, 10, nil, false}, // past the newest
+		{0, 10, []int64{1, 2, 3}, true, true}, // stops at the gap
+		{0, 3, []int64{1, 2, 3}, true, false},
+		{0, 2, []int64{1, 2}, true, false},
+		{1, 10, []int64{2, 3}, true, true},
+		{3, 10, nil, false, false}, // 4 is not here
+		{4, 10, nil, false, false},
+		{5, 10, []int64{6, 7}, true, false}, // up to the newest
+		{7, 10, nil, false, false},          // past the newest
 	} {
-		got, ok := c.read(tc.after, tc.limit)
-		if ok != tc.ok || !slices.Equal(positions(got), tc.want) {
-			t.Errorf("read(%d, %d) = %v %v, want %v %v", tc.after, tc.limit, positions(got), ok, tc.want, tc.ok)
+		got, ok, gap := c.read(tc.after, tc.limit)
+		if ok != tc.ok || gap != tc.gap || !slices.Equal(positions(got), tc.want) {
+			t.Errorf("read(%d, %d) = %v %v %v, want %v %v %v", tc.after, tc.limit, positions(got), ok, gap, tc.want, tc.ok, tc.gap)
 		}
 	}
 	c.add(evs(8, 9, 10)) // full at 6: 1, 2 forgotten
-	if _, ok := c.read(0, 10); ok {
+	if _, ok, _ := c.read(0, 10); ok {
 		t.Fatal("a forgotten event answered")
 	}
-	if got, ok := c.read(2, 10); !ok || !slices.Equal(positions(got), []int64{3}) {
+	if got, ok, _ := c.read(2, 10); !ok || !slices.Equal(positions(got), []int64{3}) {
 		t.Fatalf("read(2) after wrapping = %v %v", positions(got), ok)
 	}
-	if got, ok := c.read(5, 10); !ok || !slices.Equal(positions(got), []int64{6, 7, 8, 9, 10}) {
+	if got, ok, _ := c.read(5, 10); !ok || !slices.Equal(positions(got), []int64{6, 7, 8, 9, 10}) {
 		t.Fatalf("read(5) after wrapping = %v %v", positions(got), ok)
 	}
 	// The cache keeps its own copy of the payload.
 	e := evs(11)
 	c.add(e)
 	e[0].Data[0] = 'X'
-	if got, _ := c.read(10, 1); string(got[0].Data) != `{}` {
+	if got, _, _ := c.read(10, 1); string(got[0].Data) != `{}` {
 		t.Fatalf("payload changed with the committer's buffer: %s", got[0].Data)
 	}
 }
