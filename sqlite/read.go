@@ -161,6 +161,9 @@ func (s *Store) ReadStream(ctx context.Context, streamID string, q es.StreamQuer
 	if !q.AsOf.IsZero() {
 		asOf = q.AsOf.UnixMicro()
 	}
+	if events, ok := s.streams.read(streamID, q.FromVersion, to, asOf); ok {
+		return events, nil
+	}
 	return s.queryEvents(ctx, "read stream", 16, `SELECT `+eventColumns+` FROM events
 		WHERE stream_id = $1 AND version >= $2 AND version <= $3 AND recorded_at <= $4 ORDER BY version`,
 		streamID, q.FromVersion, to, asOf)

@@ -76,6 +76,7 @@ type Store struct {
 
 	head         atomic.Int64 // last committed position (this process's view)
 	tail         *tailCache   // the newest events committed here, for ReadAll
+	streams      *streamCache // the streams written here, for ReadStream
 	lastRecorded int64        // unix micros of the last batch; writer goroutine only
 
 	sigMu sync.Mutex
@@ -180,6 +181,7 @@ func Open(ctx context.Context, path string, opts ...Option) (*Store, error) {
 		closedCh:   make(chan struct{}),
 		sig:        make(chan struct{}),
 		tail:       newTailCache(tailCacheSize),
+		streams:    newStreamCache(),
 	}
 	var err error
 	if s.writeDB, err = sql.Open("sqlite", dsn); err != nil {

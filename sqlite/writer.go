@@ -192,6 +192,9 @@ func (s *Store) runTx(reqs []*request) (retry []*request) {
 		s.rollback()
 		return failAll(fmt.Errorf("sqlite: read head: %w", err))
 	}
+	if head != s.head.Load() {
+		s.streams.disable() // another process appended: this one no longer sees every write
+	}
 	var fresh []es.Event // the events this transaction appends, for the tail cache
 	now := time.Now().UnixMicro()
 	if now < s.lastRecorded {
@@ -245,6 +248,7 @@ func (s *Store) runTx(reqs []*request) (retry []*request) {
 	}
 	s.lastRecorded = now
 	s.tail.add(fresh)
+	s.streams.add(fresh)
 	s.head.Store(head)
 	s.txs.Add(1)
 	s.commits.Add(int64(len(reqs)))
