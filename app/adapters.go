@@ -18,7 +18,7 @@ func openStores(_ context.Context, c Config) (es.Opener, error) {
 	if c.PostgresURL != "" {
 		return postgres.Opener(c.PostgresURL, c.SchemaPrefix, postgres.WithMaxConns(c.PostgresMaxConns)), nil
 	}
-	return sqlite.Opener(c.DataDir), nil
+	return sqlite.Opener(c.DataDir, sqlite.WithExclusive()), nil
 }
 
 // openBus connects the bus: an embedded NATS JetStream server under the data

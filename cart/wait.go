@@ -14,11 +14,19 @@ import (
 const MaxCheckoutWait = 30
 
 // checkoutWatch wakes the requests that long-poll a checkout when this
-// process's checkouts consumer decides it.
+// process's checkouts consumer decides it. The consumer notifies inside its
+// transaction, before COMMIT, so a waiter that reads in between still sees
+// PENDING: notify also remembers the id for a moment (decided), and a waiter
+// registering then re-reads at once and often (see awaitCheckout).
 type checkoutWatch struct {
-	mu    sync.Mutex
-	watch map[string]*watched
+	mu      sync.Mutex
+	watch   map[string]*watched
+	decided map[string]time.Time // recently notified ids
 }
+
+// decidedFor is how long a notified id is remembered (the decision's commit
+// follows within it).
+const decidedFor = 2 * time.Second
 
 type watched struct {
 	ch      chan struct{} // closed by notify
@@ -27,11 +35,15 @@ type watched struct {
 
 // add registers interest in checkout id: the channel is closed when the
 // consumer decides it; release must be called once the caller stops waiting.
-func (w *checkoutWatch) add(id string) (decided <-chan struct{}, release func()) {
+// recent reports that id was decided a moment ago (decided is then nil).
+func (w *checkoutWatch) add(id string) (decided <-chan struct{}, recent bool, release func()) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	if w.watch == nil {
 		w.watch = map[string]*watched{}
+	}
+	if at, ok := w.decided[id]; ok && time.Since(at) < decidedFor {
+		return nil, true, func() {}
 	}
 	x := w.watch[id]
 	if x == nil {
@@ -39,7 +51,7 @@ func (w *checkoutWatch) add(id string) (decided <-chan struct{}, release func())
 		w.watch[id] = x
 	}
 	x.waiters++
-	return x.ch, func() {
+	return x.ch, false, func() {
 		w.mu.Lock()
 		defer w.mu.Unlock()
 		if x.waiters--; x.waiters == 0 && w.watch[id] == x {
@@ -48,11 +60,23 @@ func (w *checkoutWatch) add(id string) (decided <-chan struct{}, release func())
 	}
 }
 
-// notify wakes the waiters of id.
+// notify wakes the waiters of id, and those that come within decidedFor.
 func (w *checkoutWatch) notify(id string) {
 	w.mu.Lock()
 	x := w.watch[id]
 	delete(w.watch, id)
+	now := time.Now()
+	if w.decided == nil || len(w.decided) >= 4096 {
+		for k, at := range w.decided { // forget the old ones (bounded)
+			if now.Sub(at) >= decidedFor {
+				delete(w.decided, k)
+			}
+		}
+		if w.decided == nil || len(w.decided) >= 4096 {
+			w.decided = map[string]time.Time{}
+		}
+	}
+	w.decided[id] = now
 	w.mu.Unlock()
 	if x != nil {
 		close(x.ch)
@@ -78,10 +102,9 @@ func waitParam(r *http.Request) (time.Duration, error) {
 // several processes: the one that consumed the verdict wakes only its own
 // waiters). Every waiter re-reads at recheckOther, so it stays coarse: at
 // 20 ms the re-reads were 3 % of a loaded server's CPU.
-const (
-	recheckDecided = time.Millisecond
-	recheckOther   = 100 * time.Millisecond
-)
+const recheckDecided = time.Millisecond
+
+var recheckOther = 100 * time.Millisecond // a variable for tests
 
 // awaitCheckout answers as CheckoutRequest, but while the checkout is PENDING
 // waits up to wait for it to complete or fail (the server shutting down ends
@@ -97,37 +120,51 @@ func (m *Module) awaitCheckout(ctx context.Context, customerID string, admin boo
 	if m.api != nil {
 		draining = m.api.Draining()
 	}
-	fast := 0 // re-reads left at recheckDecided
+	var st awaitState
 	for {
-		decided, release := m.watch.add(id) // before the read: a decision after it closes decided
-		v, err = m.CheckoutRequest(ctx, customerID, admin, id)
-		if err != nil || v.Status != StatusPending {
-			release()
+		v, done, err := m.awaitStep(ctx, customerID, admin, id, &st, deadline.C, draining)
+		if done || err != nil {
 			return v, err
 		}
-		recheck := recheckOther
-		if fast > 0 {
-			recheck, fast = recheckDecided, fast-1
-		}
-		t := time.NewTimer(recheck)
-		select {
-		case <-decided:
-			fast = 50 // a rolled-back decision must not keep us re-reading every millisecond
-		case <-t.C:
-		case <-deadline.C:
-			release()
-			t.Stop()
-			return v, nil
-		case <-draining:
-			release()
-			t.Stop()
-			return v, nil
-		case <-ctx.Done():
-			release()
-			t.Stop()
-			return v, ctx.Err()
-		}
-		release()
-		t.Stop()
 	}
+}
+
+// awaitState is what a long poll knows between its reads.
+type awaitState struct {
+	fast   int  // re-reads left at recheckDecided
+	warned bool // a decision was seen (notified or recent): fast re-reads granted once
+}
+
+// awaitStep is one read and wait of awaitCheckout; done when it answers.
+func (m *Module) awaitStep(ctx context.Context, customerID string, admin bool, id string, st *awaitState,
+	deadline <-chan time.Time, draining <-chan struct{}) (v CheckoutView, done bool, err error) {
+	decided, recent, release := m.watch.add(id) // before the read: a decision after it closes decided
+	defer release()
+	v, err = m.CheckoutRequest(ctx, customerID, admin, id)
+	if err != nil || v.Status != StatusPending {
+		return v, true, err
+	}
+	if recent && !st.warned { // decided, not committed yet: its commit comes in a moment
+		st.warned, st.fast = true, 50
+	}
+	recheck := recheckOther
+	if st.fast > 0 {
+		recheck, st.fast = recheckDecided, st.fast-1
+	}
+	t := time.NewTimer(recheck)
+	defer t.Stop()
+	select {
+	case <-decided:
+		if !st.warned { // once: a rolled-back decision must not keep us re-reading every millisecond
+			st.warned, st.fast = true, 50
+		}
+	case <-t.C:
+	case <-deadline:
+		return v, true, nil
+	case <-draining:
+		return v, true, nil
+	case <-ctx.Done():
+		return v, true, nil // the client is gone: nothing to answer
+	}
+	return v, false, nil
 }

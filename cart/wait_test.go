@@ -95,3 +95,50 @@ func TestWaitParam(t *testing.T) {
 		}
 	}
 }
+
+// The consumer notifies inside its transaction, before COMMIT: a long poll
+// that registers after the notification (and reads PENDING before the
+// commit lands) still answers as soon as the commit lands, not at its
+// periodic re-read.
+func TestCheckoutLongPollAfterTheNotification(t *testing.T) {
+	old := recheckOther
+	recheckOther = time.Hour // only the notification can wake the poll in time
+	defer func() { recheckOther = old }()
+	m, h, _ := startCart(t)
+	ctx := context.Background()
+	h.deliver(t, "ProductCreated", map[string]any{"productId": pA, "name": "Shirt", "price": usdMap(1000), "categoryId": "cat", "initialStock": 4})
+	if _, _, err := m.AddItem(ctx, cust, pA, "", 1); err != nil {
+		t.Fatal(err)
+	}
+	co, _, err := m.Checkout(ctx, cust, Address{Name: "A", Line1: "L", City: "C", PostalCode: "P", Country: "DE"}, PaymentMethod{Type: "card", Token: "tok_visa"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	m.watch.notify(co.CheckoutID) // decided; the commit has not landed yet
+	// A poll step now reads PENDING and, knowing of the decision, comes back
+	// for another read at once instead of waiting for a notification that
+	// already came (or its hour-long re-read).
+	step := make(chan bool, 1)
+	st := &awaitState{}
+	go func() {
+		_, done, _ := m.awaitStep(ctx, cust, false, co.CheckoutID, st, nil, nil)
+		step <- done
+	}()
+	select {
+	case done := <-step:
+		if done || !st.warned {
+			t.Fatalf("step after the notification: done %v, warned %v", done, st.warned)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("the long poll missed a decision notified before it registered")
+	}
+	// The decision's commit lands (the row as the consumer's Apply writes it):
+	// the poll answers it.
+	if _, err := h.Store().DB().ExecContext(ctx, `UPDATE cart_checkouts SET status = $1, order_id = $2 WHERE checkout_id = $3`,
+		StatusCompleted, "o1", co.CheckoutID); err != nil {
+		t.Fatal(err)
+	}
+	if v, err := m.awaitCheckout(ctx, cust, false, co.CheckoutID, 30*time.Second); err != nil || v.Status != StatusCompleted {
+		t.Fatalf("answered %+v %v", v, err)
+	}
+}

@@ -131,7 +131,7 @@ func (c *Config) defaults() error {
 		tr := http.DefaultTransport.(*http.Transport).Clone()
 		tr.MaxIdleConns = 0
 		tr.MaxIdleConnsPerHost = c.Customers + c.SetupConcurrency + 4
-		c.Client = &http.Client{Transport: tr, Timeout: 30 * time.Second}
+		c.Client = &http.Client{Transport: tr, Timeout: max(c.Wait, 0) + 30*time.Second} // a long poll answers after up to Wait
 	}
 	return nil
 }

@@ -81,8 +81,9 @@ type Store struct {
 	closeErr   error
 
 	head         atomic.Int64 // last committed position (this process's view)
-	tail         *tailCache   // the newest events committed here, for ReadAll
-	streams      *streamCache // the streams written here, for ReadStream
+	tail         *tailCache   // the newest events committed here, for ReadAll (WithExclusive only)
+	streams      *streamCache // the streams written here, for ReadStream (WithExclusive only)
+	lock         *os.File     // WithExclusive's lock
 	lastRecorded int64        // unix micros of the last batch; writer goroutine only
 
 	sigMu sync.Mutex
@@ -122,10 +123,24 @@ type options struct {
 	maxBatch     int
 	readConns    int
 	pollInterval time.Duration
+	exclusive    bool
 }
 
 // Option configures Open.
 type Option func(*options)
+
+// ErrInUse: WithExclusive found the file open by another process.
+var ErrInUse = errors.New("store in use by another process")
+
+// WithExclusive makes this store the file's only user: Open takes the lock
+// file <path>.lock exclusively (released by Close or the process's end) and
+// fails with ErrInUse while any other store has the file open; without it
+// Open takes the lock shared, so several stores (processes) may share a file
+// and an exclusive open waits for none of them. Only an exclusive store keeps
+// what it commits in memory for its reads (ReadAll's tail, ReadStream's
+// streams): with another writer those could be stale. The embedded server
+// opens its stores so.
+func WithExclusive() Option { return func(o *options) { o.exclusive = true } }
 
 // WithSynchronous sets PRAGMA synchronous: "NORMAL" (default: an acknowledged
 // commit survives a process crash, kill -9) or "FULL" (it also survives power
@@ -186,11 +201,18 @@ func Open(ctx context.Context, path string, opts ...Option) (*Store, error) {
 		writerDone: make(chan struct{}),
 		closedCh:   make(chan struct{}),
 		sig:        make(chan struct{}),
-		tail:       newTailCache(tailCacheSize),
-		streams:    newStreamCache(),
 	}
 	var err error
+	// Every open takes the lock file: shared, or exclusive WithExclusive, so
+	// an exclusive store really has the file to itself.
+	if s.lock, err = lockFile(path+".lock", o.exclusive); err != nil {
+		return nil, err
+	}
+	if o.exclusive {
+		s.tail, s.streams = newTailCache(tailCacheSize), newStreamCache()
+	}
 	if s.writeDB, err = sql.Open("sqlite", dsn); err != nil {
+		s.unlock()
 		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
 	}
 	s.writeDB.SetMaxOpenConns(1)
@@ -205,6 +227,7 @@ func Open(ctx context.Context, path string, opts ...Option) (*Store, error) {
 		if s.readDB != nil {
 			s.readDB.Close()
 		}
+		s.unlock()
 		return nil, err
 	}
 	// The writer connection is opened first: it switches the file to WAL.
@@ -315,11 +338,20 @@ func (s *Store) Close() error {
 		s.txStmts.close()
 		s.read.cache.close()
 		errs := []error{s.conn.Close(), s.writeDB.Close(), s.readDB.Close()}
+		s.unlock()
 		if err := errors.Join(errs...); err != nil {
 			s.closeErr = fmt.Errorf("sqlite: close: %w", err)
 		}
 	})
 	return s.closeErr
+}
+
+// unlock releases WithExclusive's lock.
+func (s *Store) unlock() {
+	if s.lock != nil { // nil where the system has no advisory locks
+		s.lock.Close()
+		s.lock = nil
+	}
 }
 
 // isClosed does not take mu: a Commit.Apply running on the writer may read

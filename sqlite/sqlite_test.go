@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"reflect"
 	"sync"
 	"testing"
 	"time"
@@ -434,104 +433,4 @@ func TestOpenAnalyzesFilledTables(t *testing.T) {
 	if _, err := fmt.Sscanf(stat, "%d %d", &rows, &perKind); err != nil || rows != 5000 || perKind < 50 || perKind > 200 {
 		t.Fatalf("items_kind statistics %q, want 5000 rows and about 100 per kind (estimated: analysis_limit)", stat)
 	}
-}
-
-// ReadAll answers recent reads from the events this process committed
-// (without reading them back); what it answers is exactly what the file holds,
-// as another Store on the file (nothing cached) reads it.
-func TestReadAllFromTheTailIsTheLog(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "tail.db")
-	a, err := sqlite.Open(t.Context(), path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer a.Close()
-	md := es.Metadata{CorrelationID: "corr-1", CausationID: "cause-1", Actor: "admin", TraceParent: "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"}
-	for i := range 5 {
-		e := estest.Ev("T", fmt.Sprintf(`{"i":%d,"s":"é\n"}`, i))
-		e.Metadata, e.SchemaVersion = md, 2
-		if _, err := a.Commit(t.Context(), es.Commit{Appends: []es.Append{{StreamID: fmt.Sprint("s", i%2), StreamType: "t", Expected: es.AnyVersion, Events: []es.Event{e}}}}); err != nil {
-			t.Fatal(err)
-		}
-	}
-	add(t, a, "empty-data", es.NoStream, 1)
-	b, err := sqlite.Open(t.Context(), path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer b.Close()
-	for after := int64(0); after <= 6; after++ {
-		for _, limit := range []int{1, 3, 100} {
-			got, err := a.ReadAll(t.Context(), after, limit)
-			if err != nil {
-				t.Fatal(err)
-			}
-			want, err := b.ReadAll(t.Context(), after, limit)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if !reflect.DeepEqual(got, want) {
-				t.Fatalf("ReadAll(%d, %d):\n got %+v\nwant %+v", after, limit, got, want)
-			}
-		}
-	}
-}
-
-// ReadStream answers the streams this process wrote from memory: exactly
-// what the file holds, for every filter; once another process appends, the
-// store notices at its next commit and reads the file again.
-func TestReadStreamFromTheCacheIsTheLog(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "streams.db")
-	a, err := sqlite.Open(t.Context(), path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer a.Close()
-	var times []time.Time
-	for i := range 6 {
-		e := estest.Ev("T", fmt.Sprintf(`{"i":%d}`, i))
-		e.Metadata = es.Metadata{CorrelationID: fmt.Sprint("c", i), Actor: "admin"}
-		res, err := a.Commit(t.Context(), es.Commit{Appends: []es.Append{{StreamID: "s", StreamType: "t", Expected: es.AnyVersion, Events: []es.Event{e}}}})
-		if err != nil {
-			t.Fatal(err)
-		}
-		times = append(times, res.Events[0].RecordedAt)
-		time.Sleep(time.Millisecond) // distinct recorded_at for the AsOf filter
-	}
-	b, err := sqlite.Open(t.Context(), path) // reads the file: nothing cached
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer b.Close()
-	same := func(q es.StreamQuery) {
-		t.Helper()
-		got, err := a.ReadStream(t.Context(), "s", q)
-		if err != nil {
-			t.Fatal(err)
-		}
-		want, err := b.ReadStream(t.Context(), "s", q)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if !reflect.DeepEqual(got, want) || len(want) == 0 && len(got) != 0 {
-			t.Fatalf("%+v:\n got %+v\nwant %+v", q, got, want)
-		}
-	}
-	for _, q := range []es.StreamQuery{{}, {FromVersion: 1}, {FromVersion: 3}, {FromVersion: 7}, {ToVersion: 2}, {FromVersion: 2, ToVersion: 4},
-		{AsOf: times[2]}, {AsOf: times[0].Add(-time.Second)}, {FromVersion: 4, AsOf: times[4]}} {
-		same(q)
-	}
-	// Another process appends to the stream: after a's next commit (which sees
-	// the head moved), a reads the file again.
-	if _, err := b.Commit(t.Context(), es.Commit{Appends: []es.Append{{StreamID: "s", StreamType: "t", Expected: 6, Events: []es.Event{estest.Ev("T", `{"by":"b"}`)}}}}); err != nil {
-		t.Fatal(err)
-	}
-	_, err = a.Commit(t.Context(), es.Commit{Appends: []es.Append{{StreamID: "s", StreamType: "t", Expected: 6, Events: []es.Event{estest.Ev("T", `{}`)}}}})
-	if !errors.Is(err, es.ErrConcurrency) {
-		t.Fatalf("a's append on a stale version: %v", err)
-	}
-	if evs, err := a.ReadStream(t.Context(), "s", es.StreamQuery{}); err != nil || len(evs) != 7 {
-		t.Fatalf("after another process's append: %d events, %v", len(evs), err)
-	}
-	same(es.StreamQuery{})
 }

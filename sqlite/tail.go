@@ -27,7 +27,7 @@ func newTailCache(size int) *tailCache { return &tailCache{ring: make([]es.Event
 
 // add appends committed events (in position order, after every earlier add).
 func (c *tailCache) add(events []es.Event) {
-	if len(events) == 0 {
+	if c == nil || len(events) == 0 {
 		return
 	}
 	c.mu.Lock()
@@ -48,6 +48,9 @@ func (c *tailCache) add(events []es.Event) {
 // stay contiguous; ok is false when after+1 is not in the cache, gap is true
 // when the run stopped short of limit at a gap in the cached positions.
 func (c *tailCache) read(after int64, limit int) (events []es.Event, ok, gap bool) {
+	if c == nil {
+		return nil, false, false
+	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	at := func(i int) *es.Event { return &c.ring[(c.start+i)%len(c.ring)] }

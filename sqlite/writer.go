@@ -242,7 +242,9 @@ func (s *Store) runTx(reqs []*request) (retry []*request) {
 		}
 		r.res, r.err = res, err
 	}
+	s.streams.hold(fresh) // until they are in the cache, reads of these streams go to SQL
 	if _, err := s.stmts.commit.ExecContext(bg); err != nil {
+		s.streams.unhold(fresh)
 		s.rollback()
 		return failAll(fmt.Errorf("sqlite: commit: %w", err))
 	}
