@@ -29,7 +29,7 @@ type Promotion struct {
 // DiscountLine is a cart line as CalculateDiscount needs it.
 type DiscountLine struct {
 	ProductID  string
-	CategoryID string
+	Categories []string // the product's category and the categories above it
 	LineTotal  acme.Money
 }
 
@@ -39,8 +39,9 @@ type DiscountLine struct {
 //
 //   - The promotion applies from StartsAt (inclusive) to EndsAt (exclusive).
 //   - MinSubtotal is compared with the whole cart's subtotal (same currency).
-//   - The scope is the lines whose product is in ProductIDs or whose category is
-//     in CategoryIDs (the whole cart when both are empty); no line in scope is
+//   - The scope is the lines whose product is in ProductIDs or whose category,
+//     or a category above it, is in CategoryIDs (a category covers its
+//     sub-categories; the whole cart when both are empty); no line in scope is
 //     an invalid code.
 //   - percentage: PercentBP of the in-scope subtotal, rounded half-up to the
 //     minor unit; fixed: Amount (same currency as the cart), capped at the
@@ -64,7 +65,8 @@ func CalculateDiscount(p Promotion, lines []DiscountLine, subtotal acme.Money, a
 	var base int64
 	in := 0
 	for _, l := range lines {
-		if scoped && !slices.Contains(p.ProductIDs, l.ProductID) && (l.CategoryID == "" || !slices.Contains(p.CategoryIDs, l.CategoryID)) {
+		inCategory := slices.ContainsFunc(l.Categories, func(c string) bool { return c != "" && slices.Contains(p.CategoryIDs, c) })
+		if scoped && !slices.Contains(p.ProductIDs, l.ProductID) && !inCategory {
 			continue
 		}
 		in++

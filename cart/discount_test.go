@@ -10,7 +10,7 @@ import (
 func TestCalculateDiscount(t *testing.T) {
 	noon := time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC)
 	line := func(product, category string, total int64) DiscountLine {
-		return DiscountLine{ProductID: product, CategoryID: category, LineTotal: usd(total)}
+		return DiscountLine{ProductID: product, Categories: []string{category}, LineTotal: usd(total)}
 	}
 	pct := func(bp int64) Promotion { return Promotion{Code: "P", Kind: "percentage", PercentBP: bp} }
 	fixed := func(n int64) Promotion { return Promotion{Code: "F", Kind: "fixed", Amount: usd(n)} }

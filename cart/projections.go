@@ -96,9 +96,22 @@ func apply(f func(ctx context.Context, tx es.SQL) error) es.Commit {
 const initStock = `INSERT INTO cart_stock (product_id, variant_id, available, position) VALUES ($1, $2, $3, 0)
 	ON CONFLICT (product_id, variant_id) DO NOTHING`
 
-// onCatalog keeps cart_products and cart_variants (consumer cart.catalog).
+// onCatalog keeps cart_categories, cart_products and cart_variants (consumer cart.catalog).
 func (m *Module) onCatalog(ctx context.Context, msg es.Message) (es.Commit, error) {
 	switch msg.Type {
+	case "CategoryCreated":
+		var e struct {
+			CategoryID string `json:"categoryId"`
+			ParentID   string `json:"parentId"`
+		}
+		if err := es.DecodeData(msg, &e); err != nil {
+			return es.Commit{}, err
+		}
+		return apply(func(ctx context.Context, tx es.SQL) error {
+			_, err := tx.ExecContext(ctx, `INSERT INTO cart_categories (category_id, parent_id) VALUES ($1, $2)
+				ON CONFLICT (category_id) DO NOTHING`, e.CategoryID, e.ParentID)
+			return err
+		}), nil
 	case "ProductCreated":
 		var e productCreated
 		if err := es.DecodeData(msg, &e); err != nil {

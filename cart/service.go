@@ -2,7 +2,10 @@ package cart
 
 import (
 	"context"
+	"database/sql"
 	"errors"
+	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -67,7 +70,7 @@ func (m *Module) view(ctx context.Context, customerID string, c Cart) (CartView,
 			if err != nil {
 				return v, err
 			}
-			if d, err := CalculateDiscount(*p, discountLines(c.Lines, func(id string) string { return cats[id] }), v.Subtotal, m.now()); err == nil {
+			if d, err := CalculateDiscount(*p, discountLines(c.Lines, func(id string) []string { return cats[id] }), v.Subtotal, m.now()); err == nil {
 				v.Discount = d
 			}
 		}
@@ -76,8 +79,8 @@ func (m *Module) view(ctx context.Context, customerID string, c Cart) (CartView,
 	return v, nil
 }
 
-func (m *Module) categories(ctx context.Context, lines []Line) (map[string]string, error) {
-	cats := map[string]string{}
+func (m *Module) categories(ctx context.Context, lines []Line) (map[string][]string, error) {
+	cats := map[string][]string{}
 	for _, l := range lines {
 		if _, ok := cats[l.ProductID]; ok {
 			continue
@@ -86,9 +89,32 @@ func (m *Module) categories(ctx context.Context, lines []Line) (map[string]strin
 		if err != nil {
 			return nil, err
 		}
-		cats[l.ProductID] = p.CategoryID
+		path, err := m.categoryPath(ctx, p.CategoryID)
+		if err != nil {
+			return nil, err
+		}
+		cats[l.ProductID] = path
 	}
 	return cats, nil
+}
+
+// categoryPath is category id and the categories above it (as far as the
+// cart's read model of the tree knows them; the catalog's depth is 3).
+func (m *Module) categoryPath(ctx context.Context, id string) ([]string, error) {
+	var path []string
+	for id != "" && len(path) < 10 && !slices.Contains(path, id) {
+		path = append(path, id)
+		var parent string
+		err := m.h.Store().DB().QueryRowContext(ctx, `SELECT parent_id FROM cart_categories WHERE category_id = $1`, id).Scan(&parent)
+		if errors.Is(err, sql.ErrNoRows) {
+			break
+		}
+		if err != nil {
+			return nil, fmt.Errorf("cart: read category: %w", err)
+		}
+		id = parent
+	}
+	return path, nil
 }
 
 // Cart returns the customer's current cart.
@@ -189,6 +215,11 @@ func (m *Module) Checkout(ctx context.Context, customerID string, addr Address, 
 			p, err := m.lookup(ctx, l.ProductID, l.VariantID)
 			if err != nil {
 				return CheckoutView{}, 0, err
+			}
+			if cur.State.PromotionCode != "" {
+				if p.Categories, err = m.categoryPath(ctx, p.CategoryID); err != nil {
+					return CheckoutView{}, 0, err
+				}
 			}
 			cmd.Products[lineKey(l.ProductID, l.VariantID)] = p
 		}

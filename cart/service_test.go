@@ -2,6 +2,7 @@ package cart
 
 import (
 	"context"
+	"encoding/json"
 	"testing"
 	"time"
 
@@ -113,3 +114,48 @@ func TestCartService(t *testing.T) {
 }
 
 func es0() es.StreamQuery { return es.StreamQuery{} }
+
+// A promotion scoped to a category covers the products of its
+// sub-categories: in the cart's view, when applied, and frozen at checkout.
+func TestCategoryPromotionCoversSubCategories(t *testing.T) {
+	m, h, clock := startCart(t)
+	ctx := context.Background()
+	h.deliver(t, "CategoryCreated", map[string]any{"categoryId": "root", "name": "Clothing", "parentId": ""})
+	h.deliver(t, "CategoryCreated", map[string]any{"categoryId": "child", "name": "Shirts", "parentId": "root"})
+	h.deliver(t, "CategoryCreated", map[string]any{"categoryId": "other", "name": "Garden", "parentId": ""})
+	h.deliver(t, "ProductCreated", map[string]any{"productId": pA, "name": "Shirt", "price": usdMap(1000), "categoryId": "child", "initialStock": 4})
+	h.deliver(t, "ProductCreated", map[string]any{"productId": pB, "name": "Rake", "price": usdMap(3000), "categoryId": "other", "initialStock": 4})
+	h.deliver(t, "PromotionCreated", map[string]any{"promotionId": "pr1", "code": "CLOTHES10", "kind": "percentage", "percent": 10,
+		"productIds": []string{}, "categoryIds": []string{"root"}, "endsAt": clock.t.Add(time.Hour)})
+	if _, _, err := m.AddItem(ctx, cust, pA, "", 2); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := m.AddItem(ctx, cust, pB, "", 1); err != nil {
+		t.Fatal(err)
+	}
+	v, _, err := m.ApplyPromotionCode(ctx, cust, "clothes10")
+	if err != nil || v.Discount != usd(200) || v.Total != usd(4800) {
+		t.Fatalf("applied: %+v %v", v, err)
+	}
+	if v, err := m.Cart(ctx, cust); err != nil || v.Discount != usd(200) {
+		t.Fatalf("view: %+v %v", v, err)
+	}
+	co, _, err := m.Checkout(ctx, cust, Address{Name: "A", Line1: "L", City: "C", PostalCode: "P", Country: "DE"}, PaymentMethod{Type: "card", Token: "tok_visa"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	evs, err := h.Store().ReadStream(ctx, streamID(cust), es0())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range evs {
+		if e.Type == "CartCheckedOut" {
+			var c CartCheckedOutV1
+			if err := json.Unmarshal(e.Data, &c); err != nil || c.CheckoutID != co.CheckoutID || c.Discount != usd(200) || c.Total != usd(4800) {
+				t.Fatalf("checked out: %+v %v", c, err)
+			}
+			return
+		}
+	}
+	t.Fatal("no CartCheckedOut")
+}

@@ -114,7 +114,8 @@ type Product struct {
 	Name         string
 	Price        acme.Money // product price + variant priceModifier
 	CategoryID   string
-	Available    int64 // units available in inventory
+	Categories   []string // CategoryID and the categories above it (set for checkout; nil: CategoryID alone)
+	Available    int64    // units available in inventory
 }
 
 // Commands of the cart decider.
@@ -140,8 +141,8 @@ type (
 	applyCode struct {
 		CustomerID string
 		Code       string
-		Promotion  *Promotion        // nil: unknown code
-		Categories map[string]string // productId → categoryId of the cart's lines
+		Promotion  *Promotion          // nil: unknown code
+		Categories map[string][]string // productId → its category and those above it, for the cart's lines
 		At         time.Time
 	}
 	checkoutCart struct {
@@ -281,10 +282,10 @@ func decideUpdate(c Cart, cmd updateQuantity) ([]any, error) {
 }
 
 // discountLines returns the cart's lines for CalculateDiscount.
-func discountLines(lines []Line, categories func(productID string) string) []DiscountLine {
+func discountLines(lines []Line, categories func(productID string) []string) []DiscountLine {
 	out := make([]DiscountLine, 0, len(lines))
 	for _, l := range lines {
-		out = append(out, DiscountLine{ProductID: l.ProductID, CategoryID: categories(l.ProductID),
+		out = append(out, DiscountLine{ProductID: l.ProductID, Categories: categories(l.ProductID),
 			LineTotal: l.UnitPrice.Times(l.Quantity)})
 	}
 	return out
@@ -296,7 +297,7 @@ func decideApplyCode(c Cart, cmd applyCode) ([]any, error) {
 	}
 	p := *cmd.Promotion
 	sub := c.Subtotal("")
-	d, err := CalculateDiscount(p, discountLines(c.Lines, func(id string) string { return cmd.Categories[id] }), sub, cmd.At)
+	d, err := CalculateDiscount(p, discountLines(c.Lines, func(id string) []string { return cmd.Categories[id] }), sub, cmd.At)
 	if err != nil {
 		return nil, err
 	}
@@ -376,13 +377,17 @@ func decideCheckout(c Cart, cmd checkoutCart) ([]any, error) {
 	}
 	discount, code := acme.Money{Currency: cur}, ""
 	if c.PromotionCode != "" && cmd.Promotion != nil {
-		cats := func(id string) string {
+		cats := func(id string) []string {
 			for _, l := range lines {
 				if l.ProductID == id {
-					return cmd.Products[lineKey(l.ProductID, l.VariantID)].CategoryID
+					p := cmd.Products[lineKey(l.ProductID, l.VariantID)]
+					if p.Categories == nil {
+						return []string{p.CategoryID}
+					}
+					return p.Categories
 				}
 			}
-			return ""
+			return nil
 		}
 		// A code that no longer applies (expired since) gives no discount; the
 		// checkout goes on at the full price.

@@ -27,7 +27,7 @@ func (m *Module) Routes(api *httpapi.API) {
 		httpapi.Summary("Create a promotion code (CreatePromotion → PromotionCreated). kind percentage: value is a number of percent "+
 			"(0 < value <= 100, two decimals at most; rounded half-up to the minor unit when applied); kind fixed: value is Money, "+
 			"capped at the in-scope subtotal. minSubtotal is compared with the cart subtotal; productIds/categoryIds limit the "+
-			"scope (both empty: whole cart); valid from startsAt (inclusive) to endsAt (exclusive). 409 promotion_code_taken "+
+			"scope (a category covers its sub-categories; both empty: whole cart); valid from startsAt (inclusive) to endsAt (exclusive). 409 promotion_code_taken "+
 			"(case-insensitive); 422 validation_failed."),
 		httpapi.Body(CreatePromotionV1{}), httpapi.Returns(http.StatusCreated, PromotionView{}))
 	api.Handle("GET /api/v1/promotions", httpapi.Admin, m.handleList,
