@@ -324,3 +324,20 @@ func TestIdempotencyPurge(t *testing.T) {
 		t.Fatal("a live key was purged")
 	}
 }
+
+func TestTraceParentIsValidated(t *testing.T) {
+	for tp, want := range map[string]bool{
+		"00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01":        true,
+		"01-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01-future": true,
+		"": false,
+		"00-0AF7651916CD43DD8448EB211C80319C-B7AD6B7169203331-01":   false,
+		"ff-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01":   false,
+		"00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01x":  false,
+		"00-0af7651916cd43dd8448eb211c80319c_b7ad6b7169203331-01":   false,
+		"00-0af7651916cd43dd8448eb211c80319c-b7ad6b71692033\xff-01": false,
+	} {
+		if got := httpapi.ValidTraceParent(tp); got != want {
+			t.Errorf("%q: %v, want %v", tp, got, want)
+		}
+	}
+}

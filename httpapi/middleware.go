@@ -107,7 +107,7 @@ func (a *API) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	info := &reqInfo{correlationID: cid, actor: "anonymous"}
 	md := es.MetadataFrom(r.Context())
 	md.CorrelationID = cid
-	if tp := r.Header.Get("traceparent"); tp != "" && len(tp) <= 128 {
+	if tp := r.Header.Get("traceparent"); ValidTraceParent(tp) {
 		md.TraceParent = tp
 	}
 	ctx := es.WithMetadata(context.WithValue(r.Context(), infoKey{}, info), md)
@@ -181,3 +181,26 @@ func writeProblem(w http.ResponseWriter, p Problem) {
 }
 
 func jsonEncode(w io.Writer, v any) error { return json.NewEncoder(w).Encode(v) }
+
+// ValidTraceParent: a W3C traceparent, "vv-<32 hex>-<16 hex>-ff" (lower-case
+// hex; later versions may append fields after a dash). Anything else is
+// not recorded in the events' metadata.
+func ValidTraceParent(tp string) bool {
+	if len(tp) < 55 || len(tp) > 128 || (len(tp) > 55 && tp[55] != '-') {
+		return false
+	}
+	for i := range 55 {
+		c := tp[i]
+		switch i {
+		case 2, 35, 52:
+			if c != '-' {
+				return false
+			}
+		default:
+			if !(c >= '0' && c <= '9' || c >= 'a' && c <= 'f') {
+				return false
+			}
+		}
+	}
+	return tp[:2] != "ff"
+}
