@@ -45,7 +45,7 @@ func newPlatform(a *App, bus es.Bus) (Platform, error) {
 		// inventory commands stay serial: reservations of one hot product
 		// would only contend.
 		KeyedWorkers: map[string]int{
-			"checkout.start": 4, "checkout.replies": 4, "payments.commands": 4,
+			"checkout.start": 4, "payments.commands": 4,
 			"ordering.commands": 4, "ordering.payments": 4, "cart.checkouts": 4,
 		},
 		Validate: func(m es.Message) error {

@@ -124,8 +124,11 @@ func (m *Module) Start(ctx context.Context, h es.Host) error {
 	m.sagas = &es.Aggregate[Saga, any]{Store: h.Store(), Registry: h.Registry(), NewID: h.NewID,
 		StreamType: "checkout", Decider: Evolver}
 	consume(ctx, h, "start", []string{"CartCheckedOut"}, m.onCartCheckedOut)
-	consume(ctx, h, "replies", []string{"InventoryReserved", "InventoryUnavailable", "PaymentAuthorized", "PaymentFailed",
-		"PaymentSucceeded", "OrderCreated", "OrderConfirmed"}, m.onReply)
+	replies := known(ctx, h, "replies", []string{"InventoryReserved", "InventoryUnavailable", "PaymentAuthorized", "PaymentFailed",
+		"PaymentSucceeded", "OrderCreated", "OrderConfirmed"})
+	if len(replies) > 0 {
+		h.ConsumeBatch("replies", replies, m.onReplies)
+	}
 	go m.deadlines(context.WithoutCancel(ctx))
 	return nil
 }
@@ -249,6 +252,36 @@ func (m *Module) onReply(ctx context.Context, msg es.Message) (es.Commit, error)
 	return commit, err
 }
 
+// errSagaTwice: a batch holds two replies of one saga; the platform then
+// applies its messages one at a time (the second must see the first's events).
+var errSagaTwice = errors.New("checkout: two replies of one saga in a batch")
+
+// onReplies applies a batch of replies, each to its own saga, in one commit:
+// under load, replies of many checkouts share a transaction.
+func (m *Module) onReplies(ctx context.Context, ms []es.Message) (es.Commit, error) {
+	if len(ms) == 1 {
+		return m.onReply(es.HandlerContext(ctx, ms[0]), ms[0])
+	}
+	seen := make(map[string]bool, len(ms))
+	commits := make([]es.Commit, 0, len(ms))
+	for _, msg := range ms {
+		var r reply
+		if err := json.Unmarshal(msg.Data, &r); err != nil || !acme.ValidID(r.CheckoutID) {
+			return es.Commit{}, errSagaTwice // let the one-at-a-time path judge it
+		}
+		if seen[r.CheckoutID] {
+			return es.Commit{}, errSagaTwice
+		}
+		seen[r.CheckoutID] = true
+		c, _, _, err := m.decide(es.HandlerContext(ctx, msg), r.CheckoutID, m.replyInput(msg.Type, r))
+		if err != nil {
+			return es.Commit{}, err
+		}
+		commits = append(commits, c)
+	}
+	return es.Join(commits...), nil
+}
+
 func (m *Module) replyInput(typ string, r reply) Reply {
 	return Reply{Type: typ, PaymentID: r.PaymentID, AuthorizationID: r.AuthorizationID, OrderID: r.OrderID,
 		Reason: r.Reason, Now: m.now(), StepTimeout: m.cfg.StepTimeout, NewPaymentID: m.h.NewID(), NewOrderID: m.h.NewID()}
@@ -350,15 +383,20 @@ func (m *Module) deadlines(ctx context.Context) {
 // consume registers a consumer of the given types that are declared in this
 // build (a context that is not part of it publishes nothing to wait for).
 func consume(ctx context.Context, h es.Host, name string, types []string, hd es.Handler) {
-	var known []string
+	if ts := known(ctx, h, name, types); len(ts) > 0 {
+		h.Consume(name, ts, hd)
+	}
+}
+
+// known returns the types declared in this build.
+func known(ctx context.Context, h es.Host, name string, types []string) []string {
+	var out []string
 	for _, t := range types {
 		if _, ok := h.Registry().Lookup(t); ok {
-			known = append(known, t)
+			out = append(out, t)
 		} else {
 			slog.WarnContext(ctx, "not consuming a message no context of this build declares", "context", h.Name(), "consumer", name, "type", t)
 		}
 	}
-	if len(known) > 0 {
-		h.Consume(name, known, hd)
-	}
+	return out
 }

@@ -3,6 +3,7 @@ package checkout
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
@@ -358,5 +359,42 @@ func TestAdminSagas(t *testing.T) {
 	}
 	if status, _ := get("/api/v1/admin/sagas", ""); status != 401 {
 		t.Fatalf("anonymous: %d", status)
+	}
+}
+
+// Replies of several sagas apply as one batch (one commit), each with its own
+// message's metadata; two replies of one saga in a batch are refused, so the
+// platform applies them one at a time.
+func TestRepliesBatch(t *testing.T) {
+	e := start(t)
+	a, b := e.checkout(t), e.checkout(t)
+	msg := func(checkoutID string) es.Message {
+		m := estest.Message(t, "InventoryReserved", "", map[string]any{"checkoutId": checkoutID})
+		m.Metadata.CorrelationID = "corr-" + checkoutID
+		return m
+	}
+	ms := []es.Message{msg(a), msg(b)}
+	c, err := e.m.onReplies(context.Background(), ms)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.InboxIDs = []string{"checkout.replies/" + ms[0].ID, "checkout.replies/" + ms[1].ID}
+	if _, err := e.h.Store().Commit(context.Background(), c); err != nil {
+		t.Fatal(err)
+	}
+	for _, id := range []string{a, b} {
+		sent := e.sent(t, id)
+		if types(sent) != "ReserveInventory,AuthorizePayment" {
+			t.Fatalf("%s sent %s", id, types(sent))
+		}
+		if got := sent[1].Metadata.CorrelationID; got != "corr-"+id {
+			t.Fatalf("%s: AuthorizePayment correlation %q", id, got)
+		}
+		if s := e.saga(t, id); s.Step != StepAuthorizePayment {
+			t.Fatalf("%s: saga %+v", id, s)
+		}
+	}
+	if _, err := e.m.onReplies(context.Background(), []es.Message{msg(a), msg(a)}); !errors.Is(err, errSagaTwice) {
+		t.Fatalf("two replies of one saga: %v", err)
 	}
 }
