@@ -110,9 +110,8 @@ var recheckOther = 100 * time.Millisecond // a variable for tests
 // waits up to wait for it to complete or fail (the server shutting down ends
 // the wait early).
 func (m *Module) awaitCheckout(ctx context.Context, customerID string, admin bool, id string, wait time.Duration) (CheckoutView, error) {
-	v, err := m.CheckoutRequest(ctx, customerID, admin, id)
-	if err != nil || v.Status != StatusPending || wait <= 0 {
-		return v, err
+	if wait <= 0 {
+		return m.CheckoutRequest(ctx, customerID, admin, id)
 	}
 	deadline := time.NewTimer(wait)
 	defer deadline.Stop()

@@ -240,34 +240,23 @@ type reply struct {
 	Reason          string `json:"reason"`
 }
 
-func (m *Module) onReply(ctx context.Context, msg es.Message) (es.Commit, error) {
-	var r reply
-	if err := json.Unmarshal(msg.Data, &r); err != nil {
-		return es.Commit{}, es.Permanent(fmt.Errorf("checkout: decode %s: %w", msg.Type, err))
-	}
-	if !acme.ValidID(r.CheckoutID) {
-		return es.Commit{}, nil // not about a checkout (an order placed otherwise, say)
-	}
-	commit, _, _, err := m.decide(ctx, r.CheckoutID, m.replyInput(msg.Type, r))
-	return commit, err
-}
-
 // errSagaTwice: a batch holds two replies of one saga; the platform then
 // applies its messages one at a time (the second must see the first's events).
 var errSagaTwice = errors.New("checkout: two replies of one saga in a batch")
 
-// onReplies applies a batch of replies, each to its own saga, in one commit:
-// under load, replies of many checkouts share a transaction.
+// onReplies applies replies, each to its own saga, in one commit: under load,
+// replies of many checkouts share a transaction. (The platform calls it with
+// one message when it applies them one at a time.)
 func (m *Module) onReplies(ctx context.Context, ms []es.Message) (es.Commit, error) {
-	if len(ms) == 1 {
-		return m.onReply(es.HandlerContext(ctx, ms[0]), ms[0])
-	}
 	seen := make(map[string]bool, len(ms))
 	commits := make([]es.Commit, 0, len(ms))
 	for _, msg := range ms {
 		var r reply
-		if err := json.Unmarshal(msg.Data, &r); err != nil || !acme.ValidID(r.CheckoutID) {
-			return es.Commit{}, errSagaTwice // let the one-at-a-time path judge it
+		if err := json.Unmarshal(msg.Data, &r); err != nil {
+			return es.Commit{}, es.Permanent(fmt.Errorf("checkout: decode %s: %w", msg.Type, err))
+		}
+		if !acme.ValidID(r.CheckoutID) {
+			continue // not about a checkout (an order placed otherwise, say)
 		}
 		if seen[r.CheckoutID] {
 			return es.Commit{}, errSagaTwice

@@ -32,9 +32,8 @@ type Store interface {
 	// ReadAll returns up to limit events of the global log with Position > after,
 	// in Position order. Positions are gap-free and assigned in commit order, so a
 	// reader that has seen position p has seen every event at or below p. It may
-	// return fewer than limit while more exist (the SQLite store answers from
-	// what its own process just committed): read on from the last event; only
-	// an empty answer says nothing newer is visible.
+	// return fewer than limit while more exist: read on from the last event;
+	// only an empty answer says nothing newer is visible.
 	ReadAll(ctx context.Context, after int64, limit int) ([]Event, error)
 
 	// Head returns the position of the last committed event (0 when empty).

@@ -204,11 +204,7 @@ func (s *Service) Search(ctx context.Context, q Query) (httpapi.List[Summary], e
 	}
 	known := func(w string) bool { return s.idx.hasTerm(fNamePlain, w) || s.idx.hasTerm(fDescPlain, w) }
 	parts := append([]query.Query{textQuery(q.Q, known)}, filters(q)...)
-	var bq query.Query = parts[0]
-	if len(parts) > 1 {
-		bq = bleve.NewConjunctionQuery(parts...)
-	}
-	req := bleve.NewSearchRequestOptions(bq, q.PageSize, (q.Page-1)*q.PageSize, false)
+	req := bleve.NewSearchRequestOptions(all(parts), q.PageSize, (q.Page-1)*q.PageSize, false)
 	// Sort keys are score and doc values only: sorting by _id (or any
 	// stored field) would decompress every hit's stored document. Price
 	// sorts are not scored: scoring every hit of a common word halved their
@@ -240,6 +236,14 @@ func (s *Service) Search(ctx context.Context, q Query) (httpapi.List[Summary], e
 		return httpapi.List[Summary]{}, err
 	}
 	return httpapi.List[Summary]{Items: items, Total: int(res.Total), Page: q.Page, PageSize: q.PageSize}, nil
+}
+
+// all matches what every one of parts (at least one) matches.
+func all(parts []query.Query) query.Query {
+	if len(parts) == 1 {
+		return parts[0]
+	}
+	return bleve.NewConjunctionQuery(parts...)
 }
 
 // filters are the index queries of q's category and price filters.
@@ -348,11 +352,7 @@ func (s *Service) count(ctx context.Context, q Query, cond string, args []any) (
 		return 0, err
 	}
 	parts := filters(q)
-	var bq query.Query = parts[0]
-	if len(parts) > 1 {
-		bq = bleve.NewConjunctionQuery(parts...)
-	}
-	req := bleve.NewSearchRequestOptions(bq, 0, 0, false)
+	req := bleve.NewSearchRequestOptions(all(parts), 0, 0, false)
 	req.Score = "none"
 	res, err := s.idx.search(ctx, req)
 	if err != nil {

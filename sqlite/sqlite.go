@@ -15,12 +15,12 @@
 // (ReadStream, ReadAll, DB) use a separate pool of connections that see
 // committed snapshots. Wait is woken by an in-process broadcast after each
 // COMMIT (plus a slow poll so commits of another process are seen too).
-// What this process just committed is also kept in memory (tail.go,
+// A store opened WithExclusive (the embedded server's: no other process has
+// the file open) also keeps what it just committed in memory (tail.go,
 // streamcache.go): ReadAll answers the relays and projections, and
 // ReadStream the aggregate loads, without reading back the rows written a
 // moment before (together about a fifth of a checkout's CPU). Both caches
-// hold committed events only and step aside for what another process wrote
-// (a gap in positions; a head that moved without this process's writer).
+// hold committed events only.
 //
 // Durability: WAL with synchronous=NORMAL by default. When COMMIT returns, the
 // transaction's frames are written to the WAL file (in the OS page cache), so

@@ -65,14 +65,20 @@ func (c *streamCache) mark(events []es.Event, d int) {
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	c.markLocked(events, d)
+}
+
+// markLocked adds d to the hold of each cached stream of events, once per run
+// of its events (as hold counted them), never below zero.
+func (c *streamCache) markLocked(events []es.Event, d int) {
 	prev := ""
 	for _, e := range events {
 		if e.StreamID == prev {
-			continue // one mark per stream and transaction (events of a stream are adjacent)
+			continue
 		}
 		prev = e.StreamID
 		if s := c.streams[e.StreamID]; s != nil {
-			s.held += d
+			s.held = max(s.held+d, 0)
 		}
 	}
 }
@@ -84,16 +90,12 @@ func (c *streamCache) add(events []es.Event) {
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	prev := ""
+	c.markLocked(events, -1)
+	if c.off {
+		return
+	}
 	for _, e := range events {
 		s := c.streams[e.StreamID]
-		if e.StreamID != prev && s != nil && s.held > 0 {
-			s.held--
-		}
-		prev = e.StreamID
-		if c.off {
-			continue
-		}
 		e.Data = slices.Clone(e.Data) // the committer's buffer stays its own
 		n := eventBytes(e)
 		switch {

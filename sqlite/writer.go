@@ -193,9 +193,11 @@ func (s *Store) runTx(reqs []*request) (retry []*request) {
 		return failAll(fmt.Errorf("sqlite: read head: %w", err))
 	}
 	if head != s.head.Load() {
-		s.streams.disable() // another process appended: this one no longer sees every write
+		// Someone appended past WithExclusive's lock (a sqlite3 shell, say):
+		// this store no longer sees every write, so its stream cache goes.
+		s.streams.disable()
 	}
-	var fresh []es.Event // the events this transaction appends, for the tail cache
+	var fresh []es.Event // the events this transaction appends, for the caches
 	now := time.Now().UnixMicro()
 	if now < s.lastRecorded {
 		now = s.lastRecorded // keep recorded_at monotone with position if the clock steps back
