@@ -120,14 +120,21 @@ func event[T any](name, summary string, consumers ...string) *es.Msg[T] {
 		Producers: []string{owner}, Consumers: consumers, Summary: summary})
 }
 
+// internal declares the saga's bookkeeping: kept in its stream, never
+// published (eleven of a checkout's seventeen entries; nothing consumes them).
+func internal[T any](name, summary string) *es.Msg[T] {
+	return es.Define[T](es.MessageSpec{Name: name, Kind: es.KindEvent, Owner: owner,
+		Producers: []string{owner}, Summary: summary, Internal: true})
+}
+
 // Declared messages of the checkout context.
 var (
-	SagaStarted       = event[SagaStartedV1]("SagaStarted", "A checkout saga started from a checked-out cart (internal).")
-	StepStarted       = event[StepStartedV1]("StepStarted", "A checkout step's command was sent, with its deadline (internal).")
-	StepCompleted     = event[StepCompletedV1]("StepCompleted", "A checkout step succeeded (internal).")
-	StepFailed        = event[StepFailedV1]("StepFailed", "A checkout step failed (internal).")
-	StepTimedOut      = event[StepTimedOutV1]("StepTimedOut", "A checkout step got no reply before its deadline (internal).")
-	CompensationSent  = event[CompensationSentV1]("CompensationSent", "The saga sent the commands undoing its steps (internal).")
+	SagaStarted       = internal[SagaStartedV1]("SagaStarted", "A checkout saga started from a checked-out cart (internal).")
+	StepStarted       = internal[StepStartedV1]("StepStarted", "A checkout step's command was sent, with its deadline (internal).")
+	StepCompleted     = internal[StepCompletedV1]("StepCompleted", "A checkout step succeeded (internal).")
+	StepFailed        = internal[StepFailedV1]("StepFailed", "A checkout step failed (internal).")
+	StepTimedOut      = internal[StepTimedOutV1]("StepTimedOut", "A checkout step got no reply before its deadline (internal).")
+	CompensationSent  = internal[CompensationSentV1]("CompensationSent", "The saga sent the commands undoing its steps (internal).")
 	CheckoutCompleted = event[CheckoutCompletedV1]("CheckoutCompleted", "A checkout ended with a confirmed order.", "cart", "notifications")
 	CheckoutFailed    = event[CheckoutFailedV1]("CheckoutFailed", "A checkout failed; no stock held, no money taken; the cart is restored.", "cart", "notifications")
 )

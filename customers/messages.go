@@ -50,6 +50,7 @@ var (
 		Name: "EmailReserved", Kind: es.KindEvent, Version: "1.0.0", Owner: "customers",
 		Producers: []string{"customers"},
 		Summary:   "An email address (normalised, hashed in the stream id) was claimed by a customer; makes email uniqueness race-free.",
+		Internal:  true,
 	})
 	RegisterCustomer = es.Define[RegisterCustomerV1](es.MessageSpec{
 		Name: "RegisterCustomer", Kind: es.KindCommand, Version: "1.0.0", Owner: "customers",

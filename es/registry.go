@@ -31,6 +31,9 @@ type MessageSpec struct {
 	Consumers []string // contexts that handle/consume it
 	Summary   string   // one line
 	Aliases   []string // other names the seeds use for the same fact (OrderPlaced for OrderCreated)
+	// Internal: an event the owner keeps in its own log and never publishes
+	// (a saga's bookkeeping of its steps). No other context may consume it.
+	Internal bool
 	// Upcasters[v] turns schema version v into v+1; data stored at an older major
 	// version is upcast on read to the current one.
 	Upcasters map[int]Upcaster

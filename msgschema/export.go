@@ -13,8 +13,11 @@ import (
 
 // Subject is the bus subject of a message (docs/bus.md): events on
 // acme.evt.<owner>.<Name>, commands on acme.cmd.<owner>.<Name>; queries are
-// answered in-process and have none.
+// answered in-process and internal events stay in their owner's log: none.
 func Subject(s es.MessageSpec) string {
+	if s.Internal {
+		return "" // never on the bus
+	}
 	switch s.Kind {
 	case es.KindEvent:
 		return "acme.evt." + s.Owner + "." + s.Name
@@ -57,6 +60,9 @@ func Export(dir string, reg *es.Registry, version string) error {
 		fmt.Fprintf(&b, "- kind: %s\n- owner: %s\n- producers: %s\n- consumers: %s\n", s.Kind, s.Owner, list(s.Producers), list(s.Consumers))
 		if len(s.Aliases) > 0 {
 			fmt.Fprintf(&b, "- also known as: %s\n", strings.Join(s.Aliases, ", "))
+		}
+		if s.Internal {
+			b.WriteString("- internal: kept in the owner's log, never published\n")
 		}
 		b.WriteString("\n<SchemaViewer file=\"schema.json\" />\n")
 		if err := os.WriteFile(filepath.Join(d, "index.md"), []byte(b.String()), 0o644); err != nil {

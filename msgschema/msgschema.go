@@ -137,6 +137,7 @@ type Entry struct {
 	Consumers []string       `json:"consumers"`
 	Summary   string         `json:"summary"`
 	Aliases   []string       `json:"aliases,omitempty"`
+	Internal  bool           `json:"internal,omitempty"` // kept in the owner's log, never published
 	Schema    map[string]any `json:"schema"`
 }
 
@@ -152,7 +153,7 @@ func Entries(reg *es.Registry) []Entry {
 		s := t.Spec()
 		out = append(out, Entry{Name: s.Name, Kind: s.Kind, Version: s.Version, Owner: s.Owner,
 			Producers: nonNil(s.Producers), Consumers: nonNil(s.Consumers), Summary: s.Summary,
-			Aliases: s.Aliases, Schema: Schema(t)})
+			Aliases: s.Aliases, Internal: s.Internal, Schema: Schema(t)})
 	}
 	return out
 }

@@ -29,7 +29,12 @@ var (
 	evt = es.Define[itemAdded](es.MessageSpec{Name: "ItemAdded", Kind: es.KindEvent, Owner: "cart",
 		Producers: []string{"cart"}, Consumers: []string{"search"}, Summary: "An item was added."})
 	cmd = es.Define[addItem](es.MessageSpec{Name: "AddItem", Kind: es.KindCommand, Owner: "cart", Summary: "Add an item."})
+	own = es.Define[cartNoted](es.MessageSpec{Name: "CartNoted", Kind: es.KindEvent, Owner: "cart", Summary: "Bookkeeping.", Internal: true})
 )
+
+type cartNoted struct {
+	CartID string `json:"cartId"`
+}
 
 func TestValidate(t *testing.T) {
 	reg, err := es.NewRegistry(evt, cmd)
@@ -65,14 +70,17 @@ func TestValidate(t *testing.T) {
 }
 
 func TestEntriesAndExport(t *testing.T) {
-	reg, _ := es.NewRegistry(evt, cmd)
+	reg, _ := es.NewRegistry(evt, cmd, own)
 	entries := msgschema.Entries(reg)
-	if len(entries) != 2 || entries[0].Name != "AddItem" || entries[1].Kind != es.KindEvent {
+	if len(entries) != 3 || entries[0].Name != "AddItem" || entries[2].Kind != es.KindEvent {
 		t.Fatalf("entries %+v", entries)
 	}
-	props, _ := entries[1].Schema["properties"].(map[string]any)
+	if !entries[1].Internal || entries[2].Internal {
+		t.Fatalf("internal flags: %s %v, %s %v", entries[1].Name, entries[1].Internal, entries[2].Name, entries[2].Internal)
+	}
+	props, _ := entries[2].Schema["properties"].(map[string]any)
 	if _, ok := props["quantity"]; !ok {
-		t.Fatalf("schema lacks properties.quantity: %v", entries[1].Schema)
+		t.Fatalf("schema lacks properties.quantity: %v", entries[2].Schema)
 	}
 	dir := t.TempDir()
 	if err := msgschema.Export(dir, reg, "1.2.3"); err != nil {
@@ -94,5 +102,8 @@ func TestEntriesAndExport(t *testing.T) {
 	}
 	if _, ok := doc.Channels["acme_evt_cart_ItemAdded"]; !ok {
 		t.Fatalf("no channel for ItemAdded: %s", b)
+	}
+	if _, ok := doc.Channels["acme_evt_cart_CartNoted"]; ok {
+		t.Fatalf("a channel for the internal CartNoted: %s", b)
 	}
 }

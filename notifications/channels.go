@@ -56,6 +56,12 @@ func (m EMLMailer) Send(_ context.Context, e Email) error {
 	if err != nil {
 		return err
 	}
+	// Rendered in memory first: go-mail writes header by header, and each
+	// would be a system call on the file.
+	var b bytes.Buffer
+	if _, err := msg.WriteTo(&b); err != nil {
+		return err
+	}
 	if err := os.MkdirAll(m.Dir, 0o755); err != nil {
 		return err
 	}
@@ -64,7 +70,7 @@ func (m EMLMailer) Send(_ context.Context, e Email) error {
 		return err
 	}
 	defer os.Remove(tmp.Name())
-	if _, err := msg.WriteTo(tmp); err != nil {
+	if _, err := tmp.Write(b.Bytes()); err != nil {
 		tmp.Close()
 		return err
 	}

@@ -183,11 +183,11 @@ var (
 	OrderStatusChanged = es.Define[OrderStatusChangedV1](es.MessageSpec{Name: "OrderStatusChanged", Kind: es.KindEvent, Owner: owner,
 		Producers: []string{owner}, Summary: "An order moved from one status to another."})
 	OrderPaymentCaptured = es.Define[OrderPaymentCapturedV1](es.MessageSpec{Name: "OrderPaymentCaptured", Kind: es.KindEvent, Owner: owner,
-		Producers: []string{owner}, Summary: "Ordering recorded that the order's payment was captured (internal)."})
+		Producers: []string{owner}, Summary: "Ordering recorded that the order's payment was captured (internal).", Internal: true})
 	OrderPaymentRefunded = es.Define[OrderPaymentRefundedV1](es.MessageSpec{Name: "OrderPaymentRefunded", Kind: es.KindEvent, Owner: owner,
-		Producers: []string{owner}, Summary: "Ordering recorded that the order's payment was refunded (internal)."})
+		Producers: []string{owner}, Summary: "Ordering recorded that the order's payment was refunded (internal).", Internal: true})
 	OrderReadyForShippingRecorded = es.Define[OrderReadyForShippingRecordedV1](es.MessageSpec{Name: "OrderReadyForShippingRecorded", Kind: es.KindEvent, Owner: owner,
-		Producers: []string{owner}, Summary: "Ordering recorded that the warehouse packed the order (internal)."})
+		Producers: []string{owner}, Summary: "Ordering recorded that the warehouse packed the order (internal).", Internal: true})
 )
 
 // messages lists every message ordering declares.

@@ -36,7 +36,12 @@ var (
 	ThingHappened = es.Define[thingHappened](es.MessageSpec{Name: "ThingHappened", Kind: es.KindEvent, Owner: "alpha", Summary: "test event"})
 	DoThing       = es.Define[doThing](es.MessageSpec{Name: "DoThing", Kind: es.KindCommand, Owner: "beta", Summary: "test command"})
 	ThingRenamed  = es.Define[thingRenamed](es.MessageSpec{Name: "ThingRenamed", Kind: es.KindEvent, Owner: "alpha", Summary: "test event"})
+	ThingNoted    = es.Define[thingNoted](es.MessageSpec{Name: "ThingNoted", Kind: es.KindEvent, Owner: "alpha", Summary: "test internal event", Internal: true})
 )
+
+type thingNoted struct {
+	ThingID string `json:"thingId"`
+}
 
 type thingRenamed struct {
 	ThingID string `json:"thingId"`
@@ -45,7 +50,7 @@ type thingRenamed struct {
 
 func testRegistry(t testing.TB) *es.Registry {
 	t.Helper()
-	r, err := es.NewRegistry(ThingHappened, DoThing, ThingRenamed)
+	r, err := es.NewRegistry(ThingHappened, DoThing, ThingRenamed, ThingNoted)
 	if err != nil {
 		t.Fatal(err)
 	}

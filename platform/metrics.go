@@ -24,7 +24,7 @@ type metrics struct {
 func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 	m := &metrics{
 		relayPublished: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "acme_relay_published_total",
-			Help: "Log entries the relay published to the bus (acknowledged), by context."}, []string{"context"}),
+			Help: "Log entries the relay published to the bus (acknowledged), by context; internal events are not published."}, []string{"context"}),
 		relayPosition: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "acme_relay_position",
 			Help: "Relay checkpoint: the last log position published, by context."}, []string{"context"}),
 		relayLag: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "acme_relay_lag",

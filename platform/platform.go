@@ -310,6 +310,9 @@ func (p *Platform) subjects(ctxName string, types []string) ([]string, error) {
 			return nil, fmt.Errorf("unknown message type %q (not in the registry)", t)
 		}
 		spec := mt.Spec()
+		if spec.Internal {
+			return nil, fmt.Errorf("%s is internal to %s: it is never published", t, spec.Owner)
+		}
 		switch spec.Kind {
 		case es.KindQuery:
 			return nil, fmt.Errorf("%s is a query: queries are not on the bus", t)

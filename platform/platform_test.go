@@ -56,12 +56,51 @@ func TestEventAndCommandFlowExactlyOnce(t *testing.T) {
 func TestStartRejectsUnknownTypesAndForeignCommands(t *testing.T) {
 	dir := t.TempDir()
 	bus := embeddedBus(t)
-	for _, tc := range []struct{ types []string }{{[]string{"NoSuchMessage"}}, {[]string{"DoThing"}}} {
+	for _, tc := range []struct{ types []string }{{[]string{"NoSuchMessage"}}, {[]string{"DoThing"}}, {[]string{"ThingNoted"}}} {
 		p := newPlatform(t, bus, nil)
 		h := p.Host("alpha", openStore(t, dir, "alpha-"+tc.types[0]))
 		h.Consume("x", tc.types, func(context.Context, es.Message) (es.Commit, error) { return es.Commit{}, nil })
 		if err := p.Start(context.Background()); err == nil {
 			t.Fatalf("Start with consumer of %v succeeded, want an error", tc.types)
 		}
+	}
+}
+
+// An internal event stays in its owner's log: the relay passes over it, so
+// the events around it are published and nothing is on its subject.
+func TestInternalEventsAreNotPublished(t *testing.T) {
+	dir := t.TempDir()
+	bus := embeddedBus(t)
+	alpha, beta := openStore(t, dir, "alpha"), openStore(t, dir, "beta")
+	migrateSeen(t, beta)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	raw, err := bus.Subscribe(ctx, es.ConsumerSpec{Name: "test_noted", Subjects: []string{es.SubjectOf(ThingNoted.Spec())}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer raw.Close()
+	p := newPlatform(t, bus, nil)
+	p.Host("alpha", alpha)
+	var calls atomic.Int64
+	p.Host("beta", beta).Consume("things", []string{"ThingHappened"}, countingHandler(&calls))
+	if err := p.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	noted := ThingNoted.New(acme.NewID(), thingNoted{ThingID: "t1"}, es.Metadata{})
+	if _, err := alpha.Commit(ctx, es.Commit{Appends: []es.Append{{StreamID: "thing-t1", StreamType: "thing", Expected: es.AnyVersion, Events: []es.Event{noted}}}}); err != nil {
+		t.Fatal(err)
+	}
+	res := appendThing(t, alpha, "t1", 1)
+	if err := p.Await(ctx, httpapi.Position{"alpha": res.Position}, nil); err != nil {
+		t.Fatal(err)
+	}
+	if n := applied(t, beta, "t1"); n != 1 {
+		t.Fatalf("the event after the internal one applied %d times, want 1", n)
+	}
+	short, cancelShort := context.WithTimeout(ctx, 300*time.Millisecond)
+	defer cancelShort()
+	if d, err := raw.Next(short); err == nil {
+		t.Fatalf("the internal event was published: %s", d.Message().Type)
 	}
 }

@@ -101,15 +101,19 @@ func (r *relay) tail(ctx context.Context) error {
 			r.observeLag(ctx, cp)
 			continue
 		}
-		envs := make([]es.Envelope, len(events))
-		for i, e := range events {
-			envs[i] = es.Envelope{Subject: p.subjectOf(r.h.name, e.Type), Message: es.FromEvent(r.h.name, e)}
-		}
-		if err := p.cfg.Bus.Publish(ctx, envs...); err != nil {
-			if ctx.Err() != nil {
-				return nil
+		envs := make([]es.Envelope, 0, len(events))
+		for _, e := range events {
+			if subj, ok := p.subjectOf(r.h.name, e.Type); ok {
+				envs = append(envs, es.Envelope{Subject: subj, Message: es.FromEvent(r.h.name, e)})
 			}
-			return err
+		}
+		if len(envs) > 0 {
+			if err := p.cfg.Bus.Publish(ctx, envs...); err != nil {
+				if ctx.Err() != nil {
+					return nil
+				}
+				return err
+			}
 		}
 		if r.afterPublish != nil {
 			if err := r.afterPublish(); err != nil {
@@ -119,7 +123,7 @@ func (r *relay) tail(ctx context.Context) error {
 		}
 		cp = events[len(events)-1].Position
 		r.published.Store(cp)
-		p.metrics.relayPublished.WithLabelValues(r.h.name).Add(float64(len(events)))
+		p.metrics.relayPublished.WithLabelValues(r.h.name).Add(float64(len(envs)))
 		p.metrics.relayPosition.WithLabelValues(r.h.name).Set(float64(cp))
 		if more = len(events) >= p.cfg.RelayBatch; more {
 			r.observeLag(ctx, cp)
@@ -159,12 +163,15 @@ func (r *relay) position(ctx context.Context) (int64, error) {
 
 // subjectOf returns the bus subject of a log entry of context ctxName: by its
 // registered kind and owner; an unregistered type is published as an event of
-// the context itself.
-func (p *Platform) subjectOf(ctxName, typ string) string {
+// the context itself. An internal event has none (false): it is not published.
+func (p *Platform) subjectOf(ctxName, typ string) (string, bool) {
 	if mt, ok := p.cfg.Registry.Lookup(typ); ok {
-		return es.SubjectOf(mt.Spec())
+		if mt.Spec().Internal {
+			return "", false
+		}
+		return es.SubjectOf(mt.Spec()), true
 	}
-	return es.SubjectOf(es.MessageSpec{Name: typ, Kind: es.KindEvent, Owner: ctxName})
+	return es.SubjectOf(es.MessageSpec{Name: typ, Kind: es.KindEvent, Owner: ctxName}), true
 }
 
 // sleep waits d or until ctx is done; it reports whether ctx is still live.
