@@ -27,7 +27,8 @@
 //   - PUT quantity: 0 removes the line, < 0 → 422 invalid_quantity; raising it
 //     above the available units → 409 insufficient_stock (lowering always
 //     works). Without variantId, PUT and DELETE act on the product's only line
-//     (404 item_not_in_cart when there is none or several).
+//     (404 item_not_in_cart when there is none; 422 variant_required when the
+//     cart has several lines of the product, as for adding).
 //   - Promotion codes (case-insensitive) are checked by CalculateDiscount over
 //     the cart's read model of promotions (PromotionCreated); applying one emits
 //     PromotionCodeApplied and DiscountCalculated (owned by the cart, whose log

@@ -76,13 +76,15 @@ func (m *Module) Routes(api *httpapi.API) {
 		httpapi.Body(addItemRequest{}), httpapi.Returns(http.StatusOK, CartView{}))
 	api.Handle("PUT /api/v1/cart/items/{productId}", httpapi.Customer, m.handleUpdateItem,
 		httpapi.Summary("Set a line's quantity (UpdateCartQuantity → CartQuantityUpdated); 0 removes the line. variantId picks the line "+
-			"(optional when the product has one line in the cart). 409 insufficient_stock; 404 item_not_in_cart; 404 product_not_found "+
+			"(optional when the product has one line in the cart; 422 variant_required when it has several). 409 insufficient_stock; "+
+			"404 item_not_in_cart; 404 product_not_found "+
 			"(raising the quantity of a product no longer sold; lowering is always allowed); 422 invalid_quantity (< 0, or a subtotal "+
 			"above 10^15 minor units)."),
 		httpapi.Body(updateItemRequest{}), httpapi.Returns(http.StatusOK, CartView{}))
 	api.Handle("DELETE /api/v1/cart/items/{productId}", httpapi.Customer, m.handleRemoveItem,
 		httpapi.QueryFormat("variantId", "string", "uuid", "The line's variant (when the product has several lines)."),
-		httpapi.Summary("Remove a line (RemoveItemFromCart → ItemRemovedFromCart); ?variantId= picks the line. 404 item_not_in_cart."),
+		httpapi.Summary("Remove a line (RemoveItemFromCart → ItemRemovedFromCart); ?variantId= picks the line (422 variant_required "+
+			"without it when the product has several lines). 404 item_not_in_cart."),
 		httpapi.Returns(http.StatusOK, CartView{}))
 	api.Handle("POST /api/v1/cart/promotion-code", httpapi.Customer, m.handlePromotionCode,
 		httpapi.Summary("Apply a promotion code, case-insensitive (PromotionCodeApplied + DiscountCalculated). 422 invalid_promotion_code "+

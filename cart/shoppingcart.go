@@ -206,7 +206,7 @@ func decide(c Cart, cmd any) ([]any, error) {
 
 func notInCart(i int) error {
 	if i == -2 {
-		return acme.Errorf(CodeItemNotInCart, "the cart has several variants of this product: give variantId")
+		return acme.Errorf(CodeVariantRequired, "the cart has several variants of this product: give variantId")
 	}
 	return acme.Errorf(CodeItemNotInCart, "the item is not in the cart")
 }

@@ -23,6 +23,7 @@ var (
 	poloM   = Product{Found: true, Active: true, HasVariants: true, VariantFound: true, Name: "Polo (M)", Price: usd(2500), Available: 3}
 	addedA2 = ItemAddedToCartV1{CartID: cid0, CustomerID: cust, ProductID: pA, Name: "Shirt", Quantity: 2, UnitPrice: usd(1999), AddedAt: t0}
 	addedBM = ItemAddedToCartV1{CartID: cid0, CustomerID: cust, ProductID: pB, VariantID: vM, Name: "Polo (M)", Quantity: 1, UnitPrice: usd(2500), AddedAt: t0}
+	addedBL = ItemAddedToCartV1{CartID: cid0, CustomerID: cust, ProductID: pB, VariantID: "v-l", Name: "Polo (L)", Quantity: 1, UnitPrice: usd(2500), AddedAt: t0}
 	addr    = Address{Name: "Ada", Line1: "1 St", City: "London", PostalCode: "N1", Country: "GB"}
 	visa    = PaymentMethod{Type: "card", Token: "tok_visa"}
 )
@@ -85,6 +86,8 @@ func TestCartDecider(t *testing.T) {
 		{"remove", []any{addedA2, addedBM}, removeItem{CustomerID: cust, ProductID: pB, At: t0},
 			[]any{ItemRemovedFromCartV1{CartID: cid0, ProductID: pB, VariantID: vM, RemovedAt: t0}}, ""},
 		{"remove a missing item", nil, removeItem{CustomerID: cust, ProductID: pA}, nil, CodeItemNotInCart},
+		{"update without a variant when the cart has two", []any{addedBM, addedBL}, updateQuantity{CustomerID: cust, ProductID: pB, Quantity: 1}, nil, CodeVariantRequired},
+		{"remove without a variant when the cart has two", []any{addedBM, addedBL}, removeItem{CustomerID: cust, ProductID: pB}, nil, CodeVariantRequired},
 		{"checkout freezes current prices", []any{addedA2}, checkoutCart{CustomerID: cust, CheckoutID: "co1", Address: addr, Method: visa,
 			Products: map[string]Product{lineKey(pA, ""): shirt}, At: t0}, []any{checkedOut, CartClearedV1{CartID: cid0, CustomerID: cust, ClearedAt: t0}}, ""},
 		{"checkout an empty cart", nil, checkoutCart{CustomerID: cust, CheckoutID: "co1", Address: addr, Method: visa}, nil, CodeCartEmpty},

@@ -10,8 +10,9 @@ import (
 // Routes registers GET /api/v1/admin/sagas.
 func (m *Module) Routes(api *httpapi.API) {
 	api.Handle("GET /api/v1/admin/sagas", httpapi.Admin, m.listSagas,
-		httpapi.Query("status", "string", "RUNNING, COMPLETED or FAILED."),
-		httpapi.Summary("Checkout sagas, newest first, with their status (RUNNING, COMPLETED, FAILED), step and deadline (null once ended); ?status= filters."),
+		httpapi.Query("status", "string", "RUNNING (or PENDING, the checkout's name for it), COMPLETED or FAILED."),
+		httpapi.Summary("Checkout sagas, newest first, with their state (RUNNING, COMPLETED, FAILED; as both `status` and `state`), "+
+			"step and deadline (null once ended); ?status= filters, PENDING meaning RUNNING as in GET /api/v1/checkouts/{id}."),
 		httpapi.Returns(200, httpapi.List[SagaView]{}))
 }
 
@@ -21,6 +22,9 @@ func (m *Module) listSagas(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	status := r.URL.Query().Get("status")
+	if status == "PENDING" { // a running saga is a PENDING checkout
+		status = StatusRunning
+	}
 	switch status {
 	case "", StatusRunning, StatusCompleted, StatusFailed:
 	default:

@@ -16,6 +16,7 @@ type SagaView struct {
 	CheckoutID    string     `json:"checkoutId"`
 	CustomerID    string     `json:"customerId"`
 	Status        string     `json:"status"`   // RUNNING | COMPLETED | FAILED
+	State         string     `json:"state"`    // the same as status: the contract speaks of a saga's "state"
 	Step          string     `json:"step"`     // the current step, or the last one of an ended saga
 	Deadline      *time.Time `json:"deadline"` // the current step's deadline; null once ended
 	OrderID       string     `json:"orderId,omitempty"`
@@ -120,6 +121,7 @@ ORDER BY started_at DESC, checkout_id DESC LIMIT $%d OFFSET $%d`, where, len(arg
 			&v.FailureReason, &started, &updated, &v.Version); err != nil {
 			return nil, 0, err
 		}
+		v.State = v.Status
 		if deadline != "" {
 			t, err := time.Parse(timeFormat, deadline)
 			if err != nil {

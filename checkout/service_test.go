@@ -338,7 +338,7 @@ func TestAdminSagas(t *testing.T) {
 		t.Fatalf("%d %v", status, body)
 	}
 	first := items[0].(map[string]any)
-	if first["checkoutId"] != failed || first["status"] != StatusFailed || first["failureReason"] != ReasonInsufficientStock ||
+	if first["checkoutId"] != failed || first["status"] != StatusFailed || first["state"] != StatusFailed || first["failureReason"] != ReasonInsufficientStock ||
 		first["deadline"] != nil || first["step"] != StepReserveInventory {
 		t.Fatalf("failed saga = %v", first)
 	}
@@ -350,9 +350,11 @@ func TestAdminSagas(t *testing.T) {
 	if _, has := second["orderId"]; has {
 		t.Fatalf("orderId before the order exists: %v", second)
 	}
-	_, body = get("/api/v1/admin/sagas?status=RUNNING", "admin")
-	if items, _ := body["items"].([]any); len(items) != 1 || items[0].(map[string]any)["checkoutId"] != running {
-		t.Fatalf("running = %v", body)
+	for _, q := range []string{"RUNNING", "PENDING"} {
+		_, body = get("/api/v1/admin/sagas?status="+q, "admin")
+		if items, _ := body["items"].([]any); len(items) != 1 || items[0].(map[string]any)["checkoutId"] != running {
+			t.Fatalf("status=%s: %v", q, body)
+		}
 	}
 	if status, body := get("/api/v1/admin/sagas?status=DONE", "admin"); status != 422 || body["code"] != "validation_failed" {
 		t.Fatalf("%d %v", status, body)
