@@ -201,6 +201,11 @@ func TestIdempotency(t *testing.T) {
 				again.header.Get("Acme-Position") != first.header.Get("Acme-Position") || again.header.Get("Idempotent-Replayed") != "true" {
 				t.Fatalf("replay differs:\n%v %s\n%v %s", first.header, first.raw, again.header, again.raw)
 			}
+			// the same JSON written otherwise is the same request
+			do(t, api, "POST", "/api/v1/things", "cust-tok", " {\"name\" :\n \"a\"}\n", "Idempotency-Key", "key-1").want(t, 201, "")
+			if n.Load() != 1 {
+				t.Fatalf("a re-serialised body ran the handler again")
+			}
 			// same key, different body
 			do(t, api, "POST", "/api/v1/things", "cust-tok", `{"name":"b"}`, "Idempotency-Key", "key-1").want(t, 422, "idempotency_key_reused")
 			// same key, another caller: its own scope

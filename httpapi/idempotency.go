@@ -55,11 +55,29 @@ type IdempotencyStore interface {
 // keptHeaders are the response headers replayed for a repeated request.
 var keptHeaders = []string{"Content-Type", "Location", "Acme-Position"}
 
+// canonicalJSON is body with its insignificant whitespace and key order taken
+// out, so a retry that re-serialises the same request still matches; a body
+// that is not JSON is compared as it is.
+func canonicalJSON(body []byte) []byte {
+	d := json.NewDecoder(bytes.NewReader(body))
+	d.UseNumber() // numbers keep their text: 1 and 1.0 stay different requests
+	var v any
+	if err := d.Decode(&v); err != nil || d.More() {
+		return body
+	}
+	out, err := json.Marshal(v)
+	if err != nil {
+		return body
+	}
+	return out
+}
+
 // idempotent runs a POST under its Idempotency-Key (if it has one): the first
 // request runs and its response (status, kept headers, body) is stored per
 // caller and key; a repeat with the same body gets that response again
 // (with Idempotent-Replayed: true) and has no second effect; a repeat with
-// another method, path or body is 422 idempotency_key_reused; a repeat while
+// another method, path or body (compared as JSON: whitespace and key order
+// aside) is 422 idempotency_key_reused; a repeat while
 // the first still runs waits for it (up to 10 s, then 409 conflict). A 5xx
 // response is not stored: the key may be retried.
 func (a *API) idempotent(w http.ResponseWriter, r *http.Request, c Caller, run func(http.ResponseWriter, *http.Request)) {
@@ -88,7 +106,7 @@ func (a *API) idempotent(w http.ResponseWriter, r *http.Request, c Caller, run f
 	r.Body = io.NopCloser(bytes.NewReader(body))
 	h := sha256.New()
 	fmt.Fprintf(h, "%s %s?%s\n", r.Method, r.URL.Path, r.URL.RawQuery)
-	h.Write(body)
+	h.Write(canonicalJSON(body))
 	hash := hex.EncodeToString(h.Sum(nil))
 	scope := c.Actor()
 	store := a.Idempotency
