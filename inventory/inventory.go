@@ -22,6 +22,15 @@
 // StockHoldDeducted, internal events), which makes release and deduct
 // idempotent per item; the reservation stream carries the public events.
 //
+// The commands consumer (inventory.commands) takes a batch of pending commands
+// at a time and plans them one after another over the same loaded states
+// (each sees what the ones before it decided), then stores them as one Commit
+// whose appends are in decision order, each expecting the version the
+// decisions before it left: the batch stores exactly what the commands would
+// one commit each, and a concurrent change of any stream decides it all
+// again. An invalid command fails its batch, which the platform then applies
+// one command at a time.
+//
 // Messages in: RestockInventory (HTTP, admin); ReserveInventory,
 // ReleaseInventory, DeductInventory (commands from checkout and ordering,
 // consumed from the bus); catalog's ProductCreated (initialStock becomes
@@ -122,7 +131,7 @@ func (m *Module) Start(ctx context.Context, h es.Host) error {
 	}
 	m.svc = newService(h.Store(), h.Registry(), h.NewID, m.clock, m.ttl)
 	h.Consume("catalog", []string{"ProductCreated", "ProductVariantAdded", "ProductDeactivated"}, m.svc.onCatalog)
-	h.Consume("commands", []string{ReserveInventory.Name(), ReleaseInventory.Name(), DeductInventory.Name()}, m.svc.onCommand)
+	h.ConsumeBatch("commands", []string{ReserveInventory.Name(), ReleaseInventory.Name(), DeductInventory.Name()}, m.svc.onCommands)
 	h.Consume("orders", []string{"OrderConfirmed"}, m.svc.onOrders)
 	if m.sweep > 0 {
 		// Start's ctx may end with start-up: Close (or the store closing) stops it.

@@ -151,38 +151,46 @@ func (s *Service) initialStock(ctx context.Context, productID, variantID string,
 	return c, nil
 }
 
-// onCommand handles the commands inventory owns, sent by checkout and ordering.
-func (s *Service) onCommand(ctx context.Context, m es.Message) (es.Commit, error) {
-	var (
-		c   es.Commit
-		err error
-	)
+// onCommands handles a batch of the commands inventory owns (sent by checkout
+// and ordering) as one plan and one commit: each command sees the effects of
+// the ones before it, so the batch decides what the commands would one commit
+// each, in bus order. An invalid command fails the batch, whose commands the
+// platform then applies one at a time (the invalid one dead-lettered).
+func (s *Service) onCommands(ctx context.Context, ms []es.Message) (es.Commit, error) {
+	p := s.newPlan()
+	for _, m := range ms {
+		if err := s.planCommand(es.HandlerContext(ctx, m), p, m); err != nil {
+			if acme.ErrorCode(err) != "" {
+				err = es.Permanent(err) // an invalid command: no retry can fix it
+			}
+			return es.Commit{}, err
+		}
+	}
+	return p.commit(), nil
+}
+
+func (s *Service) planCommand(ctx context.Context, p *plan, m es.Message) error {
 	switch m.Type {
 	case ReserveInventory.Name():
-		cmd, derr := ReserveInventory.DecodeMessage(m)
-		if derr != nil {
-			return es.Commit{}, es.Permanent(derr)
+		cmd, err := ReserveInventory.DecodeMessage(m)
+		if err != nil {
+			return es.Permanent(err)
 		}
-		c, err = s.PlanReserve(ctx, ReserveCmd{CheckoutID: cmd.CheckoutID, Items: cmd.Items, ExpiresAt: cmd.ExpiresAt})
+		return p.reserve(ctx, ReserveCmd{CheckoutID: cmd.CheckoutID, Items: cmd.Items, ExpiresAt: cmd.ExpiresAt})
 	case ReleaseInventory.Name():
-		cmd, derr := ReleaseInventory.DecodeMessage(m)
-		if derr != nil {
-			return es.Commit{}, es.Permanent(derr)
+		cmd, err := ReleaseInventory.DecodeMessage(m)
+		if err != nil {
+			return es.Permanent(err)
 		}
-		c, err = s.PlanRelease(ctx, ReleaseCmd{CheckoutID: cmd.CheckoutID, Reason: cmd.Reason})
+		return p.release(ctx, ReleaseCmd{CheckoutID: cmd.CheckoutID, Reason: cmd.Reason})
 	case DeductInventory.Name():
-		cmd, derr := DeductInventory.DecodeMessage(m)
-		if derr != nil {
-			return es.Commit{}, es.Permanent(derr)
+		cmd, err := DeductInventory.DecodeMessage(m)
+		if err != nil {
+			return es.Permanent(err)
 		}
-		c, err = s.PlanDeduct(ctx, DeductCmd{CheckoutID: cmd.CheckoutID, OrderID: cmd.OrderID})
-	default:
-		return es.Commit{}, nil
+		return p.deduct(ctx, DeductCmd{CheckoutID: cmd.CheckoutID, OrderID: cmd.OrderID})
 	}
-	if err != nil && acme.ErrorCode(err) != "" {
-		return es.Commit{}, es.Permanent(err) // an invalid command: no retry can fix it
-	}
-	return c, err
+	return nil
 }
 
 // onOrders commits a reservation when its order is confirmed.

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"maps"
 	"math/rand/v2"
 	"slices"
 	"time"
@@ -154,137 +155,211 @@ func (s *Service) commitLoop(ctx context.Context, plan func() (es.Commit, error)
 // read, so a concurrent change of any item makes the whole commit fail with
 // ErrConcurrency (and nothing is stored). Consumers return it to the host.
 func (s *Service) PlanReserve(ctx context.Context, cmd ReserveCmd) (es.Commit, error) {
-	if cmd.At == "" {
-		cmd.At = ts(s.clock.Now())
-	}
-	if cmd.ExpiresAt == "" {
-		cmd.ExpiresAt = ts(s.clock.Now().Add(s.ttl))
-	} else if t, err := time.Parse(time.RFC3339Nano, cmd.ExpiresAt); err != nil {
-		return es.Commit{}, acme.Invalid(acme.FieldError{Field: "expiresAt", Message: "must be an RFC 3339 time"})
-	} else {
-		cmd.ExpiresAt = ts(t)
-	}
-	if err := ValidateReserve(cmd); err != nil {
-		return es.Commit{}, err
-	}
-	r, err := s.resv.Load(ctx, ReservationStreamID(cmd.CheckoutID), es.StreamQuery{})
-	if err != nil {
-		return es.Commit{}, err
-	}
-	if r.State.Status != "" {
-		return es.Commit{}, nil
-	}
-	stock, versions, err := s.loadItems(ctx, NormalizeLines(cmd.Items))
-	if err != nil {
-		return es.Commit{}, err
-	}
-	d, err := DecideReserve(r.State, stock, cmd)
-	if err != nil {
-		return es.Commit{}, err
-	}
-	return s.commitOf(ctx, cmd.CheckoutID, r.Version, d, versions)
+	return s.planOne(ctx, func(p *plan) error { return p.reserve(ctx, cmd) })
 }
 
 // PlanRelease is PlanReserve for ReleaseInventory.
 func (s *Service) PlanRelease(ctx context.Context, cmd ReleaseCmd) (es.Commit, error) {
-	if cmd.At == "" {
-		cmd.At = ts(s.clock.Now())
-	}
-	return s.planOnHeld(ctx, cmd.CheckoutID, func(r Reservation, stock map[string]StockItem) (Decision, error) {
-		return DecideRelease(r, stock, cmd)
-	})
+	return s.planOne(ctx, func(p *plan) error { return p.release(ctx, cmd) })
 }
 
 // PlanDeduct is PlanReserve for DeductInventory.
 func (s *Service) PlanDeduct(ctx context.Context, cmd DeductCmd) (es.Commit, error) {
-	if cmd.At == "" {
-		cmd.At = ts(s.clock.Now())
-	}
-	return s.planOnHeld(ctx, cmd.CheckoutID, func(r Reservation, stock map[string]StockItem) (Decision, error) {
-		return DecideDeduct(r, stock, cmd)
-	})
-}
-
-// planOnHeld loads a checkout's reservation and the stock items it holds, and
-// builds the commit of what decide makes of them (release or deduct).
-func (s *Service) planOnHeld(ctx context.Context, checkoutID string, decide func(Reservation, map[string]StockItem) (Decision, error)) (es.Commit, error) {
-	r, err := s.resv.Load(ctx, ReservationStreamID(checkoutID), es.StreamQuery{})
-	if err != nil {
-		return es.Commit{}, err
-	}
-	stock, versions, err := s.loadItems(ctx, r.State.Items)
-	if err != nil {
-		return es.Commit{}, err
-	}
-	d, err := decide(r.State, stock)
-	if err != nil {
-		return es.Commit{}, err
-	}
-	return s.commitOf(ctx, checkoutID, r.Version, d, versions)
+	return s.planOne(ctx, func(p *plan) error { return p.deduct(ctx, cmd) })
 }
 
 // PlanCommit marks a reservation committed (OrderConfirmed).
 func (s *Service) PlanCommit(ctx context.Context, cmd CommitCmd) (es.Commit, error) {
-	if cmd.At == "" {
-		cmd.At = ts(s.clock.Now())
-	}
-	r, err := s.resv.Load(ctx, ReservationStreamID(cmd.CheckoutID), es.StreamQuery{})
-	if err != nil {
+	return s.planOne(ctx, func(p *plan) error { return p.commitReservation(ctx, cmd) })
+}
+
+func (s *Service) planOne(ctx context.Context, decide func(*plan) error) (es.Commit, error) {
+	p := s.newPlan()
+	if err := decide(p); err != nil {
 		return es.Commit{}, err
 	}
-	return s.commitOf(ctx, cmd.CheckoutID, r.Version, Decision{Reservation: DecideCommit(r.State, cmd)}, nil)
+	return p.commit(), nil
 }
 
-func (s *Service) loadItems(ctx context.Context, lines []Line) (map[string]StockItem, map[string]int64, error) {
-	stock := make(map[string]StockItem, len(lines))
-	versions := make(map[string]int64, len(lines))
+// plan is the unit of work of one or more reservation commands: the stock
+// items and reservations they read (as loaded, then as the decisions so far
+// left them) and the appends decided, in decision order. Commands planned one
+// after the other see each other's effects, so a batch of them is one commit
+// that stores exactly what the same commands would one commit each, in the
+// same order (a reader of the log sees every level in its turn).
+type plan struct {
+	s       *Service
+	stock   map[string]*planned[StockItem]
+	resv    map[string]*planned[Reservation]
+	appends []es.Append
+}
+
+// planned is one stream of a plan: its state and version after the decisions
+// so far (the next append's expected version).
+type planned[S any] struct {
+	id      string // the stream's
+	state   S
+	version int64
+}
+
+func (s *Service) newPlan() *plan {
+	return &plan{s: s, stock: map[string]*planned[StockItem]{}, resv: map[string]*planned[Reservation]{}}
+}
+
+func (p *plan) reservation(ctx context.Context, checkoutID string) (*planned[Reservation], error) {
+	id := ReservationStreamID(checkoutID)
+	if r, ok := p.resv[id]; ok {
+		return r, nil
+	}
+	l, err := p.s.resv.Load(ctx, id, es.StreamQuery{})
+	if err != nil {
+		return nil, err
+	}
+	r := &planned[Reservation]{id: id, state: l.State, version: l.Version}
+	p.resv[id] = r
+	return r, nil
+}
+
+// items returns the states of the stock items of lines, by stream id.
+func (p *plan) items(ctx context.Context, lines []Line) (map[string]StockItem, error) {
+	out := make(map[string]StockItem, len(lines))
 	for _, l := range lines {
 		id := StockStreamID(l.ProductID, l.VariantID)
-		st, err := s.stock.Load(ctx, id, es.StreamQuery{})
-		if err != nil {
-			return nil, nil, err
+		st, ok := p.stock[id]
+		if !ok {
+			loaded, err := p.s.stock.Load(ctx, id, es.StreamQuery{})
+			if err != nil {
+				return nil, err
+			}
+			loaded.State.ProductID, loaded.State.VariantID = l.ProductID, l.VariantID
+			st = &planned[StockItem]{id: id, state: loaded.State, version: loaded.Version}
+			p.stock[id] = st
 		}
-		st.State.ProductID, st.State.VariantID = l.ProductID, l.VariantID
-		stock[id], versions[id] = st.State, st.Version
+		out[id] = st.state
 	}
-	return stock, versions, nil
+	return out, nil
 }
 
-// commitOf encodes a Decision as one Commit: the stock items first, in stream
-// id order (deterministic), then the reservation.
-func (s *Service) commitOf(ctx context.Context, checkoutID string, resVersion int64, d Decision, versions map[string]int64) (es.Commit, error) {
+func (p *plan) reserve(ctx context.Context, cmd ReserveCmd) error {
+	now := p.s.clock.Now()
+	if cmd.At == "" {
+		cmd.At = ts(now)
+	}
+	if cmd.ExpiresAt == "" {
+		cmd.ExpiresAt = ts(now.Add(p.s.ttl))
+	} else if t, err := time.Parse(time.RFC3339Nano, cmd.ExpiresAt); err != nil {
+		return acme.Invalid(acme.FieldError{Field: "expiresAt", Message: "must be an RFC 3339 time"})
+	} else {
+		cmd.ExpiresAt = ts(t)
+	}
+	if err := ValidateReserve(cmd); err != nil {
+		return err
+	}
+	r, err := p.reservation(ctx, cmd.CheckoutID)
+	if err != nil || r.state.Status != "" {
+		return err
+	}
+	stock, err := p.items(ctx, NormalizeLines(cmd.Items))
+	if err != nil {
+		return err
+	}
+	d, err := DecideReserve(r.state, stock, cmd)
+	if err != nil {
+		return err
+	}
+	return p.record(ctx, r, d)
+}
+
+func (p *plan) release(ctx context.Context, cmd ReleaseCmd) error {
+	if cmd.At == "" {
+		cmd.At = ts(p.s.clock.Now())
+	}
+	return p.onHeld(ctx, cmd.CheckoutID, func(r Reservation, stock map[string]StockItem) (Decision, error) {
+		return DecideRelease(r, stock, cmd)
+	})
+}
+
+func (p *plan) deduct(ctx context.Context, cmd DeductCmd) error {
+	if cmd.At == "" {
+		cmd.At = ts(p.s.clock.Now())
+	}
+	return p.onHeld(ctx, cmd.CheckoutID, func(r Reservation, stock map[string]StockItem) (Decision, error) {
+		return DecideDeduct(r, stock, cmd)
+	})
+}
+
+func (p *plan) commitReservation(ctx context.Context, cmd CommitCmd) error {
+	if cmd.At == "" {
+		cmd.At = ts(p.s.clock.Now())
+	}
+	r, err := p.reservation(ctx, cmd.CheckoutID)
+	if err != nil {
+		return err
+	}
+	return p.record(ctx, r, Decision{Reservation: DecideCommit(r.state, cmd)})
+}
+
+// onHeld decides over a checkout's reservation and the stock items it holds
+// (release or deduct).
+func (p *plan) onHeld(ctx context.Context, checkoutID string, decide func(Reservation, map[string]StockItem) (Decision, error)) error {
+	r, err := p.reservation(ctx, checkoutID)
+	if err != nil {
+		return err
+	}
+	stock, err := p.items(ctx, r.state.Items)
+	if err != nil {
+		return err
+	}
+	d, err := decide(r.state, stock)
+	if err != nil {
+		return err
+	}
+	return p.record(ctx, r, d)
+}
+
+// record appends a Decision's events (with ctx's metadata): its stock items
+// first, in stream id order, then the reservation; and moves the plan's states
+// past them.
+func (p *plan) record(ctx context.Context, r *planned[Reservation], d Decision) error {
 	if len(d.Reservation) == 0 {
-		return es.Commit{}, nil
+		return nil
 	}
 	md := es.MetadataFrom(ctx)
-	var c es.Commit
-	ids := make([]string, 0, len(d.Stock))
-	for id := range d.Stock {
-		ids = append(ids, id)
-	}
-	slices.Sort(ids)
-	for _, id := range ids {
-		app := es.Append{StreamID: id, StreamType: "stock", Expected: versions[id]}
+	for _, id := range slices.Sorted(maps.Keys(d.Stock)) {
+		st := p.stock[id] // loaded by items: every decided item was read
+		app := es.Append{StreamID: st.id, StreamType: "stock", Expected: st.version}
 		for _, v := range d.Stock[id] {
-			e, err := s.reg.Encode(s.newID(), v, md)
+			e, err := p.s.reg.Encode(p.s.newID(), v, md)
 			if err != nil {
-				return es.Commit{}, err
+				return err
 			}
 			app.Events = append(app.Events, e)
+			st.state = evolveStock(st.state, v)
 		}
-		c.Appends = append(c.Appends, app)
+		st.version += int64(len(app.Events))
+		p.appends = append(p.appends, app)
 	}
-	app := es.Append{StreamID: ReservationStreamID(checkoutID), StreamType: "reservation", Expected: resVersion}
+	app := es.Append{StreamID: r.id, StreamType: "reservation", Expected: r.version}
 	for _, v := range d.Reservation {
-		e, err := s.reg.Encode(s.newID(), v, md)
+		e, err := p.s.reg.Encode(p.s.newID(), v, md)
 		if err != nil {
-			return es.Commit{}, err
+			return err
 		}
 		app.Events = append(app.Events, e)
+		r.state = evolveReservation(r.state, v)
 	}
-	c.Appends = append(c.Appends, app)
-	c.Apply = s.apply
-	return c, nil
+	r.version += int64(len(app.Events))
+	p.appends = append(p.appends, app)
+	return nil
+}
+
+// commit is the plan as one Commit, each append expecting the version the
+// decisions before it left (a change by anyone else fails it whole).
+func (p *plan) commit() es.Commit {
+	if len(p.appends) == 0 {
+		return es.Commit{}
+	}
+	return es.Commit{Appends: p.appends, Apply: p.s.apply}
 }
 
 // ExpireDue releases (reason EXPIRED) every live, uncommitted reservation whose

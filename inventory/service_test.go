@@ -20,7 +20,7 @@ import (
 type fakeHost struct{ *estest.Host }
 
 // deliver applies one message as the platform would (inbox, retry on ErrConcurrency).
-func (h fakeHost) deliver(t *testing.T, typ, id string, data any) error {
+func (h fakeHost) deliver(t testing.TB, typ, id string, data any) error {
 	t.Helper()
 	if h.Consumer(typ) == "" {
 		t.Fatalf("no consumer of %s", typ)
@@ -40,9 +40,9 @@ func newClock() *fixedClock {
 	return c
 }
 
-func startTest(t *testing.T) (*Module, *fakeHost, *fixedClock) {
+func startTest(t testing.TB, opts ...sqlite.Option) (*Module, *fakeHost, *fixedClock) {
 	t.Helper()
-	st, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "inventory.db"))
+	st, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "inventory.db"), opts...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -60,7 +60,7 @@ func startTest(t *testing.T) (*Module, *fakeHost, *fixedClock) {
 	return m, h, clock
 }
 
-func createProduct(t *testing.T, h *fakeHost, productID string, initialStock int64) {
+func createProduct(t testing.TB, h *fakeHost, productID string, initialStock int64) {
 	t.Helper()
 	if err := h.deliver(t, "ProductCreated", acme.NewID(), map[string]any{"productId": productID, "name": "x", "initialStock": initialStock}); err != nil {
 		t.Fatal(err)
@@ -372,5 +372,101 @@ func TestCloseStopsSweeper(t *testing.T) {
 	}
 	if err := m.Close(); err != nil {
 		t.Fatalf("second Close: %v", err)
+	}
+}
+
+// A batch of commands is one plan and one commit that stores exactly what the
+// same commands one commit each store: each command sees the ones before it
+// (a release frees units for the next reserve), the events are in decision
+// order (the checkout ids here sort against it, so the levels would end wrong
+// if they were stored by stream), and each command's events carry its own
+// correlation id.
+func TestCommandsBatchIsSequential(t *testing.T) {
+	a, b := acme.NewID(), acme.NewID()
+	cZ, cY, cX := "co-z", "co-y", "co-x"
+	reserve := func(checkoutID string, lines ...Line) (string, any) {
+		return ReserveInventory.Name(), ReserveInventoryV1{CheckoutID: checkoutID, Items: lines}
+	}
+	steps := []func() (string, any){
+		func() (string, any) { return reserve(cZ, Line{ProductID: a, Quantity: 2}, Line{ProductID: b, Quantity: 1}) },
+		func() (string, any) { return reserve(cY, Line{ProductID: a, Quantity: 2}) }, // 1 left: unavailable
+		func() (string, any) {
+			return ReleaseInventory.Name(), ReleaseInventoryV1{CheckoutID: cZ, Reason: "CHECKOUT_FAILED"}
+		},
+		func() (string, any) { return reserve(cX, Line{ProductID: a, Quantity: 3}, Line{ProductID: b, Quantity: 5}) },
+		func() (string, any) { return reserve(cY, Line{ProductID: a, Quantity: 1}) }, // decided already: no-op
+	}
+	var ms []es.Message
+	for i, step := range steps {
+		typ, data := step()
+		m := estest.Message(t, typ, "", data)
+		m.Metadata.CorrelationID = fmt.Sprintf("corr-%d", i)
+		ms = append(ms, m)
+	}
+	type outcome struct {
+		statuses [3]string
+		levels   [2]Level
+	}
+	run := func(batch bool) outcome {
+		m, h, _ := startTest(t)
+		createProduct(t, h, a, 3)
+		createProduct(t, h, b, 5)
+		ctx := context.Background()
+		if batch {
+			c, err := m.Service().onCommands(ctx, ms)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, msg := range ms {
+				c.InboxIDs = append(c.InboxIDs, ConsumerCommands+"/"+msg.ID)
+			}
+			if _, err := h.Store().Commit(ctx, c); err != nil {
+				t.Fatal(err)
+			}
+		} else {
+			for _, msg := range ms {
+				if _, err := h.Apply(ctx, msg); err != nil {
+					t.Fatal(err)
+				}
+			}
+		}
+		var o outcome
+		for i, id := range []string{cZ, cY, cX} {
+			r, err := m.Service().Reservation(ctx, id)
+			if err != nil {
+				t.Fatal(err)
+			}
+			o.statuses[i] = r.Status
+		}
+		for i, p := range []string{a, b} {
+			l, err := m.Service().Level(ctx, p, "")
+			if err != nil {
+				t.Fatal(err)
+			}
+			o.levels[i] = l
+		}
+		if batch {
+			evs, err := h.Store().ReadStream(ctx, ReservationStreamID(cX), es.StreamQuery{})
+			if err != nil || len(evs) != 1 || evs[0].Metadata.CorrelationID != "corr-3" {
+				t.Fatalf("cX's events %+v %v: want one, correlated with its command", evs, err)
+			}
+		}
+		return o
+	}
+	want := outcome{statuses: [3]string{StatusReleased, StatusUnavailable, StatusReserved},
+		levels: [2]Level{{ProductID: a, OnHand: 3, Reserved: 3}, {ProductID: b, OnHand: 5, Reserved: 5}}}
+	if got := run(false); got != want {
+		t.Fatalf("one at a time: %+v, want %+v", got, want)
+	}
+	if got := run(true); got != want {
+		t.Fatalf("as a batch: %+v, want %+v", got, want)
+	}
+
+	// An invalid command fails the batch (the platform then applies its
+	// commands one at a time): no retry can fix it.
+	m, _, _ := startTest(t)
+	bad := estest.Message(t, ReserveInventory.Name(), "", ReserveInventoryV1{CheckoutID: "co-bad"})
+	if _, err := m.Service().onCommands(context.Background(), []es.Message{ms[0], bad}); !es.IsPermanent(err) {
+		t.Fatalf("a batch with an invalid command: %v", err)
 	}
 }
