@@ -388,12 +388,16 @@ func TestCommandsBatchIsSequential(t *testing.T) {
 		return ReserveInventory.Name(), ReserveInventoryV1{CheckoutID: checkoutID, Items: lines}
 	}
 	steps := []func() (string, any){
-		func() (string, any) { return reserve(cZ, Line{ProductID: a, Quantity: 2}, Line{ProductID: b, Quantity: 1}) },
+		func() (string, any) {
+			return reserve(cZ, Line{ProductID: a, Quantity: 2}, Line{ProductID: b, Quantity: 1})
+		},
 		func() (string, any) { return reserve(cY, Line{ProductID: a, Quantity: 2}) }, // 1 left: unavailable
 		func() (string, any) {
 			return ReleaseInventory.Name(), ReleaseInventoryV1{CheckoutID: cZ, Reason: "CHECKOUT_FAILED"}
 		},
-		func() (string, any) { return reserve(cX, Line{ProductID: a, Quantity: 3}, Line{ProductID: b, Quantity: 5}) },
+		func() (string, any) {
+			return reserve(cX, Line{ProductID: a, Quantity: 3}, Line{ProductID: b, Quantity: 5})
+		},
 		func() (string, any) { return reserve(cY, Line{ProductID: a, Quantity: 1}) }, // decided already: no-op
 	}
 	var ms []es.Message
