@@ -1,7 +1,6 @@
 package inventory
 
 import (
-	"context"
 	"testing"
 
 	"acme"
@@ -30,20 +29,9 @@ func BenchmarkCommandsBacklog(b *testing.B) {
 				ms[i] = estest.Message(b, ReserveInventory.Name(), "", ReserveInventoryV1{CheckoutID: acme.NewID(),
 					Items: []Line{{ProductID: products[i%len(products)], Quantity: 1}}})
 			}
-			ctx := context.Background()
 			b.ResetTimer()
 			for start := 0; start < len(ms); start += size {
-				batch := ms[start:min(start+size, len(ms))]
-				c, err := m.Service().onCommands(ctx, batch)
-				if err != nil {
-					b.Fatal(err)
-				}
-				for _, msg := range batch {
-					c.InboxIDs = append(c.InboxIDs, ConsumerCommands+"/"+msg.ID)
-				}
-				if _, err := h.Store().Commit(ctx, c); err != nil {
-					b.Fatal(err)
-				}
+				applyBatch(b, m, h, ms[start:min(start+size, len(ms))])
 			}
 			b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "commands/s")
 		})

@@ -60,6 +60,22 @@ func startTest(t testing.TB, opts ...sqlite.Option) (*Module, *fakeHost, *fixedC
 	return m, h, clock
 }
 
+// applyBatch applies ms as the platform applies a batch of the commands
+// consumer: one handler call, one commit with every message's inbox id.
+func applyBatch(t testing.TB, m *Module, h *fakeHost, ms []es.Message) {
+	t.Helper()
+	c, err := m.Service().onCommands(context.Background(), ms)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, msg := range ms {
+		c.InboxIDs = append(c.InboxIDs, ConsumerCommands+"/"+msg.ID)
+	}
+	if _, err := h.Store().Commit(context.Background(), c); err != nil {
+		t.Fatal(err)
+	}
+}
+
 func createProduct(t testing.TB, h *fakeHost, productID string, initialStock int64) {
 	t.Helper()
 	if err := h.deliver(t, "ProductCreated", acme.NewID(), map[string]any{"productId": productID, "name": "x", "initialStock": initialStock}); err != nil {
@@ -417,16 +433,7 @@ func TestCommandsBatchIsSequential(t *testing.T) {
 		createProduct(t, h, b, 5)
 		ctx := context.Background()
 		if batch {
-			c, err := m.Service().onCommands(ctx, ms)
-			if err != nil {
-				t.Fatal(err)
-			}
-			for _, msg := range ms {
-				c.InboxIDs = append(c.InboxIDs, ConsumerCommands+"/"+msg.ID)
-			}
-			if _, err := h.Store().Commit(ctx, c); err != nil {
-				t.Fatal(err)
-			}
+			applyBatch(t, m, h, ms)
 		} else {
 			for _, msg := range ms {
 				if _, err := h.Apply(ctx, msg); err != nil {
