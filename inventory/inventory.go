@@ -27,9 +27,12 @@
 // (each sees what the ones before it decided), then stores them as one Commit
 // whose appends are in decision order, each expecting the version the
 // decisions before it left: the batch stores exactly what the commands would
-// one commit each, and a concurrent change of any stream decides it all
-// again. An invalid command fails its batch, which the platform then applies
-// one command at a time.
+// one commit each. A concurrent change of a stream the batch appends to fails
+// the commit and the batch is planned again (the platform re-runs it up to 10
+// times, then applies its commands one at a time); a stream only read (an item
+// a refused reservation found short) is not checked, as it is not for one
+// command alone. An invalid command fails its batch, which the platform then
+// applies one command at a time (the invalid one is dead-lettered).
 //
 // Messages in: RestockInventory (HTTP, admin); ReserveInventory,
 // ReleaseInventory, DeductInventory (commands from checkout and ordering,

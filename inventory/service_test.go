@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"path/filepath"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -392,46 +393,62 @@ func TestCloseStopsSweeper(t *testing.T) {
 }
 
 // A batch of commands is one plan and one commit that stores exactly what the
-// same commands one commit each store: each command sees the ones before it
-// (a release frees units for the next reserve), the events are in decision
-// order (the checkout ids here sort against it, so the levels would end wrong
-// if they were stored by stream), and each command's events carry its own
-// correlation id.
+// same commands one commit each store (the same events, streams, versions and
+// data, in the same order), on the store as the embedded server opens it
+// (stream cache on, one stream appended several times in the commit): each
+// command sees the ones before it (a release frees units for the next
+// reserve; a reserve, release and deduct of one checkout in one batch), and
+// each command's events carry its own correlation and causation.
 func TestCommandsBatchIsSequential(t *testing.T) {
-	a, b := acme.NewID(), acme.NewID()
-	cZ, cY, cX := "co-z", "co-y", "co-x"
-	reserve := func(checkoutID string, lines ...Line) (string, any) {
-		return ReserveInventory.Name(), ReserveInventoryV1{CheckoutID: checkoutID, Items: lines}
+	a, b, never := acme.NewID(), acme.NewID(), acme.NewID()
+	// The checkout ids sort against the decision order: events grouped by
+	// stream would end with stale levels.
+	cZ, cY, cX, cW, cV := "co-z", "co-y", "co-x", "co-w", "co-v"
+	type step struct {
+		typ  string
+		data any
 	}
-	steps := []func() (string, any){
-		func() (string, any) {
-			return reserve(cZ, Line{ProductID: a, Quantity: 2}, Line{ProductID: b, Quantity: 1})
-		},
-		func() (string, any) { return reserve(cY, Line{ProductID: a, Quantity: 2}) }, // 1 left: unavailable
-		func() (string, any) {
-			return ReleaseInventory.Name(), ReleaseInventoryV1{CheckoutID: cZ, Reason: "CHECKOUT_FAILED"}
-		},
-		func() (string, any) {
-			return reserve(cX, Line{ProductID: a, Quantity: 3}, Line{ProductID: b, Quantity: 5})
-		},
-		func() (string, any) { return reserve(cY, Line{ProductID: a, Quantity: 1}) }, // decided already: no-op
+	reserve := func(checkoutID string, lines ...Line) step {
+		return step{ReserveInventory.Name(), ReserveInventoryV1{CheckoutID: checkoutID, Items: lines}}
+	}
+	release := func(checkoutID string) step {
+		return step{ReleaseInventory.Name(), ReleaseInventoryV1{CheckoutID: checkoutID, Reason: "CHECKOUT_FAILED"}}
+	}
+	steps := []step{
+		reserve(cZ, Line{ProductID: a, Quantity: 2}, Line{ProductID: b, Quantity: 1}),
+		reserve(cY, Line{ProductID: a, Quantity: 2}), // 1 left: unavailable
+		release(cZ),
+		reserve(cX, Line{ProductID: a, Quantity: 3}, Line{ProductID: b, Quantity: 5}), // a sold out
+		reserve(cY, Line{ProductID: a, Quantity: 1}),                                  // decided already: no-op
+		reserve(cW, Line{ProductID: never, Quantity: 1}),                              // no such stock item
+		release(cV), // nothing held yet: no-op
+		reserve(cV, Line{ProductID: b, Quantity: 1}),
+		{DeductInventory.Name(), DeductInventoryV1{CheckoutID: cX, OrderID: "order-x"}},
 	}
 	var ms []es.Message
-	for i, step := range steps {
-		typ, data := step()
-		m := estest.Message(t, typ, "", data)
+	for i, s := range steps {
+		m := estest.Message(t, s.typ, "", s.data)
 		m.Metadata.CorrelationID = fmt.Sprintf("corr-%d", i)
 		ms = append(ms, m)
 	}
+	type stored struct {
+		StreamID, Type, Data string
+		Version              int64
+	}
 	type outcome struct {
-		statuses [3]string
+		statuses [5]string
 		levels   [2]Level
+		log      []stored
 	}
 	run := func(batch bool) outcome {
-		m, h, _ := startTest(t)
+		m, h, _ := startTest(t, sqlite.WithExclusive())
 		createProduct(t, h, a, 3)
-		createProduct(t, h, b, 5)
+		createProduct(t, h, b, 6)
 		ctx := context.Background()
+		setup, err := h.Store().Head(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
 		if batch {
 			applyBatch(t, m, h, ms)
 		} else {
@@ -442,7 +459,7 @@ func TestCommandsBatchIsSequential(t *testing.T) {
 			}
 		}
 		var o outcome
-		for i, id := range []string{cZ, cY, cX} {
+		for i, id := range []string{cZ, cY, cX, cW, cV} {
 			r, err := m.Service().Reservation(ctx, id)
 			if err != nil {
 				t.Fatal(err)
@@ -450,27 +467,35 @@ func TestCommandsBatchIsSequential(t *testing.T) {
 			o.statuses[i] = r.Status
 		}
 		for i, p := range []string{a, b} {
-			l, err := m.Service().Level(ctx, p, "")
-			if err != nil {
+			if o.levels[i], err = m.Service().Level(ctx, p, ""); err != nil {
 				t.Fatal(err)
 			}
-			o.levels[i] = l
 		}
-		if batch {
-			evs, err := h.Store().ReadStream(ctx, ReservationStreamID(cX), es.StreamQuery{})
-			if err != nil || len(evs) != 1 || evs[0].Metadata.CorrelationID != "corr-3" {
-				t.Fatalf("cX's events %+v %v: want one, correlated with its command", evs, err)
+		evs, err := h.Store().ReadAll(ctx, setup, 1000)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, e := range evs {
+			o.log = append(o.log, stored{e.StreamID, e.Type, string(e.Data), e.Version})
+			i := slices.IndexFunc(ms, func(m es.Message) bool { return m.ID == e.Metadata.CausationID })
+			if i < 0 || e.Metadata.CorrelationID != ms[i].Metadata.CorrelationID {
+				t.Fatalf("batch %v: %s %s has metadata %+v, not its command's", batch, e.StreamID, e.Type, e.Metadata)
 			}
 		}
 		return o
 	}
-	want := outcome{statuses: [3]string{StatusReleased, StatusUnavailable, StatusReserved},
-		levels: [2]Level{{ProductID: a, OnHand: 3, Reserved: 3}, {ProductID: b, OnHand: 5, Reserved: 5}}}
-	if got := run(false); got != want {
-		t.Fatalf("one at a time: %+v, want %+v", got, want)
+	want := outcome{statuses: [5]string{StatusReleased, StatusUnavailable, StatusDeducted, StatusUnavailable, StatusReserved},
+		levels: [2]Level{{ProductID: a}, {ProductID: b, OnHand: 1, Reserved: 1}}}
+	one := run(false)
+	if one.statuses != want.statuses || one.levels != want.levels || len(one.log) < len(steps) {
+		t.Fatalf("one at a time: %+v, want %+v", one, want)
 	}
-	if got := run(true); got != want {
-		t.Fatalf("as a batch: %+v, want %+v", got, want)
+	batched := run(true)
+	if batched.statuses != want.statuses || batched.levels != want.levels {
+		t.Fatalf("as a batch: %+v, want %+v", batched, want)
+	}
+	if !slices.Equal(one.log, batched.log) {
+		t.Fatalf("the batch stored\n%+v\none at a time\n%+v", batched.log, one.log)
 	}
 
 	// An invalid command fails the batch (the platform then applies its
