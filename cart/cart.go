@@ -16,8 +16,9 @@
 //     (their levels); they are eventually consistent with catalog and inventory.
 //     A cart command sent with Acme-Min-Position (e.g. the Acme-Position of a
 //     product's creation) first waits until those read models reflect it.
-//   - Adding: quantity < 1 → 422 invalid_quantity (a missing quantity is 1, the
-//     catalog schema's default); unknown or inactive product → 404
+//   - Adding: quantity < 1 → 422 invalid_quantity; a missing quantity → 422
+//     validation_failed (the contract requires it, though the catalog's
+//     AddItemToCart schema defaults it to 1); unknown or inactive product → 404
 //     product_not_found; a product with variants and no variantId → 422
 //     variant_required; a variantId the product does not have → 404
 //     product_not_found (there is no such thing to sell); available 0 → 409

@@ -68,10 +68,10 @@ func (m *Module) Routes(api *httpapi.API) {
 		httpapi.Summary("The caller's cart (an empty cart has items [] and amounts 0 in USD). The discount is recomputed at every read."),
 		httpapi.Returns(http.StatusOK, CartView{}), httpapi.Reads("cart.catalog", "cart.promotions"))
 	api.Handle("POST /api/v1/cart/items", httpapi.Customer, m.handleAddItem,
-		httpapi.Summary("Add units of a product (AddItemToCart → ItemAddedToCart); quantity defaults to 1. "+
+		httpapi.Summary("Add units of a product (AddItemToCart → ItemAddedToCart). "+
 			"409 out_of_stock (available 0); 409 insufficient_stock (quantity plus what the cart holds above available); "+
 			"422 variant_required; 422 invalid_quantity (< 1); 404 product_not_found (unknown, inactive, or an unknown variantId); "+
-			"422 validation_failed (productId missing, or priced in another currency than the cart). With Acme-Min-Position (e.g. of the "+
+			"422 validation_failed (productId or quantity missing, or priced in another currency than the cart). With Acme-Min-Position (e.g. of the "+
 			"product's creation) the cart's catalog and stock read models catch up first."),
 		httpapi.Body(addItemRequest{}), httpapi.Returns(http.StatusOK, CartView{}))
 	api.Handle("PUT /api/v1/cart/items/{productId}", httpapi.Customer, m.handleUpdateItem,
@@ -150,11 +150,10 @@ func (m *Module) handleAddItem(w http.ResponseWriter, r *http.Request) error {
 	if req.ProductID == "" {
 		return acme.Invalid(acme.FieldError{Field: "productId", Message: "is required"})
 	}
-	q := int64(1)
-	if req.Quantity != nil {
-		q = *req.Quantity
+	if req.Quantity == nil { // required by the contract (the catalog's schema would default it to 1)
+		return acme.Invalid(acme.FieldError{Field: "quantity", Message: "is required"})
 	}
-	v, pos, err := m.AddItem(r.Context(), id, req.ProductID, req.VariantID, q)
+	v, pos, err := m.AddItem(r.Context(), id, req.ProductID, req.VariantID, *req.Quantity)
 	return m.respond(w, v, pos, err)
 }
 

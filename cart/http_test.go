@@ -106,6 +106,7 @@ func TestCartHTTP(t *testing.T) {
 		add(map[string]any{"productId": f.a, "quantity": -3}).WantError(t, 422, "invalid_quantity")
 		add(map[string]any{"productId": f.e, "quantity": 1}).WantError(t, 422, "validation_failed") // EUR into a USD cart
 		add(map[string]any{"quantity": 1}).WantError(t, 422, "validation_failed")
+		add(map[string]any{"productId": f.a}).WantError(t, 422, "validation_failed") // quantity is required
 		add(map[string]any{"productId": f.a, "quantity": "two"}).WantError(t, 400, "bad_request")
 		add(map[string]any{"productId": f.a, "quantity": 1, "extra": true}).WantError(t, 400, "bad_request")
 		s.Do(t, "POST", "/api/v1/cart/items", "", map[string]any{"productId": f.a, "quantity": 1}).WantError(t, 401, "unauthorized")
