@@ -177,37 +177,54 @@ func (m *Module) onFact(ctx context.Context, msg es.Message) (es.Commit, error) 
 	if err != nil {
 		return es.Commit{}, es.Permanent(fmt.Errorf("render %s: %w", kind, err))
 	}
-	for _, ct := range to {
+	// Each send is recorded before the next channel's (a failure of a later
+	// channel does not resend this one); the last record is the fact's own
+	// commit, with its inbox id: one commit for a one-channel fact.
+	last := es.Commit{Apply: after}
+	for i, ct := range to {
 		n := Message{ID: notificationID(msg.ID, ct.channel), Kind: kind, Channel: ct.channel, To: ct.to,
 			Subject: subject, Text: text, HTML: html, CustomerID: customerID}
-		if err := m.deliver(ctx, msg, n); err != nil {
+		record, err := m.deliver(ctx, msg, n)
+		if err != nil {
 			return es.Commit{}, err
 		}
+		if i == len(to)-1 {
+			last = es.Join(record, last)
+			break
+		}
+		if len(record.Appends) > 0 {
+			if _, err := m.store.Commit(ctx, record); err != nil && !errors.Is(err, es.ErrConcurrency) {
+				return es.Commit{}, err // ErrConcurrency: another process recorded the same notification
+			}
+		}
 	}
-	return es.Commit{Apply: after}, nil
+	return last, nil
 }
 
 type channelTo struct{ channel, to string }
 
-// deliver sends n unless it was sent before, then records it at once (so a
-// failure of a later channel of the same fact does not resend this one).
-func (m *Module) deliver(ctx context.Context, fact es.Message, n Message) error {
+// deliver sends n unless it was sent before, and returns the commit that
+// records it (none when it was sent before). Whoever stores that commit makes
+// the notification sent once: a redelivered fact finds its stream and sends
+// nothing; a commit that fails with ErrConcurrency lost to another process
+// that recorded the same notification.
+func (m *Module) deliver(ctx context.Context, fact es.Message, n Message) (es.Commit, error) {
 	stream := "notification-" + n.ID
 	v, err := m.store.StreamVersion(ctx, stream)
 	if err != nil {
-		return err
+		return es.Commit{}, err
 	}
 	if v > 0 {
-		return nil // sent once already
+		return es.Commit{}, nil // sent once already
 	}
 	if err := m.send(ctx, n); err != nil {
 		m.recordFailure(ctx, n, err)
-		return fmt.Errorf("send %s %s: %w", n.Kind, n.Channel, err)
+		return es.Commit{}, fmt.Errorf("send %s %s: %w", n.Kind, n.Channel, err)
 	}
 	now := m.cfg.Clock.Now().Format("2006-01-02T15:04:05.000000Z")
 	sent := NotificationSentV1{NotificationID: n.ID, Kind: n.Kind, Channel: n.Channel, To: n.To, Subject: n.Subject,
 		CustomerID: n.CustomerID, FactType: fact.Type, FactID: fact.ID, SentAt: now}
-	_, err = m.store.Commit(ctx, es.Commit{
+	return es.Commit{
 		Appends: []es.Append{{StreamID: stream, StreamType: "notification", Expected: es.NoStream,
 			Events: []es.Event{NotificationSent.New(m.host.NewID(), sent, es.MetadataFrom(ctx))}}},
 		Apply: func(ctx context.Context, tx es.SQL, _ []es.Event) error {
@@ -217,11 +234,7 @@ func (m *Module) deliver(ctx context.Context, fact es.Message, n Message) error 
 				ON CONFLICT (notification_id) DO UPDATE SET status = 'SENT', last_error = '', sent_at = excluded.sent_at`,
 				n.ID, n.Kind, n.Channel, n.To, n.Subject, n.CustomerID, now)
 			return err
-		}})
-	if errors.Is(err, es.ErrConcurrency) {
-		return nil // another process recorded the same notification
-	}
-	return err
+		}}, nil
 }
 
 func (m *Module) recordFailure(ctx context.Context, n Message, cause error) {
