@@ -12,8 +12,9 @@
 // Sent once per fact: each notification has an id derived from the fact's
 // message id and the channel, and its own stream "notification-<id>". The
 // consumer sends only notifications whose stream does not exist yet and records
-// NotificationSent right after each send, so a redelivered fact sends nothing
-// again. The one window no system can close — a crash after the transport
+// NotificationSent right after each send (the last channel's in the fact's own
+// commit, with its inbox id: one commit for a one-channel fact), so a
+// redelivered fact sends nothing again. The one window no system can close — a crash after the transport
 // accepted a message and before its record is durable — is narrowed by
 // deterministic message ids: the .eml file of a notification is overwritten, not
 // duplicated, and the SMTP Message-ID is the notification id, so receivers can
