@@ -116,7 +116,7 @@ func (m *Module) Start(ctx context.Context, h es.Host) error {
 	m.carts = &es.Aggregate[Cart, any]{Store: h.Store(), Registry: h.Registry(), NewID: h.NewID, StreamType: "cart",
 		Decider: Decider, Inline: m.inline, SnapshotEvery: 10, SnapshotVersion: 1}
 	h.Consume(consumerCatalog, []string{"CategoryCreated", "ProductCreated", "ProductUpdated", "ProductVariantAdded", "ProductDeactivated"}, m.onCatalog)
-	h.Consume(consumerInventory, InventoryEvents, m.onInventory)
+	h.ConsumeBatch(consumerInventory, InventoryEvents, m.onInventory)
 	h.Consume(consumerPromotions, []string{"PromotionCreated"}, m.onPromotion)
 	h.Consume(consumerCheckouts, []string{"CheckoutCompleted", "CheckoutFailed"}, m.onCheckout)
 	return nil

@@ -176,32 +176,34 @@ func nonEmpty(ss ...string) []string {
 }
 
 // onInventory keeps cart_stock from the levels of every stock event (consumer
-// cart.inventory). A level only replaces one set by an earlier inventory event.
-func (m *Module) onInventory(ctx context.Context, msg es.Message) (es.Commit, error) {
-	var e stockEvent
-	if err := es.DecodeData(msg, &e); err != nil {
-		return es.Commit{}, err
-	}
+// cart.inventory, a batch consumer: a backlog of levels is one commit). A level
+// only replaces one set by an earlier inventory event.
+func (m *Module) onInventory(ctx context.Context, ms []es.Message) (es.Commit, error) {
 	type level struct {
-		p, v string
-		n    int64
+		p, v   string
+		n, pos int64
 	}
 	var levels []level
-	for _, l := range e.Levels {
-		levels = append(levels, level{l.ProductID, l.VariantID, max(l.Available, 0)})
-	}
-	if msg.Type == "OutOfStock" && len(levels) == 0 {
-		levels = append(levels, level{e.ProductID, e.VariantID, 0})
+	for _, msg := range ms {
+		var e stockEvent
+		if err := es.DecodeData(msg, &e); err != nil {
+			return es.Commit{}, err
+		}
+		for _, l := range e.Levels {
+			levels = append(levels, level{l.ProductID, l.VariantID, max(l.Available, 0), msg.Position})
+		}
+		if msg.Type == "OutOfStock" && len(e.Levels) == 0 {
+			levels = append(levels, level{e.ProductID, e.VariantID, 0, msg.Position})
+		}
 	}
 	if len(levels) == 0 {
 		return es.Commit{}, nil
 	}
-	pos := msg.Position
 	return apply(func(ctx context.Context, tx es.SQL) error {
 		for _, l := range levels {
 			if _, err := tx.ExecContext(ctx, `INSERT INTO cart_stock (product_id, variant_id, available, position) VALUES ($1, $2, $3, $4)
 				ON CONFLICT (product_id, variant_id) DO UPDATE SET available = excluded.available, position = excluded.position
-				WHERE cart_stock.position <= excluded.position`, l.p, l.v, l.n, pos); err != nil {
+				WHERE cart_stock.position <= excluded.position`, l.p, l.v, l.n, l.pos); err != nil {
 				return err
 			}
 		}

@@ -8,6 +8,7 @@ import (
 
 	"acme"
 	"acme/es"
+	"acme/es/estest"
 )
 
 func TestCartService(t *testing.T) {
@@ -158,4 +159,42 @@ func TestCategoryPromotionCoversSubCategories(t *testing.T) {
 		}
 	}
 	t.Fatal("no CartCheckedOut")
+}
+
+// The inventory consumer applies a batch of levels in one commit: the latest
+// level of each item wins, whatever order the batch holds them in, as when
+// they are applied one at a time.
+func TestInventoryLevelsBatch(t *testing.T) {
+	m, h, _ := startCart(t)
+	ctx := context.Background()
+	h.deliver(t, "ProductCreated", map[string]any{"productId": pA, "name": "Shirt", "price": usdMap(1000), "categoryId": "cat", "initialStock": 4})
+	h.deliver(t, "ProductCreated", map[string]any{"productId": pB, "name": "Polo", "price": usdMap(2000), "categoryId": "cat", "initialStock": 4})
+	level := func(pos int64, productID string, available int64) es.Message {
+		msg := estest.Message(t, "InventoryReserved", "", map[string]any{"checkoutId": acme.NewID(),
+			"levels": []any{map[string]any{"productId": productID, "variantId": "", "available": available}}})
+		msg.Position = pos
+		return msg
+	}
+	// pA: 7 then 2 (the later wins); pB: its later level (6) comes first in
+	// the batch, a stale one (1) after it.
+	batch := []es.Message{level(10, pA, 7), level(12, pB, 6), level(11, pA, 2), level(9, pB, 1)}
+	c, err := m.onInventory(ctx, batch)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, msg := range batch {
+		c.InboxIDs = append(c.InboxIDs, "cart."+consumerInventory+"/"+msg.ID)
+	}
+	if _, err := h.Store().Commit(ctx, c); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []struct {
+		productID string
+		available int64
+	}{{pA, 2}, {pB, 6}} {
+		p, err := m.lookup(ctx, want.productID, "")
+		if err != nil || p.Available != want.available {
+			t.Fatalf("%s: available %d (%v), want %d", want.productID, p.Available, err, want.available)
+		}
+	}
 }
