@@ -16,6 +16,11 @@
 //     (their levels); they are eventually consistent with catalog and inventory.
 //     A cart command sent with Acme-Min-Position (e.g. the Acme-Position of a
 //     product's creation) first waits until those read models reflect it.
+//     Without one, a command refused on what they say (product_not_found,
+//     out_of_stock, insufficient_stock, invalid_promotion_code) lets the read
+//     model concerned catch up with what its source context has committed (up
+//     to 2 s) and is tried once more: a product, restock or promotion created
+//     just before is seen.
 //   - Adding: quantity < 1 → 422 invalid_quantity; a missing quantity → 422
 //     validation_failed (the contract requires it, though the catalog's
 //     AddItemToCart schema defaults it to 1); unknown or inactive product → 404

@@ -3,7 +3,6 @@ package cart
 import (
 	"context"
 	"net/http"
-	"time"
 
 	"acme"
 	"acme/httpapi"
@@ -41,27 +40,36 @@ var (
 // just created a product or a promotion (and got its Acme-Position) can make
 // the cart see it first. Waits up to 5 s, then 503 stale_read_model.
 func (m *Module) awaitReads(r *http.Request, reads []string) error {
-	raw := r.Header.Get("Acme-Min-Position")
-	if raw == "" || m.api == nil || m.api.Awaiter == nil {
+	if m.api == nil {
 		return nil
 	}
-	pos := httpapi.ParsePosition(raw)
-	if pos == nil {
-		return acme.Errorf(acme.CodeBadRequest, "Acme-Min-Position is not a token this API issued")
+	return m.api.AwaitMinPosition(r, reads...)
+}
+
+// caughtUpAfter is for a command refused on what the cart's read models of
+// other contexts say (a product or variant not known, no stock, a promotion
+// code not known): it lets the read model concerned catch up with what its
+// source context has committed, and reports whether the command should be
+// tried again (a product, a restock or a promotion created just before,
+// without Acme-Min-Position, is then seen).
+func (m *Module) caughtUpAfter(r *http.Request, err error) bool {
+	if m.api == nil {
+		return false
 	}
-	ctx, cancel := context.WithTimeout(r.Context(), 5*time.Second)
-	defer cancel()
-	if err := m.api.Awaiter.Await(ctx, pos, reads); err != nil {
-		if ctx.Err() != nil && r.Context().Err() == nil {
-			return acme.Errorf(acme.CodeStaleReadModel, "the cart's read models did not reach the requested position within 5s; retry later")
-		}
-		return err
+	switch acme.ErrorCode(err) {
+	case CodeProductNotFound:
+		return m.api.CatchUp(r.Context(), "catalog", "cart."+consumerCatalog)
+	case CodeOutOfStock, CodeInsufficientStock:
+		return m.api.CatchUp(r.Context(), "inventory", "cart."+consumerInventory)
+	case CodeInvalidPromotionCode:
+		return m.api.CatchUp(r.Context(), "promotions", "cart."+consumerPromotions)
 	}
-	return nil
+	return false
 }
 
 // Routes registers the cart routes. Commands accept Acme-Min-Position too
-// (see awaitReads).
+// (see awaitReads), and look again after a catch-up before refusing on what
+// another context's events say (caughtUpAfter).
 func (m *Module) Routes(api *httpapi.API) {
 	m.api = api
 	api.Handle("GET /api/v1/cart", httpapi.Customer, m.handleGetCart,
@@ -72,15 +80,17 @@ func (m *Module) Routes(api *httpapi.API) {
 			"409 out_of_stock (available 0); 409 insufficient_stock (quantity plus what the cart holds above available); "+
 			"422 variant_required; 422 invalid_quantity (< 1); 404 product_not_found (unknown, inactive, or an unknown variantId); "+
 			"422 validation_failed (productId or quantity missing, or priced in another currency than the cart). With Acme-Min-Position (e.g. of the "+
-			"product's creation) the cart's catalog and stock read models catch up first."),
-		httpapi.Body(addItemRequest{}), httpapi.Returns(http.StatusOK, CartView{}))
+			"product's creation) the cart's catalog and stock read models catch up first; without it, before answering product_not_found, "+
+			"out_of_stock or insufficient_stock the read model concerned catches up with what catalog or inventory has committed (up to 2 s) "+
+			"and the command is tried once more."),
+		httpapi.Body(addItemRequest{}), httpapi.Returns(http.StatusOK, CartView{}), httpapi.CommandReads(readsAdd...))
 	api.Handle("PUT /api/v1/cart/items/{productId}", httpapi.Customer, m.handleUpdateItem,
 		httpapi.Summary("Set a line's quantity (UpdateCartQuantity → CartQuantityUpdated); 0 removes the line. variantId picks the line "+
 			"(optional when the product has one line in the cart; 422 variant_required when it has several). 409 insufficient_stock; "+
 			"404 item_not_in_cart; 404 product_not_found "+
 			"(raising the quantity of a product no longer sold; lowering is always allowed); 422 invalid_quantity (< 0, or a subtotal "+
 			"above 10^15 minor units)."),
-		httpapi.Body(updateItemRequest{}), httpapi.Returns(http.StatusOK, CartView{}))
+		httpapi.Body(updateItemRequest{}), httpapi.Returns(http.StatusOK, CartView{}), httpapi.CommandReads(readsAdd...))
 	api.Handle("DELETE /api/v1/cart/items/{productId}", httpapi.Customer, m.handleRemoveItem,
 		httpapi.QueryFormat("variantId", "string", "uuid", "The line's variant (when the product has several lines)."),
 		httpapi.Summary("Remove a line (RemoveItemFromCart → ItemRemovedFromCart); ?variantId= picks the line (422 variant_required "+
@@ -89,13 +99,13 @@ func (m *Module) Routes(api *httpapi.API) {
 	api.Handle("POST /api/v1/cart/promotion-code", httpapi.Customer, m.handlePromotionCode,
 		httpapi.Summary("Apply a promotion code, case-insensitive (PromotionCodeApplied + DiscountCalculated). 422 invalid_promotion_code "+
 			"(unknown, not started, expired, minimum subtotal not met, no item in scope)."),
-		httpapi.Body(promotionCodeRequest{}), httpapi.Returns(http.StatusOK, CartView{}))
+		httpapi.Body(promotionCodeRequest{}), httpapi.Returns(http.StatusOK, CartView{}), httpapi.CommandReads(readsCode...))
 	api.Handle("POST /api/v1/cart/checkout", httpapi.Customer, m.handleCheckout,
 		httpapi.Summary("Check out (CheckoutCart → CartCheckedOut + CartCleared): prices frozen, cart emptied, the checkout saga starts. "+
 			"202 with Location: /api/v1/checkouts/{checkoutId}. 422 invalid_address (name, line1, city, postalCode required; country "+
 			"ISO 3166-1 alpha-2); 422 validation_failed (paymentMethod must be {type: card, token}); 409 cart_empty; "+
 			"404 product_not_found (a line no longer sold)."),
-		httpapi.Body(checkoutRequest{}), httpapi.Returns(http.StatusAccepted, CheckoutView{}))
+		httpapi.Body(checkoutRequest{}), httpapi.Returns(http.StatusAccepted, CheckoutView{}), httpapi.CommandReads(readsCheck...))
 	api.Handle("GET /api/v1/checkouts/{id}", httpapi.Customer, m.handleGetCheckout,
 		httpapi.Query("wait", "integer", "Long poll: while PENDING, wait up to this many seconds (0-30) for the checkout to end."),
 		httpapi.Summary("A checkout request of the caller (admin: any): PENDING from the checkout, then COMPLETED with orderId or FAILED "+
@@ -153,7 +163,13 @@ func (m *Module) handleAddItem(w http.ResponseWriter, r *http.Request) error {
 	if req.Quantity == nil { // required by the contract (the catalog's schema would default it to 1)
 		return acme.Invalid(acme.FieldError{Field: "quantity", Message: "is required"})
 	}
-	v, pos, err := m.AddItem(r.Context(), id, req.ProductID, req.VariantID, *req.Quantity)
+	add := func() (CartView, int64, error) {
+		return m.AddItem(r.Context(), id, req.ProductID, req.VariantID, *req.Quantity)
+	}
+	v, pos, err := add()
+	if m.caughtUpAfter(r, err) {
+		v, pos, err = add()
+	}
 	return m.respond(w, v, pos, err)
 }
 
@@ -176,7 +192,13 @@ func (m *Module) handleUpdateItem(w http.ResponseWriter, r *http.Request) error 
 	if given {
 		variant = *req.VariantID
 	}
-	v, pos, err := m.UpdateQuantity(r.Context(), id, r.PathValue("productId"), variant, given, *req.Quantity)
+	update := func() (CartView, int64, error) {
+		return m.UpdateQuantity(r.Context(), id, r.PathValue("productId"), variant, given, *req.Quantity)
+	}
+	v, pos, err := update()
+	if m.caughtUpAfter(r, err) {
+		v, pos, err = update()
+	}
 	return m.respond(w, v, pos, err)
 }
 
@@ -203,6 +225,9 @@ func (m *Module) handlePromotionCode(w http.ResponseWriter, r *http.Request) err
 		return err
 	}
 	v, pos, err := m.ApplyPromotionCode(r.Context(), id, req.Code)
+	if m.caughtUpAfter(r, err) {
+		v, pos, err = m.ApplyPromotionCode(r.Context(), id, req.Code)
+	}
 	return m.respond(w, v, pos, err)
 }
 

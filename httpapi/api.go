@@ -30,6 +30,13 @@ type Awaiter interface {
 	Await(ctx context.Context, pos Position, reads []string) error
 }
 
+// HeadAwaiter is an Awaiter that also knows the head of a context's log (when
+// this process runs that context): CatchUp needs it.
+type HeadAwaiter interface {
+	Awaiter
+	Head(ctx context.Context, contextName string) (pos int64, ok bool, err error)
+}
+
 // Route describes one registered route, for the OpenAPI document.
 type Route struct {
 	Pattern  string // "POST /api/v1/cart/items"
@@ -39,6 +46,9 @@ type Route struct {
 	Response any // a sample response body value
 	Status   int // success status (default 200)
 	Reads    []string
+	// CommandReads are the asynchronous read models a command's checks read;
+	// its handler honours Acme-Min-Position for them (AwaitMinPosition).
+	CommandReads []string
 	// Raw marks an operational route registered with HandleHTTP (no JSON
 	// envelope, no auth): /healthz, /metrics, ...
 	Raw         bool
@@ -86,6 +96,13 @@ func QueryFormat(name, typ, format, description string) RouteOption {
 // serves from; with Acme-Min-Position the request waits for them.
 func Reads(names ...string) RouteOption {
 	return func(r *Route) { r.Reads = append(r.Reads, names...) }
+}
+
+// CommandReads documents that a command honours Acme-Min-Position for the
+// asynchronous read models its checks read (its handler calls
+// AwaitMinPosition).
+func CommandReads(names ...string) RouteOption {
+	return func(r *Route) { r.CommandReads = append(r.CommandReads, names...) }
 }
 
 // API is the router of the public HTTP API.
@@ -230,6 +247,37 @@ func (a *API) authenticate(r *http.Request) (Caller, error) {
 		}
 	}
 	return Caller{}, acme.Errorf(acme.CodeUnauthorized, "the bearer token is not valid or has expired")
+}
+
+// CatchUpWait bounds a CatchUp.
+const CatchUpWait = 2 * time.Second
+
+// CatchUp waits, up to CatchUpWait, until the read models reads (of events of
+// context source) have applied everything source had committed when it was
+// called. A command about to answer "not found" from such a read model calls
+// it and looks again, so a thing created just before (without the client
+// sending Acme-Min-Position) is found. It reports whether the read models
+// caught up (false: source does not run in this process, no awaiter, or the
+// wait ran out; the caller answers as it would have).
+func (a *API) CatchUp(ctx context.Context, source string, reads ...string) bool {
+	ha, ok := a.Awaiter.(HeadAwaiter)
+	if !ok {
+		return false
+	}
+	head, ok, err := ha.Head(ctx, source)
+	if err != nil || !ok {
+		return false
+	}
+	ctx, cancel := context.WithTimeout(ctx, CatchUpWait)
+	defer cancel()
+	return ha.Await(ctx, Position{source: head}, reads) == nil
+}
+
+// AwaitMinPosition serves Acme-Min-Position for a command whose checks read
+// the asynchronous read models reads (a GET route's Reads are served before
+// its handler runs): see awaitMinPosition.
+func (a *API) AwaitMinPosition(r *http.Request, reads ...string) error {
+	return a.awaitMinPosition(r, reads)
 }
 
 // awaitMinPosition serves Acme-Min-Position: a malformed token is 400; a route

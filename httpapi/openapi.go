@@ -140,6 +140,12 @@ func (g *schemaGen) operation(rt Route, method, p string, problem map[string]any
 		params = append(params, map[string]any{"name": "Acme-Min-Position", "in": "header", "required": false,
 			"description": desc, "schema": map[string]any{"type": "string"}})
 	}
+	if method != http.MethodGet && len(rt.CommandReads) > 0 {
+		params = append(params, map[string]any{"name": "Acme-Min-Position", "in": "header", "required": false,
+			"description": "A consistency token (Acme-Position of an earlier write, e.g. a product's creation): the command's checks run only once " +
+				"the read models (" + strings.Join(rt.CommandReads, ", ") + ") reflect it; waits up to 5 s, then 503 stale_read_model.",
+			"schema": map[string]any{"type": "string"}})
+	}
 	if len(params) > 0 {
 		op["parameters"] = params
 	}

@@ -35,14 +35,28 @@ func (m *Module) Routes(api *httpapi.API) {
 		if err != nil {
 			return err
 		}
-		l, pos, err := m.svc.Restock(r.Context(), r.PathValue("productId"), req.VariantID, req.Quantity)
+		// The products come from catalog's events: honour Acme-Min-Position,
+		// and before answering product_not_found let the read model catch up
+		// with what catalog has committed (a product created just before).
+		if err := api.AwaitMinPosition(r, ConsumerCatalog); err != nil {
+			return err
+		}
+		restock := func() (Level, int64, error) {
+			return m.svc.Restock(r.Context(), r.PathValue("productId"), req.VariantID, req.Quantity)
+		}
+		l, pos, err := restock()
+		if acme.ErrorCode(err) == CodeProductNotFound && api.CatchUp(r.Context(), "catalog", ConsumerCatalog) {
+			l, pos, err = restock()
+		}
 		if err != nil {
 			return err
 		}
 		httpapi.SetPosition(w, owner, pos)
 		return httpapi.JSON(w, http.StatusOK, l)
-	}, httpapi.Summary("Restock a product, or one variant of a product with variants (RestockInventory → InventoryRestocked). 422 variant_required when the product has variants and no variantId is given."),
-		httpapi.Body(RestockRequest{}), httpapi.Returns(http.StatusOK, Level{}))
+	}, httpapi.Summary("Restock a product, or one variant of a product with variants (RestockInventory → InventoryRestocked). 422 variant_required when the product has variants and no variantId is given. "+
+		"Products and variants come from catalog's events: the command honours Acme-Min-Position (e.g. a product's creation), and a product or variant "+
+		"not known yet is looked up again once inventory has caught up with what catalog has committed (up to 2 s) before 404 product_not_found."),
+		httpapi.Body(RestockRequest{}), httpapi.Returns(http.StatusOK, Level{}), httpapi.CommandReads(ConsumerCatalog))
 
 	api.Handle("GET /api/v1/inventory/{productId}", httpapi.Anonymous, func(w http.ResponseWriter, r *http.Request) error {
 		l, err := m.svc.Level(r.Context(), r.PathValue("productId"), r.URL.Query().Get("variantId"))

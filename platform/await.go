@@ -141,6 +141,17 @@ func (p *Platform) caughtUp(ctx context.Context, pos httpapi.Position, projs []*
 	return true, nil
 }
 
+// Head returns the position of the last event committed in contextName's log, if
+// this process runs that context (ok false otherwise).
+func (p *Platform) Head(ctx context.Context, contextName string) (pos int64, ok bool, err error) {
+	h := p.host(contextName)
+	if h == nil {
+		return 0, false, nil
+	}
+	pos, err = h.store.Head(ctx)
+	return pos, err == nil, err
+}
+
 func (p *Platform) host(name string) *host {
 	p.mu.Lock()
 	defer p.mu.Unlock()

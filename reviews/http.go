@@ -1,11 +1,9 @@
 package reviews
 
 import (
-	"context"
 	"encoding/json"
 	"net/http"
 	"strings"
-	"time"
 	"unicode/utf8"
 
 	"acme"
@@ -83,8 +81,9 @@ func validateText(title, body string) error {
 func (m *Module) Routes(api *httpapi.API) {
 	m.api = api
 	api.Handle("POST /api/v1/products/{id}/reviews", httpapi.Customer, m.handleSubmit,
-		httpapi.Summary("Submit a review (one per customer and product). Honours Acme-Min-Position for the product and the customer's deliveries. A review with a link or a word from the moderation list is held for moderation (PENDING_MODERATION); the same text submitted again by the same customer is rejected as spam (status REJECTED); any other is published at once. verifiedPurchase is true when the customer has a delivered order with the product."),
-		httpapi.Body(submitRequest{}), httpapi.Returns(http.StatusCreated, Submitted{}))
+		httpapi.Summary("Submit a review (one per customer and product). Honours Acme-Min-Position for the product and the customer's deliveries; without it, a product not known yet, or a customer without a delivered order of the product, is looked again once those read models have caught up with what catalog and ordering have committed (up to 2 s). A review with a link or a word from the moderation list is held for moderation (PENDING_MODERATION); the same text submitted again by the same customer is rejected as spam (status REJECTED); any other is published at once. verifiedPurchase is true when the customer has a delivered order with the product."),
+		httpapi.Body(submitRequest{}), httpapi.Returns(http.StatusCreated, Submitted{}),
+		httpapi.CommandReads(owner+"."+consumerProducts, owner+"."+consumerDeliveries))
 	api.Handle("GET /api/v1/products/{id}/reviews", httpapi.Anonymous, m.handleList,
 		httpapi.Summary("Published reviews of a product, newest first, paged, with averageRating (two decimals) and reviewCount from the rating cache."),
 		httpapi.Returns(http.StatusOK, productReviews{}),
@@ -184,23 +183,10 @@ func (m *Module) handleSubmit(w http.ResponseWriter, r *http.Request) error {
 // models it checks (the product exists; the customer's deliveries), so a client
 // that just created a product or received an order sees it here too.
 func (m *Module) awaitCommandReads(r *http.Request, reads ...string) error {
-	raw := r.Header.Get("Acme-Min-Position")
-	if raw == "" || m.api == nil || m.api.Awaiter == nil {
+	if m.api == nil {
 		return nil
 	}
-	pos := httpapi.ParsePosition(raw)
-	if pos == nil {
-		return acme.Errorf(acme.CodeBadRequest, "Acme-Min-Position is not a token this API issued")
-	}
-	ctx, cancel := context.WithTimeout(r.Context(), 5*time.Second)
-	defer cancel()
-	if err := m.api.Awaiter.Await(ctx, pos, reads); err != nil {
-		if acme.ErrorCode(err) != "" {
-			return err
-		}
-		return acme.Errorf(acme.CodeStaleReadModel, "the read models did not reach the requested position; retry later")
-	}
-	return nil
+	return m.api.AwaitMinPosition(r, reads...)
 }
 
 func (m *Module) handleList(w http.ResponseWriter, r *http.Request) error {
