@@ -28,7 +28,8 @@ func (m *Module) Routes(api *httpapi.API) {
 			"(0 < value <= 100, two decimals at most; rounded half-up to the minor unit when applied); kind fixed: value is Money, "+
 			"capped at the in-scope subtotal. minSubtotal is compared with the cart subtotal; productIds/categoryIds limit the "+
 			"scope (a category covers its sub-categories; both empty: whole cart); valid from startsAt (inclusive) to endsAt (exclusive). 409 promotion_code_taken "+
-			"(case-insensitive); 422 validation_failed."),
+			"(case-insensitive); 422 validation_failed (also a number given for kind fixed, or money for kind percentage); 400 bad_request for a "+
+			"value that is neither a number nor an object (a wrong type)."),
 		httpapi.Body(CreatePromotionV1{}), httpapi.Returns(http.StatusCreated, PromotionView{}))
 	api.Handle("GET /api/v1/promotions", httpapi.Admin, m.handleList,
 		httpapi.Summary("List promotions, oldest first; ?page=&pageSize=."),
@@ -40,22 +41,29 @@ func (m *Module) handleCreate(w http.ResponseWriter, r *http.Request) error {
 	if err := httpapi.Decode(r, &req); err != nil {
 		return err
 	}
-	// value's type follows kind: a fixed value given as an object is money,
-	// whose fields are held to the body's rules (wrong types, unknown or
-	// mis-cased fields: 400); anything else is judged by Validate (422).
-	if v := bytes.TrimSpace(req.Value); req.Kind == KindFixed && len(v) > 0 && v[0] == '{' {
+	// value's type follows kind: a number of percent, or money. A value that
+	// is neither (a string, a boolean, an array) is a wrong type (400), as for
+	// any field; a fixed value given as an object is money, whose fields are
+	// held to the body's rules (wrong types, unknown or mis-cased fields: 400);
+	// a missing value, a number or money given for the other kind, and the
+	// value's range are judged by Validate (422 validation_failed).
+	v := bytes.TrimSpace(req.Value)
+	if len(v) > 0 && string(v) != "null" && v[0] != '{' && v[0] != '-' && (v[0] < '0' || v[0] > '9') {
+		return acme.Errorf(acme.CodeBadRequest, "value must be a number of percent or money {amount, currency}")
+	}
+	if req.Kind == KindFixed && len(v) > 0 && v[0] == '{' {
 		var money acme.Money
 		if err := httpapi.DecodeBytes(v, &money); err != nil {
 			return err
 		}
 	}
-	v, pos, err := m.Create(r.Context(), CreatePromotionV1{Code: req.Code, Kind: req.Kind, MinSubtotal: req.MinSubtotal,
+	view, pos, err := m.Create(r.Context(), CreatePromotionV1{Code: req.Code, Kind: req.Kind, MinSubtotal: req.MinSubtotal,
 		ProductIDs: req.ProductIDs, CategoryIDs: req.CategoryIDs, StartsAt: req.StartsAt, EndsAt: req.EndsAt}, req.Value)
 	if err != nil {
 		return err
 	}
 	httpapi.SetPosition(w, "promotions", pos)
-	return httpapi.JSON(w, http.StatusCreated, v)
+	return httpapi.JSON(w, http.StatusCreated, view)
 }
 
 func (m *Module) handleList(w http.ResponseWriter, r *http.Request) error {

@@ -52,6 +52,10 @@ func TestPromotionsHTTP(t *testing.T) {
 		}
 		s.Do(t, "POST", "/api/v1/promotions", admin, `{"code": "A", "kind": "percentage", "value": 5, "bogus": 1}`).WantError(t, 400, "bad_request")
 		s.Do(t, "POST", "/api/v1/promotions", admin, `{"code": 5}`).WantError(t, 400, "bad_request")
+		for _, value := range []string{`"10"`, `true`, `[10]`} { // wrong types, whatever the kind
+			s.Do(t, "POST", "/api/v1/promotions", admin, `{"code": "W1", "kind": "percentage", "value": `+value+`}`).WantError(t, 400, "bad_request")
+			s.Do(t, "POST", "/api/v1/promotions", admin, `{"code": "W2", "kind": "fixed", "value": `+value+`}`).WantError(t, 400, "bad_request")
+		}
 		// money inside value is held to the body's rules
 		s.Do(t, "POST", "/api/v1/promotions", admin, `{"code": "F1", "kind": "fixed", "value": {"amount": "5", "currency": "USD"}}`).WantError(t, 400, "bad_request")
 		s.Do(t, "POST", "/api/v1/promotions", admin, `{"code": "F2", "kind": "fixed", "value": {"amount": 5, "currency": "USD", "x": 1}}`).WantError(t, 400, "bad_request")

@@ -1,6 +1,7 @@
 package reviews
 
 import (
+	"bytes"
 	"encoding/json"
 	"net/http"
 	"strings"
@@ -81,7 +82,7 @@ func validateText(title, body string) error {
 func (m *Module) Routes(api *httpapi.API) {
 	m.api = api
 	api.Handle("POST /api/v1/products/{id}/reviews", httpapi.Customer, m.handleSubmit,
-		httpapi.Summary("Submit a review (one per customer and product). Honours Acme-Min-Position for the product and the customer's deliveries; without it, a product not known yet, or a customer without a delivered order of the product, is looked again once those read models have caught up with what catalog and ordering have committed (up to 2 s). A review with a link or a word from the moderation list is held for moderation (PENDING_MODERATION); the same text submitted again by the same customer is rejected as spam (status REJECTED); any other is published at once. verifiedPurchase is true when the customer has a delivered order with the product."),
+		httpapi.Summary("Submit a review (one per customer and product). Honours Acme-Min-Position for the product and the customer's deliveries; without it, a product not known yet, or a customer without a delivered order of the product, is looked again once those read models have caught up with what catalog and ordering have committed (up to 2 s). A rating that is not a number is 400 bad_request (a wrong type), a number other than an integer 1-5 is 422 invalid_rating. A review with a link or a word from the moderation list is held for moderation (PENDING_MODERATION); the same text submitted again by the same customer is rejected as spam (status REJECTED); any other is published at once. verifiedPurchase is true when the customer has a delivered order with the product."),
 		httpapi.Body(submitRequest{}), httpapi.Returns(http.StatusCreated, Submitted{}),
 		httpapi.CommandReads(owner+"."+consumerProducts, owner+"."+consumerDeliveries))
 	api.Handle("GET /api/v1/products/{id}/reviews", httpapi.Anonymous, m.handleList,
@@ -113,6 +114,10 @@ func decodeSubmit(r *http.Request) (rating int, title, body string, err error) {
 	var req submitRequest
 	if err := httpapi.Decode(r, &req); err != nil {
 		return 0, "", "", err
+	}
+	if raw := bytes.TrimSpace(req.Rating); len(raw) > 0 && raw[0] != '-' && (raw[0] < '0' || raw[0] > '9') && string(raw) != "null" {
+		// a string, a boolean, an object or an array: a wrong type, as for any field
+		return 0, "", "", acme.Errorf(acme.CodeBadRequest, "rating must be a number")
 	}
 	rating, ok := parseRating(req.Rating)
 	if !ok {

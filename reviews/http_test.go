@@ -59,8 +59,11 @@ func TestReviews(t *testing.T) {
 		t.Run("validation", func(t *testing.T) {
 			s.Do(t, "POST", "/api/v1/products/"+product+"/reviews", "", map[string]any{"rating": 5, "title": "t", "body": "b"}).
 				WantError(t, http.StatusUnauthorized, "unauthorized")
-			for _, rating := range []any{0, 6, 4.5, "5", nil} {
+			for _, rating := range []any{0, 6, 4.5, -1, nil} {
 				submit(t, s, ada, product, rating, "Nice", "Works.").WantError(t, 422, "invalid_rating")
+			}
+			for _, rating := range []any{"5", true, []int{5}, map[string]int{"n": 5}} { // wrong types
+				submit(t, s, ada, product, rating, "Nice", "Works.").WantError(t, 400, "bad_request")
 			}
 			submit(t, s, ada, product, 4, "", "Works.").WantError(t, 422, "validation_failed")
 			submit(t, s, ada, product, 4, "Nice", string(make([]byte, 5001))).WantError(t, 422, "validation_failed")
