@@ -27,6 +27,14 @@ func TestProgram(t *testing.T) {
 		if _, ok := r.Map()["items"].([]any); !ok {
 			t.Fatalf("catalog has no items array: %.300s", r.Body)
 		}
+		// Every message names who sends it; every command and query who handles it.
+		for _, m := range r.Items() {
+			producers, _ := m["producers"].([]any)
+			consumers, _ := m["consumers"].([]any)
+			if len(producers) == 0 || (m["kind"] != "event" && len(consumers) == 0) {
+				t.Errorf("catalog entry %s (%s): producers %v, consumers %v", m["name"], m["kind"], producers, consumers)
+			}
+		}
 		s.Do(t, "GET", "/api/v1/no-such-thing", "", nil).WantError(t, 404, "not_found")
 		s.Do(t, "DELETE", "/api/v1/catalog", "", nil).WantError(t, 405, "method_not_allowed")
 		s.Do(t, "GET", "/api/v1/catalog", "not-a-valid-token", nil).WantError(t, 401, "unauthorized")

@@ -147,8 +147,12 @@ type (
 )
 
 func spec(name string, kind es.Kind, consumers []string, summary string) es.MessageSpec {
-	return es.MessageSpec{Name: name, Kind: kind, Version: "1.0.0", Owner: "cart", Producers: []string{"cart"},
+	s := es.MessageSpec{Name: name, Kind: kind, Version: "1.0.0", Owner: "cart", Producers: []string{"cart"},
 		Consumers: consumers, Summary: summary}
+	if kind == es.KindCommand { // sent over HTTP by the customer, handled here
+		s.Producers, s.Consumers = []string{"storefront"}, []string{"cart"}
+	}
+	return s
 }
 
 // The messages the cart owns.

@@ -122,8 +122,13 @@ type (
 var (
 	spec = func(name string, kind es.Kind, consumers []string, summary string) es.MessageSpec {
 		s := es.MessageSpec{Name: name, Kind: kind, Version: "1.0.0", Owner: "catalog", Consumers: consumers, Summary: summary}
-		if kind == es.KindEvent {
+		switch kind {
+		case es.KindEvent:
 			s.Producers = []string{"catalog"}
+		case es.KindCommand: // sent over HTTP by an admin, handled here
+			s.Producers, s.Consumers = []string{"admin"}, []string{"catalog"}
+		case es.KindQuery: // asked over HTTP by anyone
+			s.Producers, s.Consumers = []string{"storefront", "admin"}, []string{"catalog"}
 		}
 		return s
 	}

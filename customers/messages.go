@@ -54,10 +54,12 @@ var (
 	})
 	RegisterCustomer = es.Define[RegisterCustomerV1](es.MessageSpec{
 		Name: "RegisterCustomer", Kind: es.KindCommand, Version: "1.0.0", Owner: "customers",
+		Producers: []string{"storefront"}, Consumers: []string{"customers"},
 		Summary: "Create a customer account (POST /api/v1/customers); the password is hashed with argon2id and never stored or published in clear.",
 	})
 	GetCustomer = es.Define[GetCustomerV1](es.MessageSpec{
 		Name: "GetCustomer", Kind: es.KindQuery, Version: "1.0.0", Owner: "customers",
+		Producers: []string{"storefront", "admin"}, Consumers: []string{"customers"},
 		Summary: "Fetch one customer's profile (GET /api/v1/customers/{id}; the customer themself or an admin).",
 	})
 )

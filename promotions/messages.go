@@ -59,7 +59,7 @@ var (
 		Producers: []string{"promotions"}, Consumers: []string{"cart"},
 		Summary: "A promotion code was created (percentage or fixed, minimum subtotal, product/category scope, validity window)."})
 	CreatePromotion = es.Define[CreatePromotionV1](es.MessageSpec{Name: "CreatePromotion", Kind: es.KindCommand, Owner: "promotions",
-		Consumers: []string{"promotions"}, Summary: "Create a promotion code (POST /api/v1/promotions, admin); codes are unique, case-insensitive."})
+		Producers: []string{"admin"}, Consumers: []string{"promotions"}, Summary: "Create a promotion code (POST /api/v1/promotions, admin); codes are unique, case-insensitive."})
 	CalculateDiscount = es.Define[CalculateDiscountV1](es.MessageSpec{Name: "CalculateDiscount", Kind: es.KindQuery, Owner: "promotions",
 		Producers: []string{"cart"}, Consumers: []string{"cart"},
 		Summary: "The discount a promotion code gives a cart: percentage of the in-scope lines' subtotal rounded half-up, or a fixed " +
