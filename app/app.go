@@ -106,6 +106,9 @@ func New(cfg Config) (*App, error) {
 	a.registry = reg
 	a.api = httpapi.New(a.cfg.AdminToken)
 	a.api.Logger = a.log
+	for _, m := range a.modules {
+		a.api.Contexts = append(a.api.Contexts, m.Name())
+	}
 	a.metrics.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	a.metrics.MustRegister(a.api.Collectors()...)
 	return a, nil

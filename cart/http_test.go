@@ -125,6 +125,7 @@ func TestCartHTTP(t *testing.T) {
 		s.Do(t, "DELETE", "/api/v1/cart/items/"+fresh, tok, nil).Want(t, 200)
 		s.DoWith(t, "POST", "/api/v1/cart/items", tok, map[string]any{"productId": fresh, "quantity": 1},
 			map[string]string{"Acme-Min-Position": "garbage"}).WantError(t, 400, "bad_request")
+		s.DoWith(t, "GET", "/api/v1/cart", tok, nil, map[string]string{"Acme-Min-Position": "nosuch:5"}).WantError(t, 400, "bad_request")
 
 		// PUT /api/v1/cart/items/{productId}
 		put := func(pid string, body map[string]any) *acmetest.Response {

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"log/slog"
 	"net/http"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -128,6 +129,9 @@ type API struct {
 	Idempotency IdempotencyStore
 	// Logger logs every request (nil: slog.Default()).
 	Logger *slog.Logger
+	// Contexts are the names that may appear in an Acme-Position token (the
+	// contexts of the build); a token naming another is 400 (nil: any name).
+	Contexts []string
 	// MinPositionWait bounds an Acme-Min-Position wait (default 5 s).
 	MinPositionWait time.Duration
 
@@ -289,6 +293,12 @@ func (a *API) awaitMinPosition(r *http.Request, reads []string) error {
 		return nil
 	}
 	pos := ParsePosition(raw)
+	for name := range pos {
+		if a.Contexts != nil && !slices.Contains(a.Contexts, name) {
+			pos = nil
+			break
+		}
+	}
 	if pos == nil {
 		return acme.Errorf(acme.CodeBadRequest, "Acme-Min-Position is not a token this API issued")
 	}
