@@ -39,3 +39,20 @@ func TestCommandsSeeWhatWasJustCreated(t *testing.T) {
 		}
 	})
 }
+
+// An event caused by a command over HTTP carries the request's correlation id
+// as both its correlation and its causation, and the caller as its actor.
+func TestHTTPCommandMetadata(t *testing.T) {
+	acmetest.Run(t, func(t *testing.T, s *acmetest.Server) {
+		r := s.DoWith(t, "POST", "/api/v1/categories", s.AdminToken, map[string]any{"name": "Metadata"},
+			map[string]string{"X-Correlation-Id": "corr-meta-1"}).Want(t, 201)
+		ev := s.Do(t, "GET", "/api/v1/admin/streams/category-"+r.Str("categoryId")+"/events", s.AdminToken, nil).Want(t, 200).Items()
+		if len(ev) == 0 {
+			t.Fatal("the category's stream has no events")
+		}
+		md, _ := ev[0]["metadata"].(map[string]any)
+		if md["correlationId"] != "corr-meta-1" || md["causationId"] != "corr-meta-1" || md["actor"] != "admin" {
+			t.Fatalf("metadata %v", md)
+		}
+	})
+}

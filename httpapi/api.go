@@ -188,6 +188,11 @@ func (a *API) Handle(pattern string, min Role, h HandlerFunc, opts ...RouteOptio
 		ctx := WithCaller(r.Context(), c)
 		md := es.MetadataFrom(ctx)
 		md.Actor = c.Actor()
+		if md.CausationID == "" {
+			// what a command over HTTP causes is caused by the request, known
+			// by its correlation id
+			md.CausationID = md.CorrelationID
+		}
 		ctx = es.WithMetadata(ctx, md)
 		if info := infoFrom(ctx); info != nil {
 			info.actor = md.Actor
