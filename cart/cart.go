@@ -19,7 +19,7 @@
 //     Without one, a command refused on what they say (product_not_found,
 //     out_of_stock, insufficient_stock, invalid_promotion_code) lets the read
 //     model concerned catch up with what its source context has committed (up
-//     to 2 s) and is tried once more: a product, restock or promotion created
+//     to 1 s) and is tried once more: a product, restock or promotion created
 //     just before is seen.
 //   - Adding: quantity < 1 → 422 invalid_quantity; a missing quantity → 422
 //     validation_failed (the contract requires it, though the catalog's

@@ -52,12 +52,15 @@ func (m *Module) awaitReads(r *http.Request, reads []string) error {
 // source context has committed, and reports whether the command should be
 // tried again (a product, a restock or a promotion created just before,
 // without Acme-Min-Position, is then seen).
-func (m *Module) caughtUpAfter(r *http.Request, err error) bool {
+func (m *Module) caughtUpAfter(r *http.Request, err error, productID string) bool {
 	if m.api == nil {
 		return false
 	}
 	switch acme.ErrorCode(err) {
 	case CodeProductNotFound:
+		if !acme.ValidID(productID) {
+			return false // not an id we issue: nothing to wait for
+		}
 		return m.api.CatchUp(r.Context(), "catalog", "cart."+consumerCatalog)
 	case CodeOutOfStock, CodeInsufficientStock:
 		return m.api.CatchUp(r.Context(), "inventory", "cart."+consumerInventory)
@@ -81,7 +84,7 @@ func (m *Module) Routes(api *httpapi.API) {
 			"422 variant_required; 422 invalid_quantity (< 1); 404 product_not_found (unknown, inactive, or an unknown variantId); "+
 			"422 validation_failed (productId or quantity missing, or priced in another currency than the cart). With Acme-Min-Position (e.g. of the "+
 			"product's creation) the cart's catalog and stock read models catch up first; without it, before answering product_not_found, "+
-			"out_of_stock or insufficient_stock the read model concerned catches up with what catalog or inventory has committed (up to 2 s) "+
+			"out_of_stock or insufficient_stock the read model concerned catches up with what catalog or inventory has committed (up to 1 s) "+
 			"and the command is tried once more."),
 		httpapi.Body(addItemRequest{}), httpapi.Returns(http.StatusOK, CartView{}), httpapi.CommandReads(readsAdd...))
 	api.Handle("PUT /api/v1/cart/items/{productId}", httpapi.Customer, m.handleUpdateItem,
@@ -167,7 +170,7 @@ func (m *Module) handleAddItem(w http.ResponseWriter, r *http.Request) error {
 		return m.AddItem(r.Context(), id, req.ProductID, req.VariantID, *req.Quantity)
 	}
 	v, pos, err := add()
-	if m.caughtUpAfter(r, err) {
+	if m.caughtUpAfter(r, err, req.ProductID) {
 		v, pos, err = add()
 	}
 	return m.respond(w, v, pos, err)
@@ -196,7 +199,7 @@ func (m *Module) handleUpdateItem(w http.ResponseWriter, r *http.Request) error 
 		return m.UpdateQuantity(r.Context(), id, r.PathValue("productId"), variant, given, *req.Quantity)
 	}
 	v, pos, err := update()
-	if m.caughtUpAfter(r, err) {
+	if m.caughtUpAfter(r, err, r.PathValue("productId")) {
 		v, pos, err = update()
 	}
 	return m.respond(w, v, pos, err)
@@ -225,7 +228,7 @@ func (m *Module) handlePromotionCode(w http.ResponseWriter, r *http.Request) err
 		return err
 	}
 	v, pos, err := m.ApplyPromotionCode(r.Context(), id, req.Code)
-	if m.caughtUpAfter(r, err) {
+	if m.caughtUpAfter(r, err, "") {
 		v, pos, err = m.ApplyPromotionCode(r.Context(), id, req.Code)
 	}
 	return m.respond(w, v, pos, err)

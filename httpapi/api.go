@@ -258,8 +258,10 @@ func (a *API) authenticate(r *http.Request) (Caller, error) {
 	return Caller{}, acme.Errorf(acme.CodeUnauthorized, "the bearer token is not valid or has expired")
 }
 
-// CatchUpWait bounds a CatchUp.
-const CatchUpWait = 2 * time.Second
+// CatchUpWait bounds a CatchUp: long enough for a read model a few
+// milliseconds behind, short enough that a refusal under a backlog is not
+// held long.
+const CatchUpWait = time.Second
 
 // CatchUp waits, up to CatchUpWait, until the read models reads (of events of
 // context source) have applied everything source had committed when it was

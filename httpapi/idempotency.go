@@ -62,7 +62,10 @@ func canonicalJSON(body []byte) []byte {
 	d := json.NewDecoder(bytes.NewReader(body))
 	d.UseNumber() // numbers keep their text: 1 and 1.0 stay different requests
 	var v any
-	if err := d.Decode(&v); err != nil || d.More() {
+	if err := d.Decode(&v); err != nil {
+		return body
+	}
+	if _, err := d.Token(); err != io.EOF { // trailing data: compared as it is
 		return body
 	}
 	out, err := json.Marshal(v)

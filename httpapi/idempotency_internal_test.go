@@ -19,6 +19,8 @@ func TestCanonicalJSON(t *testing.T) {
 		{`{"a":1}`, `{"a":1.0}`},
 		{`{"a":"1"}`, `{"a":1}`},
 		{`{"a":1}`, `{"a":1} {"a":1}`},
+		{`{"a":1}`, `{"a":1}}`},
+		{`{"a":1}`, `{"a":1}]`},
 		{`not json`, `not  json`},
 	}
 	for _, p := range differ {
