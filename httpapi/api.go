@@ -275,12 +275,12 @@ func (a *API) CatchUp(ctx context.Context, source string, reads ...string) bool 
 	if !ok {
 		return false
 	}
+	ctx, cancel := context.WithTimeout(ctx, CatchUpWait) // the head's read too
+	defer cancel()
 	head, ok, err := ha.Head(ctx, source)
 	if err != nil || !ok {
 		return false
 	}
-	ctx, cancel := context.WithTimeout(ctx, CatchUpWait)
-	defer cancel()
 	return ha.Await(ctx, Position{source: head}, reads) == nil
 }
 

@@ -209,7 +209,7 @@ func (g *schemaGen) operation(rt Route, method, p string, problem map[string]any
 			errResp(422, "validation_failed (with errors[]): a query parameter out of its range or not one of its values")
 		}
 		errResp(500, "internal: an unexpected error")
-		if len(rt.Reads) > 0 {
+		if len(rt.Reads) > 0 || len(rt.CommandReads) > 0 {
 			errResp(503, "stale_read_model: the read models did not reach Acme-Min-Position in 5 s")
 		}
 	}
