@@ -15,6 +15,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"os"
 	"sync"
 	"sync/atomic"
@@ -69,6 +70,7 @@ type App struct {
 	platform Platform
 	ln       net.Listener
 	srv      *http.Server
+	debug    *http.Server // Config.DebugAddr's profiler, nil when off
 	served   chan error
 	stop     []context.CancelFunc
 	closers  []func() error // adapters the modules were built with (the Redis client)
@@ -170,6 +172,9 @@ func (a *App) Run(ctx context.Context) (err error) {
 	a.mu.Unlock()
 	// Serve /healthz at once; /readyz says 503 until everything is up.
 	go func() { a.served <- a.srv.Serve(ln) }()
+	if err := a.serveDebug(); err != nil {
+		return err
+	}
 
 	if err := os.MkdirAll(a.cfg.DataDir, 0o755); err != nil {
 		return fmt.Errorf("data dir: %w", err)
@@ -343,6 +348,9 @@ func (a *App) Close() error {
 	start := time.Now()
 	defer func() { a.log.Debug("closed", "took", time.Since(start)) }()
 	var errs []error
+	if a.debug != nil {
+		_ = a.debug.Close()
+	}
 	if a.srv != nil {
 		ctx, cancel := context.WithTimeout(context.Background(), a.cfg.ShutdownTimeout)
 		if err := a.srv.Shutdown(ctx); err != nil {
@@ -407,4 +415,29 @@ func busKind(c Config) string {
 		return "nats"
 	}
 	return "embedded-nats"
+}
+
+// serveDebug serves net/http/pprof on Config.DebugAddr, apart from the API
+// (no admin token: profiles are taken from the machine itself).
+func (a *App) serveDebug() error {
+	if a.cfg.DebugAddr == "" {
+		return nil
+	}
+	ln, err := net.Listen("tcp", a.cfg.DebugAddr)
+	if err != nil {
+		return fmt.Errorf("debug listener on %s: %w", a.cfg.DebugAddr, err)
+	}
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /debug/pprof/", pprof.Index)
+	mux.HandleFunc("GET /debug/pprof/cmdline", pprof.Cmdline)
+	mux.HandleFunc("GET /debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("GET /debug/pprof/symbol", pprof.Symbol)
+	mux.HandleFunc("GET /debug/pprof/trace", pprof.Trace)
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	a.mu.Lock()
+	a.debug = srv
+	a.mu.Unlock()
+	a.log.Info("profiler listening", "addr", ln.Addr().String())
+	go func() { _ = srv.Serve(ln) }()
+	return nil
 }

@@ -76,6 +76,9 @@ type Config struct {
 	SagaStepTimeout time.Duration
 	// ShutdownTimeout bounds the graceful stop (default 10s).
 	ShutdownTimeout time.Duration
+	// DebugAddr, when set, serves Go's profiler (/debug/pprof/) on its own
+	// listener, without authentication (--debug-addr / ACME_DEBUG_ADDR).
+	DebugAddr string
 
 	// Logger is the process logger (default: text to stderr).
 	Logger *slog.Logger
@@ -162,6 +165,11 @@ func (c Config) Validate() error {
 	if c.SMTPAddr != "" {
 		if _, _, err := net.SplitHostPort(c.SMTPAddr); err != nil {
 			bad("--smtp-addr / ACME_SMTP_ADDR %q: want host:port", c.SMTPAddr)
+		}
+	}
+	if c.DebugAddr != "" {
+		if _, _, err := net.SplitHostPort(c.DebugAddr); err != nil {
+			bad("--debug-addr / ACME_DEBUG_ADDR %q: want host:port", c.DebugAddr)
 		}
 	}
 	if c.PostgresMaxConns < 0 {

@@ -19,8 +19,8 @@
 //     Without one, a command refused on what they say (product_not_found,
 //     out_of_stock, insufficient_stock, invalid_promotion_code) lets the read
 //     model concerned catch up with what its source context has committed (up
-//     to 1 s) and is tried once more: a product, restock or promotion created
-//     just before is seen.
+//     to 1 s, else 503 stale_read_model) and is tried once more: a product,
+//     restock or promotion created just before is seen.
 //   - Adding: quantity < 1 → 422 invalid_quantity; a missing quantity → 422
 //     validation_failed (the contract requires it, though the catalog's
 //     AddItemToCart schema defaults it to 1); unknown or inactive product → 404

@@ -51,15 +51,16 @@ func (m *Module) awaitReads(r *http.Request, reads []string) error {
 // code not known): it lets the read model concerned catch up with what its
 // source context has committed, and reports whether the command should be
 // tried again (a product, a restock or a promotion created just before,
-// without Acme-Min-Position, is then seen).
-func (m *Module) caughtUpAfter(r *http.Request, err error, productID string) bool {
+// without Acme-Min-Position, is then seen), or 503 stale_read_model when
+// the read model did not catch up in time (httpapi.API.CatchUp).
+func (m *Module) caughtUpAfter(r *http.Request, err error, productID string) (bool, error) {
 	if m.api == nil {
-		return false
+		return false, nil
 	}
 	switch acme.ErrorCode(err) {
 	case CodeProductNotFound:
 		if !acme.ValidID(productID) {
-			return false // not an id we issue: nothing to wait for
+			return false, nil // not an id we issue: nothing to wait for
 		}
 		return m.api.CatchUp(r.Context(), "catalog", "cart."+consumerCatalog)
 	case CodeOutOfStock, CodeInsufficientStock:
@@ -67,7 +68,7 @@ func (m *Module) caughtUpAfter(r *http.Request, err error, productID string) boo
 	case CodeInvalidPromotionCode:
 		return m.api.CatchUp(r.Context(), "promotions", "cart."+consumerPromotions)
 	}
-	return false
+	return false, nil
 }
 
 // Routes registers the cart routes. Commands accept Acme-Min-Position too
@@ -85,7 +86,7 @@ func (m *Module) Routes(api *httpapi.API) {
 			"422 validation_failed (productId or quantity missing, or priced in another currency than the cart). With Acme-Min-Position (e.g. of the "+
 			"product's creation) the cart's catalog and stock read models catch up first; without it, before answering product_not_found, "+
 			"out_of_stock or insufficient_stock the read model concerned catches up with what catalog or inventory has committed (up to 1 s) "+
-			"and the command is tried once more."),
+			"and the command is tried once more (503 stale_read_model when it has not caught up by then)."),
 		httpapi.Body(addItemRequest{}), httpapi.Returns(http.StatusOK, CartView{}), httpapi.CommandReads(readsAdd...))
 	api.Handle("PUT /api/v1/cart/items/{productId}", httpapi.Customer, m.handleUpdateItem,
 		httpapi.Summary("Set a line's quantity (UpdateCartQuantity → CartQuantityUpdated); 0 removes the line. variantId picks the line "+
@@ -170,7 +171,9 @@ func (m *Module) handleAddItem(w http.ResponseWriter, r *http.Request) error {
 		return m.AddItem(r.Context(), id, req.ProductID, req.VariantID, *req.Quantity)
 	}
 	v, pos, err := add()
-	if m.caughtUpAfter(r, err, req.ProductID) {
+	if again, cerr := m.caughtUpAfter(r, err, req.ProductID); cerr != nil {
+		return cerr
+	} else if again {
 		v, pos, err = add()
 	}
 	return m.respond(w, v, pos, err)
@@ -199,7 +202,9 @@ func (m *Module) handleUpdateItem(w http.ResponseWriter, r *http.Request) error 
 		return m.UpdateQuantity(r.Context(), id, r.PathValue("productId"), variant, given, *req.Quantity)
 	}
 	v, pos, err := update()
-	if m.caughtUpAfter(r, err, r.PathValue("productId")) {
+	if again, cerr := m.caughtUpAfter(r, err, r.PathValue("productId")); cerr != nil {
+		return cerr
+	} else if again {
 		v, pos, err = update()
 	}
 	return m.respond(w, v, pos, err)
@@ -228,7 +233,9 @@ func (m *Module) handlePromotionCode(w http.ResponseWriter, r *http.Request) err
 		return err
 	}
 	v, pos, err := m.ApplyPromotionCode(r.Context(), id, req.Code)
-	if m.caughtUpAfter(r, err, "") {
+	if again, cerr := m.caughtUpAfter(r, err, ""); cerr != nil {
+		return cerr
+	} else if again {
 		v, pos, err = m.ApplyPromotionCode(r.Context(), id, req.Code)
 	}
 	return m.respond(w, v, pos, err)

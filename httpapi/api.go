@@ -267,21 +267,37 @@ const CatchUpWait = time.Second
 // context source) have applied everything source had committed when it was
 // called. A command about to answer "not found" from such a read model calls
 // it and looks again, so a thing created just before (without the client
-// sending Acme-Min-Position) is found. It reports whether the read models
-// caught up (false: source does not run in this process, no awaiter, or the
-// wait ran out; the caller answers as it would have).
-func (a *API) CatchUp(ctx context.Context, source string, reads ...string) bool {
+// sending Acme-Min-Position) is found. It reports whether to look again:
+//   - true once the read models caught up;
+//   - false with a nil error when there is nothing to wait for (source does
+//     not run in this process, no awaiter, its head unreadable): the caller
+//     answers as it would have;
+//   - a 503 stale_read_model error when they did not catch up in time: a
+//     refusal resting on a read model known to be behind is not given (nor
+//     stored under an Idempotency-Key, which keeps no 5xx); the client retries.
+func (a *API) CatchUp(ctx context.Context, source string, reads ...string) (bool, error) {
 	ha, ok := a.Awaiter.(HeadAwaiter)
 	if !ok {
-		return false
+		return false, nil
 	}
-	ctx, cancel := context.WithTimeout(ctx, CatchUpWait) // the head's read too
+	wctx, cancel := context.WithTimeout(ctx, CatchUpWait) // the head's read too
 	defer cancel()
-	head, ok, err := ha.Head(ctx, source)
-	if err != nil || !ok {
-		return false
+	head, ok, err := ha.Head(wctx, source)
+	if err == nil && !ok {
+		return false, nil
 	}
-	return ha.Await(ctx, Position{source: head}, reads) == nil
+	if err == nil {
+		err = ha.Await(wctx, Position{source: head}, reads)
+	}
+	switch {
+	case err == nil:
+		return true, nil
+	case ctx.Err() != nil:
+		return false, ctx.Err() // the client is gone
+	case wctx.Err() != nil || acme.ErrorCode(err) == acme.CodeStaleReadModel:
+		return false, acme.Errorf(acme.CodeStaleReadModel, "the read models this answer rests on are behind %s's events; retry later", source)
+	}
+	return false, nil
 }
 
 // AwaitMinPosition serves Acme-Min-Position for a command whose checks read

@@ -2,6 +2,7 @@ package httpapi_test
 
 import (
 	"context"
+	"fmt"
 	"encoding/json"
 	"io"
 	"net/http"
@@ -344,5 +345,76 @@ func TestTraceParentIsValidated(t *testing.T) {
 		if got := httpapi.ValidTraceParent(tp); got != want {
 			t.Errorf("%q: %v, want %v", tp, got, want)
 		}
+	}
+}
+
+// headAwaiter is a HeadAwaiter whose read model catches up (applies the
+// pending thing) only when allowed to; inProcess false: the source context
+// does not run here.
+type headAwaiter struct {
+	inProcess bool
+	catchUp   atomic.Bool
+	applied   *atomic.Bool
+	awaited   atomic.Int64
+}
+
+func (h *headAwaiter) Head(ctx context.Context, name string) (int64, bool, error) {
+	return 9, h.inProcess, nil
+}
+
+func (h *headAwaiter) Await(ctx context.Context, pos httpapi.Position, reads []string) error {
+	h.awaited.Add(1)
+	if pos["things"] != 9 || len(reads) != 1 || reads[0] != "things.view" {
+		return fmt.Errorf("awaited %v %v", pos, reads)
+	}
+	if !h.catchUp.Load() {
+		<-ctx.Done()
+		return ctx.Err()
+	}
+	h.applied.Store(true)
+	return nil
+}
+
+// A command about to refuse on a read model lets it catch up first and looks
+// again; when it does not catch up in time the answer is 503 stale_read_model,
+// which an Idempotency-Key does not keep (the retry is answered afresh).
+func TestCatchUpBeforeRefusal(t *testing.T) {
+	api, _ := newAPI(t)
+	var applied atomic.Bool
+	aw := &headAwaiter{inProcess: true, applied: &applied}
+	api.Awaiter = aw
+	api.Handle("POST /api/v1/lookups", httpapi.Anonymous, func(w http.ResponseWriter, r *http.Request) error {
+		if !applied.Load() {
+			again, err := api.CatchUp(r.Context(), "things", "things.view")
+			if err != nil {
+				return err
+			}
+			if !again || !applied.Load() {
+				return acme.Errorf(acme.CodeNotFound, "no such thing")
+			}
+		}
+		return httpapi.JSON(w, 200, map[string]bool{"found": true})
+	})
+
+	start := time.Now()
+	res := do(t, api, "POST", "/api/v1/lookups", "", "", "Idempotency-Key", "k1")
+	res.want(t, 503, "stale_read_model")
+	if res.header.Get("Retry-After") == "" {
+		t.Fatal("503 without Retry-After")
+	}
+	if d := time.Since(start); d < httpapi.CatchUpWait {
+		t.Fatalf("gave up after %s, before CatchUpWait", d)
+	}
+	aw.catchUp.Store(true)
+	do(t, api, "POST", "/api/v1/lookups", "", "", "Idempotency-Key", "k1").want(t, 200, "")
+
+	// The source context does not run in this process: nothing to wait for,
+	// the refusal is given at once.
+	applied.Store(false)
+	aw.inProcess, aw.catchUp = false, atomic.Bool{}
+	before := aw.awaited.Load()
+	do(t, api, "POST", "/api/v1/lookups", "", "", "Idempotency-Key", "k2").want(t, 404, "not_found")
+	if aw.awaited.Load() != before {
+		t.Fatal("awaited a context that does not run here")
 	}
 }

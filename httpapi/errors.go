@@ -86,6 +86,9 @@ func WriteError(w http.ResponseWriter, r *http.Request, err error) {
 	}
 	p.Type = "https://acme.example/problems/" + p.Code
 	w.Header().Set("Content-Type", "application/problem+json")
+	if p.Status == http.StatusServiceUnavailable { // stale_read_model: worth a retry soon
+		w.Header().Set("Retry-After", "1")
+	}
 	w.WriteHeader(p.Status)
 	_ = json.NewEncoder(w).Encode(p)
 }

@@ -45,8 +45,14 @@ func (m *Module) Routes(api *httpapi.API) {
 			return m.svc.Restock(r.Context(), r.PathValue("productId"), req.VariantID, req.Quantity)
 		}
 		l, pos, err := restock()
-		if acme.ErrorCode(err) == CodeProductNotFound && api.CatchUp(r.Context(), "catalog", ConsumerCatalog) {
-			l, pos, err = restock()
+		if acme.ErrorCode(err) == CodeProductNotFound {
+			again, cerr := api.CatchUp(r.Context(), "catalog", ConsumerCatalog)
+			if cerr != nil {
+				return cerr
+			}
+			if again {
+				l, pos, err = restock()
+			}
 		}
 		if err != nil {
 			return err
@@ -55,7 +61,8 @@ func (m *Module) Routes(api *httpapi.API) {
 		return httpapi.JSON(w, http.StatusOK, l)
 	}, httpapi.Summary("Restock a product, or one variant of a product with variants (RestockInventory → InventoryRestocked). 422 variant_required when the product has variants and no variantId is given. "+
 		"Products and variants come from catalog's events: the command honours Acme-Min-Position (e.g. a product's creation), and a product or variant "+
-		"not known yet is looked up again once inventory has caught up with what catalog has committed (up to 1 s) before 404 product_not_found."),
+		"not known yet is looked up again once inventory has caught up with what catalog has committed (up to 1 s) before 404 product_not_found "+
+		"(503 stale_read_model when it has not caught up by then)."),
 		httpapi.Body(RestockRequest{}), httpapi.Returns(http.StatusOK, Level{}), httpapi.CommandReads(ConsumerCatalog))
 
 	api.Handle("GET /api/v1/inventory/{productId}", httpapi.Anonymous, func(w http.ResponseWriter, r *http.Request) error {

@@ -34,11 +34,17 @@ func (m *Module) Submit(ctx context.Context, customerID, productID string, ratin
 	if err != nil {
 		return Submitted{}, err
 	}
-	if (!exists || !active) && m.catchUp(ctx, "catalog", owner+"."+consumerProducts) {
+	if !exists || !active {
 		// a product created just before: look again once the read model has
 		// caught up with what catalog has committed
-		if exists, active, err = m.product(ctx, productID); err != nil {
+		again, err := m.catchUp(ctx, "catalog", owner+"."+consumerProducts)
+		if err != nil {
 			return Submitted{}, err
+		}
+		if again {
+			if exists, active, err = m.product(ctx, productID); err != nil {
+				return Submitted{}, err
+			}
 		}
 	}
 	if !exists || !active {
@@ -52,8 +58,12 @@ func (m *Module) Submit(ctx context.Context, customerID, productID string, ratin
 		return m.exists(ctx, `SELECT 1 FROM reviews_purchases WHERE customer_id = $1 AND product_id = $2`, customerID, productID)
 	}
 	verified, err := purchased()
-	if err == nil && !verified && m.catchUp(ctx, "ordering", owner+"."+consumerDeliveries) {
-		verified, err = purchased() // an order delivered just before counts
+	if err == nil && !verified {
+		// an order delivered just before counts
+		var again bool
+		if again, err = m.catchUp(ctx, "ordering", owner+"."+consumerDeliveries); again {
+			verified, err = purchased()
+		}
 	}
 	if err != nil {
 		return Submitted{}, err
@@ -80,10 +90,13 @@ func (m *Module) Submit(ctx context.Context, customerID, productID string, ratin
 }
 
 // catchUp lets the read models reads (of source's events) catch up with what
-// source has committed, up to httpapi.CatchUpWait; it reports whether they did
-// (false without an HTTP API, as in tests of the module alone).
-func (m *Module) catchUp(ctx context.Context, source string, reads ...string) bool {
-	return m.api != nil && m.api.CatchUp(ctx, source, reads...)
+// source has committed (httpapi.API.CatchUp: whether to look again, or 503
+// stale_read_model); false without an HTTP API, as in tests of the module alone.
+func (m *Module) catchUp(ctx context.Context, source string, reads ...string) (bool, error) {
+	if m.api == nil {
+		return false, nil
+	}
+	return m.api.CatchUp(ctx, source, reads...)
 }
 
 // act runs a command on an existing review and returns the review as stored.

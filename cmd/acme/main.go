@@ -115,6 +115,7 @@ func parseServe(args []string, getenv func(string) string, stderr io.Writer) (ap
 	fs.Func("saga-step-timeout", "deadline of each checkout saga step, e.g. 30s (ACME_SAGA_STEP_TIMEOUT)", func(s string) error { stepTimeout = s; return nil })
 	level := env("ACME_LOG_LEVEL", "info")
 	fs.StringVar(&level, "log-level", level, "debug, info, warn or error (ACME_LOG_LEVEL)")
+	fs.StringVar(&c.DebugAddr, "debug-addr", env("ACME_DEBUG_ADDR", ""), "serve Go's profiler (/debug/pprof/) on this `host:port`, without authentication: keep it on loopback (ACME_DEBUG_ADDR; off by default)")
 	if err := fs.Parse(args); err != nil {
 		return c, "", err
 	}
