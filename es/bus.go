@@ -129,7 +129,7 @@ type Bus interface {
 	// of them at a time). Messages published before the consumer was first
 	// created are delivered too (events: from the start of the retained stream).
 	// Errors: an invalid spec, or a filter that overlaps another consumer of a
-	// command (work-queue) subject.
+	// command subject (one handler group per command).
 	Subscribe(ctx context.Context, spec ConsumerSpec) (Subscription, error)
 
 	// DeadLetter stores d in the dead-letter stream (ID and DeadAt are set by

@@ -50,6 +50,11 @@ func (b *Bus) Subscribe(ctx context.Context, spec es.ConsumerSpec) (es.Subscript
 	}
 	sub := &subscription{b: b, ch: make(chan *delivery, buffer), done: make(chan struct{})}
 	for _, st := range order {
+		if st == CommandsStream {
+			if err := b.checkOneHandler(ctx, spec.Name, byStream[st]); err != nil {
+				return nil, err
+			}
+		}
 		cs, err := b.consumers(ctx, st, spec.Name, byStream[st], ackWait)
 		if err != nil {
 			return nil, err
@@ -73,7 +78,97 @@ func (b *Bus) Subscribe(ctx context.Context, spec es.ConsumerSpec) (es.Subscript
 		sub.wg.Add(1)
 		go sub.pull(pullCtx, c)
 	}
+	if b.purgeCommands {
+		for _, p := range sub.parts {
+			if p.stream.CachedInfo().Config.Name == b.opts.Prefix+CommandsStream {
+				sub.wg.Add(1)
+				go sub.purgeLoop(pullCtx, p)
+			}
+		}
+	}
 	return sub, nil
+}
+
+// checkOneHandler refuses a command consumer whose subjects another consumer
+// of the commands stream already handles: a command has exactly one handler
+// group (what a work-queue stream enforces on its own). Consumers named name,
+// or name-<Name> on servers before 2.10, are this one.
+func (b *Bus) checkOneHandler(ctx context.Context, name string, subjects []string) error {
+	stream, err := b.js.Stream(ctx, b.opts.Prefix+CommandsStream)
+	if err != nil {
+		return fmt.Errorf("natsbus: stream %s: %w", CommandsStream, err)
+	}
+	lister := stream.ListConsumers(ctx)
+	for info := range lister.Info() {
+		if info.Name == name || strings.HasPrefix(info.Name, name+"-") {
+			continue
+		}
+		filters := info.Config.FilterSubjects
+		if info.Config.FilterSubject != "" || len(filters) == 0 {
+			filters = []string{info.Config.FilterSubject}
+		}
+		for _, f := range filters {
+			for _, s := range subjects {
+				if subjectMatches(f, s) {
+					return fmt.Errorf("natsbus: consumer %s: command subject %s is already handled by consumer %s", name, s, info.Name)
+				}
+			}
+		}
+	}
+	if err := lister.Err(); err != nil && !errors.Is(err, jetstream.ErrEndOfData) {
+		return fmt.Errorf("natsbus: consumers of %s: %w", CommandsStream, err)
+	}
+	return nil
+}
+
+// subjectMatches reports whether filter ("" for none, or with * and >
+// wildcards) matches the literal subject.
+func subjectMatches(filter, subject string) bool {
+	if filter == "" {
+		return true
+	}
+	ft, st := strings.Split(filter, "."), strings.Split(subject, ".")
+	for i, f := range ft {
+		if f == ">" {
+			return len(st) > i
+		}
+		if i >= len(st) || f != "*" && f != st[i] {
+			return false
+		}
+	}
+	return len(ft) == len(st)
+}
+
+// purgeLoop purges, every Options.PurgeInterval, the messages of p's command
+// subjects up to its consumer's ack floor: every one of them is acknowledged
+// (or terminated, so dead-lettered), the work a work-queue stream does on each
+// ack, here in one call per subject. Processes sharing the consumer purge the
+// same messages; a purge is idempotent.
+func (s *subscription) purgeLoop(ctx context.Context, p part) {
+	defer s.wg.Done()
+	t := time.NewTicker(s.b.opts.PurgeInterval)
+	defer t.Stop()
+	var purged uint64
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		info, err := p.cons.Info(ctx)
+		if err != nil || info.AckFloor.Stream <= purged {
+			continue
+		}
+		floor, ok := info.AckFloor.Stream, true
+		for _, subj := range p.subjects {
+			if err := p.stream.Purge(ctx, jetstream.WithPurgeSubject(subj), jetstream.WithPurgeSequence(floor+1)); err != nil {
+				ok = false
+			}
+		}
+		if ok {
+			purged = floor
+		}
+	}
 }
 
 type subscription struct {
@@ -210,7 +305,7 @@ func (s *subscription) Watermark(ctx context.Context) (es.Watermark, error) {
 			case err == nil:
 				seq = last.Sequence
 			case errors.Is(err, jetstream.ErrMsgNotFound):
-				// nothing stored (or, in a work queue, nothing left)
+				// nothing stored (or nothing left: acknowledged commands are purged)
 			default:
 				return nil, fmt.Errorf("natsbus: last message of %s: %w", subj, err)
 			}

@@ -31,7 +31,7 @@ import (
 // Stream names (before Options.Prefix).
 const (
 	EventsStream   = "ACME_EVENTS"   // acme.evt.>, limits retention (replayable)
-	CommandsStream = "ACME_COMMANDS" // acme.cmd.>, work-queue retention
+	CommandsStream = "ACME_COMMANDS" // acme.cmd.>, limits retention, purged up to each handler's ack floor
 	DLQStream      = "ACME_DLQ"      // acme.dlq.>, limits retention
 	LeaseBucket    = "ACME_LEASES"   // KV bucket of leases (relay: one per context)
 
@@ -55,6 +55,9 @@ type Options struct {
 	FetchWait time.Duration
 	// Replicas of the streams on a cluster (default 1).
 	Replicas int
+	// PurgeInterval is how often a command consumer's acknowledged messages
+	// are purged from the commands stream (default 5 s; see Bus.purgeLoop).
+	PurgeInterval time.Duration
 }
 
 func (o *Options) defaults() {
@@ -70,6 +73,9 @@ func (o *Options) defaults() {
 	if o.Replicas <= 0 {
 		o.Replicas = 1
 	}
+	if o.PurgeInterval <= 0 {
+		o.PurgeInterval = 5 * time.Second
+	}
 }
 
 // Bus is the NATS JetStream implementation of es.Bus.
@@ -83,7 +89,11 @@ type Bus struct {
 	// multiFilter: the server supports consumers with several filter
 	// subjects (nats-server 2.10 and later).
 	multiFilter bool
-	once        sync.Once
+	// purgeCommands: the commands stream has limits retention, so command
+	// consumers purge what they have acknowledged (false for a work-queue
+	// stream created by an earlier version: the server removes acked messages).
+	purgeCommands bool
+	once          sync.Once
 }
 
 var _ es.Bus = (*Bus)(nil)
@@ -155,17 +165,33 @@ func open(ctx context.Context, nc *nats.Conn, o Options) (*Bus, error) {
 		return nil, fmt.Errorf("natsbus: %w", err)
 	}
 	b := &Bus{opts: o, nc: nc, js: js, closed: make(chan struct{}), multiFilter: atLeast(nc.ConnectedServerVersion(), 2, 10)}
+	// Commands have limits retention too, not work-queue: a work queue removes
+	// each message as it is acknowledged, and the file store then deletes its
+	// emptied last block and creates a new file, once per command whenever the
+	// queue runs dry (a sixth of the server's CPU at 100 checkouts/s, where
+	// creating a file is costly). Consumers purge what they have acknowledged
+	// instead (purgeLoop), and Subscribe enforces the work queue's one handler
+	// group per command subject.
 	streams := []jetstream.StreamConfig{
 		{Name: EventsStream, Subjects: []string{"acme.evt.>"}, Retention: jetstream.LimitsPolicy},
-		{Name: CommandsStream, Subjects: []string{"acme.cmd.>"}, Retention: jetstream.WorkQueuePolicy},
+		{Name: CommandsStream, Subjects: []string{"acme.cmd.>"}, Retention: jetstream.LimitsPolicy},
 		{Name: DLQStream, Subjects: []string{dlqSubjectPrefix + ">"}, Retention: jetstream.LimitsPolicy},
 	}
 	for _, sc := range streams {
+		base := sc.Name
 		sc.Name = o.Prefix + sc.Name
 		sc.Subjects = []string{o.Prefix + sc.Subjects[0]}
 		sc.Storage = jetstream.FileStorage
 		sc.Duplicates = o.DuplicateWindow
 		sc.Replicas = o.Replicas
+		if base == CommandsStream {
+			// JetStream cannot change a stream's retention: a work-queue
+			// commands stream of an earlier version stays one.
+			if s, err := js.Stream(ctx, sc.Name); err == nil && s.CachedInfo().Config.Retention == jetstream.WorkQueuePolicy {
+				sc.Retention = jetstream.WorkQueuePolicy
+			}
+			b.purgeCommands = sc.Retention == jetstream.LimitsPolicy
+		}
 		if _, err := js.CreateOrUpdateStream(ctx, sc); err != nil {
 			return nil, fmt.Errorf("natsbus: stream %s: %w", sc.Name, err)
 		}

@@ -12,3 +12,24 @@ func TestAtLeast(t *testing.T) {
 		}
 	}
 }
+
+func TestSubjectMatches(t *testing.T) {
+	for _, c := range []struct {
+		filter, subject string
+		want            bool
+	}{
+		{"", "acme.cmd.a.B", true},
+		{"acme.cmd.a.B", "acme.cmd.a.B", true},
+		{"acme.cmd.a.B", "acme.cmd.a.C", false},
+		{"acme.cmd.*.B", "acme.cmd.a.B", true},
+		{"acme.cmd.*", "acme.cmd.a.B", false},
+		{"acme.cmd.>", "acme.cmd.a.B", true},
+		{"acme.cmd.a.>", "acme.cmd.a", false},
+		{"acme.cmd.a.B.c", "acme.cmd.a.B", false},
+		{"acme.evt.>", "acme.cmd.a.B", false},
+	} {
+		if got := subjectMatches(c.filter, c.subject); got != c.want {
+			t.Errorf("subjectMatches(%q, %q) = %v", c.filter, c.subject, got)
+		}
+	}
+}

@@ -5,7 +5,7 @@
 // Language: a payment is authorized (money held), then captured (taken) or
 // voided (released); a captured payment may be refunded. The checkout saga sends
 // AuthorizePayment, CapturePayment and VoidPayment; ordering sends VoidPayment and
-// RefundPayment. They arrive as commands through Host.Consume (work queue).
+// RefundPayment. They arrive as commands through Host.Consume (one handler group).
 //
 // Invariants:
 //   - Each operation happens at most once however often it is requested (saga

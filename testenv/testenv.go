@@ -33,8 +33,8 @@ func PostgresURL(t testing.TB) string {
 }
 
 // NATSURL returns ACME_TEST_NATS_URL (or the default) if a NATS server of at
-// least MinNATSVersion answers (older servers lack multi-subject consumers on
-// work-queue streams; Debian's 2.9 is such a one: .ci/run starts 2.15.2).
+// least MinNATSVersion answers (older servers lack consumers filtered on
+// several subjects; Debian's 2.9 is such a one: .ci/run starts 2.15.2).
 func NATSURL(t testing.TB) string { return service(t, "NATS", "ACME_TEST_NATS_URL", DefaultNATSURL) }
 
 // MinNATSVersion is the oldest NATS server the bus works with.
