@@ -229,7 +229,9 @@ func decide(o Order, cmd any) ([]any, error) {
 		return []any{OrderPaymentRefundedV1{OrderID: o.OrderID, PaymentID: o.PaymentID, RefundedAt: c.At}}, nil
 
 	case RecordReadyForShipping:
-		if o.Status == "" || o.ReadyForShipping || o.Status == StatusCancelled {
+		// only a confirmed order waits for the warehouse: one shipped without
+		// waiting for the pack (allowed) or cancelled has no use for it
+		if o.Status != StatusConfirmed || o.ReadyForShipping {
 			return nil, nil
 		}
 		return []any{OrderReadyForShippingRecordedV1{OrderID: o.OrderID, JobID: c.JobID, At: c.At}}, nil

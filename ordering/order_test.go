@@ -77,6 +77,9 @@ func TestOrderDecider(t *testing.T) {
 		{"ready for shipping", []any{created, confirmed}, RecordReadyForShipping{JobID: "j1", At: t1}, []any{
 			OrderReadyForShippingRecordedV1{OrderID: orderID, JobID: "j1", At: t1}}, ""},
 		{"ready for shipping twice", []any{created, confirmed, OrderReadyForShippingRecordedV1{OrderID: orderID}}, RecordReadyForShipping{JobID: "j1", At: t1}, nil, ""},
+		{"packed after the order shipped", []any{created, confirmed, shipped}, RecordReadyForShipping{JobID: "j1", At: t1}, nil, ""},
+		{"packed after the order was delivered", []any{created, confirmed, shipped, delivered}, RecordReadyForShipping{JobID: "j1", At: t1}, nil, ""},
+		{"packed after the order was cancelled", []any{created, confirmed, cancelled}, RecordReadyForShipping{JobID: "j1", At: t1}, nil, ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

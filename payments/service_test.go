@@ -237,6 +237,10 @@ func TestStripeWebhook(t *testing.T) {
 	if w := post(payload, stale.Header); w.Code != http.StatusBadRequest {
 		t.Fatalf("replayed old signature: %d %s", w.Code, w.Body)
 	}
+	future := webhook.GenerateTestSignedPayload(&webhook.UnsignedPayload{Payload: payload, Secret: secret, Timestamp: time.Now().Add(time.Hour)})
+	if w := post(payload, future.Header); w.Code != http.StatusBadRequest {
+		t.Fatalf("signature from the future: %d %s", w.Code, w.Body)
+	}
 	w := post(payload, signed.Header)
 	if w.Code != http.StatusOK || !strings.Contains(w.Body.String(), `"applied":true`) {
 		t.Fatalf("valid webhook: %d %s", w.Code, w.Body)

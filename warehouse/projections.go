@@ -61,6 +61,10 @@ VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (job_id) DO NOTHING`,
 			err = setStatus(ctx, tx, v.JobID, StatusPicked, v.PickedAt, e.Version)
 		case OrderPackedV1:
 			err = setStatus(ctx, tx, v.JobID, StatusPacked, v.PackedAt, e.Version)
+		case OrderReadyForShippingV1:
+			// no change of status, but the job's stream moved on: the list
+			// shows the version the pack command answered with
+			_, err = tx.ExecContext(ctx, `UPDATE warehouse_picking_jobs SET version = $1 WHERE job_id = $2`, e.Version, v.JobID)
 		case PickingJobCancelledV1:
 			_, err = tx.ExecContext(ctx, `INSERT INTO warehouse_picking_jobs
   (job_id, order_id, customer_id, status, line_items, opened_at, updated_at, version)

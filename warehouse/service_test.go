@@ -82,7 +82,7 @@ func TestJobsFromOrderEvents(t *testing.T) {
 	if ready["orderId"] != o1 || ready["jobId"] != JobID(o1) {
 		t.Fatalf("OrderReadyForShipping = %v", ready)
 	}
-	if jobs := list(StatusPacked); len(jobs) != 1 || jobs[0].Version != 3 {
+	if jobs := list(StatusPacked); len(jobs) != 1 || jobs[0].Version != res.Version || res.Version != 4 { // the list shows what pack answered
 		t.Fatalf("packed = %+v", jobs)
 	}
 
