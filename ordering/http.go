@@ -53,7 +53,8 @@ func (m *Module) Routes(api *httpapi.API) {
 		httpapi.QueryFormat("asOf", "string", "date-time", "The order as it was at this time (RFC 3339)."),
 		httpapi.Query("version", "integer", "The order as it was at this version (1 = created)."),
 		httpapi.Summary("One order; with ?asOf= (RFC 3339) or ?version= the order as it was then, rebuilt from its events. "+
-			"404 when the order did not exist yet at asOf, or has no such version (a version past its latest)."),
+			"404 when the order did not exist yet at asOf, or has no such version (a version past its latest). With both, both bound it: "+
+			"the order at the earlier of the two."),
 		httpapi.Returns(200, View{}))
 	api.Handle("GET /api/v1/orders/{id}/history", httpapi.Customer, m.history,
 		httpapi.Summary("Every event of an order, oldest first, with the status after it."),
