@@ -32,7 +32,7 @@ func nameKey(name string) string { return strings.ToLower(strings.TrimSpace(name
 func (m *Module) now() time.Time { return m.clock.Now().UTC().Truncate(time.Microsecond) }
 
 // commitRetries bounds the re-decisions after a lost race on a multi-stream commit.
-const commitRetries = 10
+const commitRetries = es.ConflictRetries
 
 // CreateCategory creates a category; the outcome carries the new category and
 // the log position.
@@ -60,6 +60,9 @@ func (m *Module) CreateCategory(ctx context.Context, req CreateCategoryV1) (Cate
 		}
 		res, err := m.h.Store().Commit(ctx, es.Commit{Appends: []es.Append{catApp, nameApp}, Apply: m.project})
 		if errors.Is(err, es.ErrConcurrency) && attempt < commitRetries {
+			if err := es.BackOff(ctx, attempt); err != nil {
+				return CategoryView{}, 0, err
+			}
 			continue
 		}
 		if err != nil {
@@ -161,6 +164,9 @@ func (m *Module) AddProductVariant(ctx context.Context, req AddProductVariantV1)
 		}
 		res, err := m.h.Store().Commit(ctx, es.Commit{Appends: []es.Append{prodApp, skuApp}, Apply: m.project})
 		if errors.Is(err, es.ErrConcurrency) && attempt < commitRetries {
+			if err := es.BackOff(ctx, attempt); err != nil {
+				return VariantView{}, 0, err
+			}
 			continue
 		}
 		if err != nil {

@@ -205,7 +205,10 @@ func (m *Module) execute(ctx context.Context, checkoutID string, in any) (Saga, 
 			return st, err
 		}
 		_, err = m.h.Store().Commit(ctx, c)
-		if errors.Is(err, es.ErrConcurrency) && attempt < 10 {
+		if errors.Is(err, es.ErrConcurrency) && attempt < es.ConflictRetries {
+			if err := es.BackOff(ctx, attempt); err != nil {
+				return st, err
+			}
 			continue
 		}
 		return st, err

@@ -35,7 +35,7 @@ type Aggregate[S, C any] struct {
 	// Inline, when set, projects the new events into read models in the same
 	// transaction as the append.
 	Inline func(ctx context.Context, tx SQL, events []Event) error
-	// Retries on ErrConcurrency (default 10).
+	// Retries on ErrConcurrency (default ConflictRetries), each after a BackOff.
 	Retries int
 }
 
@@ -140,7 +140,7 @@ type Handled[S any] struct {
 func (a *Aggregate[S, C]) Handle(ctx context.Context, streamID string, cmd C) (Handled[S], error) {
 	retries := a.Retries
 	if retries <= 0 {
-		retries = 10
+		retries = ConflictRetries
 	}
 	for attempt := 0; ; attempt++ {
 		app, st, err := a.Decide(ctx, streamID, cmd)
@@ -152,6 +152,9 @@ func (a *Aggregate[S, C]) Handle(ctx context.Context, streamID string, cmd C) (H
 		}
 		res, err := a.Store.Commit(ctx, Commit{Appends: []Append{app}, Apply: a.Inline})
 		if errors.Is(err, ErrConcurrency) && attempt < retries {
+			if err := BackOff(ctx, attempt); err != nil {
+				return Handled[S]{State: st}, err
+			}
 			continue
 		}
 		if err != nil {

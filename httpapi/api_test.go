@@ -418,3 +418,22 @@ func TestCatchUpBeforeRefusal(t *testing.T) {
 		t.Fatal("awaited a context that does not run here")
 	}
 }
+
+// A command that lost every retry against concurrent writers is 409 conflict
+// with Retry-After, and an Idempotency-Key does not keep it: the retry runs.
+func TestLostRaceIsARetryableConflict(t *testing.T) {
+	api, _ := newAPI(t)
+	var calls atomic.Int64
+	api.Handle("POST /api/v1/contended", httpapi.Anonymous, func(w http.ResponseWriter, r *http.Request) error {
+		if calls.Add(1) == 1 {
+			return fmt.Errorf("restock: %w", es.ErrConcurrency)
+		}
+		return httpapi.JSON(w, 200, map[string]bool{"ok": true})
+	})
+	res := do(t, api, "POST", "/api/v1/contended", "", "", "Idempotency-Key", "k")
+	res.want(t, 409, "conflict")
+	if res.header.Get("Retry-After") == "" {
+		t.Fatal("409 conflict of a lost race without Retry-After")
+	}
+	do(t, api, "POST", "/api/v1/contended", "", "", "Idempotency-Key", "k").want(t, 200, "")
+}

@@ -7,6 +7,7 @@ import (
 	"net/http"
 
 	"acme"
+	"acme/es"
 )
 
 // statusOf is the one table from error code to HTTP status. Every code a
@@ -74,6 +75,12 @@ type Problem struct {
 func WriteError(w http.ResponseWriter, r *http.Request, err error) {
 	var ae *acme.Error
 	p := Problem{Status: 500, Code: acme.CodeInternal, Title: "Internal Server Error", Detail: "an unexpected error occurred"}
+	if errors.Is(err, es.ErrConcurrency) {
+		// a command that lost every retry against concurrent changes of the
+		// same stream: nothing was stored, and a retry may succeed
+		err = acme.Errorf(acme.CodeConflict, "the same thing was being changed by other requests at the same time; nothing was changed, retry")
+		w.Header().Set("Retry-After", "1")
+	}
 	if errors.As(err, &ae) {
 		status, ok := statusOf[ae.Code]
 		if !ok {

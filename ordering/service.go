@@ -92,7 +92,10 @@ func (m *Module) Execute(ctx context.Context, orderID string, cmd any) (Result, 
 			return Result{Order: d.State, Version: d.Version}, nil
 		}
 		res, err := m.h.Store().Commit(ctx, d.Commit)
-		if errors.Is(err, es.ErrConcurrency) && attempt < 10 {
+		if errors.Is(err, es.ErrConcurrency) && attempt < es.ConflictRetries {
+			if err := es.BackOff(ctx, attempt); err != nil {
+				return Result{}, err
+			}
 			continue
 		}
 		if err != nil {

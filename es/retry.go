@@ -1,0 +1,28 @@
+package es
+
+import (
+	"context"
+	"math/rand/v2"
+	"time"
+)
+
+// ConflictRetries is how many times the command paths decide again after
+// losing a race (ErrConcurrency) before giving up.
+const ConflictRetries = 30
+
+// BackOff waits before retry attempt (0-based) of a command that lost a race:
+// a random time up to 1 ms doubled per attempt, capped at 32 ms, so writers
+// contending for one stream spread out instead of colliding again at once
+// (with no wait, thirty concurrent restocks of one product exhausted ten
+// retries). It returns ctx's error when ctx ends first.
+func BackOff(ctx context.Context, attempt int) error {
+	ceiling := time.Millisecond << min(attempt, 5)
+	t := time.NewTimer(rand.N(ceiling) + 50*time.Microsecond)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
