@@ -46,34 +46,45 @@ func (m *Module) awaitReads(r *http.Request, reads []string) error {
 	return m.api.AwaitMinPosition(r, reads...)
 }
 
-// caughtUpAfter is for a command refused on what the cart's read models of
-// other contexts say (a product or variant not known, no stock, a promotion
-// code not known): it lets the read model concerned catch up with what its
-// source context has committed, and reports whether the command should be
-// tried again (a product, a restock or a promotion created just before,
-// without Acme-Min-Position, is then seen), or 503 stale_read_model when
-// the read model did not catch up in time (httpapi.API.CatchUp).
-func (m *Module) caughtUpAfter(r *http.Request, err error, productID string) (bool, error) {
-	if m.api == nil {
-		return false, nil
+// withCatchUp runs a cart command; when it is refused on what the cart's read
+// models of other contexts say (a product or variant not known, no stock, a
+// promotion code not known), it lets the read model concerned catch up with
+// what its source context has committed and runs the command once more (a
+// product, a restock or a promotion created just before, without
+// Acme-Min-Position, is then seen), or answers 503 stale_read_model when the
+// read model did not catch up in time (httpapi.API.CatchUp).
+func (m *Module) withCatchUp(r *http.Request, productID string, run func() (CartView, int64, error)) (CartView, int64, error) {
+	v, pos, err := run()
+	if err == nil || m.api == nil {
+		return v, pos, err
 	}
+	source, read := "", ""
 	switch acme.ErrorCode(err) {
 	case CodeProductNotFound:
 		if !acme.ValidID(productID) {
-			return false, nil // not an id we issue: nothing to wait for
+			return v, pos, err // not an id we issue: nothing to wait for
 		}
-		return m.api.CatchUp(r.Context(), "catalog", "cart."+consumerCatalog)
+		source, read = "catalog", consumerCatalog
 	case CodeOutOfStock, CodeInsufficientStock:
-		return m.api.CatchUp(r.Context(), "inventory", "cart."+consumerInventory)
+		source, read = "inventory", consumerInventory
 	case CodeInvalidPromotionCode:
-		return m.api.CatchUp(r.Context(), "promotions", "cart."+consumerPromotions)
+		source, read = "promotions", consumerPromotions
+	default:
+		return v, pos, err
 	}
-	return false, nil
+	again, cerr := m.api.CatchUp(r.Context(), source, "cart."+read)
+	if cerr != nil {
+		return CartView{}, 0, cerr
+	}
+	if again {
+		return run()
+	}
+	return v, pos, err
 }
 
 // Routes registers the cart routes. Commands accept Acme-Min-Position too
 // (see awaitReads), and look again after a catch-up before refusing on what
-// another context's events say (caughtUpAfter).
+// another context's events say (withCatchUp).
 func (m *Module) Routes(api *httpapi.API) {
 	m.api = api
 	api.Handle("GET /api/v1/cart", httpapi.Customer, m.handleGetCart,
@@ -167,15 +178,9 @@ func (m *Module) handleAddItem(w http.ResponseWriter, r *http.Request) error {
 	if req.Quantity == nil { // required by the contract (the catalog's schema would default it to 1)
 		return acme.Invalid(acme.FieldError{Field: "quantity", Message: "is required"})
 	}
-	add := func() (CartView, int64, error) {
+	v, pos, err := m.withCatchUp(r, req.ProductID, func() (CartView, int64, error) {
 		return m.AddItem(r.Context(), id, req.ProductID, req.VariantID, *req.Quantity)
-	}
-	v, pos, err := add()
-	if again, cerr := m.caughtUpAfter(r, err, req.ProductID); cerr != nil {
-		return cerr
-	} else if again {
-		v, pos, err = add()
-	}
+	})
 	return m.respond(w, v, pos, err)
 }
 
@@ -198,15 +203,9 @@ func (m *Module) handleUpdateItem(w http.ResponseWriter, r *http.Request) error 
 	if given {
 		variant = *req.VariantID
 	}
-	update := func() (CartView, int64, error) {
+	v, pos, err := m.withCatchUp(r, r.PathValue("productId"), func() (CartView, int64, error) {
 		return m.UpdateQuantity(r.Context(), id, r.PathValue("productId"), variant, given, *req.Quantity)
-	}
-	v, pos, err := update()
-	if again, cerr := m.caughtUpAfter(r, err, r.PathValue("productId")); cerr != nil {
-		return cerr
-	} else if again {
-		v, pos, err = update()
-	}
+	})
 	return m.respond(w, v, pos, err)
 }
 
@@ -232,12 +231,9 @@ func (m *Module) handlePromotionCode(w http.ResponseWriter, r *http.Request) err
 	if err := httpapi.Decode(r, &req); err != nil {
 		return err
 	}
-	v, pos, err := m.ApplyPromotionCode(r.Context(), id, req.Code)
-	if again, cerr := m.caughtUpAfter(r, err, ""); cerr != nil {
-		return cerr
-	} else if again {
-		v, pos, err = m.ApplyPromotionCode(r.Context(), id, req.Code)
-	}
+	v, pos, err := m.withCatchUp(r, "", func() (CartView, int64, error) {
+		return m.ApplyPromotionCode(r.Context(), id, req.Code)
+	})
 	return m.respond(w, v, pos, err)
 }
 

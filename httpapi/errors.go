@@ -75,11 +75,11 @@ type Problem struct {
 func WriteError(w http.ResponseWriter, r *http.Request, err error) {
 	var ae *acme.Error
 	p := Problem{Status: 500, Code: acme.CodeInternal, Title: "Internal Server Error", Detail: "an unexpected error occurred"}
-	if errors.Is(err, es.ErrConcurrency) {
+	lostRace := errors.Is(err, es.ErrConcurrency)
+	if lostRace {
 		// a command that lost every retry against concurrent changes of the
 		// same stream: nothing was stored, and a retry may succeed
 		err = acme.Errorf(acme.CodeConflict, "the same thing was being changed by other requests at the same time; nothing was changed, retry")
-		w.Header().Set("Retry-After", "1")
 	}
 	if errors.As(err, &ae) {
 		status, ok := statusOf[ae.Code]
@@ -93,7 +93,7 @@ func WriteError(w http.ResponseWriter, r *http.Request, err error) {
 	}
 	p.Type = "https://acme.example/problems/" + p.Code
 	w.Header().Set("Content-Type", "application/problem+json")
-	if p.Status == http.StatusServiceUnavailable { // stale_read_model: worth a retry soon
+	if lostRace || p.Status == http.StatusServiceUnavailable { // worth a retry soon
 		w.Header().Set("Retry-After", "1")
 	}
 	w.WriteHeader(p.Status)
