@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -77,6 +78,12 @@ func (b *Bus) Subscribe(ctx context.Context, spec es.ConsumerSpec) (es.Subscript
 	for _, c := range sub.cons {
 		sub.wg.Add(1)
 		go sub.pull(pullCtx, c)
+	}
+	if b.floors != nil {
+		for _, p := range sub.parts {
+			sub.wg.Add(1)
+			go sub.floorLoop(pullCtx, p)
+		}
 	}
 	if b.purgeCommands {
 		for _, p := range sub.parts {
@@ -167,6 +174,84 @@ func (s *subscription) purgeLoop(ctx context.Context, p part) {
 		}
 		if ok {
 			purged = floor
+		}
+	}
+}
+
+// createConsumer creates or updates the durable consumer cfg. A memory
+// consumer (Options.ConsumerState) that exists keeps where it started; one
+// that does not starts after its checkpointed ack floor, or at the start of
+// the stream when it has none. A file consumer of an earlier version is
+// replaced by a memory one starting after its ack floor (checkpointed first,
+// so a crash in between loses nothing).
+func (b *Bus) createConsumer(ctx context.Context, stream string, cfg jetstream.ConsumerConfig) (jetstream.Consumer, error) {
+	if b.floors == nil {
+		return b.js.CreateOrUpdateConsumer(ctx, stream, cfg)
+	}
+	cfg.MemoryStorage = true
+	key := floorKey(stream, cfg.Durable)
+	c, err := b.js.Consumer(ctx, stream, cfg.Durable)
+	switch {
+	case err == nil && c.CachedInfo().Config.MemoryStorage:
+		old := c.CachedInfo().Config
+		cfg.DeliverPolicy, cfg.OptStartSeq = old.DeliverPolicy, old.OptStartSeq
+		return b.js.CreateOrUpdateConsumer(ctx, stream, cfg)
+	case err == nil:
+		floor := c.CachedInfo().AckFloor.Stream
+		if _, err := b.floors.Put(ctx, key, []byte(strconv.FormatUint(floor, 10))); err != nil {
+			return nil, fmt.Errorf("natsbus: checkpoint %s: %w", cfg.Durable, err)
+		}
+		if err := b.js.DeleteConsumer(ctx, stream, cfg.Durable); err != nil && !errors.Is(err, jetstream.ErrConsumerNotFound) {
+			return nil, fmt.Errorf("natsbus: replace file consumer %s: %w", cfg.Durable, err)
+		}
+	case !errors.Is(err, jetstream.ErrConsumerNotFound):
+		return nil, err
+	}
+	e, err := b.floors.Get(ctx, key)
+	switch {
+	case err == nil:
+		floor, perr := strconv.ParseUint(string(e.Value()), 10, 64)
+		if perr != nil {
+			return nil, fmt.Errorf("natsbus: checkpoint of %s: %w", cfg.Durable, perr)
+		}
+		cfg.DeliverPolicy, cfg.OptStartSeq = jetstream.DeliverByStartSequencePolicy, floor+1
+	case !errors.Is(err, jetstream.ErrKeyNotFound) && !errors.Is(err, jetstream.ErrKeyDeleted):
+		return nil, fmt.Errorf("natsbus: checkpoint of %s: %w", cfg.Durable, err)
+	}
+	return b.js.CreateOrUpdateConsumer(ctx, stream, cfg)
+}
+
+// floorKey is the FloorsBucket key of a consumer.
+func floorKey(stream, durable string) string { return leaseKey(stream + "." + durable) }
+
+// floorLoop checkpoints p's ack floor every Options.FloorInterval while it
+// moves, and once more when the subscription closes.
+func (s *subscription) floorLoop(ctx context.Context, p part) {
+	defer s.wg.Done()
+	t := time.NewTicker(s.b.opts.FloorInterval)
+	defer t.Stop()
+	key := floorKey(p.stream.CachedInfo().Config.Name, p.cons.CachedInfo().Name)
+	var saved uint64
+	save := func(ctx context.Context) {
+		info, err := p.cons.Info(ctx)
+		if err != nil || info.AckFloor.Stream <= saved {
+			return
+		}
+		if _, err := s.b.floors.Put(ctx, key, []byte(strconv.FormatUint(info.AckFloor.Stream, 10))); err == nil {
+			saved = info.AckFloor.Stream
+		}
+	}
+	for {
+		select {
+		case <-ctx.Done():
+			if !s.b.isClosed() {
+				sctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+				save(sctx)
+				cancel()
+			}
+			return
+		case <-t.C:
+			save(ctx)
 		}
 	}
 }
@@ -400,7 +485,7 @@ func (b *Bus) consumers(ctx context.Context, st, name string, subjects []string,
 		cfg.FilterSubjects = subjects
 	}
 	if len(subjects) == 1 || b.multiFilter {
-		c, err := b.js.CreateOrUpdateConsumer(ctx, stream, cfg)
+		c, err := b.createConsumer(ctx, stream, cfg)
 		if err == nil {
 			return []jetstream.Consumer{c}, nil
 		}
@@ -419,7 +504,7 @@ func (b *Bus) consumers(ctx context.Context, st, name string, subjects []string,
 		one.FilterSubjects = nil
 		one.FilterSubject = s
 		one.Durable = name + "-" + s[strings.LastIndexByte(s, '.')+1:]
-		c, err := b.js.CreateOrUpdateConsumer(ctx, stream, one)
+		c, err := b.createConsumer(ctx, stream, one)
 		if err != nil {
 			return nil, fmt.Errorf("natsbus: consumer %s on %s: %w", one.Durable, st, err)
 		}

@@ -15,24 +15,36 @@ import (
 	"acme/testenv"
 )
 
+// The conformance suite runs on both servers with each consumer state (the
+// embedded default is memory, the external one file).
 func TestEmbedded(t *testing.T) {
-	bustest.Run(t, func(t *testing.T) es.Bus {
-		b, err := natsbus.Embedded(context.Background(), t.TempDir())
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { _ = b.Close() })
-		return b
-	})
+	for _, state := range []string{natsbus.ConsumerStateMemory, natsbus.ConsumerStateFile} {
+		t.Run(state, func(t *testing.T) {
+			bustest.Run(t, func(t *testing.T) es.Bus {
+				b, err := natsbus.Embedded(context.Background(), t.TempDir(), natsbus.Options{ConsumerState: state})
+				if err != nil {
+					t.Fatal(err)
+				}
+				t.Cleanup(func() { _ = b.Close() })
+				return b
+			})
+		})
+	}
 }
 
 func TestExternal(t *testing.T) {
+	for _, state := range []string{natsbus.ConsumerStateFile, natsbus.ConsumerStateMemory} {
+		t.Run(state, func(t *testing.T) { testExternal(t, state) })
+	}
+}
+
+func testExternal(t *testing.T, state string) {
 	url := testenv.NATSURL(t)
 	run := fmt.Sprintf("T%d_%d_", os.Getpid(), time.Now().UnixNano()%1_000_000)
 	n := 0
 	bustest.Run(t, func(t *testing.T) es.Bus {
 		n++
-		opts := natsbus.Options{Prefix: fmt.Sprintf("%s%d_", run, n)}
+		opts := natsbus.Options{Prefix: fmt.Sprintf("%s%d_", run, n), ConsumerState: state}
 		b, err := natsbus.Connect(context.Background(), url, opts)
 		if err != nil {
 			t.Fatal(err)

@@ -1,0 +1,182 @@
+package natsbus_test
+
+import (
+	"context"
+	"encoding/json"
+	"testing"
+	"time"
+
+	"acme/es"
+	"acme/natsbus"
+)
+
+// number is the n of a testMsg.
+func number(t *testing.T, d es.Delivery) int {
+	t.Helper()
+	var v struct{ N int }
+	if err := json.Unmarshal(d.Message().Data, &v); err != nil {
+		t.Fatal(err)
+	}
+	return v.N
+}
+
+// waitFloor polls the floors bucket until some consumer's checkpoint is want.
+func waitFloor(t *testing.T, b *natsbus.Bus, want string) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	kv, err := b.JetStream().KeyValue(ctx, natsbus.FloorsBucket)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for {
+		keys, _ := kv.Keys(ctx)
+		for _, k := range keys {
+			if e, err := kv.Get(ctx, k); err == nil && string(e.Value()) == want {
+				return
+			}
+		}
+		if ctx.Err() != nil {
+			t.Fatalf("no checkpoint %s (keys %v)", want, keys)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// A memory consumer lost with the embedded server (a crash) starts again
+// after its last checkpoint: what was acknowledged before it is not delivered
+// again, and nothing after it is lost.
+func TestMemoryConsumerRestartsAfterItsCheckpoint(t *testing.T) {
+	dir := t.TempDir()
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	opts := natsbus.Options{FloorInterval: 20 * time.Millisecond}
+	b, err := natsbus.Embedded(ctx, dir, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	subj := es.EventSubjectPrefix + "fl.Happened"
+	var envs []es.Envelope
+	for i := range 10 {
+		envs = append(envs, es.Envelope{Subject: subj, Message: testMsg(i)})
+	}
+	if err := b.Publish(ctx, envs...); err != nil {
+		t.Fatal(err)
+	}
+	sub, err := b.Subscribe(ctx, es.ConsumerSpec{Name: "fl_c", Subjects: []string{subj}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := b.JetStream().Consumer(ctx, b.StreamName(natsbus.EventsStream), "fl_c")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !c.CachedInfo().Config.MemoryStorage {
+		t.Fatal("the embedded bus made a file consumer")
+	}
+	for i := range 8 {
+		d, err := sub.Next(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if i < 6 {
+			if err := d.Ack(ctx); err != nil {
+				t.Fatal(err)
+			}
+		} // the last two are delivered, not acknowledged
+	}
+	waitFloor(t, b, "6")
+	// A crash: the server goes without the subscription's closing checkpoint.
+	_ = b.Close()
+	_ = sub.Close()
+
+	b, err = natsbus.Embedded(ctx, dir, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	sub, err = b.Subscribe(ctx, es.ConsumerSpec{Name: "fl_c", Subjects: []string{subj}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sub.Close()
+	for want := 6; want < 10; want++ {
+		d, err := sub.Next(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n := number(t, d); n != want {
+			t.Fatalf("after the restart got message %d, want %d", n, want)
+		}
+		if err := d.Ack(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// A file consumer made by an earlier version becomes a memory consumer that
+// starts after its ack floor.
+func TestFileConsumerOfAnEarlierVersionBecomesMemory(t *testing.T) {
+	dir := t.TempDir()
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	b, err := natsbus.Embedded(ctx, dir, natsbus.Options{ConsumerState: natsbus.ConsumerStateFile})
+	if err != nil {
+		t.Fatal(err)
+	}
+	subj := es.EventSubjectPrefix + "fl.Moved"
+	var envs []es.Envelope
+	for i := range 5 {
+		envs = append(envs, es.Envelope{Subject: subj, Message: testMsg(i)})
+	}
+	if err := b.Publish(ctx, envs...); err != nil {
+		t.Fatal(err)
+	}
+	sub, err := b.Subscribe(ctx, es.ConsumerSpec{Name: "fl_old", Subjects: []string{subj}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for range 3 {
+		d, err := sub.Next(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := d.Ack(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	_ = sub.Close()
+	_ = b.Close()
+
+	b, err = natsbus.Embedded(ctx, dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	sub, err = b.Subscribe(ctx, es.ConsumerSpec{Name: "fl_old", Subjects: []string{subj}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sub.Close()
+	d, err := sub.Next(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := number(t, d); n != 3 {
+		t.Fatalf("first message after the move: %d, want 3", n)
+	}
+	c, err := b.JetStream().Consumer(ctx, b.StreamName(natsbus.EventsStream), "fl_old")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !c.CachedInfo().Config.MemoryStorage {
+		t.Fatal("still a file consumer")
+	}
+}
+
+func TestUnknownConsumerState(t *testing.T) {
+	if b, err := natsbus.Embedded(context.Background(), t.TempDir(), natsbus.Options{ConsumerState: "disk"}); err == nil {
+		_ = b.Close()
+		t.Fatal("consumer state \"disk\" accepted")
+	}
+}
