@@ -69,18 +69,20 @@ func (m EMLMailer) Send(_ context.Context, e Email) error {
 	if err != nil {
 		return err
 	}
-	defer os.Remove(tmp.Name())
-	if _, err := tmp.Write(b.Bytes()); err != nil {
-		tmp.Close()
-		return err
-	}
 	// No fsync: like the embedded stores (synchronous=NORMAL), a written file
 	// survives a crash of the process, and the rename shows it whole or not
 	// at all. The fsync was a sixth of the notifications' CPU.
-	if err := tmp.Close(); err != nil {
-		return err
+	_, err = tmp.Write(b.Bytes())
+	if cerr := tmp.Close(); err == nil {
+		err = cerr
 	}
-	return os.Rename(tmp.Name(), filepath.Join(m.Dir, e.ID+".eml"))
+	if err == nil {
+		err = os.Rename(tmp.Name(), filepath.Join(m.Dir, e.ID+".eml"))
+	}
+	if err != nil {
+		_ = os.Remove(tmp.Name()) // the temporary file is left only on a failure
+	}
+	return err
 }
 
 // SMTPConfig configures SMTPMailer.

@@ -23,6 +23,7 @@ func TestCustomerRegisteredIsNotifiedOnce(t *testing.T) {
 			t.Fatalf("notification = %v", n)
 		}
 		s.Do(t, "GET", "/api/v1/notifications?kind=nonsense", s.AdminToken, nil).WantError(t, 422, "validation_failed")
+		s.Do(t, "GET", "/api/v1/notifications?customerId=abc", s.AdminToken, nil).WantError(t, 422, "validation_failed")
 		if s.Mode == acmetest.Embedded {
 			raw, err := os.ReadFile(filepath.Join(s.DataDir, "mail", n["notificationId"].(string)+".eml"))
 			if err != nil {

@@ -298,7 +298,9 @@ type View struct {
 func (m *Module) Routes(api *httpapi.API) {
 	api.Handle("GET /api/v1/notifications", httpapi.Admin, m.handleList,
 		httpapi.Summary("Notifications sent (status SENT) or failing and being retried (status FAILED, with lastError), newest first; filter by customerId and kind."),
-		httpapi.Returns(http.StatusOK, httpapi.List[View]{}), httpapi.Reads(owner+"."+consumerFacts))
+		httpapi.Returns(http.StatusOK, httpapi.List[View]{}), httpapi.Reads(owner+"."+consumerFacts),
+		httpapi.QueryFormat("customerId", "string", "uuid", "A customer (anything but a customer id is 422 validation_failed)."),
+		httpapi.Query("kind", "string", "customer_registered, order_placed, order_confirmed, order_shipped, order_delivered, order_cancelled or out_of_stock (anything else is 422 validation_failed)."))
 }
 
 var kinds = map[string]bool{KindCustomerRegistered: true, KindOrderPlaced: true, KindOrderConfirmed: true,
@@ -311,7 +313,10 @@ func (m *Module) handleList(w http.ResponseWriter, r *http.Request) error {
 	}
 	q := r.URL.Query()
 	where, args := []string{"1 = 1"}, []any{}
-	if c := q.Get("customerId"); c != "" {
+	if c := strings.ToLower(q.Get("customerId")); c != "" { // ids are lower-case UUIDs
+		if !acme.ValidID(c) {
+			return acme.Invalid(acme.FieldError{Field: "customerId", Message: "must be a customer id (UUID)"})
+		}
 		args = append(args, c)
 		where = append(where, "customer_id = $"+strconv.Itoa(len(args)))
 	}
