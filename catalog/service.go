@@ -4,8 +4,6 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
-	"errors"
-	"fmt"
 	"strings"
 	"time"
 
@@ -31,9 +29,6 @@ func nameKey(name string) string { return strings.ToLower(strings.TrimSpace(name
 
 func (m *Module) now() time.Time { return m.clock.Now().UTC().Truncate(time.Microsecond) }
 
-// commitRetries bounds the re-decisions after a lost race on a multi-stream commit.
-const commitRetries = es.ConflictRetries
-
 // CreateCategory creates a category; the outcome carries the new category and
 // the log position.
 func (m *Module) CreateCategory(ctx context.Context, req CreateCategoryV1) (CategoryView, int64, error) {
@@ -41,35 +36,33 @@ func (m *Module) CreateCategory(ctx context.Context, req CreateCategoryV1) (Cate
 		return CategoryView{}, 0, errNotStarted
 	}
 	cmd := createCategory{CategoryID: m.h.NewID(), Name: req.Name, ParentID: strings.TrimSpace(req.ParentID), At: m.now()}
-	for attempt := 0; ; attempt++ {
+	var st Category
+	var res es.Result
+	err := es.RetryConflicts(ctx, es.ConflictRetries, func() error {
 		cmd.Parent = Category{}
 		if cmd.ParentID != "" && acme.ValidID(cmd.ParentID) {
 			p, err := m.categories.Load(ctx, categoryStream(cmd.ParentID), es.StreamQuery{})
 			if err != nil {
-				return CategoryView{}, 0, err
+				return err
 			}
 			cmd.Parent = p.State
 		}
-		catApp, st, err := m.categories.Decide(ctx, categoryStream(cmd.CategoryID), cmd)
+		catApp, cat, err := m.categories.Decide(ctx, categoryStream(cmd.CategoryID), cmd)
 		if err != nil {
-			return CategoryView{}, 0, err
+			return err
 		}
+		st = cat
 		nameApp, _, err := m.names.Decide(ctx, categoryNameStream(st.Name), claim{Holder: cmd.CategoryID})
 		if err != nil {
-			return CategoryView{}, 0, err
+			return err
 		}
-		res, err := m.h.Store().Commit(ctx, es.Commit{Appends: []es.Append{catApp, nameApp}, Apply: m.project})
-		if errors.Is(err, es.ErrConcurrency) && attempt < commitRetries {
-			if err := es.BackOff(ctx, attempt); err != nil {
-				return CategoryView{}, 0, err
-			}
-			continue
-		}
-		if err != nil {
-			return CategoryView{}, 0, fmt.Errorf("create category: %w", err)
-		}
-		return CategoryView{CategoryID: st.ID, Name: st.Name, ParentID: nullable(st.ParentID), Depth: st.Depth}, res.Position, nil
+		res, err = m.h.Store().Commit(ctx, es.Commit{Appends: []es.Append{catApp, nameApp}, Apply: m.project})
+		return err
+	})
+	if err != nil {
+		return CategoryView{}, 0, err
 	}
+	return CategoryView{CategoryID: st.ID, Name: st.Name, ParentID: nullable(st.ParentID), Depth: st.Depth}, res.Position, nil
 }
 
 // categoryExists reports whether id names a category (categories are never deleted).
@@ -149,30 +142,26 @@ func (m *Module) AddProductVariant(ctx context.Context, req AddProductVariantV1)
 	}
 	cmd := addProductVariant{VariantID: m.h.NewID(), SKU: req.SKU, Size: req.Size, Color: req.Color,
 		PriceModifier: req.PriceModifier, InitialStock: req.InitialStock, At: m.now()}
-	for attempt := 0; ; attempt++ {
+	var added ProductVariantAddedV1
+	var res es.Result
+	err := es.RetryConflicts(ctx, es.ConflictRetries, func() error {
 		prodApp, _, err := m.products.Decide(ctx, productStream(req.ProductID), cmd)
 		if err != nil {
-			return VariantView{}, 0, err
+			return err
 		}
-		added, err := ProductVariantAdded.Decode(prodApp.Events[0])
-		if err != nil {
-			return VariantView{}, 0, err
+		if added, err = ProductVariantAdded.Decode(prodApp.Events[0]); err != nil {
+			return err
 		}
 		skuApp, _, err := m.skus.Decide(ctx, skuStream(added.SKU), claim{Holder: req.ProductID, VariantID: added.VariantID})
 		if err != nil {
-			return VariantView{}, 0, err
+			return err
 		}
-		res, err := m.h.Store().Commit(ctx, es.Commit{Appends: []es.Append{prodApp, skuApp}, Apply: m.project})
-		if errors.Is(err, es.ErrConcurrency) && attempt < commitRetries {
-			if err := es.BackOff(ctx, attempt); err != nil {
-				return VariantView{}, 0, err
-			}
-			continue
-		}
-		if err != nil {
-			return VariantView{}, 0, fmt.Errorf("add variant: %w", err)
-		}
-		return VariantView{ProductID: added.ProductID, VariantID: added.VariantID, SKU: added.SKU, Size: added.Size,
-			Color: added.Color, PriceModifier: added.PriceModifier, InitialStock: added.InitialStock}, res.Position, nil
+		res, err = m.h.Store().Commit(ctx, es.Commit{Appends: []es.Append{prodApp, skuApp}, Apply: m.project})
+		return err
+	})
+	if err != nil {
+		return VariantView{}, 0, err
 	}
+	return VariantView{ProductID: added.ProductID, VariantID: added.VariantID, SKU: added.SKU, Size: added.Size,
+		Color: added.Color, PriceModifier: added.PriceModifier, InitialStock: added.InitialStock}, res.Position, nil
 }

@@ -199,20 +199,17 @@ func (m *Module) decide(ctx context.Context, checkoutID string, in any) (es.Comm
 
 // execute decides and commits, retrying when another writer won the race.
 func (m *Module) execute(ctx context.Context, checkoutID string, in any) (Saga, error) {
-	for attempt := 0; ; attempt++ {
-		c, st, changed, err := m.decide(ctx, checkoutID, in)
+	var st Saga
+	err := es.RetryConflicts(ctx, es.ConflictRetries, func() error {
+		c, s, changed, err := m.decide(ctx, checkoutID, in)
+		st = s
 		if err != nil || !changed {
-			return st, err
+			return err
 		}
 		_, err = m.h.Store().Commit(ctx, c)
-		if errors.Is(err, es.ErrConcurrency) && attempt < es.ConflictRetries {
-			if err := es.BackOff(ctx, attempt); err != nil {
-				return st, err
-			}
-			continue
-		}
-		return st, err
-	}
+		return err
+	})
+	return st, err
 }
 
 // Load returns the saga of checkoutID (Version 0: no such saga).

@@ -142,28 +142,29 @@ func (a *Aggregate[S, C]) Handle(ctx context.Context, streamID string, cmd C) (H
 	if retries <= 0 {
 		retries = ConflictRetries
 	}
-	for attempt := 0; ; attempt++ {
-		app, st, err := a.Decide(ctx, streamID, cmd)
-		if err != nil {
-			return Handled[S]{State: st}, err
-		}
-		if len(app.Events) == 0 {
-			return Handled[S]{State: st, Version: app.Expected}, nil
+	var h Handled[S]
+	var app Append
+	err := RetryConflicts(ctx, retries, func() error {
+		var err error
+		app, h.State, err = a.Decide(ctx, streamID, cmd)
+		if err != nil || len(app.Events) == 0 {
+			return err
 		}
 		res, err := a.Store.Commit(ctx, Commit{Appends: []Append{app}, Apply: a.Inline})
-		if errors.Is(err, ErrConcurrency) && attempt < retries {
-			if err := BackOff(ctx, attempt); err != nil {
-				return Handled[S]{State: st}, err
-			}
-			continue
-		}
 		if err != nil {
-			return Handled[S]{State: st}, err
+			return err
 		}
-		h := Handled[S]{State: st, Version: app.Expected + int64(len(app.Events)), Events: res.Events, Position: res.Position}
-		a.maybeSnapshot(ctx, streamID, app.Expected, h)
-		return h, nil
+		h.Events, h.Position = res.Events, res.Position
+		return nil
+	})
+	if err != nil {
+		return Handled[S]{State: h.State}, err
 	}
+	h.Version = app.Expected + int64(len(app.Events))
+	if len(app.Events) > 0 {
+		a.maybeSnapshot(ctx, streamID, app.Expected, h)
+	}
+	return h, nil
 }
 
 // maybeSnapshot saves a snapshot when the commit crossed a multiple of

@@ -2,6 +2,7 @@ package es
 
 import (
 	"context"
+	"errors"
 	"math/rand/v2"
 	"time"
 )
@@ -24,5 +25,20 @@ func BackOff(ctx context.Context, attempt int) error {
 		return nil
 	case <-ctx.Done():
 		return ctx.Err()
+	}
+}
+
+// RetryConflicts runs try, and again after a BackOff each time it loses a
+// race (ErrConcurrency), at most retries times more; it returns try's last
+// error (ErrConcurrency when every attempt lost) or ctx's.
+func RetryConflicts(ctx context.Context, retries int, try func() error) error {
+	for attempt := 0; ; attempt++ {
+		err := try()
+		if !errors.Is(err, ErrConcurrency) || attempt >= retries {
+			return err
+		}
+		if err := BackOff(ctx, attempt); err != nil {
+			return err
+		}
 	}
 }

@@ -3,7 +3,6 @@ package ordering
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"log/slog"
 	"time"
@@ -83,26 +82,22 @@ type Result struct {
 // Execute runs cmd on order orderID and stores the outcome, retrying a bounded
 // number of times when another writer won the race.
 func (m *Module) Execute(ctx context.Context, orderID string, cmd any) (Result, error) {
-	for attempt := 0; ; attempt++ {
+	var out Result
+	err := es.RetryConflicts(ctx, es.ConflictRetries, func() error {
 		d, err := m.decide(ctx, orderID, cmd)
-		if err != nil {
-			return Result{Order: d.State, Version: d.Version}, err
-		}
-		if !d.Changed {
-			return Result{Order: d.State, Version: d.Version}, nil
+		if err != nil || !d.Changed {
+			out = Result{Order: d.State, Version: d.Version}
+			return err
 		}
 		res, err := m.h.Store().Commit(ctx, d.Commit)
-		if errors.Is(err, es.ErrConcurrency) && attempt < es.ConflictRetries {
-			if err := es.BackOff(ctx, attempt); err != nil {
-				return Result{}, err
-			}
-			continue
-		}
 		if err != nil {
-			return Result{}, err
+			out = Result{}
+			return err
 		}
-		return Result{Order: d.State, Version: d.Version, Position: res.Position}, nil
-	}
+		out = Result{Order: d.State, Version: d.Version, Position: res.Position}
+		return nil
+	})
+	return out, err
 }
 
 // Load returns the order as of q (q zero: now). Version 0 means it did not exist.

@@ -33,7 +33,8 @@ type consumer struct {
 // handleTimeout bounds one message's handling when the platform is closing.
 const handleTimeout = 30 * time.Second
 
-// maxConcurrencyRetries bounds the handler re-runs on ErrConcurrency.
+// maxConcurrencyRetries bounds the handler re-runs on ErrConcurrency (each
+// after an es.BackOff; redelivery covers what still loses).
 const maxConcurrencyRetries = 10
 
 func (c *consumer) work(ctx context.Context) {
@@ -181,21 +182,19 @@ func (c *consumer) apply(ctx context.Context, msg es.Message) error {
 	}
 	hctx := es.HandlerContext(ctx, msg)
 	inbox := c.full + "/" + msg.ID
-	for attempt := 0; ; attempt++ {
+	err := es.RetryConflicts(hctx, maxConcurrencyRetries, func() error {
 		cm, err := c.call(hctx, msg)
 		if err != nil {
 			return err
 		}
 		cm.InboxID = inbox
 		_, err = c.h.store.Commit(hctx, cm)
-		switch {
-		case err == nil, errors.Is(err, es.ErrDuplicate):
-			return nil
-		case errors.Is(err, es.ErrConcurrency) && attempt < maxConcurrencyRetries:
-			continue
-		}
 		return err
+	})
+	if errors.Is(err, es.ErrDuplicate) {
+		return nil
 	}
+	return err
 }
 
 // validate checks msg against its schema (Config.Validate); the error is permanent.
@@ -322,18 +321,15 @@ func (c *consumer) applyBatch(ctx context.Context, run []es.Delivery) error {
 		inbox[i] = c.full + "/" + msgs[i].ID
 	}
 	hctx := es.HandlerContext(ctx, msgs[len(msgs)-1])
-	for attempt := 0; ; attempt++ {
+	return es.RetryConflicts(hctx, maxConcurrencyRetries, func() error {
 		cm, err := c.callBatch(hctx, msgs)
 		if err != nil {
 			return err
 		}
 		cm.InboxID, cm.InboxIDs = "", inbox
 		_, err = c.h.store.Commit(hctx, cm)
-		if errors.Is(err, es.ErrConcurrency) && attempt < maxConcurrencyRetries {
-			continue
-		}
 		return err
-	}
+	})
 }
 
 func (c *consumer) callBatch(ctx context.Context, msgs []es.Message) (cm es.Commit, err error) {
