@@ -105,6 +105,10 @@ func TestCatalogHTTP(t *testing.T) {
 		if r.Str("productId") != pid || r.Str("name") != "Oxford shirt" {
 			t.Fatalf("get product: %s", r.Body)
 		}
+		// UUIDs compare without regard to case (RFC 9562)
+		if r := s.Do(t, "GET", "/api/v1/products/"+strings.ToUpper(pid), "", nil).Want(t, 200); r.Str("productId") != pid {
+			t.Fatalf("get product by its id in upper case: %s", r.Body)
+		}
 		s.Do(t, "GET", "/api/v1/products/"+unknown, "", nil).WantError(t, 404, "not_found")
 		s.Do(t, "GET", "/api/v1/products/nope", "", nil).WantError(t, 404, "not_found")
 

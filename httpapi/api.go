@@ -179,7 +179,9 @@ func (a *API) Handle(pattern string, min Role, h HandlerFunc, opts ...RouteOptio
 		o(&rt)
 	}
 	a.routes = append(a.routes, rt)
+	wildcards := pathWildcards(pattern)
 	a.mux.HandleFunc(pattern, func(w http.ResponseWriter, r *http.Request) {
+		lowerIDs(r, wildcards)
 		c, err := a.authenticate(r)
 		if err != nil {
 			WriteError(w, r, err)
@@ -344,4 +346,27 @@ func (a *API) awaitMinPosition(r *http.Request, reads []string) error {
 		return err
 	}
 	return nil
+}
+
+// pathWildcards returns the names of pattern's {name} and {name...} segments.
+func pathWildcards(pattern string) []string {
+	var names []string
+	for _, seg := range strings.Split(pattern, "/") {
+		if strings.HasPrefix(seg, "{") && strings.HasSuffix(seg, "}") {
+			names = append(names, strings.TrimSuffix(strings.Trim(seg, "{}"), "..."))
+		}
+	}
+	return names
+}
+
+// lowerIDs writes the path values that are UUIDs in upper or mixed case in
+// lower case, the form every id is stored in (RFC 9562: UUIDs compare without
+// regard to case).
+func lowerIDs(r *http.Request, names []string) {
+	for _, n := range names {
+		v := r.PathValue(n)
+		if l := strings.ToLower(v); l != v && acme.ValidID(l) {
+			r.SetPathValue(n, l)
+		}
+	}
 }
