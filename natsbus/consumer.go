@@ -183,12 +183,19 @@ func (s *subscription) purgeLoop(ctx context.Context, p part) {
 // that does not starts after its checkpointed ack floor, or at the start of
 // the stream when it has none. A file consumer of an earlier version is
 // replaced by a memory one starting after its ack floor (checkpointed first,
-// so a crash in between loses nothing).
+// so a crash in between loses nothing). On a work-queue stream (the commands
+// stream of an earlier version) a consumer must deliver all: the stream
+// itself drops what was acknowledged, so no checkpoint is needed there.
 func (b *Bus) createConsumer(ctx context.Context, stream string, cfg jetstream.ConsumerConfig) (jetstream.Consumer, error) {
 	if b.floors == nil {
 		return b.js.CreateOrUpdateConsumer(ctx, stream, cfg)
 	}
 	cfg.MemoryStorage = true
+	workQueue := stream == b.opts.Prefix+CommandsStream && !b.purgeCommands
+	st, err := b.js.Stream(ctx, stream)
+	if err != nil {
+		return nil, fmt.Errorf("natsbus: stream %s: %w", stream, err)
+	}
 	key := floorKey(stream, cfg.Durable)
 	c, err := b.js.Consumer(ctx, stream, cfg.Durable)
 	switch {
@@ -197,9 +204,11 @@ func (b *Bus) createConsumer(ctx context.Context, stream string, cfg jetstream.C
 		cfg.DeliverPolicy, cfg.OptStartSeq = old.DeliverPolicy, old.OptStartSeq
 		return b.js.CreateOrUpdateConsumer(ctx, stream, cfg)
 	case err == nil:
-		floor := c.CachedInfo().AckFloor.Stream
-		if _, err := b.floors.Put(ctx, key, []byte(strconv.FormatUint(floor, 10))); err != nil {
-			return nil, fmt.Errorf("natsbus: checkpoint %s: %w", cfg.Durable, err)
+		if !workQueue {
+			f := floor{Seq: c.CachedInfo().AckFloor.Stream, Created: st.CachedInfo().Created}
+			if _, err := b.floors.Put(ctx, key, f.encode()); err != nil {
+				return nil, fmt.Errorf("natsbus: checkpoint %s: %w", cfg.Durable, err)
+			}
 		}
 		if err := b.js.DeleteConsumer(ctx, stream, cfg.Durable); err != nil && !errors.Is(err, jetstream.ErrConsumerNotFound) {
 			return nil, fmt.Errorf("natsbus: replace file consumer %s: %w", cfg.Durable, err)
@@ -207,18 +216,46 @@ func (b *Bus) createConsumer(ctx context.Context, stream string, cfg jetstream.C
 	case !errors.Is(err, jetstream.ErrConsumerNotFound):
 		return nil, err
 	}
+	if workQueue {
+		return b.js.CreateOrUpdateConsumer(ctx, stream, cfg)
+	}
 	e, err := b.floors.Get(ctx, key)
 	switch {
 	case err == nil:
-		floor, perr := strconv.ParseUint(string(e.Value()), 10, 64)
-		if perr != nil {
-			return nil, fmt.Errorf("natsbus: checkpoint of %s: %w", cfg.Durable, perr)
+		if seq, ok := startAfter(e.Value(), st.CachedInfo()); ok {
+			cfg.DeliverPolicy, cfg.OptStartSeq = jetstream.DeliverByStartSequencePolicy, seq+1
 		}
-		cfg.DeliverPolicy, cfg.OptStartSeq = jetstream.DeliverByStartSequencePolicy, floor+1
 	case !errors.Is(err, jetstream.ErrKeyNotFound) && !errors.Is(err, jetstream.ErrKeyDeleted):
 		return nil, fmt.Errorf("natsbus: checkpoint of %s: %w", cfg.Durable, err)
 	}
 	return b.js.CreateOrUpdateConsumer(ctx, stream, cfg)
+}
+
+// floor is a consumer's checkpointed ack floor, with the creation time of
+// the stream whose sequence it is: a stream deleted and created again numbers
+// its messages from 1 again, and an old floor would skip them.
+type floor struct {
+	Seq     uint64
+	Created time.Time
+}
+
+func (f floor) encode() []byte {
+	return []byte(strconv.FormatUint(f.Seq, 10) + " " + strconv.FormatInt(f.Created.UnixNano(), 10))
+}
+
+// startAfter returns the sequence a consumer lost with the server resumes
+// after: its checkpointed floor, at most the stream's last sequence (a stream
+// that lost its tail numbers new messages from there). False, so from the
+// start, when the checkpoint is unreadable or of another incarnation of the
+// stream.
+func startAfter(v []byte, info *jetstream.StreamInfo) (uint64, bool) {
+	seqText, createdText, ok := strings.Cut(string(v), " ")
+	seq, err1 := strconv.ParseUint(seqText, 10, 64)
+	created, err2 := strconv.ParseInt(createdText, 10, 64)
+	if !ok || err1 != nil || err2 != nil || created != info.Created.UnixNano() {
+		return 0, false
+	}
+	return min(seq, info.State.LastSeq), true
 }
 
 // floorKey is the FloorsBucket key of a consumer.
@@ -231,13 +268,14 @@ func (s *subscription) floorLoop(ctx context.Context, p part) {
 	t := time.NewTicker(s.b.opts.FloorInterval)
 	defer t.Stop()
 	key := floorKey(p.stream.CachedInfo().Config.Name, p.cons.CachedInfo().Name)
+	created := p.stream.CachedInfo().Created
 	var saved uint64
 	save := func(ctx context.Context) {
 		info, err := p.cons.Info(ctx)
 		if err != nil || info.AckFloor.Stream <= saved {
 			return
 		}
-		if _, err := s.b.floors.Put(ctx, key, []byte(strconv.FormatUint(info.AckFloor.Stream, 10))); err == nil {
+		if _, err := s.b.floors.Put(ctx, key, floor{Seq: info.AckFloor.Stream, Created: created}.encode()); err == nil {
 			saved = info.AckFloor.Stream
 		}
 	}
@@ -251,8 +289,29 @@ func (s *subscription) floorLoop(ctx context.Context, p part) {
 			}
 			return
 		case <-t.C:
+			if s.b.isClosed() {
+				return
+			}
 			save(ctx)
 		}
+	}
+}
+
+// recreateIfGone creates c again when it no longer exists: a memory consumer
+// goes with its server (an external server restarted while this process
+// runs). The handle c works again once its name exists.
+func (s *subscription) recreateIfGone(ctx context.Context, c jetstream.Consumer) {
+	if s.b.floors == nil {
+		return
+	}
+	if _, err := c.Info(ctx); !errors.Is(err, jetstream.ErrConsumerNotFound) {
+		return
+	}
+	info := c.CachedInfo()
+	cfg := info.Config
+	cfg.DeliverPolicy, cfg.OptStartSeq = jetstream.DeliverAllPolicy, 0 // createConsumer starts it after its checkpoint
+	if _, err := s.b.createConsumer(ctx, info.Stream, cfg); err != nil && !s.b.isClosed() {
+		return // tried again after the next failed fetch
 	}
 }
 
@@ -279,19 +338,22 @@ func (s *subscription) pull(ctx context.Context, c jetstream.Consumer) {
 	defer s.wg.Done()
 	for ctx.Err() == nil {
 		batch, err := c.Fetch(s.b.opts.FetchBatch, jetstream.FetchMaxWait(s.b.opts.FetchWait))
+		if err == nil {
+			if !s.handOut(ctx, batch.Messages()) {
+				return
+			}
+			err = batch.Error()
+		}
 		if err != nil {
 			if s.b.isClosed() {
 				return
 			}
+			s.recreateIfGone(ctx, c)
 			select {
 			case <-ctx.Done():
 				return
 			case <-time.After(100 * time.Millisecond):
 			}
-			continue
-		}
-		if !s.handOut(ctx, batch.Messages()) {
-			return
 		}
 	}
 }

@@ -3,6 +3,8 @@ package natsbus_test
 import (
 	"context"
 	"encoding/json"
+	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -20,19 +22,20 @@ func number(t *testing.T, d es.Delivery) int {
 	return v.N
 }
 
-// waitFloor polls the floors bucket until some consumer's checkpoint is want.
+// waitFloor polls the floors bucket until some consumer's checkpointed
+// sequence is want.
 func waitFloor(t *testing.T, b *natsbus.Bus, want string) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	kv, err := b.JetStream().KeyValue(ctx, natsbus.FloorsBucket)
+	kv, err := b.JetStream().KeyValue(ctx, b.StreamName(natsbus.FloorsBucket)) // the prefix names buckets too
 	if err != nil {
 		t.Fatal(err)
 	}
 	for {
 		keys, _ := kv.Keys(ctx)
 		for _, k := range keys {
-			if e, err := kv.Get(ctx, k); err == nil && string(e.Value()) == want {
+			if e, err := kv.Get(ctx, k); err == nil && strings.SplitN(string(e.Value()), " ", 2)[0] == want {
 				return
 			}
 		}
@@ -179,4 +182,108 @@ func TestUnknownConsumerState(t *testing.T) {
 		_ = b.Close()
 		t.Fatal("consumer state \"disk\" accepted")
 	}
+}
+
+// A stream deleted and created again numbers its messages from 1 again: a
+// consumer's checkpoint of the old stream must not skip them.
+func TestCheckpointOfARecreatedStreamIsIgnored(t *testing.T) {
+	dir := t.TempDir()
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	opts := natsbus.Options{FloorInterval: 20 * time.Millisecond}
+	b, err := natsbus.Embedded(ctx, dir, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	subj := es.EventSubjectPrefix + "fl.Again"
+	var envs []es.Envelope
+	for i := range 5 {
+		envs = append(envs, es.Envelope{Subject: subj, Message: testMsg(i)})
+	}
+	if err := b.Publish(ctx, envs...); err != nil {
+		t.Fatal(err)
+	}
+	sub, err := b.Subscribe(ctx, es.ConsumerSpec{Name: "fl_again", Subjects: []string{subj}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for range 5 {
+		d, err := sub.Next(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := d.Ack(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	waitFloor(t, b, "5")
+	_ = sub.Close()
+	if err := b.JetStream().DeleteStream(ctx, natsbus.EventsStream); err != nil {
+		t.Fatal(err)
+	}
+	_ = b.Close()
+
+	b, err = natsbus.Embedded(ctx, dir, opts) // creates the events stream anew
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	if err := b.Publish(ctx, es.Envelope{Subject: subj, Message: testMsg(7)}); err != nil {
+		t.Fatal(err)
+	}
+	sub, err = b.Subscribe(ctx, es.ConsumerSpec{Name: "fl_again", Subjects: []string{subj}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sub.Close()
+	nctx, ncancel := context.WithTimeout(ctx, 10*time.Second)
+	defer ncancel()
+	d, err := sub.Next(nctx)
+	if err != nil {
+		t.Fatalf("the recreated stream's first message was not delivered: %v", err)
+	}
+	if n := number(t, d); n != 7 {
+		t.Fatalf("got message %d, want 7", n)
+	}
+}
+
+// A memory consumer that vanishes while its subscription runs (an external
+// server restarted) is created again after its checkpoint, and delivery goes on.
+func TestVanishedMemoryConsumerIsCreatedAgain(t *testing.T) {
+	openBoth(t, func(t *testing.T, open func(natsbus.Options) *natsbus.Bus) {
+		b := open(natsbus.Options{ConsumerState: natsbus.ConsumerStateMemory, FloorInterval: 20 * time.Millisecond})
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		name := fmt.Sprintf("fl_gone%d", time.Now().UnixNano()%1_000_000)
+		subj := es.EventSubjectPrefix + name + ".Happened"
+		sub, err := b.Subscribe(ctx, es.ConsumerSpec{Name: name, Subjects: []string{subj}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer sub.Close()
+		if err := b.Publish(ctx, es.Envelope{Subject: subj, Message: testMsg(1)}); err != nil {
+			t.Fatal(err)
+		}
+		d, err := sub.Next(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := d.Ack(ctx); err != nil {
+			t.Fatal(err)
+		}
+		waitFloor(t, b, "1")
+		if err := b.JetStream().DeleteConsumer(ctx, b.StreamName(natsbus.EventsStream), name); err != nil {
+			t.Fatal(err)
+		}
+		if err := b.Publish(ctx, es.Envelope{Subject: subj, Message: testMsg(2)}); err != nil {
+			t.Fatal(err)
+		}
+		d, err = sub.Next(ctx)
+		if err != nil {
+			t.Fatalf("nothing delivered after the consumer vanished: %v", err)
+		}
+		if n := number(t, d); n != 2 {
+			t.Fatalf("got message %d, want 2 (1 was acknowledged before the checkpoint)", n)
+		}
+	})
 }

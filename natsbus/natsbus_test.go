@@ -195,12 +195,15 @@ func TestCommandsPurgedOnceAcknowledged(t *testing.T) {
 
 // A work-queue commands stream made by an earlier version is kept as it is
 // (JetStream cannot change a retention): commands still flow, each removed
-// as it is acknowledged, one handler group per subject.
+// as it is acknowledged, one handler group per subject, and its consumers
+// (file ones of that version, then memory ones) survive restarts: a consumer
+// of a work queue must deliver all, so no checkpoint applies there.
 func TestWorkQueueCommandsStreamOfAnEarlierVersion(t *testing.T) {
 	dir := t.TempDir()
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	b, err := natsbus.Embedded(ctx, dir)
+	old := natsbus.Options{ConsumerState: natsbus.ConsumerStateFile}
+	b, err := natsbus.Embedded(ctx, dir, old)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -214,37 +217,55 @@ func TestWorkQueueCommandsStreamOfAnEarlierVersion(t *testing.T) {
 	}
 	_ = b.Close()
 
-	b, err = natsbus.Embedded(ctx, dir)
-	if err != nil {
-		t.Fatalf("reopen over a work-queue commands stream: %v", err)
-	}
-	defer b.Close()
-	s, err := b.JetStream().Stream(ctx, natsbus.CommandsStream)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if r := s.CachedInfo().Config.Retention; r != jetstream.WorkQueuePolicy {
-		t.Fatalf("retention %v", r)
-	}
 	subj := es.CommandSubjectPrefix + "wq.DoIt"
-	sub, err := b.Subscribe(ctx, es.ConsumerSpec{Name: "wq_h", Subjects: []string{subj}})
-	if err != nil {
-		t.Fatal(err)
+	// run opens the bus with opts, checks the stream kept its retention,
+	// subscribes the handler group, publishes command n and acknowledges
+	// what it receives until n, then closes the bus.
+	run := func(opts natsbus.Options, n int) {
+		t.Helper()
+		b, err := natsbus.Embedded(ctx, dir, opts)
+		if err != nil {
+			t.Fatalf("reopen over a work-queue commands stream: %v", err)
+		}
+		defer b.Close()
+		s, err := b.JetStream().Stream(ctx, natsbus.CommandsStream)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if r := s.CachedInfo().Config.Retention; r != jetstream.WorkQueuePolicy {
+			t.Fatalf("retention %v", r)
+		}
+		sub, err := b.Subscribe(ctx, es.ConsumerSpec{Name: "wq_h", Subjects: []string{subj}})
+		if err != nil {
+			t.Fatalf("subscribe on the work queue (%s consumers): %v", opts.ConsumerState, err)
+		}
+		defer sub.Close()
+		if s2, err := b.Subscribe(ctx, es.ConsumerSpec{Name: "wq_h2", Subjects: []string{subj}}); err == nil {
+			_ = s2.Close()
+			t.Fatal("a second handler group was accepted")
+		}
+		if err := b.Publish(ctx, es.Envelope{Subject: subj, Message: testMsg(n)}); err != nil {
+			t.Fatal(err)
+		}
+		for {
+			d, err := sub.Next(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := d.Ack(ctx); err != nil {
+				t.Fatal(err)
+			}
+			if number(t, d) == n {
+				break
+			}
+		}
+		waitStored(t, b, subj, 0)
+		if opts.ConsumerState != natsbus.ConsumerStateFile {
+			waitFloor(t, b, fmt.Sprint(n)) // command n is sequence n: a checkpoint exists for the next start
+		}
 	}
-	defer sub.Close()
-	if s2, err := b.Subscribe(ctx, es.ConsumerSpec{Name: "wq_h2", Subjects: []string{subj}}); err == nil {
-		_ = s2.Close()
-		t.Fatal("a second handler group was accepted")
-	}
-	if err := b.Publish(ctx, es.Envelope{Subject: subj, Message: testMsg(1)}); err != nil {
-		t.Fatal(err)
-	}
-	d, err := sub.Next(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := d.Ack(ctx); err != nil {
-		t.Fatal(err)
-	}
-	waitStored(t, b, subj, 0)
+	run(natsbus.Options{ConsumerState: natsbus.ConsumerStateFile}, 1)
+	memory := natsbus.Options{FloorInterval: 20 * time.Millisecond}
+	run(memory, 2) // the file consumer becomes a memory one
+	run(memory, 3) // and starts again after a restart
 }

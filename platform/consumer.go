@@ -182,16 +182,21 @@ func (c *consumer) apply(ctx context.Context, msg es.Message) error {
 	}
 	hctx := es.HandlerContext(ctx, msg)
 	inbox := c.full + "/" + msg.ID
+	var handlerErr error // returned as it is: only the commit's lost race is retried here
 	err := es.RetryConflicts(hctx, maxConcurrencyRetries, func() error {
 		cm, err := c.call(hctx, msg)
 		if err != nil {
-			return err
+			handlerErr = err
+			return nil
 		}
 		cm.InboxID = inbox
 		_, err = c.h.store.Commit(hctx, cm)
 		return err
 	})
-	if errors.Is(err, es.ErrDuplicate) {
+	switch {
+	case handlerErr != nil:
+		return handlerErr
+	case errors.Is(err, es.ErrDuplicate):
 		return nil
 	}
 	return err
@@ -321,15 +326,21 @@ func (c *consumer) applyBatch(ctx context.Context, run []es.Delivery) error {
 		inbox[i] = c.full + "/" + msgs[i].ID
 	}
 	hctx := es.HandlerContext(ctx, msgs[len(msgs)-1])
-	return es.RetryConflicts(hctx, maxConcurrencyRetries, func() error {
+	var handlerErr error // returned as it is: only the commit's lost race is retried here
+	err := es.RetryConflicts(hctx, maxConcurrencyRetries, func() error {
 		cm, err := c.callBatch(hctx, msgs)
 		if err != nil {
-			return err
+			handlerErr = err
+			return nil
 		}
 		cm.InboxID, cm.InboxIDs = "", inbox
 		_, err = c.h.store.Commit(hctx, cm)
 		return err
 	})
+	if handlerErr != nil {
+		return handlerErr
+	}
+	return err
 }
 
 func (c *consumer) callBatch(ctx context.Context, msgs []es.Message) (cm es.Commit, err error) {
