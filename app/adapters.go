@@ -24,7 +24,7 @@ func openStores(_ context.Context, c Config) (es.Opener, error) {
 // openBus connects the bus: an embedded NATS JetStream server under the data
 // dir (no TCP listener), or the external server at NATSURL.
 func openBus(ctx context.Context, c Config) (es.Bus, error) {
-	opts := natsbus.Options{Prefix: c.BusPrefix}
+	opts := natsbus.Options{Prefix: c.BusPrefix, ConsumerState: c.NATSConsumerState}
 	if c.NATSURL != "" {
 		return natsbus.Connect(ctx, c.NATSURL, opts)
 	}

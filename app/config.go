@@ -8,6 +8,8 @@ import (
 	"net/url"
 	"strings"
 	"time"
+
+	"acme/natsbus"
 )
 
 // Config is everything the process is configured with, read once by cmd/acme
@@ -32,6 +34,11 @@ type Config struct {
 	// NATSURL switches the bus to an external NATS JetStream server or cluster
 	// (--nats-url / ACME_NATS_URL). Empty: an embedded server under DataDir.
 	NATSURL string
+	// NATSConsumerState is where the NATS server keeps the consumers' state
+	// (--nats-consumer-state / ACME_NATS_CONSUMER_STATE): "memory", with
+	// ack floors checkpointed every second (the embedded default), or
+	// "file" (the default with NATSURL). See docs/bus.md.
+	NATSConsumerState string
 	// BusPrefix is put before every NATS stream and subject (empty in
 	// production; tests use a unique one per run on a shared server).
 	BusPrefix string
@@ -154,6 +161,11 @@ func (c Config) Validate() error {
 	checkURL("--postgres-url / ACME_POSTGRES_URL", c.PostgresURL, "postgres", "postgresql")
 	checkURL("--nats-url / ACME_NATS_URL", c.NATSURL, "nats", "tls")
 	checkURL("--redis-url / ACME_REDIS_URL", c.RedisURL, "redis", "rediss")
+	switch c.NATSConsumerState {
+	case "", natsbus.ConsumerStateMemory, natsbus.ConsumerStateFile:
+	default:
+		bad("--nats-consumer-state / ACME_NATS_CONSUMER_STATE %q: want %s or %s", c.NATSConsumerState, natsbus.ConsumerStateMemory, natsbus.ConsumerStateFile)
+	}
 	checkURL("--slack-webhook-url / ACME_SLACK_WEBHOOK_URL", c.SlackWebhookURL, "http", "https")
 	checkURL("--sms-webhook-url / ACME_SMS_WEBHOOK_URL", c.SMSWebhookURL, "http", "https")
 	if c.AdminToken != "" && (len(c.AdminToken) < 8 || strings.ContainsAny(c.AdminToken, " \t\r\n")) {

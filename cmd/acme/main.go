@@ -98,6 +98,7 @@ func parseServe(args []string, getenv func(string) string, stderr io.Writer) (ap
 	maxConns := env("ACME_POSTGRES_MAX_CONNS", "4")
 	fs.Func("postgres-max-conns", "connections per context store's PostgreSQL pool, default 4 (ACME_POSTGRES_MAX_CONNS)", func(s string) error { maxConns = s; return nil })
 	fs.StringVar(&c.NATSURL, "nats-url", env("ACME_NATS_URL", ""), "external NATS JetStream `URL` instead of the embedded server (ACME_NATS_URL)")
+	fs.StringVar(&c.NATSConsumerState, "nats-consumer-state", env("ACME_NATS_CONSUMER_STATE", ""), "where NATS keeps consumers' state: memory (embedded default) or file (default with --nats-url) (ACME_NATS_CONSUMER_STATE)")
 	fs.StringVar(&c.RedisURL, "redis-url", env("ACME_REDIS_URL", ""), "Redis `URL` for the rating cache instead of in-process (ACME_REDIS_URL)")
 	fs.StringVar(&c.StripeKey, "stripe-key", env("ACME_STRIPE_KEY", ""), "Stripe secret key: use Stripe instead of the built-in test card processor (ACME_STRIPE_KEY)")
 	fs.StringVar(&c.StripeURL, "stripe-url", env("ACME_STRIPE_URL", ""), "Stripe API base URL, e.g. a stripe-mock (ACME_STRIPE_URL)")

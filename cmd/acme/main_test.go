@@ -27,12 +27,13 @@ func TestParseServe(t *testing.T) {
 	}
 	c, _, err = parseServe([]string{"--addr", "127.0.0.1:9999", "--nats-url", "nats://127.0.0.1:4222"},
 		env(map[string]string{"ACME_ADDR": "127.0.0.1:7777", "ACME_DATA_DIR": "/tmp/x", "ACME_ADMIN_TOKEN": "secret-token",
-			"ACME_POSTGRES_URL": "postgres://u@127.0.0.1:5432/db", "ACME_SAGA_STEP_TIMEOUT": "2s", "ACME_DEBUG_ADDR": "127.0.0.1:6060"}), io.Discard)
+			"ACME_POSTGRES_URL": "postgres://u@127.0.0.1:5432/db", "ACME_SAGA_STEP_TIMEOUT": "2s", "ACME_DEBUG_ADDR": "127.0.0.1:6060",
+			"ACME_NATS_CONSUMER_STATE": "file"}), io.Discard)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if c.Addr != "127.0.0.1:9999" || c.DataDir != "/tmp/x" || c.AdminToken != "secret-token" || c.NATSURL != "nats://127.0.0.1:4222" ||
-		c.PostgresURL != "postgres://u@127.0.0.1:5432/db" || c.SagaStepTimeout != 2*time.Second || c.DebugAddr != "127.0.0.1:6060" {
+		c.PostgresURL != "postgres://u@127.0.0.1:5432/db" || c.SagaStepTimeout != 2*time.Second || c.DebugAddr != "127.0.0.1:6060" || c.NATSConsumerState != "file" {
 		t.Fatalf("flags over env over defaults: %+v", c)
 	}
 	for _, bad := range [][]string{
@@ -42,6 +43,7 @@ func TestParseServe(t *testing.T) {
 		{"--redis-url", "redis//x"},
 		{"--saga-step-timeout", "soon"},
 		{"--debug-addr", "6060"},
+		{"--nats-consumer-state", "disk"},
 		{"extra-arg"},
 	} {
 		if _, _, err := parseServe(bad, env(nil), io.Discard); err == nil {
