@@ -53,7 +53,7 @@ func newPlatform(a *App, bus es.Bus) (Platform, error) {
 			if !ok || t.Spec().Name != m.Type || (m.SchemaVersion != 0 && m.SchemaVersion != t.Spec().SchemaVersion()) {
 				return nil // an alias or an older version: upcast on decode, not ours to judge here
 			}
-			return v.Validate(m.Type, m.Data)
+			return v.ValidateMessage(m.ID, m.Type, m.Data)
 		},
 	})
 }

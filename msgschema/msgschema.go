@@ -45,14 +45,71 @@ func Schema(t es.MessageType) map[string]any {
 // Validator validates message data against the schemas of a registry; the
 // compiled schemas are cached. Safe for concurrent use.
 type Validator struct {
-	reg *es.Registry
-	mu  sync.Mutex
-	sch map[string]*sjs.Schema
+	reg  *es.Registry
+	mu   sync.Mutex
+	sch  map[string]*sjs.Schema
+	seen seenMessages // messages that passed ValidateMessage
 }
 
 // NewValidator returns a validator of reg's messages.
 func NewValidator(reg *es.Registry) *Validator {
-	return &Validator{reg: reg, sch: map[string]*sjs.Schema{}}
+	return &Validator{reg: reg, sch: map[string]*sjs.Schema{}, seen: seenMessages{byID: map[string]seenMessage{}, ring: make([]string, seenSize)}}
+}
+
+// ValidateMessage is Validate for a message delivered by the bus, done once
+// per message and process: the consumers of an event in one process (four or
+// five for some) get the same id with the same bytes, and the first one's
+// validation stands for the others. A message is taken as seen only with
+// the same type and the very same data.
+func (v *Validator) ValidateMessage(id, name string, data []byte) error {
+	if id != "" && v.seen.has(id, name, data) {
+		return nil
+	}
+	if err := v.Validate(name, data); err != nil {
+		return err
+	}
+	if id != "" {
+		v.seen.add(id, name, data)
+	}
+	return nil
+}
+
+// seenSize bounds the remembered messages: enough for the consumers of one
+// message to find it while its deliveries are in flight.
+const seenSize = 8192
+
+type seenMessage struct {
+	name string
+	data []byte
+}
+
+// seenMessages is a bounded map of validated messages (oldest out first).
+type seenMessages struct {
+	mu   sync.Mutex
+	byID map[string]seenMessage
+	ring []string
+	next int
+}
+
+func (s *seenMessages) has(id, name string, data []byte) bool {
+	s.mu.Lock()
+	m, ok := s.byID[id]
+	s.mu.Unlock()
+	return ok && m.name == name && bytes.Equal(m.data, data)
+}
+
+func (s *seenMessages) add(id, name string, data []byte) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if _, ok := s.byID[id]; ok {
+		return
+	}
+	if old := s.ring[s.next]; old != "" {
+		delete(s.byID, old)
+	}
+	s.ring[s.next] = id
+	s.next = (s.next + 1) % len(s.ring)
+	s.byID[id] = seenMessage{name: name, data: bytes.Clone(data)}
 }
 
 // ValidationError says why message data does not match its schema.

@@ -3,6 +3,7 @@ package msgschema_test
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"testing"
@@ -106,4 +107,71 @@ func TestEntriesAndExport(t *testing.T) {
 	if _, ok := doc.Channels["acme_evt_cart_CartNoted"]; ok {
 		t.Fatalf("a channel for the internal CartNoted: %s", b)
 	}
+}
+
+// A message validated once is not validated again under the same id, type
+// and bytes; other bytes under that id are validated again.
+func TestValidateMessageOnce(t *testing.T) {
+	reg, err := es.NewRegistry(evt, cmd)
+	if err != nil {
+		t.Fatal(err)
+	}
+	v := msgschema.NewValidator(reg)
+	good := []byte(`{"cartId":"c1","quantity":2,"price":{"amount":100,"currency":"USD"},"at":"2026-01-02T03:04:05Z"}`)
+	bad := []byte(`{"cartId":"c1","quantity":"two","price":{"amount":100,"currency":"USD"},"at":"2026-01-02T03:04:05Z"}`)
+	for range 3 {
+		if err := v.ValidateMessage("m1", "ItemAdded", good); err != nil {
+			t.Fatalf("valid message rejected: %v", err)
+		}
+	}
+	if err := v.ValidateMessage("m1", "ItemAdded", bad); err == nil {
+		t.Fatal("other bytes under a validated id were taken as validated")
+	}
+	for range 2 {
+		if err := v.ValidateMessage("m2", "ItemAdded", bad); err == nil {
+			t.Fatal("an invalid message passed")
+		}
+	}
+	cartOnly := []byte(`{"cartId":"c1"}`) // an AddItem, not an ItemAdded
+	if err := v.ValidateMessage("m3", "AddItem", cartOnly); err != nil {
+		t.Fatal(err)
+	}
+	if err := v.ValidateMessage("m3", "ItemAdded", cartOnly); err == nil {
+		t.Fatal("a validated id under another type was taken as validated")
+	}
+	// Past the bound the oldest are forgotten (and validated again).
+	for i := range 10000 {
+		if err := v.ValidateMessage(fmt.Sprint("n", i), "ItemAdded", good); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkValidateMessage: the first validation of a message (baseline)
+// against the later ones of its other consumers in the same process.
+func BenchmarkValidateMessage(b *testing.B) {
+	reg, err := es.NewRegistry(evt, cmd)
+	if err != nil {
+		b.Fatal(err)
+	}
+	data := []byte(`{"cartId":"c1","quantity":2,"price":{"amount":100,"currency":"USD"},"at":"2026-01-02T03:04:05Z"}`)
+	b.Run("first", func(b *testing.B) {
+		v := msgschema.NewValidator(reg)
+		for i := range b.N {
+			if err := v.ValidateMessage(fmt.Sprint("m", i), "ItemAdded", data); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("again", func(b *testing.B) {
+		v := msgschema.NewValidator(reg)
+		if err := v.ValidateMessage("m", "ItemAdded", data); err != nil {
+			b.Fatal(err)
+		}
+		for range b.N {
+			if err := v.ValidateMessage("m", "ItemAdded", data); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
 }
