@@ -80,13 +80,11 @@ type Store struct {
 	closeOnce  sync.Once
 	closeErr   error
 
-	head         atomic.Int64  // last committed position (this process's view)
-	tail         *tailCache    // the newest events committed here, for ReadAll (WithExclusive only)
-	streams      *streamCache  // the streams written here, for ReadStream (WithExclusive only)
-	lock         *os.File      // WithExclusive's lock
-	ckptDB       *sql.DB       // the background checkpointer's connection
-	ckptDone     chan struct{} // closed when checkpointEvery has returned
-	lastRecorded int64         // unix micros of the last batch; writer goroutine only
+	head         atomic.Int64 // last committed position (this process's view)
+	tail         *tailCache   // the newest events committed here, for ReadAll (WithExclusive only)
+	streams      *streamCache // the streams written here, for ReadStream (WithExclusive only)
+	lock         *os.File     // WithExclusive's lock
+	lastRecorded int64        // unix micros of the last batch; writer goroutine only
 
 	sigMu sync.Mutex
 	sig   chan struct{} // closed and replaced after every COMMIT
@@ -263,68 +261,9 @@ func Open(ctx context.Context, path string, opts ...Option) (*Store, error) {
 	s.head.Store(head)
 	s.lastRecorded = last
 	s.optimize(ctx)
-	if s.ckptDB, err = openCheckpointer(ctx, dsn, s.conn); err != nil {
-		s.stmts.close()
-		s.txStmts.close()
-		s.read.cache.close()
-		return fail(err)
-	}
-	s.ckptDone = make(chan struct{})
 	go s.run()
 	go s.optimizeEvery(optimizeInterval)
-	go s.checkpointEvery(checkpointInterval)
 	return s, nil
-}
-
-// checkpointInterval is how often the background checkpointer copies the
-// WAL's new frames into the database file.
-const checkpointInterval = 200 * time.Millisecond
-
-// walSafetyPages is the writer's own automatic checkpoint (SQLite's default
-// is 1,000 pages). It is what starts the WAL file over: under a steady write
-// load a checkpoint beside the writer never catches up with the last frame,
-// which a restart needs, so without it the WAL would grow on. By then the
-// background checkpointer has copied and synced nearly every page, and the
-// writer's own checkpoint is short (at 100 checkouts/s the writers' time in
-// fsync fell from 1.4 s to 0.25 s in 12 s; with 1,000 pages 0.7 s).
-const walSafetyPages = 4000
-
-// openCheckpointer moves the WAL checkpoints off the writer. By default the
-// commit that takes the WAL past 1,000 pages copies them into the database
-// file and fsyncs it, and every commit of the store waits behind it: in a
-// 12-second trace at 100 checkouts/s the writers spent 1.4 s in those
-// fsyncs. A PASSIVE checkpoint on another connection every
-// checkpointInterval runs beside the writer instead (WAL mode lets it: it
-// never blocks the writer or a reader).
-func openCheckpointer(ctx context.Context, dsn string, writer *sql.Conn) (*sql.DB, error) {
-	if _, err := writer.ExecContext(ctx, fmt.Sprintf("PRAGMA wal_autocheckpoint = %d", walSafetyPages)); err != nil {
-		return nil, fmt.Errorf("sqlite: wal_autocheckpoint: %w", err)
-	}
-	db, err := sql.Open("sqlite", dsn)
-	if err != nil {
-		return nil, fmt.Errorf("sqlite: checkpointer: %w", err)
-	}
-	db.SetMaxOpenConns(1)
-	db.SetMaxIdleConns(1)
-	db.SetConnMaxIdleTime(0)
-	db.SetConnMaxLifetime(0)
-	return db, nil
-}
-
-// checkpointEvery runs a PASSIVE checkpoint every d until the store closes.
-// Best effort: what one leaves, the next takes.
-func (s *Store) checkpointEvery(d time.Duration) {
-	defer close(s.ckptDone)
-	t := time.NewTicker(d)
-	defer t.Stop()
-	for {
-		select {
-		case <-s.closedCh:
-			return
-		case <-t.C:
-			_, _ = s.ckptDB.Exec(`PRAGMA wal_checkpoint(PASSIVE)`)
-		}
-	}
 }
 
 // optimizeInterval is how often the planner's statistics are refreshed.
@@ -395,11 +334,10 @@ func (s *Store) Close() error {
 		s.mu.Unlock()
 		<-s.writerDone
 		close(s.closedCh)
-		<-s.ckptDone
 		s.stmts.close()
 		s.txStmts.close()
 		s.read.cache.close()
-		errs := []error{s.conn.Close(), s.writeDB.Close(), s.readDB.Close(), s.ckptDB.Close()}
+		errs := []error{s.conn.Close(), s.writeDB.Close(), s.readDB.Close()}
 		s.unlock()
 		if err := errors.Join(errs...); err != nil {
 			s.closeErr = fmt.Errorf("sqlite: close: %w", err)

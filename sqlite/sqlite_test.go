@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -433,40 +432,5 @@ func TestOpenAnalyzesFilledTables(t *testing.T) {
 	var rows, perKind int
 	if _, err := fmt.Sscanf(stat, "%d %d", &rows, &perKind); err != nil || rows != 5000 || perKind < 50 || perKind > 200 {
 		t.Fatalf("items_kind statistics %q, want 5000 rows and about 100 per kind (estimated: analysis_limit)", stat)
-	}
-}
-
-// The WAL's pages reach the database file by the background checkpointer,
-// long before the writer's own checkpoint (walSafetyPages) would copy them.
-func TestBackgroundCheckpoint(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "ck.db")
-	s, err := sqlite.Open(t.Context(), path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
-	size := func() int64 {
-		fi, err := os.Stat(path)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return fi.Size()
-	}
-	before := size()
-	// 300 commits of a 2 KB event: about 1,200 WAL frames, below the
-	// writer's own threshold.
-	big := fmt.Sprintf(`{"text":%q}`, strings.Repeat("x", 2000))
-	for i := range 300 {
-		if _, err := s.Commit(t.Context(), es.Commit{Appends: []es.Append{{StreamID: fmt.Sprint("s", i), StreamType: "t",
-			Expected: es.NoStream, Events: []es.Event{estest.Ev("T", big)}}}}); err != nil {
-			t.Fatal(err)
-		}
-	}
-	deadline := time.Now().Add(10 * time.Second)
-	for size() < before+512<<10 {
-		if time.Now().After(deadline) {
-			t.Fatalf("database file %d bytes (%d before 600 KB of commits): the WAL was not checkpointed", size(), before)
-		}
-		time.Sleep(20 * time.Millisecond)
 	}
 }
