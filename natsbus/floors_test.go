@@ -22,6 +22,32 @@ func number(t *testing.T, d es.Delivery) int {
 	return v.N
 }
 
+// publishNumbered publishes testMsg(0) … testMsg(n-1) on subj.
+func publishNumbered(ctx context.Context, t *testing.T, b *natsbus.Bus, subj string, n int) {
+	t.Helper()
+	var envs []es.Envelope
+	for i := range n {
+		envs = append(envs, es.Envelope{Subject: subj, Message: testMsg(i)})
+	}
+	if err := b.Publish(ctx, envs...); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// ackNext receives n deliveries and acknowledges each.
+func ackNext(ctx context.Context, t *testing.T, sub es.Subscription, n int) {
+	t.Helper()
+	for range n {
+		d, err := sub.Next(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := d.Ack(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
 // waitFloor polls the floors bucket until some consumer's checkpointed
 // sequence is want.
 func waitFloor(t *testing.T, b *natsbus.Bus, want string) {
@@ -59,13 +85,7 @@ func TestMemoryConsumerRestartsAfterItsCheckpoint(t *testing.T) {
 		t.Fatal(err)
 	}
 	subj := es.EventSubjectPrefix + "fl.Happened"
-	var envs []es.Envelope
-	for i := range 10 {
-		envs = append(envs, es.Envelope{Subject: subj, Message: testMsg(i)})
-	}
-	if err := b.Publish(ctx, envs...); err != nil {
-		t.Fatal(err)
-	}
+	publishNumbered(ctx, t, b, subj, 10)
 	sub, err := b.Subscribe(ctx, es.ConsumerSpec{Name: "fl_c", Subjects: []string{subj}})
 	if err != nil {
 		t.Fatal(err)
@@ -128,26 +148,12 @@ func TestFileConsumerOfAnEarlierVersionBecomesMemory(t *testing.T) {
 		t.Fatal(err)
 	}
 	subj := es.EventSubjectPrefix + "fl.Moved"
-	var envs []es.Envelope
-	for i := range 5 {
-		envs = append(envs, es.Envelope{Subject: subj, Message: testMsg(i)})
-	}
-	if err := b.Publish(ctx, envs...); err != nil {
-		t.Fatal(err)
-	}
+	publishNumbered(ctx, t, b, subj, 5)
 	sub, err := b.Subscribe(ctx, es.ConsumerSpec{Name: "fl_old", Subjects: []string{subj}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	for range 3 {
-		d, err := sub.Next(ctx)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := d.Ack(ctx); err != nil {
-			t.Fatal(err)
-		}
-	}
+	ackNext(ctx, t, sub, 3)
 	_ = sub.Close()
 	_ = b.Close()
 
@@ -196,26 +202,12 @@ func TestCheckpointOfARecreatedStreamIsIgnored(t *testing.T) {
 		t.Fatal(err)
 	}
 	subj := es.EventSubjectPrefix + "fl.Again"
-	var envs []es.Envelope
-	for i := range 5 {
-		envs = append(envs, es.Envelope{Subject: subj, Message: testMsg(i)})
-	}
-	if err := b.Publish(ctx, envs...); err != nil {
-		t.Fatal(err)
-	}
+	publishNumbered(ctx, t, b, subj, 5)
 	sub, err := b.Subscribe(ctx, es.ConsumerSpec{Name: "fl_again", Subjects: []string{subj}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	for range 5 {
-		d, err := sub.Next(ctx)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := d.Ack(ctx); err != nil {
-			t.Fatal(err)
-		}
-	}
+	ackNext(ctx, t, sub, 5)
 	waitFloor(t, b, "5")
 	_ = sub.Close()
 	if err := b.JetStream().DeleteStream(ctx, natsbus.EventsStream); err != nil {
