@@ -7,6 +7,7 @@ package acme
 import (
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/google/uuid"
@@ -86,6 +87,16 @@ func NewID() string { return UUIDv7{}.NewID() }
 
 // ValidID reports whether s is a UUID string.
 func ValidID(s string) bool { _, err := uuid.Parse(s); return err == nil && len(s) == 36 }
+
+// NormalizeID returns s in lower case when that makes it an id (ids are
+// lower-case UUIDs, and UUIDs compare without regard to case: RFC 9562);
+// anything else unchanged.
+func NormalizeID(s string) string {
+	if l := strings.ToLower(s); l != s && ValidID(l) {
+		return l
+	}
+	return s
+}
 
 // Clock tells the time. Injected so tests can be deterministic.
 type Clock interface{ Now() time.Time }

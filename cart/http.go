@@ -176,6 +176,7 @@ func (m *Module) handleAddItem(w http.ResponseWriter, r *http.Request) error {
 	if req.ProductID == "" {
 		return acme.Invalid(acme.FieldError{Field: "productId", Message: "is required"})
 	}
+	req.ProductID, req.VariantID = acme.NormalizeID(req.ProductID), acme.NormalizeID(req.VariantID)
 	if req.Quantity == nil { // required by the contract (the catalog's schema would default it to 1)
 		return acme.Invalid(acme.FieldError{Field: "quantity", Message: "is required"})
 	}
@@ -202,7 +203,7 @@ func (m *Module) handleUpdateItem(w http.ResponseWriter, r *http.Request) error 
 	}
 	variant, given := "", req.VariantID != nil
 	if given {
-		variant = *req.VariantID
+		variant = acme.NormalizeID(*req.VariantID)
 	}
 	v, pos, err := m.withCatchUp(r, r.PathValue("productId"), func() (CartView, int64, error) {
 		return m.UpdateQuantity(r.Context(), id, r.PathValue("productId"), variant, given, *req.Quantity)

@@ -2,6 +2,7 @@ package cart_test
 
 import (
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -95,7 +96,8 @@ func TestCartHTTP(t *testing.T) {
 		if r.Header.Get("Acme-Position") == "" {
 			t.Fatal("no Acme-Position on a command response")
 		}
-		add(map[string]any{"productId": f.a, "quantity": 4}).WantError(t, 409, "insufficient_stock") // 2 in the cart + 4 > 5
+		// 2 in the cart + 4 > 5; the id in upper case names the same product (RFC 9562)
+		add(map[string]any{"productId": strings.ToUpper(f.a), "quantity": 4}).WantError(t, 409, "insufficient_stock")
 		add(map[string]any{"productId": f.c, "quantity": 1}).WantError(t, 409, "out_of_stock")
 		add(map[string]any{"productId": f.b, "quantity": 1}).WantError(t, 422, "variant_required")
 		add(map[string]any{"productId": f.b, "variantId": unknownID, "quantity": 1}).WantError(t, 404, "product_not_found")

@@ -65,6 +65,7 @@ func (m *Module) handleCreateCategory(w http.ResponseWriter, r *http.Request) er
 	if err := httpapi.Decode(r, &req); err != nil {
 		return err
 	}
+	req.ParentID = acme.NormalizeID(req.ParentID)
 	c, pos, err := m.CreateCategory(r.Context(), req)
 	if err != nil {
 		return err
@@ -90,6 +91,7 @@ func (m *Module) handleCreateProduct(w http.ResponseWriter, r *http.Request) err
 	if err := httpapi.Decode(r, &req); err != nil {
 		return err
 	}
+	req.CategoryID = acme.NormalizeID(req.CategoryID)
 	p, pos, err := m.CreateProduct(r.Context(), req)
 	if err != nil {
 		return err
@@ -126,6 +128,10 @@ func (m *Module) handleUpdateProduct(w http.ResponseWriter, r *http.Request) err
 	var req updateProductRequest
 	if err := httpapi.Decode(r, &req); err != nil {
 		return err
+	}
+	if req.CategoryID != nil {
+		id := acme.NormalizeID(*req.CategoryID)
+		req.CategoryID = &id
 	}
 	p, pos, err := m.UpdateProduct(r.Context(), UpdateProductV1{ProductID: r.PathValue("id"), Name: req.Name,
 		Description: req.Description, CategoryID: req.CategoryID})

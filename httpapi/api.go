@@ -364,9 +364,8 @@ func pathWildcards(pattern string) []string {
 // regard to case).
 func lowerIDs(r *http.Request, names []string) {
 	for _, n := range names {
-		v := r.PathValue(n)
-		if l := strings.ToLower(v); l != v && acme.ValidID(l) {
-			r.SetPathValue(n, l)
+		if v := r.PathValue(n); acme.NormalizeID(v) != v {
+			r.SetPathValue(n, acme.NormalizeID(v))
 		}
 	}
 }

@@ -23,6 +23,7 @@ func DecodeRestock(r *http.Request) (RestockRequest, error) {
 	if req.Quantity < 1 || req.Quantity > MaxRestock {
 		return req, acme.Errorf(CodeInvalidQuantity, "quantity must be an integer from 1 to %d", MaxRestock)
 	}
+	req.VariantID = acme.NormalizeID(req.VariantID)
 	if len(req.VariantID) > 100 {
 		return req, acme.Invalid(acme.FieldError{Field: "variantId", Message: "at most 100 characters"})
 	}

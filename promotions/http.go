@@ -57,6 +57,11 @@ func (m *Module) handleCreate(w http.ResponseWriter, r *http.Request) error {
 			return err
 		}
 	}
+	for _, ids := range [][]string{req.ProductIDs, req.CategoryIDs} {
+		for i := range ids {
+			ids[i] = acme.NormalizeID(ids[i])
+		}
+	}
 	view, pos, err := m.Create(r.Context(), CreatePromotionV1{Code: req.Code, Kind: req.Kind, MinSubtotal: req.MinSubtotal,
 		ProductIDs: req.ProductIDs, CategoryIDs: req.CategoryIDs, StartsAt: req.StartsAt, EndsAt: req.EndsAt}, req.Value)
 	if err != nil {
