@@ -3,7 +3,6 @@ package cart
 import (
 	"context"
 	"net/http"
-	"strings"
 
 	"acme"
 	"acme/httpapi"
@@ -217,7 +216,7 @@ func (m *Module) handleRemoveItem(w http.ResponseWriter, r *http.Request) error 
 		return err
 	}
 	q := r.URL.Query()
-	v, pos, err := m.RemoveItem(r.Context(), id, r.PathValue("productId"), strings.ToLower(q.Get("variantId")), q.Has("variantId"))
+	v, pos, err := m.RemoveItem(r.Context(), id, r.PathValue("productId"), acme.NormalizeID(q.Get("variantId")), q.Has("variantId"))
 	return m.respond(w, v, pos, err)
 }
 

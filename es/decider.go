@@ -35,7 +35,7 @@ type Aggregate[S, C any] struct {
 	// Inline, when set, projects the new events into read models in the same
 	// transaction as the append.
 	Inline func(ctx context.Context, tx SQL, events []Event) error
-	// Retries on ErrConcurrency (default ConflictRetries), each after a BackOff.
+	// Retries on ErrConcurrency (default ConflictRetries; see RetryConflicts).
 	Retries int
 }
 

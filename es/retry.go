@@ -11,12 +11,12 @@ import (
 // losing a race (ErrConcurrency) before giving up.
 const ConflictRetries = 30
 
-// BackOff waits before retry attempt (0-based) of a command that lost a race:
+// backOff waits before retry attempt (0-based) of a command that lost a race:
 // a random time up to 1 ms doubled per attempt, capped at 32 ms, so writers
 // contending for one stream spread out instead of colliding again at once
 // (with no wait, thirty concurrent restocks of one product exhausted ten
 // retries). It returns ctx's error when ctx ends first.
-func BackOff(ctx context.Context, attempt int) error {
+func backOff(ctx context.Context, attempt int) error {
 	ceiling := time.Millisecond << min(attempt, 5)
 	t := time.NewTimer(rand.N(ceiling) + 50*time.Microsecond)
 	defer t.Stop()
@@ -28,7 +28,7 @@ func BackOff(ctx context.Context, attempt int) error {
 	}
 }
 
-// RetryConflicts runs try, and again after a BackOff each time it loses a
+// RetryConflicts runs try, and again after a backOff each time it loses a
 // race (ErrConcurrency), at most retries times more; it returns try's last
 // error (ErrConcurrency when every attempt lost) or ctx's.
 func RetryConflicts(ctx context.Context, retries int, try func() error) error {
@@ -37,7 +37,7 @@ func RetryConflicts(ctx context.Context, retries int, try func() error) error {
 		if !errors.Is(err, ErrConcurrency) || attempt >= retries {
 			return err
 		}
-		if err := BackOff(ctx, attempt); err != nil {
+		if err := backOff(ctx, attempt); err != nil {
 			return err
 		}
 	}

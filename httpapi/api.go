@@ -364,8 +364,9 @@ func pathWildcards(pattern string) []string {
 // regard to case).
 func lowerIDs(r *http.Request, names []string) {
 	for _, n := range names {
-		if v := r.PathValue(n); acme.NormalizeID(v) != v {
-			r.SetPathValue(n, acme.NormalizeID(v))
+		v := r.PathValue(n)
+		if l := acme.NormalizeID(v); l != v {
+			r.SetPathValue(n, l)
 		}
 	}
 }

@@ -2,7 +2,6 @@ package inventory
 
 import (
 	"net/http"
-	"strings"
 
 	"acme"
 	"acme/httpapi"
@@ -68,7 +67,7 @@ func (m *Module) Routes(api *httpapi.API) {
 		httpapi.Body(RestockRequest{}), httpapi.Returns(http.StatusOK, Level{}), httpapi.CommandReads(ConsumerCatalog))
 
 	api.Handle("GET /api/v1/inventory/{productId}", httpapi.Anonymous, func(w http.ResponseWriter, r *http.Request) error {
-		l, err := m.svc.Level(r.Context(), r.PathValue("productId"), strings.ToLower(r.URL.Query().Get("variantId")))
+		l, err := m.svc.Level(r.Context(), r.PathValue("productId"), acme.NormalizeID(r.URL.Query().Get("variantId")))
 		if err != nil {
 			return err
 		}

@@ -310,9 +310,7 @@ func (s *subscription) recreateIfGone(ctx context.Context, c jetstream.Consumer)
 	info := c.CachedInfo()
 	cfg := info.Config
 	cfg.DeliverPolicy, cfg.OptStartSeq = jetstream.DeliverAllPolicy, 0 // createConsumer starts it after its checkpoint
-	if _, err := s.b.createConsumer(ctx, info.Stream, cfg); err != nil && !s.b.isClosed() {
-		return // tried again after the next failed fetch
-	}
+	_, _ = s.b.createConsumer(ctx, info.Stream, cfg)                   // a failure is tried again after the next failed fetch
 }
 
 type subscription struct {

@@ -68,9 +68,8 @@ type Options struct {
 	// dies with the process), file for Connect (a server or cluster that
 	// restarts on its own would lose live consumers). Why: a file consumer
 	// rewrites its state file up to 10 times a second (a new file and a
-	// rename each), and on a file system without a journal every file
-	// created then scans past each inode deleted in the last minutes: in a
-	// checkout run, a tenth of the server's CPU.
+	// rename each) for state the embedded server loses with the process
+	// anyway, and creating files is costly on some file systems (docs/bus.md).
 	ConsumerState string
 	// FloorInterval is how often a memory consumer's ack floor is
 	// checkpointed (default 1 s).

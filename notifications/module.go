@@ -313,7 +313,7 @@ func (m *Module) handleList(w http.ResponseWriter, r *http.Request) error {
 	}
 	q := r.URL.Query()
 	where, args := []string{"1 = 1"}, []any{}
-	if c := strings.ToLower(q.Get("customerId")); c != "" { // ids are lower-case UUIDs
+	if c := acme.NormalizeID(q.Get("customerId")); c != "" {
 		if !acme.ValidID(c) {
 			return acme.Invalid(acme.FieldError{Field: "customerId", Message: "must be a customer id (UUID)"})
 		}

@@ -85,11 +85,11 @@ func (m *Module) list(w http.ResponseWriter, r *http.Request) error {
 		return acme.Invalid(fields...)
 	}
 	if c.Role == httpapi.Admin {
-		q.CustomerID = strings.ToLower(r.URL.Query().Get("customerId"))
+		q.CustomerID = acme.NormalizeID(r.URL.Query().Get("customerId"))
 	} else {
 		q.CustomerID = c.CustomerID
 		// a customer may filter on themselves only; another id matches nothing of theirs
-		if id := strings.ToLower(r.URL.Query().Get("customerId")); id != "" && id != c.CustomerID {
+		if id := acme.NormalizeID(r.URL.Query().Get("customerId")); id != "" && id != c.CustomerID {
 			return httpapi.JSON(w, 200, httpapi.List[View]{Items: []View{}, Page: page, PageSize: size})
 		}
 	}

@@ -34,7 +34,7 @@ type consumer struct {
 const handleTimeout = 30 * time.Second
 
 // maxConcurrencyRetries bounds the handler re-runs on ErrConcurrency (each
-// after an es.BackOff; redelivery covers what still loses).
+// after es.RetryConflicts' random wait; redelivery covers what still loses).
 const maxConcurrencyRetries = 10
 
 func (c *consumer) work(ctx context.Context) {
@@ -182,22 +182,33 @@ func (c *consumer) apply(ctx context.Context, msg es.Message) error {
 	}
 	hctx := es.HandlerContext(ctx, msg)
 	inbox := c.full + "/" + msg.ID
-	var handlerErr error // returned as it is: only the commit's lost race is retried here
-	err := es.RetryConflicts(hctx, maxConcurrencyRetries, func() error {
+	err := c.commitRetrying(hctx, func() (es.Commit, error) {
 		cm, err := c.call(hctx, msg)
+		cm.InboxID = inbox
+		return cm, err
+	})
+	if errors.Is(err, es.ErrDuplicate) {
+		return nil
+	}
+	return err
+}
+
+// commitRetrying stores the commit handle builds, running handle again when
+// the commit loses a race (ErrConcurrency); handle's own error is returned
+// as it is, never retried here.
+func (c *consumer) commitRetrying(ctx context.Context, handle func() (es.Commit, error)) error {
+	var handlerErr error
+	err := es.RetryConflicts(ctx, maxConcurrencyRetries, func() error {
+		cm, err := handle()
 		if err != nil {
 			handlerErr = err
 			return nil
 		}
-		cm.InboxID = inbox
-		_, err = c.h.store.Commit(hctx, cm)
+		_, err = c.h.store.Commit(ctx, cm)
 		return err
 	})
-	switch {
-	case handlerErr != nil:
+	if handlerErr != nil {
 		return handlerErr
-	case errors.Is(err, es.ErrDuplicate):
-		return nil
 	}
 	return err
 }
@@ -326,21 +337,11 @@ func (c *consumer) applyBatch(ctx context.Context, run []es.Delivery) error {
 		inbox[i] = c.full + "/" + msgs[i].ID
 	}
 	hctx := es.HandlerContext(ctx, msgs[len(msgs)-1])
-	var handlerErr error // returned as it is: only the commit's lost race is retried here
-	err := es.RetryConflicts(hctx, maxConcurrencyRetries, func() error {
+	return c.commitRetrying(hctx, func() (es.Commit, error) {
 		cm, err := c.callBatch(hctx, msgs)
-		if err != nil {
-			handlerErr = err
-			return nil
-		}
 		cm.InboxID, cm.InboxIDs = "", inbox
-		_, err = c.h.store.Commit(hctx, cm)
-		return err
+		return cm, err
 	})
-	if handlerErr != nil {
-		return handlerErr
-	}
-	return err
 }
 
 func (c *consumer) callBatch(ctx context.Context, msgs []es.Message) (cm es.Commit, err error) {
