@@ -22,6 +22,26 @@ func number(t *testing.T, d es.Delivery) int {
 	return v.N
 }
 
+// embedded opens the embedded bus on dir.
+func embedded(ctx context.Context, t *testing.T, dir string, opts ...natsbus.Options) *natsbus.Bus {
+	t.Helper()
+	b, err := natsbus.Embedded(ctx, dir, opts...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// subscribe subscribes consumer name to subj.
+func subscribe(ctx context.Context, t *testing.T, b *natsbus.Bus, name, subj string) es.Subscription {
+	t.Helper()
+	sub, err := b.Subscribe(ctx, es.ConsumerSpec{Name: name, Subjects: []string{subj}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return sub
+}
+
 // publishNumbered publishes testMsg(0) … testMsg(n-1) on subj.
 func publishNumbered(ctx context.Context, t *testing.T, b *natsbus.Bus, subj string, n int) {
 	t.Helper()
@@ -80,16 +100,10 @@ func TestMemoryConsumerRestartsAfterItsCheckpoint(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	opts := natsbus.Options{FloorInterval: 20 * time.Millisecond}
-	b, err := natsbus.Embedded(ctx, dir, opts)
-	if err != nil {
-		t.Fatal(err)
-	}
+	b := embedded(ctx, t, dir, opts)
 	subj := es.EventSubjectPrefix + "fl.Happened"
 	publishNumbered(ctx, t, b, subj, 10)
-	sub, err := b.Subscribe(ctx, es.ConsumerSpec{Name: "fl_c", Subjects: []string{subj}})
-	if err != nil {
-		t.Fatal(err)
-	}
+	sub := subscribe(ctx, t, b, "fl_c", subj)
 	c, err := b.JetStream().Consumer(ctx, b.StreamName(natsbus.EventsStream), "fl_c")
 	if err != nil {
 		t.Fatal(err)
@@ -113,15 +127,9 @@ func TestMemoryConsumerRestartsAfterItsCheckpoint(t *testing.T) {
 	_ = b.Close()
 	_ = sub.Close()
 
-	b, err = natsbus.Embedded(ctx, dir, opts)
-	if err != nil {
-		t.Fatal(err)
-	}
+	b = embedded(ctx, t, dir, opts)
 	defer b.Close()
-	sub, err = b.Subscribe(ctx, es.ConsumerSpec{Name: "fl_c", Subjects: []string{subj}})
-	if err != nil {
-		t.Fatal(err)
-	}
+	sub = subscribe(ctx, t, b, "fl_c", subj)
 	defer sub.Close()
 	for want := 6; want < 10; want++ {
 		d, err := sub.Next(ctx)
@@ -143,29 +151,17 @@ func TestFileConsumerOfAnEarlierVersionBecomesMemory(t *testing.T) {
 	dir := t.TempDir()
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	b, err := natsbus.Embedded(ctx, dir, natsbus.Options{ConsumerState: natsbus.ConsumerStateFile})
-	if err != nil {
-		t.Fatal(err)
-	}
+	b := embedded(ctx, t, dir, natsbus.Options{ConsumerState: natsbus.ConsumerStateFile})
 	subj := es.EventSubjectPrefix + "fl.Moved"
 	publishNumbered(ctx, t, b, subj, 5)
-	sub, err := b.Subscribe(ctx, es.ConsumerSpec{Name: "fl_old", Subjects: []string{subj}})
-	if err != nil {
-		t.Fatal(err)
-	}
+	sub := subscribe(ctx, t, b, "fl_old", subj)
 	ackNext(ctx, t, sub, 3)
 	_ = sub.Close()
 	_ = b.Close()
 
-	b, err = natsbus.Embedded(ctx, dir)
-	if err != nil {
-		t.Fatal(err)
-	}
+	b = embedded(ctx, t, dir)
 	defer b.Close()
-	sub, err = b.Subscribe(ctx, es.ConsumerSpec{Name: "fl_old", Subjects: []string{subj}})
-	if err != nil {
-		t.Fatal(err)
-	}
+	sub = subscribe(ctx, t, b, "fl_old", subj)
 	defer sub.Close()
 	d, err := sub.Next(ctx)
 	if err != nil {
@@ -197,16 +193,10 @@ func TestCheckpointOfARecreatedStreamIsIgnored(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	opts := natsbus.Options{FloorInterval: 20 * time.Millisecond}
-	b, err := natsbus.Embedded(ctx, dir, opts)
-	if err != nil {
-		t.Fatal(err)
-	}
+	b := embedded(ctx, t, dir, opts)
 	subj := es.EventSubjectPrefix + "fl.Again"
 	publishNumbered(ctx, t, b, subj, 5)
-	sub, err := b.Subscribe(ctx, es.ConsumerSpec{Name: "fl_again", Subjects: []string{subj}})
-	if err != nil {
-		t.Fatal(err)
-	}
+	sub := subscribe(ctx, t, b, "fl_again", subj)
 	ackNext(ctx, t, sub, 5)
 	waitFloor(t, b, "5")
 	_ = sub.Close()
@@ -215,18 +205,12 @@ func TestCheckpointOfARecreatedStreamIsIgnored(t *testing.T) {
 	}
 	_ = b.Close()
 
-	b, err = natsbus.Embedded(ctx, dir, opts) // creates the events stream anew
-	if err != nil {
-		t.Fatal(err)
-	}
+	b = embedded(ctx, t, dir, opts) // creates the events stream anew
 	defer b.Close()
 	if err := b.Publish(ctx, es.Envelope{Subject: subj, Message: testMsg(7)}); err != nil {
 		t.Fatal(err)
 	}
-	sub, err = b.Subscribe(ctx, es.ConsumerSpec{Name: "fl_again", Subjects: []string{subj}})
-	if err != nil {
-		t.Fatal(err)
-	}
+	sub = subscribe(ctx, t, b, "fl_again", subj)
 	defer sub.Close()
 	nctx, ncancel := context.WithTimeout(ctx, 10*time.Second)
 	defer ncancel()
