@@ -85,6 +85,13 @@ func TestReviews(t *testing.T) {
 				t.Fatalf("published reviews = %s", list.Body)
 			}
 			waitRating(t, s, product, 4, 1)
+
+			// The same text on another product is published too: the contract
+			// holds only a link or a listed word.
+			again := submit(t, s, ada, newProduct(t, s), 4, "Bright", "Lights the whole desk.").Want(t, http.StatusCreated)
+			if again.Str("status") != "PUBLISHED" {
+				t.Fatalf("the same text on another product = %s; want PUBLISHED", again.Body)
+			}
 		})
 
 		t.Run("link waits for moderation, then approve", func(t *testing.T) {

@@ -43,19 +43,19 @@ func NewPolicy(words []string) Policy {
 
 var linkPattern = regexp.MustCompile(`(?i)(https?://|www\.|\b[a-z0-9-]+\.(com|net|org|io|ru|biz|info|xyz|co|shop|top)\b)`)
 
-// Screen decides what happens to a submitted review's text. duplicate says the
-// same customer already submitted the same text.
-func (p Policy) Screen(title, body string, duplicate bool) Verdict {
-	if duplicate {
-		return Verdict{Outcome: StatusRejected, Reason: "spam"}
-	}
+// Screen decides what happens to a submitted review's text: the contract's
+// rule, held for moderation or published at once. The catalog's "duplicates an
+// existing submission" is the one-review-per-customer-and-product rule
+// (409 already_reviewed); the same text on another product is published, as
+// the contract's 201 offers no third outcome.
+func (p Policy) Screen(title, body string) Verdict {
 	text := title + "\n" + body
 	if linkPattern.MatchString(text) {
-		return Verdict{Outcome: StatusPending, Reason: "link"}
+		return Verdict{Outcome: StatusPending}
 	}
 	for _, w := range strings.FieldsFunc(strings.ToLower(text), func(r rune) bool { return !unicode.IsLetter(r) && !unicode.IsDigit(r) }) {
 		if p.words[w] {
-			return Verdict{Outcome: StatusPending, Reason: "moderation_list"}
+			return Verdict{Outcome: StatusPending}
 		}
 	}
 	return Verdict{Outcome: StatusPublished}

@@ -2,22 +2,12 @@ package reviews
 
 import (
 	"context"
-	"crypto/sha256"
 	"database/sql"
-	"encoding/hex"
 	"errors"
 	"strconv"
-	"strings"
 
 	"acme/es"
 )
-
-// bodyHash identifies a review text for the duplicate check (case and spacing
-// do not make a text new).
-func bodyHash(body string) string {
-	sum := sha256.Sum256([]byte(strings.Join(strings.Fields(strings.ToLower(body)), " ")))
-	return hex.EncodeToString(sum[:])
-}
 
 // projectReviews keeps reviews_reviews in step with review streams, in the
 // same transaction as the append (read-your-writes for the review API).
@@ -29,9 +19,9 @@ func projectReviews(ctx context.Context, tx es.SQL, events []es.Event) error {
 			var v ReviewSubmittedV1
 			if v, err = ReviewSubmitted.Decode(e); err == nil {
 				_, err = tx.ExecContext(ctx, `INSERT INTO reviews_reviews
-					(review_id, product_id, customer_id, rating, title, body, body_hash, status, verified, created_at)
-					VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) ON CONFLICT (review_id) DO NOTHING`,
-					v.ReviewID, v.ProductID, v.CustomerID, v.Rating, v.Title, v.Body, bodyHash(v.Body), StatusPending, v.VerifiedPurchase, v.SubmittedAt)
+					(review_id, product_id, customer_id, rating, title, body, status, verified, created_at)
+					VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT (review_id) DO NOTHING`,
+					v.ReviewID, v.ProductID, v.CustomerID, v.Rating, v.Title, v.Body, StatusPending, v.VerifiedPurchase, v.SubmittedAt)
 			}
 		case ReviewPublished.Name():
 			var v ReviewPublishedV1

@@ -22,8 +22,7 @@ type Review struct {
 
 // Verdict is the moderation worker's decision on a review's text.
 type Verdict struct {
-	Outcome string // StatusPublished, StatusPending or StatusRejected
-	Reason  string // for a rejection: spam, abuse, off_topic, policy_violation
+	Outcome string // StatusPublished or StatusPending
 }
 
 // Commands of the review aggregate. Times and screening results are given, not
@@ -68,9 +67,6 @@ func decideReview(r Review, cmd any) ([]any, error) {
 		case StatusPublished:
 			evs = append(evs, ReviewPublishedV1{ReviewID: c.ReviewID, ProductID: c.ProductID, CustomerID: c.CustomerID,
 				Rating: c.Rating, PublishedAt: c.At, By: "moderation-worker"})
-		case StatusRejected:
-			evs = append(evs, ReviewRejectedV1{ReviewID: c.ReviewID, ProductID: c.ProductID, Reason: c.Verdict.Reason,
-				RejectedAt: c.At, By: "moderation-worker"})
 		}
 		return evs, nil
 	case flagReview:

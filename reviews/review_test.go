@@ -46,8 +46,6 @@ func TestReviewDecider(t *testing.T) {
 			submitted(StatusPublished), ""},
 		{"held review only submitted", nil, submitReview{SubmitReviewV1: sub, Verdict: Verdict{Outcome: StatusPending}, At: at},
 			submitted(StatusPending), ""},
-		{"duplicate text rejected as spam", nil, submitReview{SubmitReviewV1: sub, Verdict: Verdict{Outcome: StatusRejected, Reason: "spam"}, At: at},
-			append(submitted(StatusPending), ReviewRejectedV1{ReviewID: "r1", ProductID: "p1", Reason: "spam", RejectedAt: at, By: "moderation-worker"}), ""},
 		{"first flag", submitted(StatusPublished), flagReview{By: "c2", Reason: "spam", At: at}, flaggedBy(1, "c2"), ""},
 		{"same customer flags twice", concat(submitted(StatusPublished), flaggedBy(1, "c2")), flagReview{By: "c2", Reason: "spam", At: at}, nil, "already_flagged"},
 		{"third flag returns to moderation", concat(submitted(StatusPublished), flaggedBy(1, "c2", "c3")), flagReview{By: "c4", Reason: "abuse", At: at},
@@ -134,18 +132,16 @@ func TestScreen(t *testing.T) {
 	p := NewPolicy([]string{"scam"})
 	for _, tt := range []struct {
 		title, body string
-		dup         bool
 		want        string
 	}{
-		{"Great", "Works as described, 10/10.", false, StatusPublished},
-		{"Great", "see https://example.com for more", false, StatusPending},
-		{"Great", "buy at www.cheap-stuff.example now", false, StatusPending},
-		{"Total SCAM", "never again", false, StatusPending},
-		{"Scammer", "words only match whole", false, StatusPublished},
-		{"Great", "Works as described.", true, StatusRejected},
+		{"Great", "Works as described, 10/10.", StatusPublished},
+		{"Great", "see https://example.com for more", StatusPending},
+		{"Great", "buy at www.cheap-stuff.example now", StatusPending},
+		{"Total SCAM", "never again", StatusPending},
+		{"Scammer", "words only match whole", StatusPublished},
 	} {
-		if got := p.Screen(tt.title, tt.body, tt.dup).Outcome; got != tt.want {
-			t.Errorf("Screen(%q, %q, %v) = %s; want %s", tt.title, tt.body, tt.dup, got, tt.want)
+		if got := p.Screen(tt.title, tt.body).Outcome; got != tt.want {
+			t.Errorf("Screen(%q, %q) = %s; want %s", tt.title, tt.body, got, tt.want)
 		}
 	}
 }

@@ -10,7 +10,6 @@
 //   - Moderation: the moderation worker screens a review when it is submitted and
 //     when it is flagged. Screening is a pure policy (Screen): a link or a word
 //     from the moderation list holds the review for an admin (PENDING_MODERATION);
-//     the same text already submitted by the same customer is rejected (spam);
 //     anything else is published. The worker runs in the submit command path, so
 //     the response can tell the customer the outcome at once.
 //   - Flags: each customer may flag a published review once; the third flag from
