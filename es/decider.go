@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"sync"
 )
 
 // Decider is an aggregate as two pure functions. Events are payload values of
@@ -37,6 +38,14 @@ type Aggregate[S, C any] struct {
 	Inline func(ctx context.Context, tx SQL, events []Event) error
 	// Retries on ErrConcurrency (default ConflictRetries; see RetryConflicts).
 	Retries int
+	// CacheStates keeps the current state of up to N recently loaded streams
+	// in memory (0 = none), so a load decodes only the events after it, not a
+	// snapshot and its tail: for states that grow (a stock item's holds).
+	// Events are immutable, so a cached state is a valid start however stale;
+	// Evolve must not mutate its input (cached states are shared).
+	CacheStates int
+
+	cache stateCache[S]
 }
 
 // Loaded is a stream's state at a version.
@@ -45,17 +54,25 @@ type Loaded[S any] struct {
 	Version int64 // 0 = the stream does not exist
 }
 
-// Load rebuilds the state of streamID (snapshot + tail). With q.ToVersion or
-// q.AsOf it rebuilds the state as it was then (no snapshot newer than that is used).
+// Load rebuilds the state of streamID (cached state or snapshot, then the
+// tail). With q.ToVersion or q.AsOf it rebuilds the state as it was then (no
+// cached state or snapshot newer than that is used).
 func (a *Aggregate[S, C]) Load(ctx context.Context, streamID string, q StreamQuery) (Loaded[S], error) {
-	st := a.initial()
-	var from int64
-	if a.SnapshotEvery > 0 && q.AsOf.IsZero() {
+	current := q.ToVersion == 0 && q.AsOf.IsZero()
+	st, from, snapshot := a.initial(), int64(0), int64(0)
+	cached, hit := cachedState[S]{}, false
+	if current && a.CacheStates > 0 {
+		cached, hit = a.cache.get(streamID)
+	}
+	switch {
+	case hit:
+		st, from, snapshot = cached.state, cached.version, cached.snapshot
+	case a.SnapshotEvery > 0 && q.AsOf.IsZero():
 		snap, err := a.Store.LoadSnapshot(ctx, streamID, q.ToVersion)
 		switch {
 		case err == nil && snap.SchemaVersion == a.SnapshotVersion:
 			if json.Unmarshal(snap.State, &st) == nil {
-				from = snap.Version
+				from, snapshot = snap.Version, snap.Version
 			} else {
 				st = a.initial()
 			}
@@ -77,11 +94,15 @@ func (a *Aggregate[S, C]) Load(ctx context.Context, streamID string, q StreamQue
 		st = a.Decider.Evolve(st, v)
 		version = e.Version
 	}
-	// A current-state load that replayed SnapshotEvery events or more past the
-	// last snapshot saves one, so streams driven through Decide (consumers)
-	// are snapshotted like those driven through Handle.
-	if current := q.ToVersion == 0 && q.AsOf.IsZero(); current && a.SnapshotEvery > 0 && version-from >= a.SnapshotEvery {
+	// A current-state load SnapshotEvery events or more past the last
+	// snapshot saves one, so streams driven through Decide (consumers) are
+	// snapshotted like those driven through Handle.
+	if current && a.SnapshotEvery > 0 && version-snapshot >= a.SnapshotEvery {
 		a.saveSnapshot(ctx, streamID, version, st)
+		snapshot = version
+	}
+	if current && a.CacheStates > 0 && (!hit || version > from) {
+		a.cache.put(a.CacheStates, streamID, cachedState[S]{state: st, version: version, snapshot: snapshot})
 	}
 	return Loaded[S]{State: st, Version: version}, nil
 }
@@ -162,19 +183,30 @@ func (a *Aggregate[S, C]) Handle(ctx context.Context, streamID string, cmd C) (H
 	}
 	h.Version = app.Expected + int64(len(app.Events))
 	if len(app.Events) > 0 {
-		a.maybeSnapshot(ctx, streamID, app.Expected, h)
+		saved := a.maybeSnapshot(ctx, streamID, app.Expected, h)
+		if a.CacheStates > 0 {
+			c := cachedState[S]{state: h.State, version: h.Version}
+			if saved {
+				c.snapshot = h.Version
+			} else if old, ok := a.cache.get(streamID); ok {
+				c.snapshot = old.snapshot
+			}
+			a.cache.put(a.CacheStates, streamID, c)
+		}
 	}
 	return h, nil
 }
 
 // maybeSnapshot saves a snapshot when the commit crossed a multiple of
-// SnapshotEvery. A failed snapshot is harmless (the next load reads more events).
-func (a *Aggregate[S, C]) maybeSnapshot(ctx context.Context, streamID string, before int64, h Handled[S]) {
+// SnapshotEvery, and says whether it did. A failed snapshot is harmless (the
+// next load reads more events).
+func (a *Aggregate[S, C]) maybeSnapshot(ctx context.Context, streamID string, before int64, h Handled[S]) bool {
 	n := a.SnapshotEvery
 	if n <= 0 || h.Version/n == before/n {
-		return
+		return false
 	}
 	a.saveSnapshot(ctx, streamID, h.Version, h.State)
+	return true
 }
 
 // saveSnapshot stores st as the state at version (best effort: a failed
@@ -193,4 +225,43 @@ func (a *Aggregate[S, C]) initial() S {
 	}
 	var s S
 	return s
+}
+
+// stateCache holds streams' current states (Aggregate.CacheStates).
+type stateCache[S any] struct {
+	mu     sync.Mutex
+	states map[string]cachedState[S]
+}
+
+type cachedState[S any] struct {
+	state    S
+	version  int64
+	snapshot int64 // version of the stream's latest snapshot known
+}
+
+func (c *stateCache[S]) get(streamID string) (cachedState[S], bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	s, ok := c.states[streamID]
+	return s, ok
+}
+
+// put keeps s unless a newer state of the stream is held; when the cache is
+// full an arbitrary entry makes room (map order is random).
+func (c *stateCache[S]) put(limit int, streamID string, s cachedState[S]) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if old, ok := c.states[streamID]; ok && old.version > s.version {
+		return
+	}
+	if c.states == nil {
+		c.states = make(map[string]cachedState[S])
+	}
+	if _, ok := c.states[streamID]; !ok && len(c.states) >= limit {
+		for id := range c.states {
+			delete(c.states, id)
+			break
+		}
+	}
+	c.states[streamID] = s
 }

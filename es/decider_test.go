@@ -67,3 +67,53 @@ func TestDecideAllChainsCommandsIntoOneAppend(t *testing.T) {
 		t.Fatal("a command over the limit after the others passed")
 	}
 }
+
+// readCounter records the first version each ReadStream asked for.
+type readCounter struct {
+	es.Store
+	from []int64
+}
+
+func (r *readCounter) ReadStream(ctx context.Context, id string, q es.StreamQuery) ([]es.Event, error) {
+	r.from = append(r.from, q.FromVersion)
+	return r.Store.ReadStream(ctx, id, q)
+}
+
+// A cached state is the start of the next load, which still sees what
+// another writer appended after it; a temporal load never starts from it.
+func TestCachedStatesStartLoads(t *testing.T) {
+	ctx := context.Background()
+	a := counter(t)
+	// another process on the same store, without a cache
+	other := &es.Aggregate[int, int]{Store: a.Store, Registry: a.Registry, NewID: a.NewID, StreamType: a.StreamType, Decider: a.Decider}
+	reads := &readCounter{Store: a.Store}
+	a.Store, a.CacheStates = reads, 2
+	if _, err := a.Handle(ctx, "c1", 1); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := other.Handle(ctx, "c1", 2); err != nil {
+		t.Fatal(err)
+	}
+	reads.from = nil
+	l, err := a.Load(ctx, "c1", es.StreamQuery{})
+	if err != nil || l.State != 3 || l.Version != 2 {
+		t.Fatalf("load = %d at %d, %v; want 3 at 2", l.State, l.Version, err)
+	}
+	if len(reads.from) != 1 || reads.from[0] != 2 {
+		t.Fatalf("the load read from versions %v; want [2] (after the cached state)", reads.from)
+	}
+	if l, err := a.Load(ctx, "c1", es.StreamQuery{ToVersion: 1}); err != nil || l.State != 1 {
+		t.Fatalf("load to version 1 = %d, %v; want 1", l.State, err)
+	}
+	// more streams than the cache holds: every answer stays right
+	for i := range 3 {
+		for _, id := range []string{"c2", "c3", "c4"} {
+			if _, err := a.Handle(ctx, id, 1); err != nil {
+				t.Fatal(err)
+			}
+			if l, err := a.Load(ctx, id, es.StreamQuery{}); err != nil || l.State != i+1 {
+				t.Fatalf("%s: load = %d, %v; want %d", id, l.State, err, i+1)
+			}
+		}
+	}
+}

@@ -35,7 +35,11 @@ type Service struct {
 func newService(store es.Store, reg *es.Registry, newID func() string, clock acme.Clock, ttl time.Duration) *Service {
 	s := &Service{store: store, reg: reg, newID: newID, clock: clock, ttl: ttl, maxRetries: 500}
 	s.stock = &es.Aggregate[StockItem, StockCommand]{Store: store, Registry: reg, NewID: newID, StreamType: "stock",
-		Decider: StockDecider, SnapshotEvery: 100, SnapshotVersion: 1, Inline: s.apply}
+		Decider: StockDecider, SnapshotEvery: 100, SnapshotVersion: 1, Inline: s.apply,
+		// a stock item's holds grow with the orders not yet shipped: decoding
+		// them from a snapshot on every reservation made checkouts slower
+		// the longer the platform ran
+		CacheStates: 4096}
 	s.resv = &es.Aggregate[Reservation, any]{Store: store, Registry: reg, NewID: newID, StreamType: "reservation",
 		Decider: es.Decider[Reservation, any]{Evolve: evolveReservation}}
 	return s
