@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"acme/natsbus"
+	"acme/payments"
 )
 
 // Config is everything the process is configured with, read once by cmd/acme
@@ -86,6 +87,11 @@ type Config struct {
 	// DebugAddr, when set, serves Go's profiler (/debug/pprof/) on its own
 	// listener, without authentication (--debug-addr / ACME_DEBUG_ADDR).
 	DebugAddr string
+
+	// PaymentProcessor, when set, is the payment processor, in place of the
+	// built-in card processor or Stripe (tests inject latency and failures
+	// through a payments.CardProcessor).
+	PaymentProcessor payments.Processor
 
 	// Logger is the process logger (default: text to stderr).
 	Logger *slog.Logger

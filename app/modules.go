@@ -45,7 +45,7 @@ func modules(d Deps) []Module {
 		inventory.New(inventory.WithClock(d.Clock)),
 		notifications.New(notificationsConfig(d)),
 		ordering.New(d.Clock),
-		payments.New(payments.Config{StripeKey: d.Config.StripeKey, StripeURL: d.Config.StripeURL, StripeWebhookSecret: d.Config.StripeWebhookSecret, Clock: d.Clock}),
+		payments.New(payments.Config{Processor: d.Config.PaymentProcessor, StripeKey: d.Config.StripeKey, StripeURL: d.Config.StripeURL, StripeWebhookSecret: d.Config.StripeWebhookSecret, Clock: d.Clock}),
 		promotions.New(d.Clock),
 		reviews.New(reviews.Config{Cache: ratingCache(d), ModerationWords: d.Config.ModerationWords, Clock: d.Clock}),
 		search.New(d.Config.DataDir),

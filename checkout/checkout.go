@@ -26,7 +26,9 @@
 // for) + CheckoutFailed(payment_error; insufficient_stock for a reservation that
 // timed out). A reply arriving after the saga failed is undone once: a late
 // InventoryReserved is released, a late PaymentAuthorized voided, a late
-// OrderCreated cancelled (ordering then releases and voids or refunds).
+// OrderCreated cancelled (ordering then releases and voids or refunds). An
+// order cancelled by its owner or an admin before the saga confirmed it ends
+// the saga COMPLETED with that order (ordering's cancellation undoes the rest).
 //
 // Replies are consumed exactly once (the host's inbox) and the decider ignores a
 // duplicate reply, a reply of another step and a deadline that is not due, so
@@ -34,7 +36,7 @@
 //
 // Messages in: CartCheckedOut (cart); InventoryReserved, InventoryUnavailable
 // (inventory); PaymentAuthorized, PaymentFailed, PaymentSucceeded (payments);
-// OrderCreated, OrderConfirmed (ordering). Messages out: ReserveInventory,
+// OrderCreated, OrderConfirmed, OrderCancelled (ordering). Messages out: ReserveInventory,
 // ReleaseInventory (inventory), AuthorizePayment, CapturePayment, VoidPayment
 // (payments), CreateOrder, ConfirmOrder, CancelOrder (ordering),
 // CheckoutCompleted, CheckoutFailed.
@@ -125,7 +127,7 @@ func (m *Module) Start(ctx context.Context, h es.Host) error {
 		StreamType: "checkout", Decider: Evolver}
 	consume(ctx, h, "start", []string{"CartCheckedOut"}, m.onCartCheckedOut)
 	replies := known(ctx, h, "replies", []string{"InventoryReserved", "InventoryUnavailable", "PaymentAuthorized", "PaymentFailed",
-		"PaymentSucceeded", "OrderCreated", "OrderConfirmed"})
+		"PaymentSucceeded", "OrderCreated", "OrderConfirmed", "OrderCancelled"})
 	if len(replies) > 0 {
 		h.ConsumeBatch("replies", replies, m.onReplies)
 	}

@@ -8,6 +8,7 @@ import (
 
 	"acme/acmetest"
 	"acme/app"
+	"acme/payments"
 )
 
 var address = map[string]any{"name": "Ada Lovelace", "line1": "1 Analytical St", "city": "London", "postalCode": "N1 9GU", "country": "GB"}
@@ -350,4 +351,57 @@ func TestOversell(t *testing.T) {
 			t.Fatalf("confirmed orders: %v", total)
 		}
 	})
+}
+
+// TestCancelBeforeConfirmation: an order cancelled while its payment is being
+// captured (PENDING) ends the checkout COMPLETED with that order at once (not
+// at the step deadline), leaves the cart empty, releases the stock and takes
+// no money (the capture is voided or refunded).
+func TestCancelBeforeConfirmation(t *testing.T) {
+	var proc *payments.CardProcessor
+	var release chan struct{}
+	holdCaptures := func(c *app.Config) { // a processor per program
+		held := make(chan struct{})
+		proc, release = payments.NewCardProcessor(), held
+		proc.Fail = func(op payments.Op, _ string) error {
+			if op == payments.OpCapture {
+				select { // the order stays PENDING until the test has cancelled it
+				case <-held:
+				case <-time.After(20 * time.Second):
+				}
+			}
+			return nil
+		}
+		c.PaymentProcessor = proc
+	}
+	acmetest.Run(t, func(t *testing.T, s *acmetest.Server) {
+		sh := newShop(t, s, 5)
+		customerID, tok := s.RegisterCustomer(t)
+		id := sh.buy(t, tok, 2, "tok_visa")
+		var orderID string
+		s.Eventually(t, func() bool {
+			for _, o := range s.Do(t, "GET", "/api/v1/orders?status=PENDING&customerId="+customerID, s.AdminToken, nil).Want(t, 200).Items() {
+				orderID, _ = o["orderId"].(string)
+			}
+			return orderID != ""
+		})
+		if r := s.Do(t, "POST", "/api/v1/orders/"+orderID+"/cancel", tok, map[string]any{"reason": "changed my mind"}).Want(t, 200); r.Str("status") != "CANCELLED" {
+			t.Fatalf("cancel: %s", r.Body)
+		}
+		close(release)
+		if out := sh.outcome(t, tok, id); out["status"] != "COMPLETED" || out["orderId"] != orderID {
+			t.Fatalf("checkout after its order was cancelled: %v; want COMPLETED with order %s", out, orderID)
+		}
+		sh.waitStock(t, 5, 0, 5)
+		s.Eventually(t, func() bool {
+			captured := proc.Count(payments.OpCapture)
+			return captured == proc.Count(payments.OpRefund) && captured+proc.Count(payments.OpVoid) == 1
+		})
+		if items := s.Do(t, "GET", "/api/v1/cart", tok, nil).Want(t, 200).Items(); len(items) != 0 {
+			t.Fatalf("the cart was refilled with a cancelled order's items: %v", items)
+		}
+		if o := s.Do(t, "GET", "/api/v1/orders/"+orderID, tok, nil).Want(t, 200).Map(); o["status"] != "CANCELLED" {
+			t.Fatalf("order: %v", o)
+		}
+	}, acmetest.WithConfig(holdCaptures))
 }

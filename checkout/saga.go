@@ -30,6 +30,10 @@ const (
 	ReasonPaymentError      = "payment_error"
 )
 
+// ReasonOrderCancelled is the StepFailed reason when the order was cancelled
+// before the saga confirmed it (the checkout still completes: its order exists).
+const ReasonOrderCancelled = "order_cancelled"
+
 // Saga is the state of one checkout saga stream ("checkout-<checkoutId>").
 type Saga struct {
 	CheckoutID      string        `json:"checkoutId"`
@@ -288,6 +292,20 @@ func decideReply(d *Decision, s Saga, in Reply) {
 		d.Events = append(d.Events, StepCompletedV1{CheckoutID: s.CheckoutID, Step: s.Step, Reply: in.Type, At: in.Now})
 		d.step(s.CheckoutID, StepConfirmOrder, in.Now, in.StepTimeout, "", "")
 		d.send("ConfirmOrder", confirmOrder{OrderID: s.OrderID})
+
+	case "OrderCancelled":
+		// The order's owner or an admin cancelled it before the saga confirmed
+		// it. Ordering's cancellation releases the stock and voids (or refunds)
+		// the payment, so the saga only ends: the checkout did place its order,
+		// which now says CANCELLED. Waiting on for a confirmation that cannot
+		// come would time out, compensate again and refill the cart.
+		if s.OrderID == "" || in.OrderID != s.OrderID || s.Confirmed ||
+			(s.Step != StepCreateOrder && s.Step != StepCapturePayment && s.Step != StepConfirmOrder) {
+			return
+		}
+		d.Events = append(d.Events,
+			StepFailedV1{CheckoutID: s.CheckoutID, Step: s.Step, Reply: in.Type, Reason: ReasonOrderCancelled, At: in.Now},
+			CheckoutCompletedV1{CheckoutID: s.CheckoutID, CartID: s.CartID, CustomerID: s.CustomerID, OrderID: s.OrderID, CompletedAt: in.Now})
 
 	case "OrderConfirmed":
 		if s.Step != StepConfirmOrder || s.Confirmed || in.OrderID != s.OrderID {

@@ -68,6 +68,8 @@ func TestSagaDecider(t *testing.T) {
 	orderCreated := with(replyOf("OrderCreated"), func(r *Reply) { r.OrderID = ord })
 	succeeded := with(replyOf("PaymentSucceeded"), func(r *Reply) { r.PaymentID = pay })
 	confirmed := with(replyOf("OrderConfirmed"), func(r *Reply) { r.OrderID = ord })
+	orderCancelled := with(replyOf("OrderCancelled"), func(r *Reply) { r.OrderID = ord })
+	with1 := func(c CheckoutCompletedV1) CheckoutCompletedV1 { c.CompletedAt = t1; return c }
 	due := Deadline{Now: t0.Add(tout)}
 	notDue := Deadline{Now: t0.Add(tout - time.Millisecond)}
 
@@ -121,6 +123,14 @@ func TestSagaDecider(t *testing.T) {
 			[]any{StepCompletedV1{CheckoutID: cid, Step: StepConfirmOrder, Reply: "OrderConfirmed", At: t1},
 				CheckoutCompletedV1{CheckoutID: cid, CartID: "cart1", CustomerID: "cu1", OrderID: ord, CompletedAt: t1}}, nil},
 		{"confirmed twice changes nothing", atCompleted, confirmed, nil, nil},
+		{"order cancelled before capture: completed, nothing sent", atCapture, orderCancelled,
+			[]any{StepFailedV1{CheckoutID: cid, Step: StepCapturePayment, Reply: "OrderCancelled", Reason: ReasonOrderCancelled, At: t1},
+				with1(completed)}, nil},
+		{"order cancelled before confirmation: completed, nothing sent", atConfirm, orderCancelled,
+			[]any{StepFailedV1{CheckoutID: cid, Step: StepConfirmOrder, Reply: "OrderCancelled", Reason: ReasonOrderCancelled, At: t1},
+				with1(completed)}, nil},
+		{"a confirmed order cancelled changes nothing", atCompleted, orderCancelled, nil, nil},
+		{"another order cancelled changes nothing", atCapture, with(orderCancelled, func(r *Reply) { r.OrderID = "other" }), nil, nil},
 		{"a reply of an unknown checkout changes nothing", nil, replyOf("InventoryReserved"), nil, nil},
 		{"a reply of a later step changes nothing", atReserve, succeeded, nil, nil},
 

@@ -177,7 +177,7 @@ var (
 	OrderDelivered = es.Define[OrderDeliveredV1](es.MessageSpec{Name: "OrderDelivered", Kind: es.KindEvent, Owner: owner,
 		Producers: []string{owner}, Consumers: []string{"notifications", "reviews"}, Summary: "An order was delivered."})
 	OrderCancelled = es.Define[OrderCancelledV1](es.MessageSpec{Name: "OrderCancelled", Kind: es.KindEvent, Owner: owner,
-		Producers: []string{owner}, Consumers: []string{"notifications", "warehouse"}, Summary: "An order was cancelled."})
+		Producers: []string{owner}, Consumers: []string{"checkout", "notifications", "warehouse"}, Summary: "An order was cancelled."})
 	OrderCompleted = es.Define[OrderCompletedV1](es.MessageSpec{Name: "OrderCompleted", Kind: es.KindEvent, Owner: owner,
 		Producers: []string{owner}, Summary: "An order was fulfilled (delivered)."})
 	OrderStatusChanged = es.Define[OrderStatusChangedV1](es.MessageSpec{Name: "OrderStatusChanged", Kind: es.KindEvent, Owner: owner,
