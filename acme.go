@@ -104,8 +104,10 @@ type Clock interface{ Now() time.Time }
 // SystemClock is the real clock, in UTC.
 type SystemClock struct{}
 
-// Now returns the current UTC time.
-func (SystemClock) Now() time.Time { return time.Now().UTC() }
+// Now returns the current UTC time to the microsecond: the precision of the
+// read models and of PostgreSQL, so a time reads the same from a command's
+// answer and from a list.
+func (SystemClock) Now() time.Time { return time.Now().UTC().Truncate(time.Microsecond) }
 
 // Error is the one error type a client sees: a stable snake_case code, the HTTP
 // status it maps to (see httpapi), a human message and optional field errors.

@@ -65,6 +65,15 @@ func (sh *shop) waitStock(t *testing.T, onHand, reserved, available float64) {
 	}
 }
 
+// stockAt reads the product's stock level with Acme-Min-Position: pos, once.
+func (sh *shop) stockAt(t *testing.T, pos string, onHand, reserved, available float64) {
+	t.Helper()
+	m := sh.s.DoWith(t, "GET", "/api/v1/inventory/"+sh.product, "", nil, map[string]string{"Acme-Min-Position": pos}).Want(t, 200).Map()
+	if m["onHand"] != onHand || m["reserved"] != reserved || m["available"] != available {
+		t.Fatalf("stock at %s: %v; want onHand %v reserved %v available %v", pos, m, onHand, reserved, available)
+	}
+}
+
 // buy adds qty units to the customer's cart and checks out with card token;
 // it returns the checkout id.
 func (sh *shop) buy(t *testing.T, tok string, qty int, card string) string {
@@ -197,7 +206,8 @@ func TestCheckoutFlow(t *testing.T) {
 		if r.Str("status") != "SHIPPED" || r.Str("trackingNumber") != "1Z999" || r.Str("carrier") != "UPS" {
 			t.Fatalf("ship: %s", r.Body)
 		}
-		sh.waitStock(t, 3, 0, 3)
+		// the ship answer's token waits for the deduction it sent to inventory
+		sh.stockAt(t, r.Header.Get("Acme-Position"), 3, 0, 3)
 		s.Do(t, "POST", "/api/v1/orders/"+orderID+"/ship", admin, map[string]any{"trackingNumber": "1Z999", "carrier": "UPS"}).WantError(t, 409, "invalid_transition")
 		s.Do(t, "POST", "/api/v1/orders/"+orderID+"/cancel", ann, map[string]any{"reason": "too late"}).WantError(t, 409, "invalid_transition")
 		s.Do(t, "POST", "/api/v1/orders/"+orderID+"/deliver", admin, map[string]any{"trackingNumber": "WRONG"}).WantError(t, 422, "tracking_mismatch")
@@ -254,12 +264,18 @@ func TestCheckoutFlow(t *testing.T) {
 		cancelled := winner["orderId"].(string)
 		job(t, s, cancelled, "OPEN")
 		s.Do(t, "POST", "/api/v1/orders/"+cancelled+"/cancel", ann, map[string]any{"reason": "x"}).WantError(t, 404, "not_found")
-		if r := s.Do(t, "POST", "/api/v1/orders/"+cancelled+"/cancel", winnerTok, map[string]any{"reason": "changed my mind"}).Want(t, 200); r.Str("status") != "CANCELLED" {
+		r = s.Do(t, "POST", "/api/v1/orders/"+cancelled+"/cancel", winnerTok, map[string]any{"reason": "changed my mind"}).Want(t, 200)
+		if r.Str("status") != "CANCELLED" {
 			t.Fatalf("cancel: %s", r.Body)
 		}
 		s.Do(t, "POST", "/api/v1/orders/"+cancelled+"/cancel", winnerTok, map[string]any{"reason": "again"}).WantError(t, 409, "invalid_transition")
-		sh.waitStock(t, 3, 1, 2)
-		job(t, s, cancelled, "CANCELLED")
+		sh.stockAt(t, r.Header.Get("Acme-Position"), 3, 1, 2)
+		jobs := s.DoWith(t, "GET", "/api/v1/warehouse/picking-jobs?status=CANCELLED&orderId="+cancelled, admin, nil,
+			map[string]string{"Acme-Min-Position": r.Header.Get("Acme-Position")}).Want(t, 200)
+		if items := jobs.Items(); len(items) != 1 || items[0]["orderId"] != cancelled || jobs.Map()["total"] != 1.0 {
+			t.Fatalf("the cancelled order's job: %s", jobs.Body)
+		}
+		s.Do(t, "GET", "/api/v1/warehouse/picking-jobs?orderId=nope", admin, nil).WantError(t, 422, "validation_failed")
 		for _, it := range s.Do(t, "GET", "/api/v1/warehouse/picking-jobs?pageSize=100", admin, nil).Want(t, 200).Items() {
 			if it["orderId"] == cancelled {
 				t.Fatalf("a cancelled job in the default list: %v", it)

@@ -42,20 +42,25 @@ type History struct {
 	Items []HistoryItem `json:"items"`
 }
 
+// orderReads are the consumers that change an order after its own commands:
+// a capture or refund (payments), ready for shipping (warehouse). With
+// Acme-Min-Position a read of orders waits for them.
+var orderReads = []string{owner + ".payments", owner + ".warehouse"}
+
 // Routes registers the Orders section of the contract.
 func (m *Module) Routes(api *httpapi.API) {
 	api.Handle("GET /api/v1/orders", httpapi.Customer, m.list,
 		httpapi.Query("status", "string", "PENDING, CONFIRMED, SHIPPED, DELIVERED or CANCELLED."),
 		httpapi.QueryFormat("customerId", "string", "uuid", "Admin: one customer's orders (a customer may give only their own id)."),
 		httpapi.Summary("The caller's orders, newest first (admin: every order; filters ?status= and ?customerId=)."),
-		httpapi.Returns(200, httpapi.List[View]{}))
+		httpapi.Returns(200, httpapi.List[View]{}), httpapi.Reads(orderReads...))
 	api.Handle("GET /api/v1/orders/{id}", httpapi.Customer, m.get,
 		httpapi.QueryFormat("asOf", "string", "date-time", "The order as it was at this time (RFC 3339)."),
 		httpapi.Query("version", "integer", "The order as it was at this version (1 = created)."),
 		httpapi.Summary("One order; with ?asOf= (RFC 3339) or ?version= the order as it was then, rebuilt from its events. "+
 			"404 when the order did not exist yet at asOf, or has no such version (a version past its latest). With both, both bound it: "+
 			"the order at the earlier of the two."),
-		httpapi.Returns(200, View{}))
+		httpapi.Returns(200, View{}), httpapi.Reads(orderReads...))
 	api.Handle("GET /api/v1/orders/{id}/history", httpapi.Customer, m.history,
 		httpapi.Summary("Every event of an order, oldest first, with the status after it."),
 		httpapi.Returns(200, History{}))

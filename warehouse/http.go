@@ -11,8 +11,9 @@ import (
 func (m *Module) Routes(api *httpapi.API) {
 	api.Handle("GET /api/v1/warehouse/picking-jobs", httpapi.Admin, m.list,
 		httpapi.Query("status", "string", "OPEN, PICKED, PACKED (or CANCELLED); none: the jobs not cancelled."),
-		httpapi.Summary("Picking jobs, oldest first. Without ?status= the live ones (OPEN, PICKED, PACKED); ?status=CANCELLED lists the jobs cancelled with their order."),
-		httpapi.Returns(200, httpapi.List[View]{}))
+		httpapi.QueryFormat("orderId", "string", "uuid", "The job of one order."),
+		httpapi.Summary("Picking jobs, newest first (as orders are). Without ?status= the live ones (OPEN, PICKED, PACKED); ?status=CANCELLED lists the jobs cancelled with their order; ?orderId= finds an order's job. Honours Acme-Min-Position: jobs are opened and cancelled from ordering's events."),
+		httpapi.Returns(200, httpapi.List[View]{}), httpapi.Reads(owner+".orders"))
 	api.Handle("POST /api/v1/warehouse/picking-jobs/{id}/pick", httpapi.Admin, m.transition(func(r *http.Request) any { return Pick{At: m.clock.Now().UTC()} }),
 		httpapi.Summary("Mark an OPEN job's items picked (PICKED)."), httpapi.Returns(200, View{}))
 	api.Handle("POST /api/v1/warehouse/picking-jobs/{id}/pack", httpapi.Admin, m.transition(func(r *http.Request) any { return Pack{At: m.clock.Now().UTC()} }),
@@ -31,7 +32,11 @@ func (m *Module) list(w http.ResponseWriter, r *http.Request) error {
 	default:
 		return acme.Invalid(acme.FieldError{Field: "status", Message: "must be OPEN, PICKED, PACKED or CANCELLED"})
 	}
-	items, total, err := m.List(r.Context(), status, page, size)
+	orderID := acme.NormalizeID(r.URL.Query().Get("orderId"))
+	if orderID != "" && !acme.ValidID(orderID) {
+		return acme.Invalid(acme.FieldError{Field: "orderId", Message: "must be an order id (a UUID)"})
+	}
+	items, total, err := m.List(r.Context(), status, orderID, page, size)
 	if err != nil {
 		return err
 	}

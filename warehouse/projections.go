@@ -87,19 +87,24 @@ func setStatus(ctx context.Context, tx es.SQL, jobID, status string, at time.Tim
 
 // List returns a page of jobs, oldest first (the picking queue), with status
 // (or, when status is "", every job that is not cancelled) and the total.
-func (m *Module) List(ctx context.Context, status string, page, size int) ([]View, int, error) {
+func (m *Module) List(ctx context.Context, status, orderID string, page, size int) ([]View, int, error) {
 	where, args := "WHERE status <> $1", []any{StatusCancelled}
 	if status != "" {
 		where, args = "WHERE status = $1", []any{status}
+	}
+	if orderID != "" {
+		where += " AND order_id = $2"
+		args = append(args, orderID)
 	}
 	db := m.h.Store().DB()
 	var total int
 	if err := db.QueryRowContext(ctx, "SELECT COUNT(*) FROM warehouse_picking_jobs "+where, args...).Scan(&total); err != nil {
 		return nil, 0, fmt.Errorf("warehouse: count jobs: %w", err)
 	}
+	n := len(args)
 	args = append(args, size, (page-1)*size)
 	rows, err := db.QueryContext(ctx, `SELECT job_id, order_id, customer_id, status, line_items, opened_at, updated_at, version
-FROM warehouse_picking_jobs `+where+` ORDER BY opened_at, job_id LIMIT $2 OFFSET $3`, args...)
+FROM warehouse_picking_jobs `+where+fmt.Sprintf(` ORDER BY opened_at DESC, job_id DESC LIMIT $%d OFFSET $%d`, n+1, n+2), args...)
 	if err != nil {
 		return nil, 0, fmt.Errorf("warehouse: list jobs: %w", err)
 	}

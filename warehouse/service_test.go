@@ -49,7 +49,7 @@ func TestJobsFromOrderEvents(t *testing.T) {
 	ctx := context.Background()
 	list := func(status string) []View {
 		t.Helper()
-		v, _, err := m.List(ctx, status, 1, 100)
+		v, _, err := m.List(ctx, status, "", 1, 100)
 		if err != nil {
 			t.Fatal(err)
 		}
