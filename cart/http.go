@@ -113,7 +113,7 @@ func (m *Module) Routes(api *httpapi.API) {
 		httpapi.Returns(http.StatusOK, CartView{}))
 	api.Handle("POST /api/v1/cart/promotion-code", httpapi.Customer, m.handlePromotionCode,
 		httpapi.Summary("Apply a promotion code, case-insensitive (PromotionCodeApplied + DiscountCalculated). 422 invalid_promotion_code "+
-			"(unknown, not started, expired, minimum subtotal not met, no item in scope)."),
+			"(empty, unknown, not started, expired, minimum subtotal not met, no item in scope)."),
 		httpapi.Body(promotionCodeRequest{}), httpapi.Returns(http.StatusOK, CartView{}), httpapi.CommandReads(readsCode...))
 	api.Handle("POST /api/v1/cart/checkout", httpapi.Customer, m.handleCheckout,
 		httpapi.Summary("Check out (CheckoutCart → CartCheckedOut + CartCleared): prices frozen, cart emptied, the checkout saga starts. "+

@@ -179,7 +179,8 @@ func (m *Module) RemoveItem(ctx context.Context, customerID, productID, variantI
 // invalid_promotion_code when it does not apply).
 func (m *Module) ApplyPromotionCode(ctx context.Context, customerID, code string) (CartView, int64, error) {
 	if strings.TrimSpace(code) == "" {
-		return CartView{}, 0, acme.Invalid(acme.FieldError{Field: "code", Message: "is required"})
+		// the contract's one refusal of this route: an empty code is not a valid one
+		return CartView{}, 0, acme.Errorf(CodeInvalidPromotionCode, "a promotion code is required")
 	}
 	p, err := m.promotion(ctx, code)
 	if err != nil {

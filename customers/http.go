@@ -28,7 +28,7 @@ func (m *Module) Routes(api *httpapi.API) {
 		httpapi.Summary("Sign in: a bearer token valid until expiresAt. 401 invalid_credentials for an unknown email or a wrong password alike."),
 		httpapi.Body(loginRequest{}), httpapi.Returns(http.StatusCreated, Session{}))
 	api.Handle("DELETE /api/v1/sessions/current", httpapi.Customer, m.handleLogout,
-		httpapi.Summary("Sign out: revoke the session token of this request. 401 without a live session token (the admin token is not a session)."),
+		httpapi.Summary("Sign out: revoke the session token of this request. 401 without a live session token; 403 forbidden with the admin token (it is not a session)."),
 		httpapi.Returns(http.StatusNoContent, nil))
 }
 
@@ -77,6 +77,9 @@ func (m *Module) handleLogin(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (m *Module) handleLogout(w http.ResponseWriter, r *http.Request) error {
+	if httpapi.CallerFrom(r.Context()).Role == httpapi.Admin {
+		return acme.Errorf(acme.CodeForbidden, "the admin token is not a session: it cannot sign out")
+	}
 	if err := m.Logout(r.Context(), bearer(r)); err != nil {
 		return err
 	}

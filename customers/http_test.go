@@ -89,6 +89,9 @@ func TestCustomersHTTP(t *testing.T) {
 		s.Do(t, "DELETE", "/api/v1/sessions/current", tok, nil).WantError(t, 401, "unauthorized")
 		s.Do(t, "GET", "/api/v1/customers/"+id, tok, nil).WantError(t, 401, "unauthorized")
 		s.Do(t, "GET", "/api/v1/customers/"+otherID, otherTok, nil).Want(t, 200) // other sessions live on
+		s.Do(t, "DELETE", "/api/v1/sessions/current", s.AdminToken, nil).WantError(t, 403, "forbidden")
+		// a client still sending the dead token may sign in again (a public route needs no token)
+		s.Do(t, "POST", "/api/v1/sessions", tok, map[string]any{"email": "dora.explorer@example.com", "password": pw}).Want(t, 201)
 	})
 }
 

@@ -183,9 +183,14 @@ func (a *API) Handle(pattern string, min Role, h HandlerFunc, opts ...RouteOptio
 	a.mux.HandleFunc(pattern, func(w http.ResponseWriter, r *http.Request) {
 		lowerIDs(r, wildcards)
 		c, err := a.authenticate(r)
-		if err != nil {
+		if err != nil && (min > Anonymous || acme.ErrorCode(err) != acme.CodeUnauthorized) {
 			WriteError(w, r, err)
 			return
+		}
+		if err != nil {
+			// a public route needs no token: a stale or unknown one (a client
+			// still sending it after signing out) is not a reason to refuse
+			c = Caller{Role: Anonymous}
 		}
 		ctx := WithCaller(r.Context(), c)
 		md := es.MetadataFrom(ctx)
@@ -233,8 +238,8 @@ func (a *API) Handle(pattern string, min Role, h HandlerFunc, opts ...RouteOptio
 
 // authenticate resolves the caller from the Authorization header: none is
 // anonymous; "Bearer <admin token>" is the admin; any other bearer token must
-// be a live customer session, else 401 (also on routes anonymous callers may
-// use: a client that sends a token expects it to count).
+// be a live customer session, else 401 (on a route that needs a token; a
+// public route then serves the caller as anonymous).
 func (a *API) authenticate(r *http.Request) (Caller, error) {
 	h := r.Header.Get("Authorization")
 	if h == "" {
