@@ -11,6 +11,7 @@ import (
 
 	"acme"
 	"acme/es"
+	"acme/httpapi"
 )
 
 func streamID(customerID string) string { return "cart-" + customerID }
@@ -21,11 +22,22 @@ func (m *Module) now() time.Time { return m.clock.Now().UTC().Truncate(time.Micr
 type CartView struct {
 	CartID        string     `json:"cartId"`
 	CustomerID    string     `json:"customerId"`
-	Items         []Line     `json:"items"`
+	Items         []LineView `json:"items"`
 	Subtotal      acme.Money `json:"subtotal"`
 	Discount      acme.Money `json:"discount"`
 	Total         acme.Money `json:"total"`
 	PromotionCode *string    `json:"promotionCode,omitempty"`
+}
+
+// LineView is a cart line as the API shows it: variantId is null for a
+// product without variants.
+type LineView struct {
+	ProductID string             `json:"productId"`
+	VariantID httpapi.OptionalID `json:"variantId"`
+	Name      string             `json:"name"`
+	Quantity  int64              `json:"quantity"`
+	UnitPrice acme.Money         `json:"unitPrice"`
+	LineTotal acme.Money         `json:"lineTotal"`
 }
 
 // CheckoutView is a checkout request as the API shows it.
@@ -52,10 +64,11 @@ func (m *Module) view(ctx context.Context, customerID string, c Cart) (CartView,
 			c.Lines[i].Name, c.Lines[i].UnitPrice = p.Name, p.Price
 		}
 	}
-	v := CartView{CartID: c.ID(customerID), CustomerID: customerID, Items: []Line{}, Subtotal: c.Subtotal(m.currency)}
+	v := CartView{CartID: c.ID(customerID), CustomerID: customerID, Items: []LineView{}, Subtotal: c.Subtotal(m.currency)}
 	for _, l := range c.Lines {
 		l.LineTotal = l.UnitPrice.Times(l.Quantity)
-		v.Items = append(v.Items, l)
+		v.Items = append(v.Items, LineView{ProductID: l.ProductID, VariantID: httpapi.OptionalID(l.VariantID), Name: l.Name,
+			Quantity: l.Quantity, UnitPrice: l.UnitPrice, LineTotal: l.LineTotal})
 	}
 	v.Discount = acme.Money{Currency: v.Subtotal.Currency}
 	if c.PromotionCode != "" {

@@ -165,6 +165,9 @@ func TestCheckoutFlow(t *testing.T) {
 			o["paymentAuthorizationId"] == "" || len(o["lineItems"].([]any)) != 1 {
 			t.Fatalf("order: %v", o)
 		}
+		if line := o["lineItems"].([]any)[0].(map[string]any); line["variantId"] != nil { // a product without variants
+			t.Fatalf("order line of a product without variants: %v; want variantId null", line)
+		}
 		s.Do(t, "GET", "/api/v1/orders/"+orderID, bob, nil).WantError(t, 404, "not_found")
 		s.Do(t, "GET", "/api/v1/checkouts/"+id+"?wait=10", bob, nil).WantError(t, 404, "not_found")
 		s.Do(t, "GET", "/api/v1/checkouts/"+id+"?wait=31", ann, nil).WantError(t, 422, "validation_failed")
@@ -183,7 +186,7 @@ func TestCheckoutFlow(t *testing.T) {
 		// Warehouse: a picking job was opened; pick, pack; the order is ready for shipping.
 		j := job(t, s, orderID, "OPEN")
 		jobID := j["jobId"].(string)
-		if ls := j["lineItems"].([]any); len(ls) != 1 || ls[0].(map[string]any)["quantity"] != 2.0 {
+		if ls := j["lineItems"].([]any); len(ls) != 1 || ls[0].(map[string]any)["quantity"] != 2.0 || ls[0].(map[string]any)["variantId"] != nil {
 			t.Fatalf("job: %v", j)
 		}
 		s.Do(t, "POST", "/api/v1/warehouse/picking-jobs/"+jobID+"/pack", admin, nil).WantError(t, 409, "invalid_transition")

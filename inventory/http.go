@@ -59,23 +59,23 @@ func (m *Module) Routes(api *httpapi.API) {
 			return err
 		}
 		httpapi.SetPosition(w, owner, pos)
-		return httpapi.JSON(w, http.StatusOK, l)
+		return httpapi.JSON(w, http.StatusOK, l.View())
 	}, httpapi.Summary("Restock a product, or one variant of a product with variants (RestockInventory → InventoryRestocked). 422 variant_required when the product has variants and no variantId is given. "+
 		"Products and variants come from catalog's events: the command honours Acme-Min-Position (e.g. a product's creation), and a product or variant "+
 		"not known yet is looked up again once inventory has caught up with what catalog has committed (up to 1 s) before 404 product_not_found "+
 		"(503 stale_read_model when it has not caught up by then)."),
-		httpapi.Body(RestockRequest{}), httpapi.Returns(http.StatusOK, Level{}), httpapi.CommandReads(ConsumerCatalog))
+		httpapi.Body(RestockRequest{}), httpapi.Returns(http.StatusOK, LevelView{}), httpapi.CommandReads(ConsumerCatalog))
 
 	api.Handle("GET /api/v1/inventory/{productId}", httpapi.Anonymous, func(w http.ResponseWriter, r *http.Request) error {
 		l, err := m.svc.Level(r.Context(), r.PathValue("productId"), acme.NormalizeID(r.URL.Query().Get("variantId")))
 		if err != nil {
 			return err
 		}
-		return httpapi.JSON(w, http.StatusOK, l)
+		return httpapi.JSON(w, http.StatusOK, l.View())
 	}, httpapi.Summary("Get Stock Level of a product or variant; for a product with variants and no variantId, the sum over its variants "+
 		"(stock is per variant for a product that has them: what it held before its first variant is not counted). "+
 		"Honours Acme-Min-Position, including the stock commands a write sent: after shipping or cancelling an order, "+
 		"the token of that answer waits for the deduction or release."),
-		httpapi.Returns(http.StatusOK, Level{}), httpapi.Reads(ConsumerCatalog, ConsumerCommands),
+		httpapi.Returns(http.StatusOK, LevelView{}), httpapi.Reads(ConsumerCatalog, ConsumerCommands),
 		httpapi.QueryFormat("variantId", "string", "uuid", "One variant's stock item."))
 }

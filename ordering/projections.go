@@ -8,6 +8,7 @@ import (
 
 	"acme"
 	"acme/es"
+	"acme/httpapi"
 )
 
 // timeFormat is the fixed-width UTC time of the read models (sorts as text).
@@ -15,30 +16,42 @@ const timeFormat = "2006-01-02T15:04:05.000000Z"
 
 // View is an order as the contract shows it.
 type View struct {
-	OrderID                string     `json:"orderId"`
-	CustomerID             string     `json:"customerId"`
-	CheckoutID             string     `json:"checkoutId"`
-	Status                 string     `json:"status"`
-	LineItems              []LineItem `json:"lineItems"`
-	Subtotal               acme.Money `json:"subtotal"`
-	Discount               acme.Money `json:"discount"`
-	TotalAmount            acme.Money `json:"totalAmount"`
-	ShippingAddress        Address    `json:"shippingAddress"`
-	PaymentAuthorizationID string     `json:"paymentAuthorizationId"`
-	TrackingNumber         string     `json:"trackingNumber,omitempty"`
-	Carrier                string     `json:"carrier,omitempty"`
-	ReadyForShipping       bool       `json:"readyForShipping,omitempty"`
-	CancelReason           string     `json:"cancelReason,omitempty"`
-	PlacedAt               time.Time  `json:"placedAt"`
-	UpdatedAt              time.Time  `json:"updatedAt"`
-	Version                int64      `json:"version"`
+	OrderID                string         `json:"orderId"`
+	CustomerID             string         `json:"customerId"`
+	CheckoutID             string         `json:"checkoutId"`
+	Status                 string         `json:"status"`
+	LineItems              []LineItemView `json:"lineItems"`
+	Subtotal               acme.Money     `json:"subtotal"`
+	Discount               acme.Money     `json:"discount"`
+	TotalAmount            acme.Money     `json:"totalAmount"`
+	ShippingAddress        Address        `json:"shippingAddress"`
+	PaymentAuthorizationID string         `json:"paymentAuthorizationId"`
+	TrackingNumber         string         `json:"trackingNumber,omitempty"`
+	Carrier                string         `json:"carrier,omitempty"`
+	ReadyForShipping       bool           `json:"readyForShipping,omitempty"`
+	CancelReason           string         `json:"cancelReason,omitempty"`
+	PlacedAt               time.Time      `json:"placedAt"`
+	UpdatedAt              time.Time      `json:"updatedAt"`
+	Version                int64          `json:"version"`
+}
+
+// LineItemView is a line as the API shows it: variantId is null for a
+// product without variants.
+type LineItemView struct {
+	ProductID string             `json:"productId"`
+	VariantID httpapi.OptionalID `json:"variantId"`
+	Name      string             `json:"name"`
+	Quantity  int64              `json:"quantity"`
+	UnitPrice acme.Money         `json:"unitPrice"`
+	LineTotal acme.Money         `json:"lineTotal"`
 }
 
 // ViewOf returns the contract's view of o at version.
 func ViewOf(o Order, version int64) View {
-	items := o.LineItems
-	if items == nil {
-		items = []LineItem{}
+	items := make([]LineItemView, 0, len(o.LineItems))
+	for _, l := range o.LineItems {
+		items = append(items, LineItemView{ProductID: l.ProductID, VariantID: httpapi.OptionalID(l.VariantID), Name: l.Name,
+			Quantity: l.Quantity, UnitPrice: l.UnitPrice, LineTotal: l.LineTotal})
 	}
 	return View{OrderID: o.OrderID, CustomerID: o.CustomerID, CheckoutID: o.CheckoutID, Status: o.Status,
 		LineItems: items, Subtotal: o.Subtotal, Discount: o.Discount, TotalAmount: o.TotalAmount,

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"acme/es"
+	"acme/httpapi"
 )
 
 // timeFormat is the fixed-width UTC time of the read model (sorts as text).
@@ -14,23 +15,36 @@ const timeFormat = "2006-01-02T15:04:05.000000Z"
 
 // View is a picking job as the contract shows it.
 type View struct {
-	JobID      string     `json:"jobId"`
-	OrderID    string     `json:"orderId"`
-	CustomerID string     `json:"customerId,omitempty"`
-	Status     string     `json:"status"`
-	LineItems  []LineItem `json:"lineItems"`
-	OpenedAt   time.Time  `json:"openedAt"`
-	UpdatedAt  time.Time  `json:"updatedAt"`
-	Version    int64      `json:"version"`
+	JobID      string         `json:"jobId"`
+	OrderID    string         `json:"orderId"`
+	CustomerID string         `json:"customerId,omitempty"`
+	Status     string         `json:"status"`
+	LineItems  []LineItemView `json:"lineItems"`
+	OpenedAt   time.Time      `json:"openedAt"`
+	UpdatedAt  time.Time      `json:"updatedAt"`
+	Version    int64          `json:"version"`
+}
+
+// LineItemView is a line as the API shows it: variantId is null for a
+// product without variants.
+type LineItemView struct {
+	ProductID string             `json:"productId"`
+	VariantID httpapi.OptionalID `json:"variantId"`
+	Name      string             `json:"name"`
+	Quantity  int64              `json:"quantity"`
+}
+
+func lineViews(lines []LineItem) []LineItemView {
+	out := make([]LineItemView, 0, len(lines))
+	for _, l := range lines {
+		out = append(out, LineItemView{ProductID: l.ProductID, VariantID: httpapi.OptionalID(l.VariantID), Name: l.Name, Quantity: l.Quantity})
+	}
+	return out
 }
 
 // ViewOf returns the contract's view of j at version.
 func ViewOf(j Job, version int64) View {
-	lines := j.LineItems
-	if lines == nil {
-		lines = []LineItem{}
-	}
-	return View{JobID: j.JobID, OrderID: j.OrderID, CustomerID: j.CustomerID, Status: j.Status, LineItems: lines,
+	return View{JobID: j.JobID, OrderID: j.OrderID, CustomerID: j.CustomerID, Status: j.Status, LineItems: lineViews(j.LineItems),
 		OpenedAt: j.OpenedAt.UTC(), UpdatedAt: j.UpdatedAt.UTC(), Version: version}
 }
 
@@ -116,12 +130,11 @@ FROM warehouse_picking_jobs `+where+fmt.Sprintf(` ORDER BY opened_at DESC, job_i
 		if err := rows.Scan(&v.JobID, &v.OrderID, &v.CustomerID, &v.Status, &lines, &opened, &updated, &v.Version); err != nil {
 			return nil, 0, err
 		}
-		if err := json.Unmarshal([]byte(lines), &v.LineItems); err != nil {
+		var items []LineItem
+		if err := json.Unmarshal([]byte(lines), &items); err != nil {
 			return nil, 0, fmt.Errorf("warehouse: decode job row: %w", err)
 		}
-		if v.LineItems == nil {
-			v.LineItems = []LineItem{}
-		}
+		v.LineItems = lineViews(items)
 		v.OpenedAt, _ = time.Parse(timeFormat, opened)
 		v.UpdatedAt, _ = time.Parse(timeFormat, updated)
 		out = append(out, v)
