@@ -86,6 +86,9 @@ func (m *Module) list(w http.ResponseWriter, r *http.Request) error {
 	if q.Status != "" && !validStatus(q.Status) {
 		fields = append(fields, acme.FieldError{Field: "status", Message: "must be PENDING, CONFIRMED, SHIPPED, DELIVERED or CANCELLED"})
 	}
+	if id := r.URL.Query().Get("customerId"); id != "" && !acme.ValidID(acme.NormalizeID(id)) {
+		fields = append(fields, acme.FieldError{Field: "customerId", Message: "must be a customer id (a UUID)"})
+	}
 	if len(fields) > 0 {
 		return acme.Invalid(fields...)
 	}

@@ -388,6 +388,7 @@ func TestOrderLists(t *testing.T) {
 		t.Fatalf("page 2 of pending = %v", ids)
 	}
 	e.want(t, e.do(t, "GET", "/api/v1/orders?status=LOST", admin, nil), 422, "validation_failed")
+	e.want(t, e.do(t, "GET", "/api/v1/orders?customerId=nope", admin, nil), 422, "validation_failed")
 	e.want(t, e.do(t, "GET", "/api/v1/orders?pageSize=101", admin, nil), 422, "validation_failed")
 	e.want(t, e.do(t, "GET", "/api/v1/orders", "", nil), 401, "unauthorized")
 }
