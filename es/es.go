@@ -1,9 +1,10 @@
 // Package es is the event-sourcing core of Acme Commerce, standard library only.
 //
 // A bounded context keeps its state as events in its own Store. Aggregates are
-// Deciders: pure decide/evolve functions. The command path (Execute) loads a
-// stream (snapshot + tail), decides, and commits the new events with the version
-// it read, retrying a bounded number of times on ErrConcurrency.
+// Deciders: pure decide/evolve functions. The command path (Aggregate.Handle)
+// loads a stream (cached state or snapshot, then the tail), decides, and
+// commits the new events with the version it read, retrying a bounded number
+// of times on ErrConcurrency.
 //
 // A Commit is the unit of work of a context's store: appends to one or more
 // streams, each with its own expected version, an optional inbox id that makes
