@@ -107,8 +107,10 @@ type OrderStatusChangedV1 struct {
 	At      time.Time `json:"at"`
 }
 
-// OrderPaymentCapturedV1 (internal): ordering learnt from payments' PaymentSucceeded
-// that the payment is captured (so a cancellation refunds).
+// OrderPaymentCapturedV1 (internal): ordering learnt that the payment is
+// captured (so a cancellation refunds): from the saga's ConfirmOrder (sent
+// once the capture succeeded) or payments' PaymentSucceeded, whichever comes
+// first.
 type OrderPaymentCapturedV1 struct {
 	OrderID    string    `json:"orderId"`
 	PaymentID  string    `json:"paymentId"`

@@ -151,10 +151,18 @@ func decide(o Order, cmd any) ([]any, error) {
 		case "":
 			return nil, notFound()
 		case StatusPending:
-			return []any{
+			var out []any
+			if o.PaymentID != "" && !o.Captured {
+				// ConfirmOrder is sent once the payment is captured: record it
+				// now rather than when PaymentSucceeded reaches ordering, so a
+				// confirmed order always knows (a cancellation refunds) and
+				// its versions do not depend on which message came first
+				out = append(out, OrderPaymentCapturedV1{OrderID: o.OrderID, PaymentID: o.PaymentID, CapturedAt: c.At})
+			}
+			return append(out,
 				OrderConfirmedV1{OrderID: o.OrderID, CheckoutID: o.CheckoutID, CustomerID: o.CustomerID, LineItems: o.LineItems, ConfirmedAt: c.At},
 				statusChanged(o, StatusConfirmed, c.At),
-			}, nil
+			), nil
 		case StatusConfirmed, StatusShipped, StatusDelivered:
 			return nil, nil // already confirmed: a repeated ConfirmOrder changes nothing
 		}

@@ -39,7 +39,11 @@ func TestOrderDecider(t *testing.T) {
 	}{
 		{"create places a pending order", nil, create, []any{created}, ""},
 		{"create twice is a no-op", []any{created}, create, nil, ""},
-		{"confirm a pending order", []any{created}, Confirm{At: t1}, []any{
+		{"confirm a pending order: its payment was captured", []any{created}, Confirm{At: t1}, []any{
+			OrderPaymentCapturedV1{OrderID: orderID, PaymentID: "pay1", CapturedAt: t1},
+			OrderConfirmedV1{OrderID: orderID, CheckoutID: "c1", CustomerID: "cu1", LineItems: lines, ConfirmedAt: t1},
+			OrderStatusChangedV1{OrderID: orderID, From: StatusPending, To: StatusConfirmed, At: t1}}, ""},
+		{"confirm after the capture was recorded", []any{created, OrderPaymentCapturedV1{OrderID: orderID, PaymentID: "pay1", CapturedAt: t0}}, Confirm{At: t1}, []any{
 			OrderConfirmedV1{OrderID: orderID, CheckoutID: "c1", CustomerID: "cu1", LineItems: lines, ConfirmedAt: t1},
 			OrderStatusChangedV1{OrderID: orderID, From: StatusPending, To: StatusConfirmed, At: t1}}, ""},
 		{"confirm twice is a no-op", []any{created, confirmed}, Confirm{At: t1}, nil, ""},

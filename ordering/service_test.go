@@ -227,7 +227,7 @@ func TestOrderLifecycleOverHTTP(t *testing.T) {
 	e.clock.add(time.Minute)
 	r = e.do(t, "POST", "/api/v1/orders/"+id+"/ship", admin, ShipRequest{TrackingNumber: "1Z999", Carrier: "UPS"})
 	e.want(t, r, 200, "")
-	if v := r.view(t); v.Status != StatusShipped || v.TrackingNumber != "1Z999" || v.Carrier != "UPS" || v.Version != 5 {
+	if v := r.view(t); v.Status != StatusShipped || v.TrackingNumber != "1Z999" || v.Carrier != "UPS" || v.Version != 6 {
 		t.Fatalf("shipped = %+v", v)
 	}
 	if r.header.Get("Acme-Position") == "" {
@@ -261,8 +261,9 @@ func TestOrderLifecycleOverHTTP(t *testing.T) {
 		}
 		types, statuses = append(types, it.Type), append(statuses, it.Status)
 	}
-	if strings.Join(types, ",") != "OrderCreated,OrderConfirmed,OrderStatusChanged,OrderShipped,OrderStatusChanged,OrderDelivered,OrderStatusChanged,OrderCompleted" ||
-		strings.Join(statuses, ",") != "PENDING,CONFIRMED,CONFIRMED,SHIPPED,SHIPPED,DELIVERED,DELIVERED,DELIVERED" {
+	// ConfirmOrder records the capture it implies first
+	if strings.Join(types, ",") != "OrderCreated,OrderPaymentCaptured,OrderConfirmed,OrderStatusChanged,OrderShipped,OrderStatusChanged,OrderDelivered,OrderStatusChanged,OrderCompleted" ||
+		strings.Join(statuses, ",") != "PENDING,PENDING,CONFIRMED,CONFIRMED,SHIPPED,SHIPPED,DELIVERED,DELIVERED,DELIVERED" {
 		t.Fatalf("history = %v %v", types, statuses)
 	}
 	e.want(t, e.do(t, "GET", "/api/v1/orders/"+id+"/history", "tok-"+bob, nil), 404, "not_found")
@@ -271,14 +272,14 @@ func TestOrderLifecycleOverHTTP(t *testing.T) {
 	if v := e.do(t, "GET", "/api/v1/orders/"+id+"?version=1", "tok-"+ann, nil).view(t); v.Status != StatusPending || v.Version != 1 {
 		t.Fatalf("version=1: %+v", v)
 	}
-	if v := e.do(t, "GET", "/api/v1/orders/"+id+"?version=4", "tok-"+ann, nil).view(t); v.Status != StatusShipped || v.Version != 4 {
-		t.Fatalf("version=4: %+v", v)
+	if v := e.do(t, "GET", "/api/v1/orders/"+id+"?version=5", "tok-"+ann, nil).view(t); v.Status != StatusShipped || v.Version != 5 {
+		t.Fatalf("version=5: %+v", v)
 	}
 	e.want(t, e.do(t, "GET", "/api/v1/orders/"+id+"?version=0", admin, nil), 422, "validation_failed")
 	e.want(t, e.do(t, "GET", "/api/v1/orders/"+id+"?version=99", admin, nil), 404, "not_found") // past the latest
 	e.want(t, e.do(t, "GET", "/api/v1/orders/"+id+"?asOf=yesterday", admin, nil), 422, "validation_failed")
 	e.want(t, e.do(t, "GET", "/api/v1/orders/"+id+"?asOf=2000-01-01T00:00:00Z", admin, nil), 404, "not_found")
-	if v := e.do(t, "GET", "/api/v1/orders/"+id+"?asOf="+hist.Items[1].At.Format(time.RFC3339Nano), admin, nil).view(t); v.Version != 3 || v.Status != StatusConfirmed {
+	if v := e.do(t, "GET", "/api/v1/orders/"+id+"?asOf="+hist.Items[2].At.Format(time.RFC3339Nano), admin, nil).view(t); v.Version != 4 || v.Status != StatusConfirmed {
 		t.Fatalf("asOf the confirmation: %+v", v)
 	}
 	if v := e.do(t, "GET", "/api/v1/orders/"+id+"?asOf="+time.Now().Add(time.Hour).UTC().Format(time.RFC3339), admin, nil).view(t); v.Status != StatusDelivered {
@@ -342,7 +343,7 @@ func TestCancelVoidsOrRefunds(t *testing.T) {
 	e.h.Deliver(t, "ConfirmOrder", acme.NewID(), ConfirmOrderV1{OrderID: ready})
 	e.h.Deliver(t, "OrderReadyForShipping", acme.NewID(), map[string]any{"jobId": acme.NewID(), "orderId": ready})
 	e.h.Deliver(t, "OrderReadyForShipping", acme.NewID(), map[string]any{"jobId": acme.NewID(), "orderId": ready})
-	if v := e.do(t, "GET", "/api/v1/orders/"+ready, admin, nil).view(t); !v.ReadyForShipping || v.Version != 4 {
+	if v := e.do(t, "GET", "/api/v1/orders/"+ready, admin, nil).view(t); !v.ReadyForShipping || v.Version != 5 { // created, captured, confirmed, status changed, ready
 		t.Fatalf("ready = %+v", v)
 	}
 }
