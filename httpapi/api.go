@@ -183,11 +183,11 @@ func (a *API) Handle(pattern string, min Role, h HandlerFunc, opts ...RouteOptio
 	a.mux.HandleFunc(pattern, func(w http.ResponseWriter, r *http.Request) {
 		lowerIDs(r, wildcards)
 		c, err := a.authenticate(r)
-		if err != nil && (min > Anonymous || acme.ErrorCode(err) != acme.CodeUnauthorized) {
-			WriteError(w, r, err)
-			return
-		}
 		if err != nil {
+			if min > Anonymous || acme.ErrorCode(err) != acme.CodeUnauthorized {
+				WriteError(w, r, err)
+				return
+			}
 			// a public route needs no token: a stale or unknown one (a client
 			// still sending it after signing out) is not a reason to refuse
 			c = Caller{Role: Anonymous}

@@ -1,9 +1,6 @@
 package inventory
 
-import (
-	"acme/es"
-	"acme/httpapi"
-)
+import "acme/es"
 
 const owner = "inventory"
 
@@ -14,21 +11,6 @@ type Level struct {
 	OnHand    int64  `json:"onHand"`
 	Reserved  int64  `json:"reserved"`
 	Available int64  `json:"available"`
-}
-
-// LevelView is a stock level as the API shows it: variantId is null for a
-// product's own stock (a product without variants, or the sum over them).
-type LevelView struct {
-	ProductID string             `json:"productId"`
-	VariantID httpapi.OptionalID `json:"variantId"`
-	OnHand    int64              `json:"onHand"`
-	Reserved  int64              `json:"reserved"`
-	Available int64              `json:"available"`
-}
-
-// View returns l as the API shows it.
-func (l Level) View() LevelView {
-	return LevelView{ProductID: l.ProductID, VariantID: httpapi.OptionalID(l.VariantID), OnHand: l.OnHand, Reserved: l.Reserved, Available: l.Available}
 }
 
 // Line is one line of a reservation.

@@ -86,18 +86,19 @@ func (m *Module) list(w http.ResponseWriter, r *http.Request) error {
 	if q.Status != "" && !validStatus(q.Status) {
 		fields = append(fields, acme.FieldError{Field: "status", Message: "must be PENDING, CONFIRMED, SHIPPED, DELIVERED or CANCELLED"})
 	}
-	if id := r.URL.Query().Get("customerId"); id != "" && !acme.ValidID(acme.NormalizeID(id)) {
+	customerID := acme.NormalizeID(r.URL.Query().Get("customerId"))
+	if customerID != "" && !acme.ValidID(customerID) {
 		fields = append(fields, acme.FieldError{Field: "customerId", Message: "must be a customer id (a UUID)"})
 	}
 	if len(fields) > 0 {
 		return acme.Invalid(fields...)
 	}
 	if c.Role == httpapi.Admin {
-		q.CustomerID = acme.NormalizeID(r.URL.Query().Get("customerId"))
+		q.CustomerID = customerID
 	} else {
 		q.CustomerID = c.CustomerID
 		// a customer may filter on themselves only; another id matches nothing of theirs
-		if id := acme.NormalizeID(r.URL.Query().Get("customerId")); id != "" && id != c.CustomerID {
+		if customerID != "" && customerID != c.CustomerID {
 			return httpapi.JSON(w, 200, httpapi.List[View]{Items: []View{}, Page: page, PageSize: size})
 		}
 	}
