@@ -124,5 +124,8 @@ func (m *Module) Start(ctx context.Context, h es.Host) error {
 	h.ConsumeBatch(consumerInventory, InventoryEvents, m.onInventory)
 	h.Consume(consumerPromotions, []string{"PromotionCreated"}, m.onPromotion)
 	h.Consume(consumerCheckouts, []string{"CheckoutCompleted", "CheckoutFailed"}, m.onCheckout)
+	m.watch.mu.Lock()
+	m.watch.decided, m.watch.every = m.decidedCheckouts, recheckOther
+	m.watch.mu.Unlock()
 	return nil
 }

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"math"
+	"strconv"
 	"strings"
 	"time"
 
@@ -291,6 +292,45 @@ type checkoutRow struct {
 	Items                                                                         []Line
 }
 
+// decidedCheckouts returns which of ids are no longer PENDING (for the
+// long polls' poller).
+func (m *Module) decidedCheckouts(ctx context.Context, ids []string) ([]string, error) {
+	var decided []string
+	for len(ids) > 0 {
+		chunk := ids[:min(len(ids), 500)]
+		ids = ids[len(chunk):]
+		args := make([]any, 0, len(chunk)+1)
+		args = append(args, StatusPending)
+		var in strings.Builder
+		for i, id := range chunk {
+			if i > 0 {
+				in.WriteString(", ")
+			}
+			args = append(args, id)
+			in.WriteString("$" + strconv.Itoa(len(args)))
+		}
+		rows, err := m.h.Store().DB().QueryContext(ctx, `SELECT checkout_id FROM cart_checkouts
+			WHERE status <> $1 AND checkout_id IN (`+in.String()+`)`, args...)
+		if err != nil {
+			return decided, err
+		}
+		for rows.Next() {
+			var id string
+			if err := rows.Scan(&id); err != nil {
+				rows.Close()
+				return decided, err
+			}
+			decided = append(decided, id)
+		}
+		err = rows.Err()
+		rows.Close()
+		if err != nil {
+			return decided, err
+		}
+	}
+	return decided, nil
+}
+
 func (m *Module) checkoutRow(ctx context.Context, db es.SQL, id string) (checkoutRow, bool, error) {
 	var r checkoutRow
 	var items string
@@ -320,14 +360,13 @@ func (m *Module) onCheckout(ctx context.Context, msg es.Message) (es.Commit, err
 		if err := es.DecodeData(msg, &e); err != nil {
 			return es.Commit{}, err
 		}
-		return apply(func(ctx context.Context, tx es.SQL) error {
+		c := apply(func(ctx context.Context, tx es.SQL) error {
 			_, err := tx.ExecContext(ctx, `UPDATE cart_checkouts SET status = $2, order_id = $3, updated_at = $4
 				WHERE checkout_id = $1 AND status = $5`, e.CheckoutID, StatusCompleted, e.OrderID, now, StatusPending)
-			if err == nil {
-				m.watch.notify(e.CheckoutID) // long polls re-read: the commit follows
-			}
 			return err
-		}), nil
+		})
+		c.Committed = func() { m.watch.notify(e.CheckoutID) } // long polls read the outcome
+		return c, nil
 	case "CheckoutFailed":
 		var e checkoutFailed
 		if err := es.DecodeData(msg, &e); err != nil {
@@ -343,11 +382,8 @@ func (m *Module) onCheckout(ctx context.Context, msg es.Message) (es.Commit, err
 		c := es.Commit{Apply: func(ctx context.Context, tx es.SQL, _ []es.Event) error {
 			_, err := tx.ExecContext(ctx, `UPDATE cart_checkouts SET status = $2, failure_reason = $3, updated_at = $4
 				WHERE checkout_id = $1 AND status = $5`, e.CheckoutID, StatusFailed, e.Reason, now, StatusPending)
-			if err == nil {
-				m.watch.notify(e.CheckoutID)
-			}
 			return err
-		}}
+		}, Committed: func() { m.watch.notify(e.CheckoutID) }}
 		app, _, err := m.carts.Decide(ctx, streamID(row.CustomerID), restoreCart{CustomerID: row.CustomerID, CheckoutID: row.CheckoutID,
 			Items: row.Items, PromotionCode: row.PromotionCode, Reason: e.Reason, At: m.now()})
 		if err != nil {

@@ -2,11 +2,14 @@ package cart
 
 import (
 	"context"
+	"errors"
 	"net/http/httptest"
 	"testing"
 	"time"
 
 	"acme"
+	"acme/es"
+	"acme/es/estest"
 )
 
 // A long poll of a PENDING checkout answers with its outcome once the
@@ -96,11 +99,10 @@ func TestWaitParam(t *testing.T) {
 	}
 }
 
-// The consumer notifies inside its transaction, before COMMIT: a long poll
-// that registers after the notification (and reads PENDING before the
-// commit lands) still answers as soon as the commit lands, not at its
-// periodic re-read.
-func TestCheckoutLongPollAfterTheNotification(t *testing.T) {
+// A long poll is woken only once the verdict is committed, so the read it
+// then makes finds the verdict: no PENDING answer re-read later (nor a fast
+// re-read loop to make up for an early wake).
+func TestCheckoutLongPollWokenAfterCommit(t *testing.T) {
 	old := recheckOther
 	recheckOther = time.Hour // only the notification can wake the poll in time
 	defer func() { recheckOther = old }()
@@ -114,31 +116,84 @@ func TestCheckoutLongPollAfterTheNotification(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	m.watch.notify(co.CheckoutID) // decided; the commit has not landed yet
-	// A poll step now reads PENDING and, knowing of the decision, comes back
-	// for another read at once instead of waiting for a notification that
-	// already came (or its hour-long re-read).
-	step := make(chan bool, 1)
-	st := &awaitState{}
-	go func() {
-		_, done, _ := m.awaitStep(ctx, cust, false, co.CheckoutID, st, nil, nil)
-		step <- done
-	}()
-	select {
-	case done := <-step:
-		if done || !st.warned {
-			t.Fatalf("step after the notification: done %v, warned %v", done, st.warned)
-		}
-	case <-time.After(10 * time.Second):
-		t.Fatal("the long poll missed a decision notified before it registered")
+	decided, release := m.watch.add(co.CheckoutID)
+	defer release()
+	msg := estest.Message(t, "CheckoutCompleted", "", map[string]any{"checkoutId": co.CheckoutID, "orderId": "o1", "customerId": cust})
+	c, err := m.onCheckout(ctx, msg)
+	if err != nil {
+		t.Fatal(err)
 	}
-	// The decision's commit lands (the row as the consumer's Apply writes it):
-	// the poll answers it.
+	apply := c.Apply
+	c.Apply = func(ctx context.Context, tx es.SQL, events []es.Event) error {
+		if err := apply(ctx, tx, events); err != nil {
+			return err
+		}
+		select { // the verdict is written, not committed: nobody may be woken yet
+		case <-decided:
+			return errors.New("a long poll was woken before the verdict's commit")
+		case <-time.After(100 * time.Millisecond):
+			return nil
+		}
+	}
+	if _, err := h.Store().Commit(ctx, c); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-decided:
+	default:
+		t.Fatal("the long poll was not woken by the committed verdict")
+	}
+	if v, err := m.CheckoutRequest(ctx, cust, false, co.CheckoutID); err != nil || v.Status != StatusCompleted {
+		t.Fatalf("woken poll reads %+v %v", v, err)
+	}
+}
+
+// A checkout decided by another process (whose consumer wakes only its own
+// waiters) is answered by the poller's next round: one query for every
+// waiting request. The poller stops when nobody waits.
+func TestCheckoutLongPollDecidedElsewhere(t *testing.T) {
+	old := recheckOther
+	recheckOther = 20 * time.Millisecond
+	defer func() { recheckOther = old }()
+	m, h, _ := startCart(t)
+	ctx := context.Background()
+	h.deliver(t, "ProductCreated", map[string]any{"productId": pA, "name": "Shirt", "price": usdMap(1000), "categoryId": "cat", "initialStock": 4})
+	if _, _, err := m.AddItem(ctx, cust, pA, "", 1); err != nil {
+		t.Fatal(err)
+	}
+	co, _, err := m.Checkout(ctx, cust, Address{Name: "A", Line1: "L", City: "C", PostalCode: "P", Country: "DE"}, PaymentMethod{Type: "card", Token: "tok_visa"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := make(chan CheckoutView, 1)
+	go func() {
+		v, _ := m.awaitCheckout(ctx, cust, false, co.CheckoutID, 30*time.Second)
+		got <- v
+	}()
+	// The verdict as another process's consumer commits it: no notification here.
 	if _, err := h.Store().DB().ExecContext(ctx, `UPDATE cart_checkouts SET status = $1, order_id = $2 WHERE checkout_id = $3`,
 		StatusCompleted, "o1", co.CheckoutID); err != nil {
 		t.Fatal(err)
 	}
-	if v, err := m.awaitCheckout(ctx, cust, false, co.CheckoutID, 30*time.Second); err != nil || v.Status != StatusCompleted {
-		t.Fatalf("answered %+v %v", v, err)
+	select {
+	case v := <-got:
+		if v.Status != StatusCompleted {
+			t.Fatalf("answered %+v", v)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("a checkout decided elsewhere was never answered")
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		m.watch.mu.Lock()
+		polling := m.watch.polling
+		m.watch.mu.Unlock()
+		if !polling {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the poller still runs with nobody waiting")
+		}
+		time.Sleep(5 * time.Millisecond)
 	}
 }

@@ -96,6 +96,11 @@ type Commit struct {
 	// events as stored (Version, Position, RecordedAt set). It writes read models
 	// through tx. An error aborts this commit only.
 	Apply func(ctx context.Context, tx SQL, events []Event) error
+	// Committed, when set, is called once the commit is durable, before Commit
+	// returns nil (never after an error): it tells waiters in this process to
+	// read what the commit wrote (a call from inside Apply would come before
+	// COMMIT, and a read then still sees the old rows).
+	Committed func()
 }
 
 // Inbox returns every inbox id of c: InboxID (when set), then InboxIDs.
@@ -107,17 +112,28 @@ func (c Commit) Inbox() []string {
 }
 
 // Join is one Commit doing what cs do, in order: their Appends, then their
-// Apply functions (each given every event the joined commit stored). Inbox
-// ids are left out: the caller sets them (the platform does for a batch
-// consumer). Two commits appending to one stream would conflict on their
+// Apply functions (each given every event the joined commit stored), then,
+// once durable, their Committed functions. Inbox ids are left out: the caller
+// sets them (the platform does for a batch consumer). Two commits appending to one stream would conflict on their
 // expected versions: join commits to distinct streams, or Apply-only ones.
 func Join(cs ...Commit) Commit {
 	var j Commit
 	var applies []func(context.Context, SQL, []Event) error
+	var committed []func()
 	for _, c := range cs {
 		j.Appends = append(j.Appends, c.Appends...)
 		if c.Apply != nil {
 			applies = append(applies, c.Apply)
+		}
+		if c.Committed != nil {
+			committed = append(committed, c.Committed)
+		}
+	}
+	if len(committed) > 0 {
+		j.Committed = func() {
+			for _, f := range committed {
+				f()
+			}
 		}
 	}
 	if len(applies) > 0 {

@@ -77,16 +77,19 @@ func (s *Store) Commit(ctx context.Context, c es.Commit) (es.Result, error) {
 		s.closeMu.RUnlock()
 		return es.Result{}, fmt.Errorf("postgres: commit: %w", ctx.Err())
 	}
+	var o outcome
 	select {
-	case o := <-r.done:
-		return o.res, o.err
+	case o = <-r.done:
 	case <-ctx.Done():
 		if r.state.CompareAndSwap(stateQueued, stateAbandoned) {
 			return es.Result{}, fmt.Errorf("postgres: commit: %w", ctx.Err())
 		}
-		o := <-r.done // taken: the batch is bounded by batchTimeout
-		return o.res, o.err
+		o = <-r.done // taken: the batch is bounded by batchTimeout
 	}
+	if o.err == nil && c.Committed != nil {
+		c.Committed()
+	}
+	return o.res, o.err
 }
 
 func validate(c es.Commit) (events, size int, err error) {

@@ -42,6 +42,9 @@ func (s *Store) Commit(ctx context.Context, c es.Commit) (es.Result, error) {
 	if err := s.do(r); err != nil {
 		return es.Result{}, err
 	}
+	if r.err == nil && c.Committed != nil {
+		c.Committed()
+	}
 	return r.res, r.err
 }
 

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -340,6 +341,54 @@ func testApply(t *testing.T, s es.Store) {
 }
 
 var errApply = errors.New("estest: apply refused")
+
+// testCommitted: Committed runs once, after the commit is visible to other
+// readers (a waiter it wakes must find the rows), and never for a commit that
+// failed; joined commits run theirs in order.
+func testCommitted(t *testing.T, s es.Store) {
+	if err := s.Migrate(t.Context(), "estest", readModel); err != nil {
+		t.Fatalf("Migrate: %v", err)
+	}
+	var calls []string
+	seen := func(name, stream string) func() {
+		return func() {
+			// Read outside the transaction, as a woken waiter would.
+			calls = append(calls, fmt.Sprintf("%s:%d", name, countItems(t, s, "WHERE stream_id = $1", stream)))
+		}
+	}
+	withItems := func(ctx context.Context, tx es.SQL, events []es.Event) error { return insertItems(ctx, tx, events) }
+	commit(t, s, es.Commit{InboxID: "c/1", Appends: []es.Append{app("thing-c", es.NoStream, Ev("A", `{}`))},
+		Apply: withItems, Committed: seen("first", "thing-c")})
+	if want := []string{"first:1"}; !slices.Equal(calls, want) {
+		t.Fatalf("after a commit: calls %v, want %v (once, with its row visible)", calls, want)
+	}
+
+	calls = nil
+	failing := []es.Commit{
+		{Appends: []es.Append{app("thing-c", es.NoStream, Ev("B", `{}`))}, Committed: seen("concurrency", "")},
+		{InboxID: "c/1", Appends: []es.Append{app("thing-d", es.NoStream, Ev("B", `{}`))}, Committed: seen("duplicate", "")},
+		{Appends: []es.Append{app("thing-e", es.NoStream, Ev("B", `{}`))}, Committed: seen("apply", ""),
+			Apply: func(context.Context, es.SQL, []es.Event) error { return errApply }},
+	}
+	for _, c := range failing {
+		if _, err := s.Commit(t.Context(), c); err == nil {
+			t.Fatalf("commit %+v: no error", c.Appends)
+		}
+	}
+	if len(calls) != 0 {
+		t.Fatalf("failed commits called Committed: %v", calls)
+	}
+
+	joined := es.Join(
+		es.Commit{Appends: []es.Append{app("thing-f", es.NoStream, Ev("A", `{}`))}, Committed: seen("f", "thing-f")},
+		es.Commit{Appends: []es.Append{app("thing-g", es.NoStream, Ev("A", `{}`))}, Committed: seen("g", "thing-g")},
+	)
+	joined.Apply = withItems
+	commit(t, s, joined)
+	if want := []string{"f:1", "g:1"}; !slices.Equal(calls, want) {
+		t.Fatalf("joined commit: calls %v, want %v", calls, want)
+	}
+}
 
 func testApplyError(t *testing.T, s es.Store) {
 	if err := s.Migrate(t.Context(), "estest", readModel); err != nil {

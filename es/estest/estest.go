@@ -40,6 +40,7 @@ func RunStore(t *testing.T, open func(t *testing.T) es.Store) {
 		{"InboxBatch", testInboxBatch},
 		{"Apply", testApply},
 		{"ApplyErrorStoresNothing", testApplyError},
+		{"Committed", testCommitted},
 		{"GroupCommitIsolation", testGroupCommitIsolation},
 		{"IdempotentAppend", testIdempotentAppend},
 		{"EventIDConflict", testEventIDConflict},
