@@ -139,6 +139,14 @@ func TestScreen(t *testing.T) {
 		{"Great", "buy at www.cheap-stuff.example now", StatusPending},
 		{"Total SCAM", "never again", StatusPending},
 		{"Scammer", "words only match whole", StatusPublished},
+		{"Great", "more at bit.ly/abc123", StatusPending},
+		{"Great", "order from shop.example.de instead", StatusPending},
+		{"Great", `<a href="x">here</a>`, StatusPending},
+		{"Great", "mirror at ftp://files.example.org/pub", StatusPending},
+		{"Great", "write to mailto:someone", StatusPending},
+		{"Great", "Cheap-Stuff.COM has it", StatusPending},
+		{"Solid", "Works great.It is sturdy, e.g. on stairs; i.e. a 5/5. Battery 3.5 hours.", StatusPublished},
+		{"Solid", "Size M.So comfy, as good as v2.0 was.", StatusPublished},
 	} {
 		if got := p.Screen(tt.title, tt.body).Outcome; got != tt.want {
 			t.Errorf("Screen(%q, %q) = %s; want %s", tt.title, tt.body, got, tt.want)
