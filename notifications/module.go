@@ -283,21 +283,21 @@ func (m *Module) productName(ctx context.Context, id string) string {
 
 // View is a notification as the API lists it.
 type View struct {
-	NotificationID string `json:"notificationId"`
-	Kind           string `json:"kind"`
-	Channel        string `json:"channel"`
-	To             string `json:"to"`
-	Subject        string `json:"subject"`
-	CustomerID     string `json:"customerId,omitempty"`
-	SentAt         string `json:"sentAt"`
-	Status         string `json:"status"`
-	LastError      string `json:"lastError,omitempty"`
+	NotificationID string  `json:"notificationId"`
+	Kind           string  `json:"kind"`
+	Channel        string  `json:"channel"`
+	To             string  `json:"to"`
+	Subject        string  `json:"subject"`
+	CustomerID     string  `json:"customerId,omitempty"`
+	SentAt         *string `json:"sentAt"` // null until sent (status FAILED)
+	Status         string  `json:"status"`
+	LastError      string  `json:"lastError,omitempty"`
 }
 
 // Routes implements the Notifications section of the HTTP contract.
 func (m *Module) Routes(api *httpapi.API) {
 	api.Handle("GET /api/v1/notifications", httpapi.Admin, m.handleList,
-		httpapi.Summary("Notifications sent (status SENT) or failing and being retried (status FAILED, with lastError), newest first; filter by customerId and kind."),
+		httpapi.Summary("Notifications sent (status SENT) or failing and being retried (status FAILED, with lastError and sentAt null), newest first (a failing one by when it first failed); filter by customerId and kind."),
 		httpapi.Returns(http.StatusOK, httpapi.List[View]{}), httpapi.Reads(owner+"."+consumerFacts),
 		httpapi.QueryFormat("customerId", "string", "uuid", "A customer (anything but a customer id is 422 validation_failed)."),
 		httpapi.Query("kind", "string", "customer_registered, order_placed, order_confirmed, order_shipped, order_delivered, order_cancelled or out_of_stock (anything else is 422 validation_failed)."))
@@ -343,8 +343,12 @@ func (m *Module) handleList(w http.ResponseWriter, r *http.Request) error {
 	items := []View{}
 	for rows.Next() {
 		var v View
-		if err := rows.Scan(&v.NotificationID, &v.Kind, &v.Channel, &v.To, &v.Subject, &v.CustomerID, &v.SentAt, &v.Status, &v.LastError); err != nil {
+		var at string // when sent; for a FAILED one, when it first failed (the list's order)
+		if err := rows.Scan(&v.NotificationID, &v.Kind, &v.Channel, &v.To, &v.Subject, &v.CustomerID, &at, &v.Status, &v.LastError); err != nil {
 			return err
+		}
+		if v.Status == "SENT" {
+			v.SentAt = &at
 		}
 		items = append(items, v)
 	}

@@ -2,6 +2,7 @@ package notifications
 
 import (
 	"context"
+	"encoding/json"
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
@@ -11,6 +12,7 @@ import (
 
 	"acme/es"
 	"acme/es/estest"
+	"acme/httpapi"
 	"acme/sqlite"
 )
 
@@ -69,6 +71,29 @@ func TestEachChannelIsSentOnce(t *testing.T) {
 	if mailer.count(email) != 1 || slackCalls.Load() != 1 {
 		t.Fatalf("first delivery: %d emails, %d Slack calls", mailer.count(email), slackCalls.Load())
 	}
+	api := httpapi.New("admin-token-0123456789")
+	m.Routes(api)
+	listed := func(id string) map[string]any {
+		t.Helper()
+		rec := httptest.NewRecorder()
+		req := httptest.NewRequest(http.MethodGet, "/api/v1/notifications", nil)
+		req.Header.Set("Authorization", "Bearer admin-token-0123456789")
+		api.ServeHTTP(rec, req)
+		var list struct{ Items []map[string]any }
+		if err := json.Unmarshal(rec.Body.Bytes(), &list); rec.Code != http.StatusOK || err != nil {
+			t.Fatalf("list: %d %s", rec.Code, rec.Body)
+		}
+		for _, n := range list.Items {
+			if n["notificationId"] == id {
+				return n
+			}
+		}
+		t.Fatalf("notification %s not listed: %s", id, rec.Body)
+		return nil
+	}
+	if n := listed(slackID); n["status"] != "FAILED" || n["sentAt"] != nil || n["lastError"] == "" {
+		t.Fatalf("a failing notification is listed as %v; want FAILED with lastError and sentAt null", n)
+	}
 	if applied, err := h.Apply(ctx, fact); err != nil || !applied {
 		t.Fatalf("redelivery: applied %v, %v", applied, err)
 	}
@@ -78,6 +103,9 @@ func TestEachChannelIsSentOnce(t *testing.T) {
 	for _, id := range []string{email, slackID} {
 		if v, err := st.StreamVersion(ctx, "notification-"+id); err != nil || v != 1 {
 			t.Fatalf("notification %s recorded at version %d (%v)", id, v, err)
+		}
+		if n := listed(id); n["status"] != "SENT" || n["sentAt"] == nil {
+			t.Fatalf("a sent notification is listed as %v", n)
 		}
 	}
 	if applied, err := h.Apply(ctx, fact); err != nil || applied || mailer.count(email) != 1 || slackCalls.Load() != 2 {
