@@ -99,7 +99,7 @@ func setStatus(ctx context.Context, tx es.SQL, jobID, status string, at time.Tim
 	return err
 }
 
-// List returns a page of jobs, oldest first (the picking queue), with status
+// List returns a page of jobs, newest first, with status
 // (or, when status is "", every job that is not cancelled) and the total.
 func (m *Module) List(ctx context.Context, status, orderID string, page, size int) ([]View, int, error) {
 	where, args := "WHERE status <> $1", []any{StatusCancelled}
