@@ -293,24 +293,20 @@ type checkoutRow struct {
 }
 
 // decidedCheckouts returns which of ids are no longer PENDING (for the
-// long polls' poller).
+// long polls' poller). The ids go in chunks of decidedChunk, the last one
+// padded by repeating an id, so the query text is always the same: one
+// prepared statement, not one per list length in the store's statement cache.
 func (m *Module) decidedCheckouts(ctx context.Context, ids []string) ([]string, error) {
 	var decided []string
 	for len(ids) > 0 {
-		chunk := ids[:min(len(ids), 500)]
+		chunk := ids[:min(len(ids), decidedChunk)]
 		ids = ids[len(chunk):]
-		args := make([]any, 0, len(chunk)+1)
-		args = append(args, StatusPending)
-		var in strings.Builder
-		for i, id := range chunk {
-			if i > 0 {
-				in.WriteString(", ")
-			}
-			args = append(args, id)
-			in.WriteString("$" + strconv.Itoa(len(args)))
+		args := make([]any, decidedChunk+1)
+		args[0] = StatusPending
+		for i := range decidedChunk {
+			args[i+1] = chunk[min(i, len(chunk)-1)]
 		}
-		rows, err := m.h.Store().DB().QueryContext(ctx, `SELECT checkout_id FROM cart_checkouts
-			WHERE status <> $1 AND checkout_id IN (`+in.String()+`)`, args...)
+		rows, err := m.h.Store().DB().QueryContext(ctx, decidedQuery, args...)
 		if err != nil {
 			return decided, err
 		}
@@ -330,6 +326,17 @@ func (m *Module) decidedCheckouts(ctx context.Context, ids []string) ([]string, 
 	}
 	return decided, nil
 }
+
+const decidedChunk = 64
+
+// decidedQuery is SELECT ... WHERE status <> $1 AND checkout_id IN ($2, ..., $65).
+var decidedQuery = func() string {
+	ph := make([]string, decidedChunk)
+	for i := range ph {
+		ph[i] = "$" + strconv.Itoa(i+2)
+	}
+	return `SELECT checkout_id FROM cart_checkouts WHERE status <> $1 AND checkout_id IN (` + strings.Join(ph, ", ") + `)`
+}()
 
 func (m *Module) checkoutRow(ctx context.Context, db es.SQL, id string) (checkoutRow, bool, error) {
 	var r checkoutRow

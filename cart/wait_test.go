@@ -99,13 +99,13 @@ func TestWaitParam(t *testing.T) {
 	}
 }
 
-// A long poll is woken only once the verdict is committed, so the read it
-// then makes finds the verdict: no PENDING answer re-read later (nor a fast
-// re-read loop to make up for an early wake).
-func TestCheckoutLongPollWokenAfterCommit(t *testing.T) {
+// pendingCheckout starts a cart whose long-poll poller runs every recheck
+// and checks one line out: the checkout is PENDING.
+func pendingCheckout(t *testing.T, recheck time.Duration) (*Module, *testHost, CheckoutView) {
+	t.Helper()
 	old := recheckOther
-	recheckOther = time.Hour // only the notification can wake the poll in time
-	defer func() { recheckOther = old }()
+	recheckOther = recheck
+	t.Cleanup(func() { recheckOther = old })
 	m, h, _ := startCart(t)
 	ctx := context.Background()
 	h.deliver(t, "ProductCreated", map[string]any{"productId": pA, "name": "Shirt", "price": usdMap(1000), "categoryId": "cat", "initialStock": 4})
@@ -116,6 +116,15 @@ func TestCheckoutLongPollWokenAfterCommit(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	return m, h, co
+}
+
+// A long poll is woken only once the verdict is committed, so the read it
+// then makes finds the verdict: no PENDING answer re-read later (nor a fast
+// re-read loop to make up for an early wake).
+func TestCheckoutLongPollWokenAfterCommit(t *testing.T) {
+	m, h, co := pendingCheckout(t, time.Hour) // only the notification can wake the poll in time
+	ctx := context.Background()
 	decided, release := m.watch.add(co.CheckoutID)
 	defer release()
 	msg := estest.Message(t, "CheckoutCompleted", "", map[string]any{"checkoutId": co.CheckoutID, "orderId": "o1", "customerId": cust})
@@ -152,19 +161,8 @@ func TestCheckoutLongPollWokenAfterCommit(t *testing.T) {
 // waiters) is answered by the poller's next round: one query for every
 // waiting request. The poller stops when nobody waits.
 func TestCheckoutLongPollDecidedElsewhere(t *testing.T) {
-	old := recheckOther
-	recheckOther = 20 * time.Millisecond
-	defer func() { recheckOther = old }()
-	m, h, _ := startCart(t)
+	m, h, co := pendingCheckout(t, 20*time.Millisecond)
 	ctx := context.Background()
-	h.deliver(t, "ProductCreated", map[string]any{"productId": pA, "name": "Shirt", "price": usdMap(1000), "categoryId": "cat", "initialStock": 4})
-	if _, _, err := m.AddItem(ctx, cust, pA, "", 1); err != nil {
-		t.Fatal(err)
-	}
-	co, _, err := m.Checkout(ctx, cust, Address{Name: "A", Line1: "L", City: "C", PostalCode: "P", Country: "DE"}, PaymentMethod{Type: "card", Token: "tok_visa"})
-	if err != nil {
-		t.Fatal(err)
-	}
 	got := make(chan CheckoutView, 1)
 	go func() {
 		v, _ := m.awaitCheckout(ctx, cust, false, co.CheckoutID, 30*time.Second)
@@ -182,6 +180,15 @@ func TestCheckoutLongPollDecidedElsewhere(t *testing.T) {
 		}
 	case <-time.After(10 * time.Second):
 		t.Fatal("a checkout decided elsewhere was never answered")
+	}
+	// Many waiters: the ids go in fixed-size chunks, the last one padded.
+	ids := make([]string, 2*decidedChunk+3)
+	for i := range ids {
+		ids[i] = acme.NewID()
+	}
+	ids[decidedChunk+1] = co.CheckoutID
+	if got, err := m.decidedCheckouts(ctx, ids); err != nil || len(got) != 1 || got[0] != co.CheckoutID {
+		t.Fatalf("decided among %d ids: %v %v; want [%s]", len(ids), got, err, co.CheckoutID)
 	}
 	deadline := time.Now().Add(10 * time.Second)
 	for {

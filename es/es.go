@@ -114,8 +114,9 @@ func (c Commit) Inbox() []string {
 // Join is one Commit doing what cs do, in order: their Appends, then their
 // Apply functions (each given every event the joined commit stored), then,
 // once durable, their Committed functions. Inbox ids are left out: the caller
-// sets them (the platform does for a batch consumer). Two commits appending to one stream would conflict on their
-// expected versions: join commits to distinct streams, or Apply-only ones.
+// sets them (the platform does for a batch consumer). Two commits appending to
+// one stream would conflict on their expected versions: join commits to
+// distinct streams, or Apply-only ones.
 func Join(cs ...Commit) Commit {
 	var j Commit
 	var applies []func(context.Context, SQL, []Event) error

@@ -43,12 +43,12 @@ func NewPolicy(words []string) Policy {
 
 // linkPattern finds a link: a URL with any scheme (https://, ftp://), mailto:,
 // an HTML anchor, www., or a bare host name ending in a common top-level
-// domain (bit.ly/x, shop.example.de). Two-letter domains that are also
-// English words (at, be, in, is, it, me, no, so, to, us, ...) are left out, so
-// that "works great.It is" is not a link.
+// domain (bit.ly/x, shop.example.de). Domains that are also English words
+// (at, be, in, is, it, me, no, so, to, us, fun, live, store, win, ...) are
+// left out, so that "works great.It is" or "fun.Store it dry" is not a link.
 var linkPattern = regexp.MustCompile(`(?i)(\b[a-z][a-z0-9+.-]*://|\bmailto:|<a\s|\bhref\s*=|\bwww\.|` +
-	`\b[a-z0-9-]+\.(com|net|org|io|ru|biz|info|xyz|co|shop|top|app|dev|site|online|store|link|click|live|pro|club|` +
-	`tech|cloud|space|website|vip|icu|win|fun|de|uk|fr|es|nl|eu|ca|au|ly|gl|ch|pl|se|dk|fi|pt|br|mx|cn|jp|kr|tk|ml|ga|cf|gq|pw|cc|ws|su|ai|gg|tv|fm)\b)`)
+	`\b[a-z0-9-]+\.(com|net|org|io|ru|biz|info|xyz|co|shop|top|app|dev|vip|icu|` +
+	`de|uk|fr|es|nl|eu|ca|au|ly|gl|ch|pl|se|dk|fi|pt|br|mx|cn|jp|kr|tk|ml|ga|cf|gq|pw|cc|ws|su|ai|gg|tv|fm)\b)`)
 
 // Screen decides what happens to a submitted review's text: the contract's
 // rule, held for moderation or published at once. The catalog's "duplicates an

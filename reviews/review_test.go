@@ -147,6 +147,7 @@ func TestScreen(t *testing.T) {
 		{"Great", "Cheap-Stuff.COM has it", StatusPending},
 		{"Solid", "Works great.It is sturdy, e.g. on stairs; i.e. a 5/5. Battery 3.5 hours.", StatusPublished},
 		{"Solid", "Size M.So comfy, as good as v2.0 was.", StatusPublished},
+		{"Solid", "Great fun.Store it dry, live.Win-win.", StatusPublished},
 	} {
 		if got := p.Screen(tt.title, tt.body).Outcome; got != tt.want {
 			t.Errorf("Screen(%q, %q) = %s; want %s", tt.title, tt.body, got, tt.want)

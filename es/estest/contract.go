@@ -356,9 +356,8 @@ func testCommitted(t *testing.T, s es.Store) {
 			calls = append(calls, fmt.Sprintf("%s:%d", name, countItems(t, s, "WHERE stream_id = $1", stream)))
 		}
 	}
-	withItems := func(ctx context.Context, tx es.SQL, events []es.Event) error { return insertItems(ctx, tx, events) }
 	commit(t, s, es.Commit{InboxID: "c/1", Appends: []es.Append{app("thing-c", es.NoStream, Ev("A", `{}`))},
-		Apply: withItems, Committed: seen("first", "thing-c")})
+		Apply: insertItems, Committed: seen("first", "thing-c")})
 	if want := []string{"first:1"}; !slices.Equal(calls, want) {
 		t.Fatalf("after a commit: calls %v, want %v (once, with its row visible)", calls, want)
 	}
@@ -383,7 +382,7 @@ func testCommitted(t *testing.T, s es.Store) {
 		es.Commit{Appends: []es.Append{app("thing-f", es.NoStream, Ev("A", `{}`))}, Committed: seen("f", "thing-f")},
 		es.Commit{Appends: []es.Append{app("thing-g", es.NoStream, Ev("A", `{}`))}, Committed: seen("g", "thing-g")},
 	)
-	joined.Apply = withItems
+	joined.Apply = insertItems
 	commit(t, s, joined)
 	if want := []string{"f:1", "g:1"}; !slices.Equal(calls, want) {
 		t.Fatalf("joined commit: calls %v, want %v", calls, want)
