@@ -1,6 +1,7 @@
 package customers
 
 import (
+	"fmt"
 	"net/mail"
 	"strings"
 	"time"
@@ -11,8 +12,13 @@ import (
 	"acme/es"
 )
 
-// StatusRegistered is the status of a newly registered customer.
-const StatusRegistered = "REGISTERED"
+// Customer statuses: REGISTERED until the customer follows the verification
+// link of their welcome email, then ACTIVE (the catalog's name for a customer in
+// good standing).
+const (
+	StatusRegistered = "REGISTERED"
+	StatusActive     = "ACTIVE"
+)
 
 // Error codes of this context (mapped in httpapi's status table).
 const (
@@ -28,6 +34,7 @@ type Customer struct {
 	Name         string
 	Status       string
 	RegisteredAt time.Time
+	VerifiedAt   time.Time // zero until the email address is verified
 }
 
 // registerCustomer is the decider's command: everything decide needs, with the
@@ -41,29 +48,55 @@ type registerCustomer struct {
 	VerificationToken string
 }
 
-// customerDecider is the Customer aggregate.
-var customerDecider = es.Decider[Customer, registerCustomer]{
-	Decide: func(s Customer, c registerCustomer) ([]any, error) {
-		if s.ID != "" {
-			return nil, acme.Errorf(acme.CodeConflict, "customer %s is already registered", s.ID)
+// verifyEmail marks the customer's address as verified (the caller found the
+// customer by the token of the verification link).
+type verifyEmail struct {
+	At time.Time
+}
+
+// customerDecider is the Customer aggregate; its commands are registerCustomer
+// and verifyEmail.
+var customerDecider = es.Decider[Customer, any]{
+	Decide: func(s Customer, cmd any) ([]any, error) {
+		switch c := cmd.(type) {
+		case registerCustomer:
+			return decideRegister(s, c)
+		case verifyEmail:
+			if s.ID == "" {
+				return nil, acme.Errorf(acme.CodeNotFound, "customer not found")
+			}
+			if !s.VerifiedAt.IsZero() {
+				return nil, nil // verified already: following the link again changes nothing
+			}
+			return []any{CustomerEmailVerifiedV1{CustomerID: s.ID, Email: s.Email, Status: StatusActive, VerifiedAt: c.At}}, nil
 		}
-		if err := validateProfile(c.Email, c.Name); err != nil {
-			return nil, err
-		}
-		if err := checkPassword(c.Password); err != nil {
-			return nil, err
-		}
-		return []any{CustomerRegisteredV1{
-			CustomerID: c.CustomerID, Email: c.Email, Name: c.Name, Status: StatusRegistered,
-			RegisteredAt: c.At, VerificationToken: c.VerificationToken,
-		}}, nil
+		return nil, fmt.Errorf("customers: unknown command %T", cmd)
 	},
 	Evolve: func(s Customer, e any) Customer {
-		if r, ok := e.(CustomerRegisteredV1); ok {
-			s = Customer{ID: r.CustomerID, Email: r.Email, Name: r.Name, Status: r.Status, RegisteredAt: r.RegisteredAt}
+		switch e := e.(type) {
+		case CustomerRegisteredV1:
+			s = Customer{ID: e.CustomerID, Email: e.Email, Name: e.Name, Status: e.Status, RegisteredAt: e.RegisteredAt}
+		case CustomerEmailVerifiedV1:
+			s.Status, s.VerifiedAt = e.Status, e.VerifiedAt
 		}
 		return s
 	},
+}
+
+func decideRegister(s Customer, c registerCustomer) ([]any, error) {
+	if s.ID != "" {
+		return nil, acme.Errorf(acme.CodeConflict, "customer %s is already registered", s.ID)
+	}
+	if err := validateProfile(c.Email, c.Name); err != nil {
+		return nil, err
+	}
+	if err := checkPassword(c.Password); err != nil {
+		return nil, err
+	}
+	return []any{CustomerRegisteredV1{
+		CustomerID: c.CustomerID, Email: c.Email, Name: c.Name, Status: StatusRegistered,
+		RegisteredAt: c.At, VerificationToken: c.VerificationToken,
+	}}, nil
 }
 
 // EmailReservation is the state of an email reservation stream.

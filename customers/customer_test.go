@@ -9,7 +9,10 @@ import (
 	"acme"
 )
 
-var t0 = time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC)
+var (
+	t0 = time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC)
+	t1 = t0.Add(10 * time.Minute)
+)
 
 func register(email, name, password string) registerCustomer {
 	return registerCustomer{CustomerID: "c1", Email: email, Name: name, Password: password, At: t0, VerificationToken: "vt"}
@@ -20,7 +23,7 @@ func TestCustomerDecider(t *testing.T) {
 	tests := []struct {
 		name     string
 		given    []any
-		when     registerCustomer
+		when     any
 		then     []any
 		wantCode string
 		fields   []string
@@ -49,6 +52,11 @@ func TestCustomerDecider(t *testing.T) {
 		{name: "common password any case", when: register("ann@example.com", "Ann", "PassWord123"), wantCode: CodeWeakPassword},
 		{name: "common password 1q2w3e4r5t", when: register("ann@example.com", "Ann", "1q2w3e4r5t"), wantCode: CodeWeakPassword},
 		{name: "validation before strength", when: register("bad", "Ann", "short"), wantCode: acme.CodeValidationFailed},
+		{name: "verifies the email", given: []any{registered}, when: verifyEmail{At: t1},
+			then: []any{CustomerEmailVerifiedV1{CustomerID: "c1", Email: "ann@example.com", Status: StatusActive, VerifiedAt: t1}}},
+		{name: "verified already: nothing", given: []any{registered, CustomerEmailVerifiedV1{CustomerID: "c1", Email: "ann@example.com", Status: StatusActive, VerifiedAt: t1}},
+			when: verifyEmail{At: t1.Add(time.Hour)}},
+		{name: "verify an unknown customer", when: verifyEmail{At: t1}, wantCode: acme.CodeNotFound},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

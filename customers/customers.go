@@ -2,8 +2,9 @@
 // their credentials and their sessions.
 //
 // Language: a customer registers (RegisterCustomer → CustomerRegistered, status
-// REGISTERED) with an email, a name and a password; signs in (a session: a bearer
-// token with an expiry) and signs out. Get Customer shows a profile to the
+// REGISTERED) with an email, a name and a password; verifies the address with
+// the link of the welcome email (VerifyEmail → CustomerEmailVerified, status
+// ACTIVE); signs in (a session: a bearer token with an expiry) and signs out. Get Customer shows a profile to the
 // customer themself or an admin (another customer gets 404).
 //
 // Invariants:
@@ -32,7 +33,7 @@
 //     against a dummy hash with the same parameters.
 //
 // Messages out: CustomerRegistered (→ notifications, with verificationToken for
-// the verification link), EmailReserved (internal). In: none.
+// the verification link), CustomerEmailVerified, EmailReserved (internal). In: none.
 package customers
 
 import (
@@ -59,7 +60,7 @@ type Module struct {
 	hasher     *hasher
 
 	h         es.Host
-	customers *es.Aggregate[Customer, registerCustomer]
+	customers *es.Aggregate[Customer, any]
 	emails    *es.Aggregate[EmailReservation, reserveEmail]
 }
 
@@ -105,10 +106,13 @@ func (m *Module) Start(ctx context.Context, h es.Host) error {
 		return fmt.Errorf("customers: migrate: %w", err)
 	}
 	m.h = h
-	m.customers = &es.Aggregate[Customer, registerCustomer]{Store: h.Store(), Registry: h.Registry(), NewID: h.NewID,
-		StreamType: "customer", Decider: customerDecider}
+	m.customers = &es.Aggregate[Customer, any]{Store: h.Store(), Registry: h.Registry(), NewID: h.NewID,
+		StreamType: "customer", Decider: customerDecider, Inline: m.project}
 	m.emails = &es.Aggregate[EmailReservation, reserveEmail]{Store: h.Store(), Registry: h.Registry(), NewID: h.NewID,
 		StreamType: "email", Decider: emailDecider}
+	if err := m.backfillTokens(ctx); err != nil {
+		return err
+	}
 	return nil
 }
 

@@ -52,3 +52,10 @@ func checkFuzzResponse(t *testing.T, rec *httptest.ResponseRecorder, body []byte
 func FuzzRegisterCustomerBody(f *testing.F) { fuzzBody(f, http.MethodPost, "/api/v1/customers") }
 
 func FuzzLoginBody(f *testing.F) { fuzzBody(f, http.MethodPost, "/api/v1/sessions") }
+
+func FuzzVerifyEmailBody(f *testing.F) {
+	f.Add([]byte(`{"token":"abc"}`))
+	f.Add([]byte(`{"token":""}`))
+	f.Add([]byte(`{"token":"\u0000"}`))
+	fuzzBody(f, http.MethodPost, "/api/v1/customers/verify-email")
+}

@@ -24,6 +24,16 @@ func (m *Module) Routes(api *httpapi.API) {
 	api.Handle("GET /api/v1/customers/{id}", httpapi.Customer, m.handleGet,
 		httpapi.Summary("Get a customer's profile (the customer themself or an admin; anyone else gets 404)."),
 		httpapi.Returns(http.StatusOK, View{}))
+	api.Handle("POST /api/v1/customers/verify-email", httpapi.Anonymous, m.handleVerifyBody,
+		httpapi.Summary("Verify a customer's email address (VerifyEmail) with the token of the link in the customer_registered email: "+
+			"status REGISTERED → ACTIVE. Idempotent: the same token again answers the same. 404 not_found for an unknown token; "+
+			"422 validation_failed without one."),
+		httpapi.Body(VerifyEmailV1{}), httpapi.Returns(http.StatusOK, View{}))
+	api.Handle("GET /verify-email", httpapi.Anonymous, m.handleVerifyLink,
+		httpapi.Query("token", "string", "The token of the verification link."),
+		httpapi.Summary("The verification link of the customer_registered email (…/verify-email?token=): "+
+			"POST /api/v1/customers/verify-email for a link, with the same answers."),
+		httpapi.Returns(http.StatusOK, View{}))
 	api.Handle("POST /api/v1/sessions", httpapi.Anonymous, m.handleLogin,
 		httpapi.Summary("Sign in: a bearer token valid until expiresAt. 401 invalid_credentials for an unknown email or a wrong password alike."),
 		httpapi.Body(loginRequest{}), httpapi.Returns(http.StatusCreated, Session{}))
@@ -57,6 +67,27 @@ func (m *Module) handleGet(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	return httpapi.JSON(w, http.StatusOK, v)
+}
+
+func (m *Module) handleVerifyBody(w http.ResponseWriter, r *http.Request) error {
+	var req VerifyEmailV1
+	if err := httpapi.Decode(r, &req); err != nil {
+		return err
+	}
+	return m.verify(w, r, req.Token)
+}
+
+func (m *Module) handleVerifyLink(w http.ResponseWriter, r *http.Request) error {
+	return m.verify(w, r, r.URL.Query().Get("token"))
+}
+
+func (m *Module) verify(w http.ResponseWriter, r *http.Request, token string) error {
+	res, err := m.VerifyEmail(r.Context(), token)
+	if err != nil {
+		return err
+	}
+	httpapi.SetPosition(w, "customers", res.Position)
+	return httpapi.JSON(w, http.StatusOK, res.Customer)
 }
 
 func (m *Module) handleLogin(w http.ResponseWriter, r *http.Request) error {

@@ -2,6 +2,7 @@ package customers_test
 
 import (
 	"net/http"
+	"net/url"
 	"strings"
 	"sync"
 	"testing"
@@ -127,6 +128,47 @@ func TestConcurrentRegistrationsHTTP(t *testing.T) {
 	})
 }
 
+// TestVerifyEmailHTTP: the verification link of the welcome email
+// (GET /verify-email?token=) and its API form make the customer ACTIVE, in
+// both modes.
+func TestVerifyEmailHTTP(t *testing.T) {
+	acmetest.Run(t, func(t *testing.T, s *acmetest.Server) {
+		id, tok := s.RegisterCustomer(t)
+		otherID, otherTok := s.RegisterCustomer(t)
+		events := s.Do(t, "GET", "/api/v1/admin/streams/customer-"+id+"/events", s.AdminToken, nil).Want(t, 200).Items()
+		data, _ := events[0]["data"].(map[string]any)
+		token, _ := data["verificationToken"].(string)
+		if token == "" {
+			t.Fatalf("no verification token in %v", events[0])
+		}
+
+		r := s.Do(t, "POST", "/api/v1/customers/verify-email", "", map[string]string{"token": token}).Want(t, 200)
+		if r.Str("customerId") != id || r.Str("status") != "ACTIVE" || r.Header.Get("Acme-Position") == "" {
+			t.Fatalf("verify: %s (%v)", r.Body, r.Header)
+		}
+		// The link itself, followed again: the same answer, nothing new stored.
+		r = s.Do(t, "GET", "/verify-email?token="+url.QueryEscape(token), "", nil).Want(t, 200)
+		if r.Str("customerId") != id || r.Str("status") != "ACTIVE" {
+			t.Fatalf("link: %s", r.Body)
+		}
+		if got := s.Do(t, "GET", "/api/v1/customers/"+id, tok, nil).Want(t, 200).Str("status"); got != "ACTIVE" {
+			t.Fatalf("profile status %q after verification", got)
+		}
+		if got := s.Do(t, "GET", "/api/v1/customers/"+otherID, otherTok, nil).Want(t, 200).Str("status"); got != "REGISTERED" {
+			t.Fatalf("the other customer's status %q", got)
+		}
+		if n := len(s.Do(t, "GET", "/api/v1/admin/streams/customer-"+id+"/events", s.AdminToken, nil).Want(t, 200).Items()); n != 2 {
+			t.Fatalf("%d events in the customer's stream, want 2 (registered, verified once)", n)
+		}
+
+		s.Do(t, "GET", "/verify-email?token=nope", "", nil).WantError(t, 404, "not_found")
+		s.Do(t, "POST", "/api/v1/customers/verify-email", "", map[string]string{"token": "nope"}).WantError(t, 404, "not_found")
+		s.Do(t, "GET", "/verify-email", "", nil).WantError(t, 422, "validation_failed")
+		s.Do(t, "POST", "/api/v1/customers/verify-email", "", map[string]string{}).WantError(t, 422, "validation_failed")
+		s.Do(t, "POST", "/api/v1/customers/verify-email", "", `{"token":`).WantError(t, 400, "bad_request")
+	})
+}
+
 // TestCustomersDocumented: every customers route is in the OpenAPI document and
 // every customers message in the message catalog.
 func TestCustomersDocumented(t *testing.T) {
@@ -136,6 +178,7 @@ func TestCustomersDocumented(t *testing.T) {
 	for path, method := range map[string]string{
 		"/api/v1/customers": "post", "/api/v1/customers/{id}": "get",
 		"/api/v1/sessions": "post", "/api/v1/sessions/current": "delete",
+		"/api/v1/customers/verify-email": "post", "/verify-email": "get",
 	} {
 		if ops, _ := paths[path].(map[string]any); ops[method] == nil {
 			t.Errorf("OpenAPI lacks %s %s", method, path)
@@ -148,7 +191,8 @@ func TestCustomersDocumented(t *testing.T) {
 			have[it["name"].(string)] = it["kind"]
 		}
 	}
-	for name, kind := range map[string]string{"CustomerRegistered": "event", "RegisterCustomer": "command", "GetCustomer": "query"} {
+	for name, kind := range map[string]string{"CustomerRegistered": "event", "CustomerEmailVerified": "event",
+		"RegisterCustomer": "command", "VerifyEmail": "command", "GetCustomer": "query"} {
 		if have[name] != kind {
 			t.Errorf("message catalog: %s is %v, want a %s owned by customers", name, have[name], kind)
 		}

@@ -20,6 +20,22 @@ type CustomerRegisteredV1 struct {
 	VerificationToken string `json:"verificationToken"`
 }
 
+// CustomerEmailVerifiedV1 is the payload of CustomerEmailVerified: the
+// customer followed the verification link of their welcome email.
+type CustomerEmailVerifiedV1 struct {
+	CustomerID string    `json:"customerId"`
+	Email      string    `json:"email"`
+	Status     string    `json:"status"` // ACTIVE
+	VerifiedAt time.Time `json:"verifiedAt"`
+}
+
+// VerifyEmailV1 is the VerifyEmail command as clients send it (POST
+// /api/v1/customers/verify-email, or the link GET /verify-email?token=). It is
+// handled over HTTP only: never stored or published.
+type VerifyEmailV1 struct {
+	Token string `json:"token"`
+}
+
 // EmailReservedV1 is the only event of an email reservation stream
 // ("email-<sha256(lower(email))>"): the address belongs to CustomerID.
 type EmailReservedV1 struct {
@@ -46,6 +62,16 @@ var (
 		Producers: []string{"customers"}, Consumers: []string{"notifications"},
 		Summary: "A new customer account was created (status REGISTERED); carries the email verification token.",
 	})
+	CustomerEmailVerified = es.Define[CustomerEmailVerifiedV1](es.MessageSpec{
+		Name: "CustomerEmailVerified", Kind: es.KindEvent, Version: "1.0.0", Owner: "customers",
+		Producers: []string{"customers"},
+		Summary:   "A customer verified their email address with the link of their welcome email (status REGISTERED → ACTIVE).",
+	})
+	VerifyEmail = es.Define[VerifyEmailV1](es.MessageSpec{
+		Name: "VerifyEmail", Kind: es.KindCommand, Version: "1.0.0", Owner: "customers",
+		Producers: []string{"storefront"}, Consumers: []string{"customers"},
+		Summary: "Verify a customer's email address with the token of the verification link (POST /api/v1/customers/verify-email, GET /verify-email?token=).",
+	})
 	EmailReserved = es.Define[EmailReservedV1](es.MessageSpec{
 		Name: "EmailReserved", Kind: es.KindEvent, Version: "1.0.0", Owner: "customers",
 		Producers: []string{"customers"},
@@ -66,5 +92,5 @@ var (
 
 // Messages lists every message customers owns.
 func messages() []es.MessageType {
-	return []es.MessageType{CustomerRegistered, EmailReserved, RegisterCustomer, GetCustomer}
+	return []es.MessageType{CustomerRegistered, CustomerEmailVerified, EmailReserved, RegisterCustomer, VerifyEmail, GetCustomer}
 }

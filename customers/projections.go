@@ -35,22 +35,105 @@ type View struct {
 // every append, so reads after a write see it.
 func (m *Module) project(ctx context.Context, tx es.SQL, events []es.Event) error {
 	for _, e := range events {
-		if e.Type != CustomerRegistered.Name() {
-			continue
-		}
-		r, err := CustomerRegistered.Decode(e)
-		if err != nil {
-			return err
-		}
-		if _, err := tx.ExecContext(ctx, `INSERT INTO customers (customer_id, email, email_key, name, status, registered_at)
+		switch e.Type {
+		case CustomerRegistered.Name():
+			r, err := CustomerRegistered.Decode(e)
+			if err != nil {
+				return err
+			}
+			if _, err := tx.ExecContext(ctx, `INSERT INTO customers (customer_id, email, email_key, name, status, registered_at)
 			VALUES ($1, $2, $3, $4, $5, $6)
 			ON CONFLICT (customer_id) DO UPDATE SET email = excluded.email, email_key = excluded.email_key,
 				name = excluded.name, status = excluded.status, registered_at = excluded.registered_at`,
-			r.CustomerID, r.Email, normaliseEmail(r.Email), r.Name, r.Status, formatTime(r.RegisteredAt)); err != nil {
-			return fmt.Errorf("project customer: %w", err)
+				r.CustomerID, r.Email, normaliseEmail(r.Email), r.Name, r.Status, formatTime(r.RegisteredAt)); err != nil {
+				return fmt.Errorf("project customer: %w", err)
+			}
+			if err := projectToken(ctx, tx, r); err != nil {
+				return err
+			}
+		case CustomerEmailVerified.Name():
+			v, err := CustomerEmailVerified.Decode(e)
+			if err != nil {
+				return err
+			}
+			if _, err := tx.ExecContext(ctx, `UPDATE customers SET status = $2 WHERE customer_id = $1`, v.CustomerID, v.Status); err != nil {
+				return fmt.Errorf("project email verified: %w", err)
+			}
 		}
 	}
 	return nil
+}
+
+// projectToken records the hash of r's verification token, to find the
+// customer when the link is followed.
+func projectToken(ctx context.Context, tx es.SQL, r CustomerRegisteredV1) error {
+	if r.VerificationToken == "" {
+		return nil
+	}
+	if _, err := tx.ExecContext(ctx, `INSERT INTO customer_email_tokens (token_hash, customer_id) VALUES ($1, $2)
+		ON CONFLICT (token_hash) DO NOTHING`, tokenHash(r.VerificationToken), r.CustomerID); err != nil {
+		return fmt.Errorf("project verification token: %w", err)
+	}
+	return nil
+}
+
+// backfillTokens adds the verification tokens of customers registered before
+// customer_email_tokens existed, from their CustomerRegistered events. It
+// reads the log only when some customer has no token row.
+func (m *Module) backfillTokens(ctx context.Context) error {
+	db := m.store().DB()
+	var missing bool
+	if err := db.QueryRowContext(ctx, `SELECT EXISTS (SELECT 1 FROM customers c
+		WHERE NOT EXISTS (SELECT 1 FROM customer_email_tokens t WHERE t.customer_id = c.customer_id))`).Scan(&missing); err != nil {
+		return fmt.Errorf("customers: find missing verification tokens: %w", err)
+	}
+	if !missing {
+		return nil
+	}
+	var regs []CustomerRegisteredV1
+	for after := int64(0); ; {
+		events, err := m.store().ReadAll(ctx, after, 1000)
+		if err != nil {
+			return fmt.Errorf("customers: read the log: %w", err)
+		}
+		if len(events) == 0 {
+			break
+		}
+		for _, e := range events {
+			if e.Type == CustomerRegistered.Name() {
+				r, err := CustomerRegistered.Decode(e)
+				if err != nil {
+					return err
+				}
+				regs = append(regs, r)
+			}
+		}
+		after = events[len(events)-1].Position
+	}
+	_, err := m.store().Commit(ctx, es.Commit{Apply: func(ctx context.Context, tx es.SQL, _ []es.Event) error {
+		for _, r := range regs {
+			if err := projectToken(ctx, tx, r); err != nil {
+				return err
+			}
+		}
+		return nil
+	}})
+	return err
+}
+
+// customerByToken returns the customer whose verification token is token;
+// not_found when none is.
+func (m *Module) customerByToken(ctx context.Context, token string) (string, error) {
+	var id string
+	err := m.store().DB().QueryRowContext(ctx, `SELECT customer_id FROM customer_email_tokens WHERE token_hash = $1`,
+		tokenHash(token)).Scan(&id)
+	if errors.Is(err, sql.ErrNoRows) {
+		return "", acme.Errorf(acme.CodeNotFound, "no customer has this verification token")
+	}
+	if err != nil {
+		return "", fmt.Errorf("read verification token: %w", err)
+	}
+	return id, nil
 }
 
 // customer reads one customer from the read model; not_found when absent.

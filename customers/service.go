@@ -74,6 +74,46 @@ func (m *Module) Register(ctx context.Context, req RegisterCustomerV1) (Register
 	}
 }
 
+// Verified is the outcome of VerifyEmail.
+type Verified struct {
+	Customer View
+	Position int64 // the store's log position after the commit (the head when nothing changed)
+}
+
+// VerifyEmail verifies the email address of the customer whose verification
+// link carries token: status REGISTERED → ACTIVE. Following the link again
+// changes nothing and answers the same. An empty token is validation_failed;
+// an unknown one not_found.
+func (m *Module) VerifyEmail(ctx context.Context, token string) (Verified, error) {
+	if m.h == nil {
+		return Verified{}, errNotStarted
+	}
+	token = strings.TrimSpace(token)
+	if token == "" {
+		return Verified{}, acme.Invalid(acme.FieldError{Field: "token", Message: "the token of the verification link is required"})
+	}
+	if len(token) > 200 || !utf8.ValidString(token) || hasControl(token) {
+		return Verified{}, acme.Errorf(acme.CodeNotFound, "no customer has this verification token")
+	}
+	id, err := m.customerByToken(ctx, token)
+	if err != nil {
+		return Verified{}, err
+	}
+	h, err := m.customers.Handle(ctx, customerStream(id), verifyEmail{At: m.clock.Now().UTC().Truncate(time.Microsecond)})
+	if err != nil {
+		return Verified{}, err
+	}
+	pos := h.Position
+	if len(h.Events) == 0 {
+		if pos, err = m.store().Head(ctx); err != nil {
+			return Verified{}, err
+		}
+	}
+	c := h.State
+	return Verified{Position: pos, Customer: View{CustomerID: c.ID, Email: c.Email, Name: c.Name, Status: c.Status,
+		RegisteredAt: c.RegisteredAt}}, nil
+}
+
 // Customer returns a customer's profile (not_found when unknown).
 func (m *Module) Customer(ctx context.Context, id string) (View, error) {
 	if m.h == nil {

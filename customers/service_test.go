@@ -238,3 +238,93 @@ func TestLoginDoesEqualWork(t *testing.T) {
 		}
 	}
 }
+
+// registeredToken returns the verification token of a customer's
+// CustomerRegistered event (what the welcome email's link carries).
+func registeredToken(t *testing.T, st es.Store, customerID string) string {
+	t.Helper()
+	events, err := st.ReadStream(context.Background(), customerStream(customerID), es.StreamQuery{})
+	if err != nil || len(events) == 0 {
+		t.Fatalf("customer stream: %v, %v", events, err)
+	}
+	r, err := CustomerRegistered.Decode(events[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r.VerificationToken
+}
+
+// TestVerifyEmail: the link's token makes the customer ACTIVE once; the same
+// token again answers the same without a second event; another token is
+// not_found.
+func TestVerifyEmail(t *testing.T) {
+	ctx := context.Background()
+	m, st := startModule(t, WithClock(newClock(t0)))
+	res, err := m.Register(ctx, RegisterCustomerV1{Email: "ann@example.com", Password: "Zebra-Tundra-42", Name: "Ann"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	id := res.Customer.CustomerID
+	other, err := m.Register(ctx, RegisterCustomerV1{Email: "bob@example.com", Password: "Zebra-Tundra-42", Name: "Bob"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	token := registeredToken(t, st, id)
+
+	for range 2 {
+		v, err := m.VerifyEmail(ctx, token)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if v.Customer.CustomerID != id || v.Customer.Status != StatusActive || v.Position < res.Position {
+			t.Fatalf("verified = %+v", v)
+		}
+		if got, _ := m.Customer(ctx, id); got.Status != StatusActive {
+			t.Fatalf("profile after verification: %+v", got)
+		}
+	}
+	events, _ := st.ReadStream(ctx, customerStream(id), es.StreamQuery{})
+	if len(events) != 2 || events[1].Type != "CustomerEmailVerified" {
+		t.Fatalf("customer stream = %+v", events)
+	}
+	if got, _ := m.Customer(ctx, other.Customer.CustomerID); got.Status != StatusRegistered {
+		t.Fatalf("the other customer: %+v", got)
+	}
+	for _, bad := range []string{token + "x", "x", strings.Repeat("a", 500), "a\x00b"} {
+		if _, err := m.VerifyEmail(ctx, bad); acme.ErrorCode(err) != acme.CodeNotFound {
+			t.Errorf("VerifyEmail(%q) = %v, want not_found", bad, err)
+		}
+	}
+	if _, err := m.VerifyEmail(ctx, " "); acme.ErrorCode(err) != acme.CodeValidationFailed {
+		t.Errorf("VerifyEmail(blank) = %v, want validation_failed", err)
+	}
+}
+
+// TestVerifyEmailAfterUpgrade: customers registered before the token table
+// existed get their rows at start, from their events.
+func TestVerifyEmailAfterUpgrade(t *testing.T) {
+	ctx := context.Background()
+	m, st := startModule(t)
+	res, err := m.Register(ctx, RegisterCustomerV1{Email: "ann@example.com", Password: "Zebra-Tundra-42", Name: "Ann"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := st.Commit(ctx, es.Commit{Apply: func(ctx context.Context, tx es.SQL, _ []es.Event) error {
+		_, err := tx.ExecContext(ctx, `DELETE FROM customer_email_tokens`)
+		return err
+	}}); err != nil {
+		t.Fatal(err)
+	}
+	token := registeredToken(t, st, res.Customer.CustomerID)
+	if _, err := m.VerifyEmail(ctx, token); acme.ErrorCode(err) != acme.CodeNotFound {
+		t.Fatalf("without its row: %v, want not_found", err)
+	}
+	m2 := New(WithPasswordParams(testParams, 4))
+	reg, _ := es.NewRegistry(m2.Messages()...)
+	if err := m2.Start(ctx, estest.NewHost("customers", st, reg)); err != nil {
+		t.Fatal(err)
+	}
+	if v, err := m2.VerifyEmail(ctx, token); err != nil || v.Customer.Status != StatusActive {
+		t.Fatalf("after a restart: %+v, %v", v, err)
+	}
+}
