@@ -49,37 +49,50 @@ func (m *Module) awaitReads(r *http.Request, reads []string) error {
 // withCatchUp runs a cart command; when it is refused on what the cart's read
 // models of other contexts say (a product or variant not known, no stock, a
 // promotion code not known), it lets the read model concerned catch up with
-// what its source context has committed and runs the command once more (a
+// what its source context has committed and runs the command again (a
 // product, a restock or a promotion created just before, without
 // Acme-Min-Position, is then seen), or answers 503 stale_read_model when the
-// read model did not catch up in time (httpapi.API.CatchUp).
+// read model did not catch up in time (httpapi.API.CatchUp). Each source is
+// caught up at most once: a product created and restocked just before can
+// be refused as not found, then, once catalog's events are in, as out of
+// stock, which inventory's events may answer.
 func (m *Module) withCatchUp(r *http.Request, productID string, run func() (CartView, int64, error)) (CartView, int64, error) {
-	v, pos, err := run()
-	if err == nil || m.api == nil {
-		return v, pos, err
+	caughtUp := map[string]bool{}
+	for {
+		v, pos, err := run()
+		if err == nil || m.api == nil {
+			return v, pos, err
+		}
+		source, read := catchUpFor(err, productID)
+		if source == "" || caughtUp[source] {
+			return v, pos, err
+		}
+		caughtUp[source] = true
+		again, cerr := m.api.CatchUp(r.Context(), source, "cart."+read)
+		if cerr != nil {
+			return CartView{}, 0, cerr
+		}
+		if !again {
+			return v, pos, err
+		}
 	}
-	source, read := "", ""
+}
+
+// catchUpFor names the source context and the cart's read model of it that
+// could change the answer err ("" when none could).
+func catchUpFor(err error, productID string) (source, read string) {
 	switch acme.ErrorCode(err) {
 	case CodeProductNotFound:
 		if !acme.ValidID(productID) {
-			return v, pos, err // not an id we issue: nothing to wait for
+			return "", "" // not an id we issue: nothing to wait for
 		}
-		source, read = "catalog", consumerCatalog
+		return "catalog", consumerCatalog
 	case CodeOutOfStock, CodeInsufficientStock:
-		source, read = "inventory", consumerInventory
+		return "inventory", consumerInventory
 	case CodeInvalidPromotionCode:
-		source, read = "promotions", consumerPromotions
-	default:
-		return v, pos, err
+		return "promotions", consumerPromotions
 	}
-	again, cerr := m.api.CatchUp(r.Context(), source, "cart."+read)
-	if cerr != nil {
-		return CartView{}, 0, cerr
-	}
-	if again {
-		return run()
-	}
-	return v, pos, err
+	return "", ""
 }
 
 // Routes registers the cart routes. Commands accept Acme-Min-Position too
@@ -97,7 +110,7 @@ func (m *Module) Routes(api *httpapi.API) {
 			"422 validation_failed (productId or quantity missing, or priced in another currency than the cart). With Acme-Min-Position (e.g. of the "+
 			"product's creation) the cart's catalog and stock read models catch up first; without it, before answering product_not_found, "+
 			"out_of_stock or insufficient_stock the read model concerned catches up with what catalog or inventory has committed (up to 1 s) "+
-			"and the command is tried once more (503 stale_read_model when it has not caught up by then)."),
+			"and the command is tried again, each read model caught up at most once (503 stale_read_model when it has not caught up by then, or when that cannot be checked)."),
 		httpapi.Body(addItemRequest{}), httpapi.Returns(http.StatusOK, CartView{}), httpapi.CommandReads(readsAdd...))
 	api.Handle("PUT /api/v1/cart/items/{productId}", httpapi.Customer, m.handleUpdateItem,
 		httpapi.Summary("Set a line's quantity (UpdateCartQuantity → CartQuantityUpdated); 0 removes the line. variantId picks the line "+

@@ -277,10 +277,10 @@ const CatchUpWait = time.Second
 // sending Acme-Min-Position) is found. It reports whether to look again:
 //   - true once the read models caught up;
 //   - false with a nil error when there is nothing to wait for (source does
-//     not run in this process, no awaiter, its head unreadable): the caller
-//     answers as it would have;
-//   - a 503 stale_read_model error when they did not catch up in time: a
-//     refusal resting on a read model known to be behind is not given (nor
+//     not run in this process, no awaiter): the caller answers as it would have;
+//   - a 503 stale_read_model error when they did not catch up in time, or
+//     when that could not be checked (source's head or the bus unreadable): a
+//     refusal resting on a read model that may be behind is not given (nor
 //     stored under an Idempotency-Key, which keeps no 5xx); the client retries.
 func (a *API) CatchUp(ctx context.Context, source string, reads ...string) (bool, error) {
 	ha, ok := a.Awaiter.(HeadAwaiter)
@@ -301,10 +301,9 @@ func (a *API) CatchUp(ctx context.Context, source string, reads ...string) (bool
 		return true, nil
 	case ctx.Err() != nil:
 		return false, ctx.Err() // the client is gone
-	case wctx.Err() != nil || acme.ErrorCode(err) == acme.CodeStaleReadModel:
+	default:
 		return false, acme.Errorf(acme.CodeStaleReadModel, "the read models this answer rests on are behind %s's events; retry later", source)
 	}
-	return false, nil
 }
 
 // AwaitMinPosition serves Acme-Min-Position for a command whose checks read
