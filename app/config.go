@@ -73,6 +73,10 @@ type Config struct {
 	// OpsPhone receives operational alerts by SMS (--ops-phone / ACME_OPS_PHONE).
 	SMSWebhookURL string
 	OpsPhone      string
+	// PublicURL is where customers reach the API, for the links in emails
+	// (--public-url / ACME_PUBLIC_URL; default http://<addr>, with localhost
+	// for an address of every interface).
+	PublicURL string
 	// OpsEmail receives operational alerts by email (--ops-email / ACME_OPS_EMAIL,
 	// default ops@acme.test).
 	OpsEmail string
@@ -125,6 +129,9 @@ func (c Config) WithDefaults() Config {
 	if c.ShutdownTimeout == 0 {
 		c.ShutdownTimeout = 10 * time.Second
 	}
+	if c.PublicURL == "" {
+		c.PublicURL = defaultPublicURL(c.Addr)
+	}
 	if c.SMTPFrom == "" {
 		c.SMTPFrom = "Acme Commerce <no-reply@acme.example>"
 	}
@@ -132,6 +139,19 @@ func (c Config) WithDefaults() Config {
 		c.Version = "dev"
 	}
 	return c
+}
+
+// defaultPublicURL is http://addr, with localhost in place of a host that
+// means every interface (":8080", "0.0.0.0:8080", "[::]:8080").
+func defaultPublicURL(addr string) string {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return "http://" + addr // Validate reports the address
+	}
+	if ip := net.ParseIP(host); host == "" || ip != nil && ip.IsUnspecified() {
+		host = "localhost"
+	}
+	return "http://" + net.JoinHostPort(host, port)
 }
 
 // Validate reports every invalid setting at once, each with the flag or
@@ -143,6 +163,9 @@ func (c Config) Validate() error {
 		bad("--addr / ACME_ADDR %q: want host:port, e.g. 127.0.0.1:8080 (%v)", c.Addr, err)
 	} else if _, err := net.LookupPort("tcp", port); err != nil || strings.ContainsAny(host, " /") {
 		bad("--addr / ACME_ADDR %q: invalid host or port", c.Addr)
+	}
+	if u, err := url.Parse(c.PublicURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.RawQuery != "" || u.Fragment != "" {
+		bad("--public-url / ACME_PUBLIC_URL %q: want an http(s) URL such as https://shop.example.com", c.PublicURL)
 	}
 	if strings.TrimSpace(c.DataDir) == "" {
 		bad("--data-dir / ACME_DATA_DIR must not be empty")

@@ -34,7 +34,7 @@ func ratingCache(d Deps) reviews.RatingCache {
 // configured, else writes .eml files under <data-dir>/mail.
 func notificationsConfig(d Deps) notifications.Config {
 	c := d.Config
-	cfg := notifications.Config{From: c.SMTPFrom, BaseURL: "http://" + c.Addr, Clock: d.Clock,
+	cfg := notifications.Config{From: c.SMTPFrom, BaseURL: c.PublicURL, Clock: d.Clock,
 		Mailer:   notifications.EMLMailer{Dir: filepath.Join(c.DataDir, "mail")},
 		OpsEmail: c.OpsEmail, OpsPhone: c.OpsPhone,
 		SlackWebhookURL: c.SlackWebhookURL, SMSWebhookURL: c.SMSWebhookURL}

@@ -109,6 +109,7 @@ func parseServe(args []string, getenv func(string) string, stderr io.Writer) (ap
 	fs.StringVar(&c.SlackWebhookURL, "slack-webhook-url", env("ACME_SLACK_WEBHOOK_URL", ""), "Slack incoming-webhook `URL` for operational alerts (ACME_SLACK_WEBHOOK_URL)")
 	fs.StringVar(&c.SMSWebhookURL, "sms-webhook-url", env("ACME_SMS_WEBHOOK_URL", ""), "SMS gateway webhook `URL` (ACME_SMS_WEBHOOK_URL)")
 	fs.StringVar(&c.OpsPhone, "ops-phone", env("ACME_OPS_PHONE", ""), "phone number for operational alerts by SMS (ACME_OPS_PHONE)")
+	fs.StringVar(&c.PublicURL, "public-url", env("ACME_PUBLIC_URL", ""), "`URL` where customers reach the API, for the links in emails (ACME_PUBLIC_URL; default http://<addr>)")
 	fs.StringVar(&c.OpsEmail, "ops-email", env("ACME_OPS_EMAIL", ""), "email address for operational alerts (ACME_OPS_EMAIL, default ops@acme.test)")
 	moderationList := env("ACME_MODERATION_LIST", "")
 	fs.StringVar(&moderationList, "moderation-list", moderationList, "`FILE` of words that hold a review for moderation, one per line (ACME_MODERATION_LIST; default: the list shipped in reviews/moderation.txt)")

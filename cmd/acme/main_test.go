@@ -22,8 +22,26 @@ func TestParseServe(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c.Addr != "127.0.0.1:8080" || c.DataDir != "./data" || c.PostgresURL != "" || c.NATSURL != "" || c.AdminToken != "" {
+	if c.Addr != "127.0.0.1:8080" || c.DataDir != "./data" || c.PostgresURL != "" || c.NATSURL != "" || c.AdminToken != "" ||
+		c.WithDefaults().PublicURL != "http://127.0.0.1:8080" {
 		t.Fatalf("defaults: %+v", c)
+	}
+	// Links in emails: the listen address unless --public-url says otherwise;
+	// an address of every interface is not one a customer can open.
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--addr", ":9090"}, "http://localhost:9090"},
+		{[]string{"--addr", "0.0.0.0:9090"}, "http://localhost:9090"},
+		{[]string{"--addr", "[::]:9090"}, "http://localhost:9090"},
+		{[]string{"--addr", "[::1]:9090"}, "http://[::1]:9090"},
+		{[]string{"--public-url", "https://shop.example.com/store"}, "https://shop.example.com/store"},
+	} {
+		c, _, err := parseServe(tc.args, env(nil), io.Discard)
+		if got := c.WithDefaults().PublicURL; err != nil || got != tc.want {
+			t.Errorf("%v: public URL %q (%v), want %q", tc.args, got, err, tc.want)
+		}
 	}
 	c, _, err = parseServe([]string{"--addr", "127.0.0.1:9999", "--nats-url", "nats://127.0.0.1:4222"},
 		env(map[string]string{"ACME_ADDR": "127.0.0.1:7777", "ACME_DATA_DIR": "/tmp/x", "ACME_ADMIN_TOKEN": "secret-token",
@@ -44,6 +62,9 @@ func TestParseServe(t *testing.T) {
 		{"--saga-step-timeout", "soon"},
 		{"--debug-addr", "6060"},
 		{"--nats-consumer-state", "disk"},
+		{"--public-url", "ftp://shop.example.com"},
+		{"--public-url", "shop.example.com"},
+		{"--public-url", "https://shop.example.com/?a=b"},
 		{"extra-arg"},
 	} {
 		if _, _, err := parseServe(bad, env(nil), io.Discard); err == nil {
