@@ -7,6 +7,8 @@ CREATE TABLE customer_email_tokens (
     token_hash  TEXT PRIMARY KEY,
     customer_id TEXT NOT NULL
 );
+-- For the start's check that every customer has a row.
+CREATE INDEX customer_email_tokens_customer ON customer_email_tokens (customer_id);
 
 -- +goose Down
 DROP TABLE customer_email_tokens;
