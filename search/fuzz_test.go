@@ -12,7 +12,7 @@ import (
 func FuzzParseQuery(f *testing.F) {
 	for _, s := range []string{"q=jacket", "q=JACKETS&sort=price_asc&page=2&pageSize=10", "minPrice=10&maxPrice=5",
 		"minPrice=abc", "sort=cheapest", "categoryId=nope", "pageSize=101", "page=0", "q=%ff%fe", "q=the+a+of",
-		"q=" + string(make([]byte, 300)), "page=99999999999999999999", "maxPrice=1e5", "q=日本語+ok", ""} {
+		"q=" + string(make([]byte, 300)), "page=99999999999999999999", "maxPrice=1e5", "q=日本語+ok", "q=Crème+Brûlée+½+ß+Æ", ""} {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, raw string) {

@@ -18,7 +18,7 @@ func (m *Module) Routes(api *httpapi.API) {
 			return err
 		}
 		return httpapi.JSON(w, http.StatusOK, list)
-	}, httpapi.Summary("Search Products: ?q= full text (case-insensitive, stemmed, prefix and one-typo tolerant) over name and description; "+
+	}, httpapi.Summary("Search Products: ?q= full text (case- and accent-insensitive: \"creme\" finds \"Crème\"; stemmed, prefix and one-typo tolerant) over name and description; "+
 		"a word the catalog contains as typed is matched as typed (stem or prefix), a word it does not contain also within one typo; "+
 		"categoryId (includes sub-categories); minPrice/maxPrice in minor units; sort relevance (default with q) | price_asc | price_desc | newest (default without q) | rating "+
 		"(products of equal price are in no particular order); page, pageSize. Deactivated products never appear."),

@@ -14,8 +14,10 @@ import (
 	"github.com/blevesearch/bleve/v2"
 	"github.com/blevesearch/bleve/v2/analysis/analyzer/custom"
 	"github.com/blevesearch/bleve/v2/analysis/analyzer/keyword"
+	"github.com/blevesearch/bleve/v2/analysis/char/asciifolding"
 	"github.com/blevesearch/bleve/v2/analysis/lang/en"
 	"github.com/blevesearch/bleve/v2/analysis/token/lowercase"
+	"github.com/blevesearch/bleve/v2/analysis/token/porter"
 	"github.com/blevesearch/bleve/v2/analysis/tokenizer/unicode"
 	"github.com/blevesearch/bleve/v2/index/scorch"
 	"github.com/blevesearch/bleve/v2/index/scorch/mergeplan"
@@ -26,9 +28,9 @@ import (
 
 // Index fields.
 const (
-	fName       = "name"        // English analyzer: lower case, stop words, stemmed
+	fName       = "name"        // English analyzer (englishFolded): accents folded, lower case, stop words, stemmed
 	fDesc       = "description" // English analyzer
-	fNamePlain  = "namePlain"   // lower-cased words, not stemmed: prefixes and typos
+	fNamePlain  = "namePlain"   // accents folded, lower-cased words, not stemmed: prefixes and typos
 	fDescPlain  = "descPlain"
 	fCategories = "categories" // the category and its ancestors (keyword)
 	fPrice      = "price"      // minor units (range filter)
@@ -38,16 +40,32 @@ const (
 	sCreated = "sortCreated"
 	sRating  = "sortRating" // rating x 100, then review count
 	plain    = "plain"
+	// englishFolded is Bleve's English analyzer ("en") after ASCII folding:
+	// "Crème Brûlée" is found by "creme brulee", and "cafe" by "café".
+	englishFolded = "en_folded"
 )
 
 var seqKey = []byte("acme.seq")
 
+// formatKey records the index format: an index of another format (its
+// analyzers differ) is rebuilt at start. Format 2: accents folded.
+var formatKey = []byte("acme.format")
+
+const indexFormat = "2"
+
 func indexMapping() mapping.IndexMapping {
 	im := bleve.NewIndexMapping()
 	if err := im.AddCustomAnalyzer(plain, map[string]any{
-		"type": custom.Name, "tokenizer": unicode.Name, "token_filters": []string{lowercase.Name},
+		"type": custom.Name, "char_filters": []string{asciifolding.Name}, "tokenizer": unicode.Name,
+		"token_filters": []string{lowercase.Name},
 	}); err != nil {
 		panic(err) // static configuration
+	}
+	if err := im.AddCustomAnalyzer(englishFolded, map[string]any{
+		"type": custom.Name, "char_filters": []string{asciifolding.Name}, "tokenizer": unicode.Name,
+		"token_filters": []string{en.PossessiveName, lowercase.Name, en.StopName, porter.Name},
+	}); err != nil {
+		panic(err)
 	}
 	text := func(analyzer string) *mapping.FieldMapping {
 		f := bleve.NewTextFieldMapping()
@@ -69,8 +87,8 @@ func indexMapping() mapping.IndexMapping {
 	sortKey := text(keyword.Name)
 	sortKey.DocValues = true
 	doc := bleve.NewDocumentStaticMapping()
-	doc.AddFieldMappingsAt(fName, text(en.AnalyzerName))
-	doc.AddFieldMappingsAt(fDesc, text(en.AnalyzerName))
+	doc.AddFieldMappingsAt(fName, text(englishFolded))
+	doc.AddFieldMappingsAt(fDesc, text(englishFolded))
 	doc.AddFieldMappingsAt(fNamePlain, text(plain))
 	doc.AddFieldMappingsAt(fDescPlain, text(plain))
 	doc.AddFieldMappingsAt(fCategories, kw)
@@ -129,9 +147,13 @@ func openIndexer(ctx context.Context, dir string, db es.SQL) (*indexer, error) {
 	if cur, err := os.ReadFile(filepath.Join(dir, "CURRENT")); err == nil {
 		path := filepath.Join(dir, strings.TrimSpace(string(cur)))
 		if idx, err := bleve.Open(path); err == nil {
-			x.idx = idx
-			if b, err := idx.GetInternal(seqKey); err == nil && len(b) > 0 {
-				x.seq, _ = strconv.ParseInt(string(b), 10, 64)
+			if f, err := idx.GetInternal(formatKey); err != nil || string(f) != indexFormat {
+				idx.Close() // built with other analyzers: rebuilt below
+			} else {
+				x.idx = idx
+				if b, err := idx.GetInternal(seqKey); err == nil && len(b) > 0 {
+					x.seq, _ = strconv.ParseInt(string(b), 10, 64)
+				}
 			}
 		}
 	}
@@ -323,6 +345,9 @@ func (x *indexer) Rebuild(ctx context.Context) error {
 		idx.Close()
 		os.RemoveAll(path)
 		return err
+	}
+	if err := idx.SetInternal(formatKey, []byte(indexFormat)); err != nil {
+		return fail(fmt.Errorf("search: record the index format: %w", err))
 	}
 	// Everything as of now (rows newer than head are included too: indexing is an upsert).
 	var after string

@@ -10,7 +10,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/blevesearch/bleve/v2"
-	"github.com/blevesearch/bleve/v2/analysis/lang/en"
+	"github.com/blevesearch/bleve/v2/analysis/char/asciifolding"
 	"github.com/blevesearch/bleve/v2/mapping"
 	"github.com/blevesearch/bleve/v2/search/query"
 
@@ -117,13 +117,14 @@ func ParseQuery(v url.Values) (Query, error) {
 
 var (
 	queryMapping = indexMapping()
-	english      = queryMapping.(*mapping.IndexMappingImpl).AnalyzerNamed(en.AnalyzerName)
+	english      = queryMapping.(*mapping.IndexMappingImpl).AnalyzerNamed(englishFolded)
+	folding      = asciifolding.New()
 )
 
-// terms splits q into lower-cased words, dropping English stop words (unless
-// nothing else is left).
+// terms splits q into lower-cased words with accents folded, as the index
+// has them, dropping English stop words (unless nothing else is left).
 func terms(q string) []string {
-	q = strings.ReplaceAll(strings.ToLower(q), "’", "'")
+	q = string(folding.Filter([]byte(strings.ReplaceAll(strings.ToLower(q), "’", "'"))))
 	words := strings.FieldsFunc(q, func(r rune) bool { return !unicode.IsLetter(r) && !unicode.IsDigit(r) && r != '\'' })
 	var out, all []string
 	for _, w := range words {
@@ -168,10 +169,10 @@ func textQuery(q string, known func(word string) bool) query.Query {
 			dis = append(dis, q)
 		}
 		m := bleve.NewMatchQuery(w)
-		m.Analyzer = en.AnalyzerName
+		m.Analyzer = englishFolded
 		add(m, fName, 5)
 		m = bleve.NewMatchQuery(w)
-		m.Analyzer = en.AnalyzerName
+		m.Analyzer = englishFolded
 		add(m, fDesc, 2)
 		if utf8.RuneCountInString(w) >= 2 {
 			add(bleve.NewPrefixQuery(w), fNamePlain, 2)

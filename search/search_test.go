@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"net/url"
+	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -627,5 +628,64 @@ func TestFilteredBrowseTotals(t *testing.T) {
 		if res.Total != want || len(res.Items) != want {
 			t.Errorf("%s: total %d, %d items; want %d", c.params, res.Total, len(res.Items), want)
 		}
+	}
+}
+
+// Accents are folded on both sides: "creme" finds "Crème Brûlée Torch",
+// "café" finds "Cafe Table", as whole words, stems and prefixes.
+func TestAccentsAreFolded(t *testing.T) {
+	e := newEnv(t, t.TempDir())
+	cat := e.category("Kitchen", "")
+	torch := e.product("Crème Brûlée Torch", "Caramelises sugar; a favourite of every café", cat, 3999)
+	table := e.product("Cafe Table", "Round, for two", cat, 12999)
+	other := e.product("Kettle", "Boils water", cat, 2999)
+	for _, c := range []struct {
+		q    string
+		want []string
+	}{
+		{"creme", []string{torch}},
+		{"Crème", []string{torch}},
+		{"CRÈME BRÛLÉE", []string{torch}},
+		{"brulee torch", []string{torch}},
+		{"brû", []string{torch}},          // prefix
+		{"caramelise", []string{torch}},   // stem of the description's word
+		{"café", []string{torch, table}},  // the table's name, the torch's description
+		{"cafe", []string{torch, table}},  // the same without the accent
+		{"cafés", []string{torch, table}}, // plural, stemmed
+		{"kettle", []string{other}},
+	} {
+		if got := ids(e.search("q=" + url.QueryEscape(c.q))); !sameSet(got, c.want) {
+			t.Errorf("q=%s: %v, want %v", c.q, got, c.want)
+		}
+	}
+}
+
+// An index of an earlier format (other analyzers) is rebuilt at start:
+// searches then use the format's analyzers on both sides.
+func TestIndexOfAnotherFormatIsRebuilt(t *testing.T) {
+	dir := t.TempDir()
+	e := newEnv(t, dir)
+	cat := e.category("Kitchen", "")
+	torch := e.product("Crème Brûlée Torch", "Caramelises sugar", cat, 3999)
+	x := e.m.svc.idx
+	x.mu.RLock()
+	err := x.idx.DeleteInternal(formatKey) // as an index written before formats were recorded
+	x.mu.RUnlock()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cur, _ := os.ReadFile(filepath.Join(dir, "search", "CURRENT"))
+	if err := e.m.Close(); err != nil {
+		t.Fatal(err)
+	}
+	e.h.Store().Close()
+
+	e2 := newEnv(t, dir)
+	now, _ := os.ReadFile(filepath.Join(dir, "search", "CURRENT"))
+	if string(now) == string(cur) {
+		t.Fatalf("the index generation %q was reopened, not rebuilt", cur)
+	}
+	if got := ids(e2.search("q=creme")); !sameSet(got, []string{torch}) {
+		t.Fatalf("q=creme after the rebuild: %v", got)
 	}
 }
