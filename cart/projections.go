@@ -411,41 +411,29 @@ func (m *Module) lookup(ctx context.Context, productID, variantID string) (Produ
 	if !acme.ValidID(productID) {
 		return p, nil
 	}
-	err := db.QueryRowContext(ctx, `SELECT name, price_amount, price_currency, category_id, active FROM cart_products
-		WHERE product_id = $1`, productID).Scan(&p.Name, &p.Price.Amount, &p.Price.Currency, &p.CategoryID, &p.Active)
+	// One statement, so one read snapshot: the product, whether it has
+	// variants, the variant asked for, and the stock item's availability.
+	var label, modCurrency string
+	var modAmount int64
+	err := db.QueryRowContext(ctx, `SELECT p.name, p.price_amount, p.price_currency, p.category_id, p.active,
+			EXISTS (SELECT 1 FROM cart_variants x WHERE x.product_id = p.product_id),
+			v.variant_id IS NOT NULL, COALESCE(v.label, ''), COALESCE(v.modifier_amount, 0), COALESCE(v.modifier_currency, ''),
+			COALESCE((SELECT s.available FROM cart_stock s WHERE s.product_id = p.product_id AND s.variant_id = $2), 0)
+		FROM cart_products p LEFT JOIN cart_variants v ON v.variant_id = $2 AND v.product_id = p.product_id
+		WHERE p.product_id = $1`, productID, variantID).Scan(&p.Name, &p.Price.Amount, &p.Price.Currency, &p.CategoryID, &p.Active,
+		&p.HasVariants, &p.VariantFound, &label, &modAmount, &modCurrency, &p.Available)
 	if errors.Is(err, sql.ErrNoRows) {
 		return Product{}, nil
 	}
 	if err != nil {
-		return p, err
+		return Product{}, err
 	}
 	p.Found = true
-	var n int
-	if err := db.QueryRowContext(ctx, `SELECT COUNT(*) FROM cart_variants WHERE product_id = $1`, productID).Scan(&n); err != nil {
-		return p, err
-	}
-	p.HasVariants = n > 0
-	if variantID != "" {
-		var label string
-		var mod acme.Money
-		err := db.QueryRowContext(ctx, `SELECT label, modifier_amount, modifier_currency FROM cart_variants
-			WHERE variant_id = $1 AND product_id = $2`, variantID, productID).Scan(&label, &mod.Amount, &mod.Currency)
-		switch {
-		case errors.Is(err, sql.ErrNoRows):
-		case err != nil:
-			return p, err
-		default:
-			p.VariantFound = true
-			p.Price.Amount += mod.Amount
-			if label != "" {
-				p.Name += " (" + label + ")"
-			}
+	if p.VariantFound {
+		p.Price.Amount += modAmount
+		if label != "" {
+			p.Name += " (" + label + ")"
 		}
-	}
-	err = db.QueryRowContext(ctx, `SELECT available FROM cart_stock WHERE product_id = $1 AND variant_id = $2`,
-		productID, variantID).Scan(&p.Available)
-	if err != nil && !errors.Is(err, sql.ErrNoRows) {
-		return p, err
 	}
 	return p, nil
 }
