@@ -123,8 +123,11 @@ func (m *Module) Start(ctx context.Context, h es.Host) error {
 	if err := es.MigrateDir(ctx, h.Store(), owner, migrations, "migrations"); err != nil {
 		return fmt.Errorf("checkout: migrate: %w", err)
 	}
+	// Each reply loads its saga: with the states of running sagas cached,
+	// a load decodes the events of the last step only, not the whole stream
+	// (Evolve never mutates its input, as the cache requires).
 	m.sagas = &es.Aggregate[Saga, any]{Store: h.Store(), Registry: h.Registry(), NewID: h.NewID,
-		StreamType: "checkout", Decider: Evolver}
+		StreamType: "checkout", Decider: Evolver, CacheStates: 4096}
 	consume(ctx, h, "start", []string{"CartCheckedOut"}, m.onCartCheckedOut)
 	replies := known(ctx, h, "replies", []string{"InventoryReserved", "InventoryUnavailable", "PaymentAuthorized", "PaymentFailed",
 		"PaymentSucceeded", "OrderCreated", "OrderConfirmed", "OrderCancelled"})

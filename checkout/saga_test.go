@@ -1,6 +1,7 @@
 package checkout
 
 import (
+	"encoding/json"
 	"reflect"
 	"testing"
 	"time"
@@ -236,4 +237,33 @@ func TestSagaCommandPayloads(t *testing.T) {
 	if c := d.Send[2].Data.(cancelOrder); c.OrderID != ord {
 		t.Fatalf("CancelOrder = %+v", c)
 	}
+}
+
+// TestEvolveLeavesItsInputAlone: the saga aggregate caches states, and a
+// cached state is the start of later loads, so Evolve must return a new
+// state and never change the one it was given (the Late map included).
+func TestEvolveLeavesItsInputAlone(t *testing.T) {
+	events := append(append([]any{}, atConfirm...), failedCreateTO, comp("PaymentAuthorized", "VoidPayment"),
+		comp("OrderCreated", "CancelOrder"), completed)
+	var s Saga
+	for _, e := range events {
+		before := snapshotSaga(t, s)
+		next := Evolve(s, e)
+		if after := snapshotSaga(t, s); after != before {
+			t.Fatalf("Evolve(%T) changed its input:\nbefore %s\nafter  %s", e, before, after)
+		}
+		s = next
+	}
+	if !s.Late["PaymentAuthorized"] || !s.Late["OrderCreated"] {
+		t.Fatalf("late replies not recorded: %v", s.Late)
+	}
+}
+
+func snapshotSaga(t *testing.T, s Saga) string {
+	t.Helper()
+	b, err := json.Marshal(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
 }
