@@ -175,10 +175,7 @@ func (s *Store) StreamVersion(ctx context.Context, streamID string) (int64, erro
 		return 0, err
 	}
 	var v int64
-	err := s.read.QueryRowContext(ctx, `SELECT version FROM streams WHERE stream_id = $1`, streamID).Scan(&v)
-	if errors.Is(err, sql.ErrNoRows) {
-		return 0, nil
-	}
+	err := s.read.QueryRowContext(ctx, `SELECT COALESCE(MAX(version), 0) FROM events WHERE stream_id = $1`, streamID).Scan(&v)
 	if err != nil {
 		return 0, s.readErr(ctx, "stream version", err)
 	}

@@ -16,8 +16,9 @@ import (
 )
 
 // TestUpgradeFromFirstSchema opens a store written with only the first
-// migration (streams and inbox as rowid tables): the later migrations keep
-// every stream version and inbox id.
+// migration (a streams table, inbox as a rowid table): after the later
+// migrations every stream keeps its version (now its last event's) and every
+// inbox id stays recorded. Migrating down again rebuilds the streams table.
 func TestUpgradeFromFirstSchema(t *testing.T) {
 	ctx := t.Context()
 	path := filepath.Join(t.TempDir(), "old.db")
@@ -70,5 +71,30 @@ func TestUpgradeFromFirstSchema(t *testing.T) {
 	res := add(t, s, "a", 2, 1)
 	if res.Events[0].Version != 3 || res.Events[0].Position != 3 {
 		t.Fatalf("append after the upgrade: version %d, position %d; want 3, 3", res.Events[0].Version, res.Events[0].Position)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	db, err = sql.Open("sqlite", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	p, err = goose.NewProvider(goose.DialectSQLite3, db, os.DirFS("migrations"),
+		goose.WithTableName(sqlite.VersionTable("es")), goose.WithDisableGlobalRegistry(true))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := p.DownTo(ctx, 1); err != nil {
+		t.Fatal(err)
+	}
+	var version int64
+	if err := db.QueryRowContext(ctx, `SELECT version FROM streams WHERE stream_id = 'a'`).Scan(&version); err != nil || version != 3 {
+		t.Fatalf("streams after migrating down: version %d, %v; want 3", version, err)
+	}
+	var inbox int
+	if err := db.QueryRowContext(ctx, `SELECT COUNT(*) FROM inbox WHERE id = 'consumer/m1'`).Scan(&inbox); err != nil || inbox != 1 {
+		t.Fatalf("inbox after migrating down: %d, %v", inbox, err)
 	}
 }

@@ -330,52 +330,21 @@ func (s *Store) apply(r *request, head *int64, now int64) (es.Result, error) {
 	return es.Result{Events: out, Position: *head}, nil
 }
 
-// advance checks a's expected version and moves the stream's version past
-// a's events, returning the version before. The exact-version and NoStream
-// cases (the command path's) are one statement whose row count is the check.
+// advance checks a's expected version and returns the stream's version
+// before a's events.
 func (s *Store) advance(a es.Append) (int64, error) {
-	st := &s.stmts
-	n := int64(len(a.Events))
-	conflict := func(cur any) error {
-		return fmt.Errorf("%w: stream %s is at version %v, expected %d", es.ErrConcurrency, a.StreamID, cur, a.Expected)
+	// The stream's version is its last event's: read on the (stream_id,
+	// version) index, inside the writer's transaction, so appends earlier in
+	// it count. Only this writer appends, so the version cannot move between
+	// this read and the insert; UNIQUE (stream_id, version) is the backstop.
+	var cur int64
+	if err := s.stmts.streamVersion.QueryRowContext(bg, a.StreamID).Scan(&cur); err != nil {
+		return 0, fmt.Errorf("sqlite: stream %s: %w", a.StreamID, err)
 	}
-	exec := func(stmt *sql.Stmt, args ...any) (bool, error) {
-		res, err := stmt.ExecContext(bg, args...)
-		if err != nil {
-			return false, fmt.Errorf("sqlite: stream %s: %w", a.StreamID, err)
-		}
-		rows, err := res.RowsAffected()
-		return rows == 1, err
+	if a.Expected != es.AnyVersion && a.Expected != cur {
+		return 0, fmt.Errorf("%w: stream %s is at version %d, expected %d", es.ErrConcurrency, a.StreamID, cur, a.Expected)
 	}
-	cur := a.Expected
-	if n == 0 || a.Expected == es.AnyVersion {
-		err := st.streamVersion.QueryRowContext(bg, a.StreamID).Scan(&cur)
-		if errors.Is(err, sql.ErrNoRows) {
-			cur = 0
-		} else if err != nil {
-			return 0, fmt.Errorf("sqlite: stream %s: %w", a.StreamID, err)
-		}
-		if a.Expected != es.AnyVersion && a.Expected != cur {
-			return 0, conflict(cur)
-		}
-		if n == 0 {
-			return cur, nil
-		}
-	}
-	var ok bool
-	var err error
-	if cur == 0 {
-		ok, err = exec(st.createStream, a.StreamID, a.StreamType, n)
-		if err == nil && !ok {
-			return 0, conflict("> 0")
-		}
-	} else {
-		ok, err = exec(st.advanceStream, a.StreamID, cur, cur+n)
-		if err == nil && !ok {
-			return 0, conflict("not " + fmt.Sprint(cur))
-		}
-	}
-	return cur, err
+	return cur, nil
 }
 
 // runApply runs the commit's Apply. A panic in it fails that commit only (it
@@ -512,8 +481,7 @@ func (t txSQL) QueryRowContext(_ context.Context, q string, args ...any) *sql.Ro
 // writeStmts are the writer's prepared statements.
 type writeStmts struct {
 	begin, commit, savepoint, release, rollbackTo *sql.Stmt
-	head, streamVersion, createStream             *sql.Stmt
-	advanceStream, insertEvent                    *sql.Stmt
+	head, streamVersion, insertEvent              *sql.Stmt
 	insertInbox, eventByID, saveSnapshot          *sql.Stmt
 }
 
@@ -528,9 +496,7 @@ func (w *writeStmts) prepare(ctx context.Context, c *sql.Conn) error {
 		{&w.release, `RELEASE c`},
 		{&w.rollbackTo, `ROLLBACK TO c`},
 		{&w.head, `SELECT COALESCE(MAX(position), 0) FROM events`},
-		{&w.streamVersion, `SELECT version FROM streams WHERE stream_id = $1`},
-		{&w.createStream, `INSERT INTO streams (stream_id, stream_type, version) VALUES ($1, $2, $3) ON CONFLICT (stream_id) DO NOTHING`},
-		{&w.advanceStream, `UPDATE streams SET version = $3 WHERE stream_id = $1 AND version = $2`},
+		{&w.streamVersion, `SELECT COALESCE(MAX(version), 0) FROM events WHERE stream_id = $1`},
 		{&w.insertEvent, `INSERT INTO events (position, id, stream_id, stream_type, version, type, schema_version, data, metadata, recorded_at)
 			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) ON CONFLICT (id) DO NOTHING`},
 		{&w.insertInbox, `INSERT INTO inbox (id, recorded_at) VALUES ($1, $2) ON CONFLICT (id) DO NOTHING`},
@@ -550,7 +516,7 @@ func (w *writeStmts) prepare(ctx context.Context, c *sql.Conn) error {
 
 func (w *writeStmts) close() {
 	for _, st := range []*sql.Stmt{w.begin, w.commit, w.savepoint, w.release, w.rollbackTo, w.head, w.streamVersion,
-		w.createStream, w.advanceStream, w.insertEvent, w.insertInbox, w.eventByID, w.saveSnapshot} {
+		w.insertEvent, w.insertInbox, w.eventByID, w.saveSnapshot} {
 		if st != nil {
 			st.Close()
 		}
