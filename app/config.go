@@ -92,6 +92,13 @@ type Config struct {
 	// listener, without authentication (--debug-addr / ACME_DEBUG_ADDR).
 	DebugAddr string
 
+	// CardLatency slows the built-in card processor (when neither
+	// PaymentProcessor nor Stripe is set): a duration for every call, or
+	// operations with theirs, "authorize=10s,capture=1s" (--card-latency /
+	// ACME_CARD_LATENCY; payments.ParseDelays). For trying out a saga step's
+	// deadline against the real binary.
+	CardLatency string
+
 	// PaymentProcessor, when set, is the payment processor, in place of the
 	// built-in card processor or Stripe (tests inject latency and failures
 	// through a payments.CardProcessor).
@@ -166,6 +173,9 @@ func (c Config) Validate() error {
 	}
 	if u, err := url.Parse(c.PublicURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.RawQuery != "" || u.Fragment != "" {
 		bad("--public-url / ACME_PUBLIC_URL %q: want an http(s) URL such as https://shop.example.com", c.PublicURL)
+	}
+	if _, _, err := payments.ParseDelays(c.CardLatency); err != nil {
+		bad("--card-latency / ACME_CARD_LATENCY %v", err)
 	}
 	if strings.TrimSpace(c.DataDir) == "" {
 		bad("--data-dir / ACME_DATA_DIR must not be empty")

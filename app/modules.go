@@ -45,11 +45,22 @@ func modules(d Deps) []Module {
 		inventory.New(inventory.WithClock(d.Clock)),
 		notifications.New(notificationsConfig(d)),
 		ordering.New(d.Clock),
-		payments.New(payments.Config{Processor: d.Config.PaymentProcessor, StripeKey: d.Config.StripeKey, StripeURL: d.Config.StripeURL, StripeWebhookSecret: d.Config.StripeWebhookSecret, Clock: d.Clock}),
+		payments.New(payments.Config{Processor: paymentProcessor(d.Config), StripeKey: d.Config.StripeKey, StripeURL: d.Config.StripeURL, StripeWebhookSecret: d.Config.StripeWebhookSecret, Clock: d.Clock}),
 		promotions.New(d.Clock),
 		reviews.New(reviews.Config{Cache: ratingCache(d), ModerationWords: d.Config.ModerationWords, Clock: d.Clock}),
 		search.New(d.Config.DataDir),
 		warehouse.New(d.Clock),
 		// ...add your context here: <ctx>.New(...),
 	}
+}
+
+// paymentProcessor is Config.PaymentProcessor, or the built-in card processor
+// slowed as Config.CardLatency says (nil: payments chooses, Stripe or the
+// built-in processor).
+func paymentProcessor(c Config) payments.Processor {
+	if c.PaymentProcessor != nil || c.StripeKey != "" || c.CardLatency == "" {
+		return c.PaymentProcessor
+	}
+	latency, delays, _ := payments.ParseDelays(c.CardLatency) // validated by Config.Validate
+	return &payments.CardProcessor{Latency: latency, Delays: delays}
 }

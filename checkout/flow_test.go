@@ -325,6 +325,38 @@ func TestCheckoutStepTimeout(t *testing.T) {
 	}, acmetest.WithConfig(func(c *app.Config) { c.SagaStepTimeout = time.Microsecond }))
 }
 
+// TestCheckoutSlowCaptureTimesOut: the built-in card processor slowed with
+// Config.CardLatency (--card-latency capture=3s) answers the capture after
+// the step's deadline: the checkout fails at CAPTURE_PAYMENT with
+// payment_error, the order is cancelled and the stock released, and the late
+// capture is undone (no order stays confirmed).
+func TestCheckoutSlowCaptureTimesOut(t *testing.T) {
+	acmetest.Run(t, func(t *testing.T, s *acmetest.Server) {
+		sh := newShop(t, s, 4)
+		_, tok := s.RegisterCustomer(t)
+		id := sh.buy(t, tok, 3, "tok_visa")
+		out := sh.outcome(t, tok, id)
+		sg := saga(t, s, id)
+		if out["status"] != "FAILED" || out["failureReason"] != "payment_error" || sg["step"] != "CAPTURE_PAYMENT" {
+			t.Fatalf("checkout: %v; saga %v", out, sg)
+		}
+		orderID, _ := sg["orderId"].(string)
+		if orderID == "" {
+			t.Fatalf("no order in the saga: %v", sg)
+		}
+		s.Eventually(t, func() bool {
+			return s.Do(t, "GET", "/api/v1/orders/"+orderID, s.AdminToken, nil).Want(t, 200).Str("status") == "CANCELLED"
+		})
+		sh.waitStock(t, 4, 0, 4)
+		if items := s.Do(t, "GET", "/api/v1/orders?status=CONFIRMED", s.AdminToken, nil).Want(t, 200).Items(); len(items) != 0 {
+			t.Fatalf("confirmed orders after a timed-out capture: %v", items)
+		}
+	}, acmetest.WithConfig(func(c *app.Config) {
+		c.SagaStepTimeout = time.Second
+		c.CardLatency = "capture=3s"
+	}))
+}
+
 // TestOversell: 40 customers race for 10 units: exactly 10 orders, 30
 // insufficient_stock, available 0.
 func TestOversell(t *testing.T) {

@@ -89,6 +89,9 @@ type Result struct {
 type CardProcessor struct {
 	// Latency is added to every call.
 	Latency time.Duration
+	// Delays adds a latency to the calls of one operation (on top of Latency):
+	// a slow authorization or capture, to see a saga step time out.
+	Delays map[Op]time.Duration
 	// Fail, when set, is asked before every call; a non-nil error is returned as a
 	// transient failure (nothing happens at the processor).
 	Fail func(op Op, key string) error
@@ -105,6 +108,40 @@ type cardAuth struct {
 	refunded         int64
 }
 
+// ParseDelays reads the built-in processor's latencies: a duration for every
+// call ("2s"), or operations with theirs ("authorize=10s,capture=500ms"; the
+// operations are authorize, capture, void and refund). It returns Latency and
+// Delays; "" is none.
+func ParseDelays(s string) (time.Duration, map[Op]time.Duration, error) {
+	s = strings.TrimSpace(s)
+	if s == "" {
+		return 0, nil, nil
+	}
+	if !strings.Contains(s, "=") {
+		d, err := time.ParseDuration(s)
+		if err != nil || d < 0 {
+			return 0, nil, fmt.Errorf("%q: want a duration such as 2s, or operation=duration pairs such as authorize=10s,capture=1s", s)
+		}
+		return d, nil, nil
+	}
+	delays := map[Op]time.Duration{}
+	for _, part := range strings.Split(s, ",") {
+		name, val, _ := strings.Cut(strings.TrimSpace(part), "=")
+		op := Op(strings.TrimSpace(name))
+		switch op {
+		case OpAuthorize, OpCapture, OpVoid, OpRefund:
+		default:
+			return 0, nil, fmt.Errorf("%q: unknown operation %q (authorize, capture, void or refund)", s, name)
+		}
+		d, err := time.ParseDuration(strings.TrimSpace(val))
+		if err != nil || d < 0 {
+			return 0, nil, fmt.Errorf("%q: %s: want a duration such as 10s", s, name)
+		}
+		delays[op] = d
+	}
+	return 0, delays, nil
+}
+
 // NewCardProcessor returns a built-in card processor.
 func NewCardProcessor() *CardProcessor { return &CardProcessor{} }
 
@@ -116,8 +153,8 @@ func (p *CardProcessor) Count(op Op) int {
 }
 
 func (p *CardProcessor) call(ctx context.Context, op Op, key string, do func() Result) (Result, error) {
-	if p.Latency > 0 {
-		t := time.NewTimer(p.Latency)
+	if d := p.Latency + p.Delays[op]; d > 0 {
+		t := time.NewTimer(d)
 		select {
 		case <-ctx.Done():
 			t.Stop()

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"net"
 	"net/http"
 	"os"
@@ -13,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"acme"
 	"acme/testenv"
 )
 
@@ -190,4 +192,45 @@ func (k *keyRecorder) RoundTrip(r *http.Request) (*http.Response, error) {
 		}
 	}
 	return k.next.RoundTrip(r)
+}
+
+func TestParseDelays(t *testing.T) {
+	for _, c := range []struct {
+		in      string
+		latency time.Duration
+		delays  map[Op]time.Duration
+	}{
+		{"", 0, nil},
+		{"2s", 2 * time.Second, nil},
+		{"authorize=10s", 0, map[Op]time.Duration{OpAuthorize: 10 * time.Second}},
+		{" capture=1s , void=250ms,refund=0s", 0, map[Op]time.Duration{OpCapture: time.Second, OpVoid: 250 * time.Millisecond, OpRefund: 0}},
+	} {
+		latency, delays, err := ParseDelays(c.in)
+		if err != nil || latency != c.latency || !maps.Equal(delays, c.delays) {
+			t.Errorf("ParseDelays(%q) = %v, %v, %v; want %v, %v", c.in, latency, delays, err, c.latency, c.delays)
+		}
+	}
+	for _, bad := range []string{"soon", "-1s", "charge=1s", "authorize=", "authorize=fast", "capture=-2s", "authorize=1s,"} {
+		if _, _, err := ParseDelays(bad); err == nil {
+			t.Errorf("ParseDelays(%q) accepted", bad)
+		}
+	}
+}
+
+// TestCardProcessorDelays: a delay holds back its operation only, and gives
+// way to the caller's deadline.
+func TestCardProcessorDelays(t *testing.T) {
+	p := &CardProcessor{Delays: map[Op]time.Duration{OpCapture: time.Hour}}
+	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+	defer cancel()
+	auth, err := p.Authorize(ctx, AuthorizeRequest{PaymentID: "p1", Token: "tok_visa", Amount: acme.Money{Amount: 100, Currency: "USD"}, IdempotencyKey: "p1:authorize"})
+	if err != nil || auth.Status != Approved {
+		t.Fatalf("authorize (not delayed): %+v, %v", auth, err)
+	}
+	if _, err := p.Capture(ctx, CaptureRequest{PaymentID: "p1", AuthorizationID: auth.ID, Amount: acme.Money{Amount: 100, Currency: "USD"}, IdempotencyKey: "p1:capture"}); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("capture delayed by an hour, deadline in 100 ms: %v", err)
+	}
+	if p.Count(OpCapture) != 0 {
+		t.Fatal("the capture took effect after its caller gave up")
+	}
 }

@@ -113,6 +113,7 @@ func parseServe(args []string, getenv func(string) string, stderr io.Writer) (ap
 	fs.StringVar(&c.OpsEmail, "ops-email", env("ACME_OPS_EMAIL", ""), "email address for operational alerts (ACME_OPS_EMAIL, default ops@acme.test)")
 	moderationList := env("ACME_MODERATION_LIST", "")
 	fs.StringVar(&moderationList, "moderation-list", moderationList, "`FILE` of words that hold a review for moderation, one per line (ACME_MODERATION_LIST; default: the list shipped in reviews/moderation.txt)")
+	fs.StringVar(&c.CardLatency, "card-latency", env("ACME_CARD_LATENCY", ""), "slow the built-in card processor: a duration for every call (2s) or per operation (authorize=10s,capture=1s), to see a saga step time out (ACME_CARD_LATENCY)")
 	stepTimeout := env("ACME_SAGA_STEP_TIMEOUT", "30s")
 	fs.Func("saga-step-timeout", "deadline of each checkout saga step, e.g. 30s (ACME_SAGA_STEP_TIMEOUT)", func(s string) error { stepTimeout = s; return nil })
 	level := env("ACME_LOG_LEVEL", "info")

@@ -26,6 +26,12 @@ func TestParseServe(t *testing.T) {
 		c.WithDefaults().PublicURL != "http://127.0.0.1:8080" {
 		t.Fatalf("defaults: %+v", c)
 	}
+	if c, _, err := parseServe([]string{"--card-latency", "authorize=10s"}, env(nil), io.Discard); err != nil || c.CardLatency != "authorize=10s" {
+		t.Errorf("--card-latency: %q, %v", c.CardLatency, err)
+	}
+	if c, _, err := parseServe(nil, env(map[string]string{"ACME_CARD_LATENCY": "2s"}), io.Discard); err != nil || c.CardLatency != "2s" {
+		t.Errorf("ACME_CARD_LATENCY: %q, %v", c.CardLatency, err)
+	}
 	// Links in emails: the listen address unless --public-url says otherwise;
 	// an address of every interface is not one a customer can open.
 	for _, tc := range []struct {
@@ -62,6 +68,8 @@ func TestParseServe(t *testing.T) {
 		{"--saga-step-timeout", "soon"},
 		{"--debug-addr", "6060"},
 		{"--nats-consumer-state", "disk"},
+		{"--card-latency", "soon"},
+		{"--card-latency", "charge=1s"},
 		{"--public-url", "ftp://shop.example.com"},
 		{"--public-url", "shop.example.com"},
 		{"--public-url", "https://shop.example.com/?a=b"},
