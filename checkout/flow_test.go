@@ -328,8 +328,8 @@ func TestCheckoutStepTimeout(t *testing.T) {
 // TestCheckoutSlowCaptureTimesOut: the built-in card processor slowed with
 // Config.CardLatency (--card-latency capture=3s) answers the capture after
 // the step's deadline: the checkout fails at CAPTURE_PAYMENT with
-// payment_error, the order is cancelled and the stock released, and the late
-// capture is undone (no order stays confirmed).
+// payment_error, the order is cancelled and the stock released, and no money
+// is kept: the late capture is refused (voided first) or refunded.
 func TestCheckoutSlowCaptureTimesOut(t *testing.T) {
 	acmetest.Run(t, func(t *testing.T, s *acmetest.Server) {
 		sh := newShop(t, s, 4)
@@ -351,6 +351,26 @@ func TestCheckoutSlowCaptureTimesOut(t *testing.T) {
 		if items := s.Do(t, "GET", "/api/v1/orders?status=CONFIRMED", s.AdminToken, nil).Want(t, 200).Items(); len(items) != 0 {
 			t.Fatalf("confirmed orders after a timed-out capture: %v", items)
 		}
+		// The capture still reaches the processor after the deadline. Either
+		// the void got there first and the capture is refused, or the capture
+		// went through and the cancelled order refunds it: no money is kept.
+		var paymentID string
+		for _, e := range s.Do(t, "GET", "/api/v1/admin/streams/checkout-"+id+"/events", s.AdminToken, nil).Want(t, 200).Items() {
+			if d, _ := e["data"].(map[string]any); d["paymentId"] != nil {
+				paymentID, _ = d["paymentId"].(string)
+			}
+		}
+		var types []any
+		s.Eventually(t, func() bool {
+			seen := map[any]bool{}
+			types = types[:0]
+			for _, e := range s.Do(t, "GET", "/api/v1/admin/streams/payment-"+paymentID+"/events", s.AdminToken, nil).Want(t, 200).Items() {
+				seen[e["type"]] = true
+				types = append(types, e["type"])
+			}
+			return seen["PaymentRefunded"] || seen["PaymentVoided"] && seen["PaymentFailed"] && !seen["PaymentSucceeded"]
+		})
+		t.Logf("payment %s: %v", paymentID, types)
 	}, acmetest.WithConfig(func(c *app.Config) {
 		c.SagaStepTimeout = time.Second
 		c.CardLatency = "capture=3s"
