@@ -130,6 +130,22 @@ func (s *Server) Restart(t testing.TB) {
 	s.start(t)
 }
 
+// Join starts a second process of s's deployment (Server mode only): the same
+// PostgreSQL schemas, NATS streams, Redis and admin token, its own data
+// directory and port. Both serve the whole API; it stops when t ends.
+func (s *Server) Join(t testing.TB) *Server {
+	t.Helper()
+	if s.Mode != ServerMode {
+		t.Fatal("acmetest: Join needs Server mode (an embedded program's data is its own)")
+	}
+	cfg := s.cfg
+	cfg.DataDir = t.TempDir()
+	cfg.AdminToken = s.AdminToken
+	other := &Server{Mode: s.Mode, DataDir: cfg.DataDir, cfg: cfg, Client: &http.Client{Timeout: 30 * time.Second}}
+	other.start(t)
+	return other
+}
+
 // Run runs f against the Embedded program and, when the services answer (or
 // under CI=true, where they must), the Server program, as subtests
 // "embedded" and "server". Each gets a fresh program.
