@@ -130,6 +130,20 @@ func (s *Server) Restart(t testing.TB) {
 	s.start(t)
 }
 
+// ServerEnv is the environment of an `acme serve` subprocess in Server mode:
+// the test services' URLs and a unique schema and bus prefix, whose schemas,
+// streams and keys are removed when t ends. Tests of killed processes use it
+// (a killed process cannot be a Server).
+func ServerEnv(t testing.TB) []string {
+	t.Helper()
+	run := "t" + randHex(6)
+	cfg := app.Config{PostgresURL: testenv.PostgresURL(t), NATSURL: testenv.NATSURL(t), RedisURL: testenv.RedisURL(t),
+		SchemaPrefix: run + "_", BusPrefix: strings.ToUpper(run) + "_"}
+	t.Cleanup(func() { cleanupServer(cfg) })
+	return []string{"ACME_POSTGRES_URL=" + cfg.PostgresURL, "ACME_NATS_URL=" + cfg.NATSURL, "ACME_REDIS_URL=" + cfg.RedisURL,
+		"ACME_SCHEMA_PREFIX=" + cfg.SchemaPrefix, "ACME_BUS_PREFIX=" + cfg.BusPrefix}
+}
+
 // Join starts a second process of s's deployment (Server mode only): the same
 // PostgreSQL schemas, NATS streams, Redis and admin token, its own data
 // directory and port. Both serve the whole API; it stops when t ends.

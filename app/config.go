@@ -30,7 +30,9 @@ type Config struct {
 	// max_connections, so keep stores × (this + 1) well below it.
 	PostgresMaxConns int
 	// SchemaPrefix is put before every PostgreSQL schema name ("acme_" by
-	// default: schema acme_catalog). Tests use a unique one per run.
+	// default: schema acme_catalog) and the Redis keys (--schema-prefix /
+	// ACME_SCHEMA_PREFIX): several deployments on one PostgreSQL. Tests use a
+	// unique one per run.
 	SchemaPrefix string
 	// NATSURL switches the bus to an external NATS JetStream server or cluster
 	// (--nats-url / ACME_NATS_URL). Empty: an embedded server under DataDir.
@@ -40,8 +42,9 @@ type Config struct {
 	// ack floors checkpointed every second (the embedded default), or
 	// "file" (the default with NATSURL). See docs/bus.md.
 	NATSConsumerState string
-	// BusPrefix is put before every NATS stream and subject (empty in
-	// production; tests use a unique one per run on a shared server).
+	// BusPrefix is put before every NATS stream, KV bucket and subject
+	// (--bus-prefix / ACME_BUS_PREFIX; empty by default): several deployments
+	// on one NATS server. Tests use a unique one per run.
 	BusPrefix string
 	// RedisURL puts the rating cache in Redis (--redis-url / ACME_REDIS_URL).
 	// Empty: in-process.
@@ -174,6 +177,9 @@ func (c Config) Validate() error {
 	if u, err := url.Parse(c.PublicURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.RawQuery != "" || u.Fragment != "" {
 		bad("--public-url / ACME_PUBLIC_URL %q: want an http(s) URL such as https://shop.example.com", c.PublicURL)
 	}
+	if !validBusPrefix(c.BusPrefix) {
+		bad("--bus-prefix / ACME_BUS_PREFIX %q: only letters, digits, _ and -", c.BusPrefix)
+	}
 	if _, _, err := payments.ParseDelays(c.CardLatency); err != nil {
 		bad("--card-latency / ACME_CARD_LATENCY %v", err)
 	}
@@ -233,6 +239,16 @@ func (c Config) Validate() error {
 		bad("shutdown timeout must be positive")
 	}
 	return errors.Join(errs...)
+}
+
+// validBusPrefix: what NATS accepts in stream and bucket names and subjects.
+func validBusPrefix(s string) bool {
+	for _, r := range s {
+		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '_' || r == '-') {
+			return false
+		}
+	}
+	return true
 }
 
 func validIdent(s string) bool {

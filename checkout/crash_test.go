@@ -14,6 +14,9 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"acme/acmetest"
+	"acme/testenv"
 )
 
 // proc is the acme binary running as a subprocess.
@@ -24,12 +27,12 @@ type proc struct {
 	stderr *bytes.Buffer
 }
 
-func startBinary(t *testing.T, bin, dataDir, token string) *proc {
+func startBinary(t *testing.T, bin, dataDir, token string, env ...string) *proc {
 	t.Helper()
 	cmd := exec.Command(bin, "serve", "--addr", "127.0.0.1:0", "--data-dir", dataDir)
 	// Long step deadlines: this test is about resuming after a crash, and a
 	// loaded machine must not turn a slow step into a timeout.
-	cmd.Env = append(os.Environ(), "ACME_ADMIN_TOKEN="+token, "ACME_SAGA_STEP_TIMEOUT=5m")
+	cmd.Env = append(append(os.Environ(), "ACME_ADMIN_TOKEN="+token, "ACME_SAGA_STEP_TIMEOUT=5m"), env...)
 	stdout, _ := cmd.StdoutPipe()
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
@@ -119,37 +122,86 @@ func TestCrashMidCheckout(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds the binary")
 	}
+	bin := buildBinary(t)
+	dataDir := t.TempDir()
+	const token = "crash-test-admin-token"
+	p := startBinary(t, bin, dataDir, token)
+	c := startCheckouts(t, []*proc{p}, token)
+	killMidFlight(t, p, p, token)
+	p = startBinary(t, bin, dataDir, token)
+	c.verify(t, p, 60*time.Second)
+}
+
+// TestCrashOfOneOfTwoProcesses: two processes of one server-mode deployment
+// (PostgreSQL, NATS, Redis) share 20 concurrent checkouts; one is killed with
+// SIGKILL mid-flight and not restarted. The other finishes every checkout
+// (the dead one's unacknowledged messages come back to it after the
+// consumers' ack wait, 30 s), with the same guarantees as a restart.
+func TestCrashOfOneOfTwoProcesses(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds the binary")
+	}
+	if !testenv.ServerMode(t) {
+		t.Skip("needs PostgreSQL, NATS and Redis (see the log above)")
+	}
+	bin := buildBinary(t)
+	env := acmetest.ServerEnv(t)
+	const token = "crash-two-admin-token"
+	a := startBinary(t, bin, t.TempDir(), token, env...)
+	b := startBinary(t, bin, t.TempDir(), token, env...)
+	c := startCheckouts(t, []*proc{a, b}, token)
+	killMidFlight(t, a, b, token)
+	c.verify(t, b, 120*time.Second)
+}
+
+func buildBinary(t *testing.T) string {
+	t.Helper()
 	bin := filepath.Join(t.TempDir(), "acme")
 	if out, err := exec.Command("go", "build", "-o", bin, "acme/cmd/acme").CombinedOutput(); err != nil {
 		t.Fatalf("go build: %v\n%s", err, out)
 	}
-	dataDir := t.TempDir()
-	const token = "crash-test-admin-token"
-	p := startBinary(t, bin, dataDir, token)
+	return bin
+}
 
-	cat := p.must(t, 201, "POST", "/api/v1/categories", token, map[string]any{"name": "Lamps"})["categoryId"].(string)
-	const stock = 100
-	product := p.must(t, 201, "POST", "/api/v1/products", token, map[string]any{"name": "Lamp", "description": "d",
-		"price": usd(1500), "categoryId": cat, "initialStock": stock})["productId"].(string)
+// crashRun is 20 checkouts of one product: every fifth card is declined,
+// customer i buys 1 + i%3 units.
+type crashRun struct {
+	token, product string
+	ids, toks      []string
+}
 
-	const n = 20
-	toks := make([]string, n)
-	for i := range n {
-		email := fmt.Sprintf("crash-%d-%d@example.com", i, time.Now().UnixNano())
-		p.must(t, 201, "POST", "/api/v1/customers", "", map[string]any{"email": email, "password": "Harbour-Lights-2049", "name": "C"})
-		toks[i] = p.must(t, 201, "POST", "/api/v1/sessions", "", map[string]any{"email": email, "password": "Harbour-Lights-2049"})["token"].(string)
+const crashStock, crashCheckouts = 100, 20
+
+func crashQty(i int) int { return 1 + i%3 }
+
+func crashCard(i int) string {
+	if i%5 == 4 {
+		return "tok_chargeDeclined"
 	}
-	qty := func(i int) int { return 1 + i%3 }
-	card := func(i int) string {
-		if i%5 == 4 {
-			return "tok_chargeDeclined"
-		}
-		return "tok_visa"
+	return "tok_visa"
+}
+
+// startCheckouts creates the product and the customers and starts the 20
+// checkouts at once, each request going to procs[i % len(procs)] (the
+// customer registers on one process and shops on the next).
+func startCheckouts(t *testing.T, procs []*proc, token string) *crashRun {
+	t.Helper()
+	p := procs[0]
+	on := func(i int) *proc { return procs[i%len(procs)] }
+	cat := p.must(t, 201, "POST", "/api/v1/categories", token, map[string]any{"name": "Lamps"})["categoryId"].(string)
+	product := on(1).must(t, 201, "POST", "/api/v1/products", token, map[string]any{"name": "Lamp", "description": "d",
+		"price": usd(1500), "categoryId": cat, "initialStock": crashStock})["productId"].(string)
+
+	r := &crashRun{token: token, product: product, ids: make([]string, crashCheckouts), toks: make([]string, crashCheckouts)}
+	for i := range crashCheckouts {
+		email := fmt.Sprintf("crash-%d-%d@example.com", i, time.Now().UnixNano())
+		on(i).must(t, 201, "POST", "/api/v1/customers", "", map[string]any{"email": email, "password": "Harbour-Lights-2049", "name": "C"})
+		r.toks[i] = on(i+1).must(t, 201, "POST", "/api/v1/sessions", "", map[string]any{"email": email, "password": "Harbour-Lights-2049"})["token"].(string)
 	}
 	deadline := time.Now().Add(20 * time.Second)
-	for i := range n {
+	for i := range crashCheckouts {
 		for {
-			status, body := p.do(t, "POST", "/api/v1/cart/items", toks[i], map[string]any{"productId": product, "quantity": qty(i)})
+			status, body := on(i+1).do(t, "POST", "/api/v1/cart/items", r.toks[i], map[string]any{"productId": product, "quantity": crashQty(i)})
 			if status == 200 {
 				break
 			}
@@ -159,78 +211,86 @@ func TestCrashMidCheckout(t *testing.T) {
 			time.Sleep(20 * time.Millisecond)
 		}
 	}
-
-	// 20 concurrent checkouts; kill -9 as soon as they are accepted.
-	ids := make([]string, n)
 	var wg sync.WaitGroup
-	for i := range n {
+	for i := range crashCheckouts {
 		wg.Go(func() {
-			ids[i] = p.must(t, 202, "POST", "/api/v1/cart/checkout", toks[i], map[string]any{"shippingAddress": address,
-				"paymentMethod": map[string]any{"type": "card", "token": card(i)}})["checkoutId"].(string)
+			r.ids[i] = on(i).must(t, 202, "POST", "/api/v1/cart/checkout", r.toks[i], map[string]any{"shippingAddress": address,
+				"paymentMethod": map[string]any{"type": "card", "token": crashCard(i)}})["checkoutId"].(string)
 		})
 	}
 	wg.Wait()
-	// Kill once some sagas are under way (steps in flight), before they all end.
+	return r
+}
+
+// killMidFlight kills victim with SIGKILL once some sagas are under way
+// (steps in flight), before they all end; observer reports the sagas.
+func killMidFlight(t *testing.T, victim, observer *proc, token string) {
+	t.Helper()
 	var started, done map[string]any
 	for end := time.Now().Add(5 * time.Second); time.Now().Before(end); {
-		_, started = p.do(t, "GET", "/api/v1/admin/sagas", token, nil)
+		_, started = observer.do(t, "GET", "/api/v1/admin/sagas", token, nil)
 		if started["total"].(float64) >= 5 {
 			break
 		}
 		time.Sleep(2 * time.Millisecond)
 	}
-	_, done = p.do(t, "GET", "/api/v1/admin/sagas?status=COMPLETED", token, nil)
-	if err := p.cmd.Process.Kill(); err != nil {
+	_, done = observer.do(t, "GET", "/api/v1/admin/sagas?status=COMPLETED", token, nil)
+	if err := victim.cmd.Process.Kill(); err != nil {
 		t.Fatal(err)
 	}
-	_, _ = p.cmd.Process.Wait()
-	t.Logf("killed with %v sagas started, %v completed, of %d checkouts", started["total"], done["total"], n)
+	_, _ = victim.cmd.Process.Wait()
+	t.Logf("killed with %v sagas started, %v completed, of %d checkouts", started["total"], done["total"], crashCheckouts)
+}
 
-	p = startBinary(t, bin, dataDir, token)
+// verify checks, through p, that every checkout ended (within wait) COMPLETED
+// or FAILED as its card says, confirmed orders equal completed checkouts,
+// each payment was captured once, and the stock holds the completed units.
+func (r *crashRun) verify(t *testing.T, p *proc, wait time.Duration) {
+	t.Helper()
+	token, n := r.token, crashCheckouts
 	completed, reserved := 0, 0
+	end := time.Now().Add(wait)
 	for i := range n {
 		var out map[string]any
-		end := time.Now().Add(60 * time.Second)
 		for {
-			out = p.must(t, 200, "GET", "/api/v1/checkouts/"+ids[i], toks[i], nil)
+			out = p.must(t, 200, "GET", "/api/v1/checkouts/"+r.ids[i]+"?wait=5", r.toks[i], nil)
 			if out["status"] != "PENDING" {
 				break
 			}
 			if time.Now().After(end) {
-				t.Fatalf("checkout %d still PENDING after the restart; saga %v", i, p.must(t, 200, "GET", "/api/v1/admin/sagas?status=RUNNING", token, nil))
+				t.Fatalf("checkout %d still PENDING; saga %v", i, p.must(t, 200, "GET", "/api/v1/admin/sagas?status=RUNNING", token, nil))
 			}
-			time.Sleep(50 * time.Millisecond)
 		}
 		switch {
-		case out["status"] == "COMPLETED" && card(i) == "tok_visa":
+		case out["status"] == "COMPLETED" && crashCard(i) == "tok_visa":
 			completed++
-			reserved += qty(i)
-		case out["status"] == "FAILED" && card(i) != "tok_visa" && out["failureReason"] == "payment_declined":
+			reserved += crashQty(i)
+		case out["status"] == "FAILED" && crashCard(i) != "tok_visa" && out["failureReason"] == "payment_declined":
 		default:
 			var trail []string
-			for _, e := range items(p.must(t, 200, "GET", "/api/v1/admin/streams/checkout-"+ids[i]+"/events", token, nil)) {
+			for _, e := range items(p.must(t, 200, "GET", "/api/v1/admin/streams/checkout-"+r.ids[i]+"/events", token, nil)) {
 				trail = append(trail, fmt.Sprintf("%v@%v %v", e["type"], e["recordedAt"], e["data"]))
 			}
-			t.Errorf("checkout %d (%s): %v; saga:\n%s", i, card(i), out, strings.Join(trail, "\n"))
+			t.Errorf("checkout %d (%s): %v; saga:\n%s", i, crashCard(i), out, strings.Join(trail, "\n"))
 		}
 	}
 	if want := n - n/5; completed != want {
 		t.Fatalf("completed %d, want %d", completed, want)
 	}
-	if r := p.must(t, 200, "GET", "/api/v1/admin/sagas?status=RUNNING", token, nil); r["total"] != 0.0 {
-		t.Fatalf("running sagas after the end: %v", r)
+	if s := p.must(t, 200, "GET", "/api/v1/admin/sagas?status=RUNNING", token, nil); s["total"] != 0.0 {
+		t.Fatalf("running sagas after the end: %v", s)
 	}
 
 	// confirmed orders = completed checkouts
-	end := time.Now().Add(20 * time.Second)
+	end = time.Now().Add(20 * time.Second)
 	for {
-		r := p.must(t, 200, "GET", "/api/v1/orders?status=CONFIRMED", token, nil)
+		c := p.must(t, 200, "GET", "/api/v1/orders?status=CONFIRMED", token, nil)
 		all := p.must(t, 200, "GET", "/api/v1/orders", token, nil)
-		if r["total"] == float64(completed) && all["total"] == float64(completed) {
+		if c["total"] == float64(completed) && all["total"] == float64(completed) {
 			break
 		}
 		if time.Now().After(end) {
-			t.Fatalf("confirmed orders %v (all %v), want %d", r["total"], all["total"], completed)
+			t.Fatalf("confirmed orders %v (all %v), want %d", c["total"], all["total"], completed)
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
@@ -238,7 +298,7 @@ func TestCrashMidCheckout(t *testing.T) {
 	// each payment captured once (its stream has one PaymentSucceeded)
 	for i := range n {
 		var paymentID string
-		for _, e := range items(p.must(t, 200, "GET", "/api/v1/admin/streams/checkout-"+ids[i]+"/events", token, nil)) {
+		for _, e := range items(p.must(t, 200, "GET", "/api/v1/admin/streams/checkout-"+r.ids[i]+"/events", token, nil)) {
 			if d, _ := e["data"].(map[string]any); e["type"] == "StepStarted" && d["paymentId"] != nil {
 				paymentID = d["paymentId"].(string)
 			}
@@ -252,7 +312,7 @@ func TestCrashMidCheckout(t *testing.T) {
 				captures++
 			}
 		}
-		if want := map[bool]int{true: 1, false: 0}[card(i) == "tok_visa"]; captures != want {
+		if want := map[bool]int{true: 1, false: 0}[crashCard(i) == "tok_visa"]; captures != want {
 			t.Errorf("checkout %d: payment %s captured %d times, want %d", i, paymentID, captures, want)
 		}
 	}
@@ -260,12 +320,12 @@ func TestCrashMidCheckout(t *testing.T) {
 	// stock: the completed checkouts hold their units, nothing else
 	end = time.Now().Add(20 * time.Second)
 	for {
-		s := p.must(t, 200, "GET", "/api/v1/inventory/"+product, "", nil)
-		if s["onHand"] == float64(stock) && s["reserved"] == float64(reserved) && s["available"] == float64(stock-reserved) {
+		s := p.must(t, 200, "GET", "/api/v1/inventory/"+r.product, "", nil)
+		if s["onHand"] == float64(crashStock) && s["reserved"] == float64(reserved) && s["available"] == float64(crashStock-reserved) {
 			break
 		}
 		if time.Now().After(end) {
-			t.Fatalf("stock %v, want onHand %d reserved %d", s, stock, reserved)
+			t.Fatalf("stock %v, want onHand %d reserved %d", s, crashStock, reserved)
 		}
 		time.Sleep(50 * time.Millisecond)
 	}

@@ -97,6 +97,8 @@ func parseServe(args []string, getenv func(string) string, stderr io.Writer) (ap
 	fs.StringVar(&c.PostgresURL, "postgres-url", env("ACME_POSTGRES_URL", ""), "PostgreSQL `URL`: event stores in one schema per context instead of SQLite (ACME_POSTGRES_URL)")
 	maxConns := env("ACME_POSTGRES_MAX_CONNS", "4")
 	fs.Func("postgres-max-conns", "connections per context store's PostgreSQL pool, default 4 (ACME_POSTGRES_MAX_CONNS)", func(s string) error { maxConns = s; return nil })
+	fs.StringVar(&c.SchemaPrefix, "schema-prefix", env("ACME_SCHEMA_PREFIX", ""), "prefix of the PostgreSQL schemas and Redis keys, for several deployments on one server (ACME_SCHEMA_PREFIX; default acme_)")
+	fs.StringVar(&c.BusPrefix, "bus-prefix", env("ACME_BUS_PREFIX", ""), "prefix of the NATS streams, buckets and subjects, for several deployments on one NATS (ACME_BUS_PREFIX; default none)")
 	fs.StringVar(&c.NATSURL, "nats-url", env("ACME_NATS_URL", ""), "external NATS JetStream `URL` instead of the embedded server (ACME_NATS_URL)")
 	fs.StringVar(&c.NATSConsumerState, "nats-consumer-state", env("ACME_NATS_CONSUMER_STATE", ""), "where NATS keeps consumers' state: memory (embedded default) or file (default with --nats-url) (ACME_NATS_CONSUMER_STATE)")
 	fs.StringVar(&c.RedisURL, "redis-url", env("ACME_REDIS_URL", ""), "Redis `URL` for the rating cache instead of in-process (ACME_REDIS_URL)")

@@ -26,6 +26,10 @@ func TestParseServe(t *testing.T) {
 		c.WithDefaults().PublicURL != "http://127.0.0.1:8080" {
 		t.Fatalf("defaults: %+v", c)
 	}
+	if c, _, err := parseServe([]string{"--schema-prefix", "shop2_"}, env(map[string]string{"ACME_BUS_PREFIX": "SHOP2_"}), io.Discard); err != nil ||
+		c.SchemaPrefix != "shop2_" || c.BusPrefix != "SHOP2_" {
+		t.Errorf("prefixes: %q %q, %v", c.SchemaPrefix, c.BusPrefix, err)
+	}
 	if c, _, err := parseServe([]string{"--card-latency", "authorize=10s"}, env(nil), io.Discard); err != nil || c.CardLatency != "authorize=10s" {
 		t.Errorf("--card-latency: %q, %v", c.CardLatency, err)
 	}
@@ -69,6 +73,8 @@ func TestParseServe(t *testing.T) {
 		{"--debug-addr", "6060"},
 		{"--nats-consumer-state", "disk"},
 		{"--card-latency", "soon"},
+		{"--schema-prefix", "Acme-"},
+		{"--bus-prefix", "a.b"},
 		{"--card-latency", "charge=1s"},
 		{"--public-url", "ftp://shop.example.com"},
 		{"--public-url", "shop.example.com"},
