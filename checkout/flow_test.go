@@ -290,16 +290,22 @@ func TestCheckoutFlow(t *testing.T) {
 	})
 }
 
+// buyThreeOfFour: a new customer checks out 3 units of a new product with
+// 4 in stock, with tok_visa; the checkout's outcome and its saga.
+func buyThreeOfFour(t *testing.T, s *acmetest.Server) (sh *shop, id string, out, sg map[string]any) {
+	t.Helper()
+	sh = newShop(t, s, 4)
+	_, tok := s.RegisterCustomer(t)
+	id = sh.buy(t, tok, 3, "tok_visa")
+	return sh, id, sh.outcome(t, tok, id), saga(t, s, id)
+}
+
 // TestCheckoutStepTimeout: with a step deadline shorter than any reply, a step
 // times out, the checkout fails, and whatever the late replies did is undone:
 // no stock stays held, no order is confirmed.
 func TestCheckoutStepTimeout(t *testing.T) {
 	acmetest.Run(t, func(t *testing.T, s *acmetest.Server) {
-		sh := newShop(t, s, 4)
-		_, tok := s.RegisterCustomer(t)
-		id := sh.buy(t, tok, 3, "tok_visa")
-		out := sh.outcome(t, tok, id)
-		sg := saga(t, s, id)
+		sh, id, out, sg := buyThreeOfFour(t, s)
 		// Which step times out depends on how fast the replies are; the
 		// reason follows the step (the saga tables cover each step).
 		want := "payment_error"
@@ -332,11 +338,7 @@ func TestCheckoutStepTimeout(t *testing.T) {
 // is kept: the late capture is refused (voided first) or refunded.
 func TestCheckoutSlowCaptureTimesOut(t *testing.T) {
 	acmetest.Run(t, func(t *testing.T, s *acmetest.Server) {
-		sh := newShop(t, s, 4)
-		_, tok := s.RegisterCustomer(t)
-		id := sh.buy(t, tok, 3, "tok_visa")
-		out := sh.outcome(t, tok, id)
-		sg := saga(t, s, id)
+		sh, id, out, sg := buyThreeOfFour(t, s)
 		if out["status"] != "FAILED" || out["failureReason"] != "payment_error" || sg["step"] != "CAPTURE_PAYMENT" {
 			t.Fatalf("checkout: %v; saga %v", out, sg)
 		}
