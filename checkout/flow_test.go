@@ -211,6 +211,11 @@ func TestCheckoutFlow(t *testing.T) {
 		}
 		// the ship answer's token waits for the deduction it sent to inventory
 		sh.stockAt(t, r.Header.Get("Acme-Position"), 3, 0, 3)
+		// the shipped order's job is closed: SHIPPED, nothing left to pick or pack
+		if j := job(t, s, orderID, "SHIPPED"); j["jobId"] != jobID {
+			t.Fatalf("shipped job: %v", j)
+		}
+		s.Do(t, "POST", "/api/v1/warehouse/picking-jobs/"+jobID+"/pack", admin, nil).WantError(t, 409, "invalid_transition")
 		s.Do(t, "POST", "/api/v1/orders/"+orderID+"/ship", admin, map[string]any{"trackingNumber": "1Z999", "carrier": "UPS"}).WantError(t, 409, "invalid_transition")
 		s.Do(t, "POST", "/api/v1/orders/"+orderID+"/cancel", ann, map[string]any{"reason": "too late"}).WantError(t, 409, "invalid_transition")
 		s.Do(t, "POST", "/api/v1/orders/"+orderID+"/deliver", admin, map[string]any{"trackingNumber": "WRONG"}).WantError(t, 422, "tracking_mismatch")

@@ -175,7 +175,7 @@ var (
 		Producers: []string{owner}, Consumers: []string{"checkout", "inventory", "warehouse", "notifications"},
 		Summary: "An order's payment is captured; fulfilment starts."})
 	OrderShipped = es.Define[OrderShippedV1](es.MessageSpec{Name: "OrderShipped", Kind: es.KindEvent, Owner: owner,
-		Producers: []string{owner}, Consumers: []string{"notifications"}, Summary: "An order was handed to a carrier."})
+		Producers: []string{owner}, Consumers: []string{"notifications", "warehouse"}, Summary: "An order was handed to a carrier."})
 	OrderDelivered = es.Define[OrderDeliveredV1](es.MessageSpec{Name: "OrderDelivered", Kind: es.KindEvent, Owner: owner,
 		Producers: []string{owner}, Consumers: []string{"notifications", "reviews"}, Summary: "An order was delivered."})
 	OrderCancelled = es.Define[OrderCancelledV1](es.MessageSpec{Name: "OrderCancelled", Kind: es.KindEvent, Owner: owner,

@@ -10,9 +10,9 @@ import (
 // Routes registers the Warehouse section of the contract (admin).
 func (m *Module) Routes(api *httpapi.API) {
 	api.Handle("GET /api/v1/warehouse/picking-jobs", httpapi.Admin, m.list,
-		httpapi.Query("status", "string", "OPEN, PICKED, PACKED (or CANCELLED); none: the jobs not cancelled."),
+		httpapi.Query("status", "string", "OPEN, PICKED, PACKED (or SHIPPED, CANCELLED); none: the jobs not cancelled."),
 		httpapi.QueryFormat("orderId", "string", "uuid", "The job of one order."),
-		httpapi.Summary("Picking jobs, newest first (as orders are). Without ?status= the live ones (OPEN, PICKED, PACKED); ?status=CANCELLED lists the jobs cancelled with their order; ?orderId= finds an order's job. Honours Acme-Min-Position: jobs are opened and cancelled from ordering's events."),
+		httpapi.Summary("Picking jobs, newest first (as orders are). Without ?status= every job not cancelled (OPEN, PICKED, PACKED, and SHIPPED: closed because its order shipped, with or without the warehouse's steps; a SHIPPED job refuses pick and pack with 409 invalid_transition); ?status=CANCELLED lists the jobs cancelled with their order; ?orderId= finds an order's job. Honours Acme-Min-Position: jobs are opened, cancelled and closed from ordering's events."),
 		httpapi.Returns(200, httpapi.List[View]{}), httpapi.Reads(owner+".orders"))
 	api.Handle("POST /api/v1/warehouse/picking-jobs/{id}/pick", httpapi.Admin, m.transition(func(r *http.Request) any { return Pick{At: m.clock.Now().UTC()} }),
 		httpapi.Summary("Mark an OPEN job's items picked (PICKED)."), httpapi.Returns(200, View{}))
@@ -28,9 +28,9 @@ func (m *Module) list(w http.ResponseWriter, r *http.Request) error {
 	}
 	status := r.URL.Query().Get("status")
 	switch status {
-	case "", StatusOpen, StatusPicked, StatusPacked, StatusCancelled:
+	case "", StatusOpen, StatusPicked, StatusPacked, StatusShipped, StatusCancelled:
 	default:
-		return acme.Invalid(acme.FieldError{Field: "status", Message: "must be OPEN, PICKED, PACKED or CANCELLED"})
+		return acme.Invalid(acme.FieldError{Field: "status", Message: "must be OPEN, PICKED, PACKED, SHIPPED or CANCELLED"})
 	}
 	orderID := acme.NormalizeID(r.URL.Query().Get("orderId"))
 	if orderID != "" && !acme.ValidID(orderID) {

@@ -13,6 +13,9 @@ const (
 	StatusPicked    = "PICKED"
 	StatusPacked    = "PACKED"
 	StatusCancelled = "CANCELLED"
+	// StatusShipped: the order left the warehouse; nothing is left to pick or
+	// pack, whatever the job's progress was.
+	StatusShipped = "SHIPPED"
 )
 
 // LineItem is one line to pick.
@@ -52,6 +55,12 @@ type (
 		JobID, OrderID, Reason string
 		At                     time.Time
 	}
+	// Close closes the job of a shipped order. A job closed before it was
+	// opened stays closed: a late OrderConfirmed opens nothing.
+	Close struct {
+		JobID, OrderID string
+		At             time.Time
+	}
 )
 
 // Decider is the picking job aggregate: pure decide and evolve.
@@ -88,10 +97,15 @@ func decide(j Job, cmd any) ([]any, error) {
 			OrderReadyForShippingV1{JobID: j.JobID, OrderID: j.OrderID, CustomerID: j.CustomerID, At: c.At},
 		}, nil
 	case Cancel:
-		if j.Status == StatusCancelled {
-			return nil, nil
+		if j.Status == StatusCancelled || j.Status == StatusShipped {
+			return nil, nil // a shipped order cannot be cancelled: SHIPPED is final too
 		}
 		return []any{PickingJobCancelledV1{JobID: c.JobID, OrderID: c.OrderID, Reason: c.Reason, PreviousStatus: j.Status, CancelledAt: c.At}}, nil
+	case Close:
+		if j.Status == StatusShipped || j.Status == StatusCancelled {
+			return nil, nil // OrderShipped delivered twice; a cancelled order does not ship
+		}
+		return []any{PickingJobClosedV1{JobID: c.JobID, OrderID: c.OrderID, PreviousStatus: j.Status, ClosedAt: c.At}}, nil
 	}
 	return nil, acme.Errorf(acme.CodeInternal, "warehouse: unknown command %T", cmd)
 }
@@ -110,6 +124,11 @@ func evolve(j Job, e any) Job {
 			j.JobID, j.OrderID, j.OpenedAt = e.JobID, e.OrderID, e.CancelledAt
 		}
 		j.Status, j.UpdatedAt = StatusCancelled, e.CancelledAt
+	case PickingJobClosedV1:
+		if j.JobID == "" {
+			j.JobID, j.OrderID, j.OpenedAt = e.JobID, e.OrderID, e.ClosedAt
+		}
+		j.Status, j.UpdatedAt = StatusShipped, e.ClosedAt
 	}
 	return j
 }

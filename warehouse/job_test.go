@@ -16,6 +16,7 @@ func TestJobDecider(t *testing.T) {
 	picked := OrderPickedV1{JobID: "j1", OrderID: "o1", PickedAt: t0}
 	packed := OrderPackedV1{JobID: "j1", OrderID: "o1", PackedAt: t0}
 	cancelled := PickingJobCancelledV1{JobID: "j1", OrderID: "o1", Reason: "r", PreviousStatus: StatusOpen, CancelledAt: t0}
+	shipped := PickingJobClosedV1{JobID: "j1", OrderID: "o1", PreviousStatus: StatusOpen, ClosedAt: t0}
 	open := Open{JobID: "j1", OrderID: "o1", CustomerID: "c1", LineItems: lines, At: t0}
 	tests := []struct {
 		name  string
@@ -44,6 +45,18 @@ func TestJobDecider(t *testing.T) {
 		{"cancel before open leaves a tombstone", nil, Cancel{JobID: "j1", OrderID: "o1", Reason: "r", At: t1},
 			[]any{PickingJobCancelledV1{JobID: "j1", OrderID: "o1", Reason: "r", CancelledAt: t1}}, ""},
 		{"cancel twice is a no-op", []any{opened, cancelled}, Cancel{JobID: "j1", OrderID: "o1", At: t1}, nil, ""},
+		{"the order ships with its job open", []any{opened}, Close{JobID: "j1", OrderID: "o1", At: t1},
+			[]any{PickingJobClosedV1{JobID: "j1", OrderID: "o1", PreviousStatus: StatusOpen, ClosedAt: t1}}, ""},
+		{"the order ships packed", []any{opened, picked, packed}, Close{JobID: "j1", OrderID: "o1", At: t1},
+			[]any{PickingJobClosedV1{JobID: "j1", OrderID: "o1", PreviousStatus: StatusPacked, ClosedAt: t1}}, ""},
+		{"OrderShipped twice is a no-op", []any{opened, shipped}, Close{JobID: "j1", OrderID: "o1", At: t1}, nil, ""},
+		{"a cancelled job stays cancelled", []any{opened, cancelled}, Close{JobID: "j1", OrderID: "o1", At: t1}, nil, ""},
+		{"closed before open leaves a tombstone", nil, Close{JobID: "j1", OrderID: "o1", At: t1},
+			[]any{PickingJobClosedV1{JobID: "j1", OrderID: "o1", ClosedAt: t1}}, ""},
+		{"open after the order shipped is a no-op", []any{shipped}, open, nil, ""},
+		{"pick a shipped job", []any{opened, shipped}, Pick{At: t1}, nil, acme.CodeInvalidTransition},
+		{"pack a shipped job", []any{opened, picked, shipped}, Pack{At: t1}, nil, acme.CodeInvalidTransition},
+		{"a shipped job stays shipped", []any{opened, shipped}, Cancel{JobID: "j1", OrderID: "o1", Reason: "r", At: t1}, nil, ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -48,6 +48,15 @@ type PickingJobCancelledV1 struct {
 	CancelledAt    time.Time `json:"cancelledAt"`
 }
 
+// PickingJobClosedV1: the order was shipped; the job is done, whatever was
+// left of it (an order may be shipped without the warehouse's steps).
+type PickingJobClosedV1 struct {
+	JobID          string    `json:"jobId"`
+	OrderID        string    `json:"orderId"`
+	PreviousStatus string    `json:"previousStatus"` // "" when closed before it was opened
+	ClosedAt       time.Time `json:"closedAt"`
+}
+
 // Declared messages of the warehouse context.
 var (
 	PickingJobOpened = es.Define[PickingJobOpenedV1](es.MessageSpec{Name: "PickingJobOpened", Kind: es.KindEvent, Owner: owner,
@@ -60,8 +69,10 @@ var (
 		Producers: []string{owner}, Consumers: []string{"ordering"}, Summary: "An order is packed and ready for shipping."})
 	PickingJobCancelled = es.Define[PickingJobCancelledV1](es.MessageSpec{Name: "PickingJobCancelled", Kind: es.KindEvent, Owner: owner,
 		Producers: []string{owner}, Summary: "A picking job was cancelled with its order."})
+	PickingJobClosed = es.Define[PickingJobClosedV1](es.MessageSpec{Name: "PickingJobClosed", Kind: es.KindEvent, Owner: owner,
+		Producers: []string{owner}, Summary: "A picking job was closed because its order shipped (SHIPPED)."})
 )
 
 func messages() []es.MessageType {
-	return []es.MessageType{PickingJobOpened, OrderPicked, OrderPacked, OrderReadyForShipping, PickingJobCancelled}
+	return []es.MessageType{PickingJobOpened, OrderPicked, OrderPacked, OrderReadyForShipping, PickingJobCancelled, PickingJobClosed}
 }

@@ -85,6 +85,12 @@ VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (job_id) DO NOTHING`,
 VALUES ($1, $2, '', $3, '[]', $4, $4, $5)
 ON CONFLICT (job_id) DO UPDATE SET status = excluded.status, updated_at = excluded.updated_at, version = excluded.version`,
 				v.JobID, v.OrderID, StatusCancelled, ts(v.CancelledAt), e.Version)
+		case PickingJobClosedV1:
+			_, err = tx.ExecContext(ctx, `INSERT INTO warehouse_picking_jobs
+  (job_id, order_id, customer_id, status, line_items, opened_at, updated_at, version)
+VALUES ($1, $2, '', $3, '[]', $4, $4, $5)
+ON CONFLICT (job_id) DO UPDATE SET status = excluded.status, updated_at = excluded.updated_at, version = excluded.version`,
+				v.JobID, v.OrderID, StatusShipped, ts(v.ClosedAt), e.Version)
 		}
 		if err != nil {
 			return fmt.Errorf("warehouse: project %s: %w", e.Type, err)

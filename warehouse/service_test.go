@@ -29,7 +29,8 @@ func startTest(t *testing.T) (*Module, *estest.Host) {
 		t.Fatal(err)
 	}
 	_ = reg.Add(es.Define[struct{ A string }](es.MessageSpec{Name: "OrderConfirmed", Kind: es.KindEvent, Owner: "ordering"}),
-		es.Define[struct{ B string }](es.MessageSpec{Name: "OrderCancelled", Kind: es.KindEvent, Owner: "ordering"}))
+		es.Define[struct{ B string }](es.MessageSpec{Name: "OrderCancelled", Kind: es.KindEvent, Owner: "ordering"}),
+		es.Define[struct{ C string }](es.MessageSpec{Name: "OrderShipped", Kind: es.KindEvent, Owner: "ordering"}))
 	h := estest.NewHost(owner, st, reg)
 	m := New(clock{})
 	if err := m.Start(context.Background(), h); err != nil {
@@ -104,6 +105,25 @@ func TestJobsFromOrderEvents(t *testing.T) {
 	}
 	if _, err := m.Execute(ctx, JobID(o2), Pick{At: clock{}.Now()}); acme.ErrorCode(err) != acme.CodeInvalidTransition {
 		t.Fatalf("pick a cancelled job: %v", err)
+	}
+
+	// shipped without the warehouse's steps: the job leaves the pickers'
+	// list (?status=OPEN), stays in the default one as SHIPPED, refuses pick
+	o3 := acme.NewID()
+	h.Deliver(t, "OrderConfirmed", acme.NewID(), confirmed(o3))
+	if jobs := list(StatusOpen); len(jobs) != 1 || jobs[0].OrderID != o3 {
+		t.Fatalf("open jobs = %+v", jobs)
+	}
+	h.Deliver(t, "OrderShipped", acme.NewID(), map[string]any{"orderId": o3, "trackingNumber": "T1"})
+	h.Deliver(t, "OrderShipped", acme.NewID(), map[string]any{"orderId": o3, "trackingNumber": "T1"})
+	if jobs := list(StatusOpen); len(jobs) != 0 {
+		t.Fatalf("open jobs after shipping = %+v", jobs)
+	}
+	if jobs := list(""); len(jobs) != 1 || jobs[0].OrderID != o3 || jobs[0].Status != StatusShipped || jobs[0].Version != 2 || len(jobs[0].LineItems) != 1 {
+		t.Fatalf("jobs after shipping = %+v", jobs)
+	}
+	if _, err := m.Execute(ctx, JobID(o3), Pick{At: clock{}.Now()}); acme.ErrorCode(err) != acme.CodeInvalidTransition {
+		t.Fatalf("pick a shipped job: %v", err)
 	}
 	if _, err := m.Execute(ctx, "nope", Pick{}); acme.ErrorCode(err) != acme.CodeNotFound {
 		t.Fatalf("pick an unknown job: %v", err)

@@ -4,20 +4,24 @@
 // opened with the order's lines (OPEN). A warehouse operator (admin) picks the
 // items (PickOrder → OrderPicked, PICKED) and packs the parcel (PackOrder →
 // OrderPacked and OrderReadyForShipping, PACKED); ordering records the order as
-// ready for shipping. A job is cancelled with its order (CANCELLED).
+// ready for shipping. A job is cancelled with its order (CANCELLED) and closed
+// when its order ships (SHIPPED): the contract lets an admin ship a confirmed
+// order without the warehouse's steps, and a shipped order's job must leave
+// the pickers' list and refuse pick and pack.
 //
 // Invariants: one job per order (its id is derived from the order id, so a
 // redelivered OrderConfirmed opens nothing new); OPEN → PICKED → PACKED, any other
 // move is invalid_transition; a job cancelled before it was opened (OrderCancelled
 // consumed before OrderConfirmed) stays cancelled.
 //
-// Messages in: OrderConfirmed, OrderCancelled (ordering). Messages out:
-// PickingJobOpened, OrderPicked, OrderPacked, OrderReadyForShipping,
-// PickingJobCancelled.
+// Messages in: OrderConfirmed, OrderCancelled, OrderShipped (ordering).
+// Messages out: PickingJobOpened, OrderPicked, OrderPacked,
+// OrderReadyForShipping, PickingJobCancelled, PickingJobClosed.
 //
 // Reads: GET /api/v1/warehouse/picking-jobs lists the inline read model
-// warehouse_picking_jobs. Without ?status= it lists the live jobs (OPEN, PICKED,
-// PACKED); cancelled jobs are listed only with ?status=CANCELLED.
+// warehouse_picking_jobs. Without ?status= it lists every job that is not
+// cancelled (OPEN, PICKED, PACKED, SHIPPED); cancelled jobs are listed only
+// with ?status=CANCELLED.
 package warehouse
 
 import (
@@ -73,7 +77,7 @@ func (m *Module) Start(ctx context.Context, h es.Host) error {
 	}
 	m.jobs = &es.Aggregate[Job, any]{Store: h.Store(), Registry: h.Registry(), NewID: h.NewID,
 		StreamType: "picking-job", Decider: Decider, Inline: m.project}
-	consume(ctx, h, "orders", []string{"OrderConfirmed", "OrderCancelled"}, m.onOrder)
+	consume(ctx, h, "orders", []string{"OrderConfirmed", "OrderCancelled", "OrderShipped"}, m.onOrder)
 	return nil
 }
 
@@ -106,6 +110,8 @@ func (m *Module) onOrder(ctx context.Context, msg es.Message) (es.Commit, error)
 		cmd = Open{JobID: jobID, OrderID: o.OrderID, CustomerID: o.CustomerID, LineItems: lines, At: now}
 	case "OrderCancelled":
 		cmd = Cancel{JobID: jobID, OrderID: o.OrderID, Reason: o.Reason, At: now}
+	case "OrderShipped":
+		cmd = Close{JobID: jobID, OrderID: o.OrderID, At: now}
 	default:
 		return es.Commit{}, nil
 	}
