@@ -135,7 +135,7 @@ func (m *Module) Routes(api *httpapi.API) {
 			"404 product_not_found (a line no longer sold)."),
 		httpapi.Body(checkoutRequest{}), httpapi.Returns(http.StatusAccepted, CheckoutView{}), httpapi.CommandReads(readsCheck...))
 	api.Handle("GET /api/v1/checkouts/{id}", httpapi.Customer, m.handleGetCheckout,
-		httpapi.Query("wait", "integer", "Long poll: while PENDING, wait up to this many seconds (0-30) for the checkout to end."),
+		httpapi.Query("wait", "string", "Long poll: while PENDING, wait up to this long (seconds, 0-30, or a duration such as 5s or 1500ms) for the checkout to end."),
 		httpapi.Summary("A checkout request of the caller (admin: any): PENDING from the checkout, then COMPLETED with orderId or FAILED "+
 			"with failureReason (insufficient_stock, payment_declined, payment_error; the cart is restored). 404 for others' checkouts. "+
 			"?wait=N (whole seconds, 0-30; an addition to the contract) long-polls: while the checkout is PENDING the answer waits up to "+

@@ -103,17 +103,24 @@ func (w *checkoutWatch) notify(id string) {
 	}
 }
 
-// waitParam reads ?wait=N: whole seconds from 0 to MaxCheckoutWait.
+// waitParam reads ?wait=: seconds (5) or a Go duration (5s, 1500ms), from 0
+// to MaxCheckoutWait seconds.
 func waitParam(r *http.Request) (time.Duration, error) {
 	s := r.URL.Query().Get("wait")
 	if s == "" {
 		return 0, nil
 	}
+	d := time.Duration(-1)
 	n, err := strconv.Atoi(s)
-	if err != nil || n < 0 || n > MaxCheckoutWait {
-		return 0, acme.Invalid(acme.FieldError{Field: "wait", Message: "must be whole seconds from 0 to " + strconv.Itoa(MaxCheckoutWait)})
+	if err == nil && n >= 0 && n <= MaxCheckoutWait {
+		d = time.Duration(n) * time.Second
+	} else if err != nil {
+		d, err = time.ParseDuration(s)
 	}
-	return time.Duration(n) * time.Second, nil
+	if err != nil || d < 0 || d > time.Duration(MaxCheckoutWait)*time.Second {
+		return 0, acme.Invalid(acme.FieldError{Field: "wait", Message: "must be seconds (5) or a duration (5s, 1500ms) from 0 to " + strconv.Itoa(MaxCheckoutWait) + "s"})
+	}
+	return d, nil
 }
 
 // recheckOther is how often the poller looks for checkouts decided by another

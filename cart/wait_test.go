@@ -87,12 +87,13 @@ func TestCheckoutLongPoll(t *testing.T) {
 }
 
 func TestWaitParam(t *testing.T) {
-	for q, want := range map[string]time.Duration{"": 0, "wait=0": 0, "wait=5": 5 * time.Second, "wait=30": 30 * time.Second} {
+	for q, want := range map[string]time.Duration{"": 0, "wait=0": 0, "wait=5": 5 * time.Second, "wait=30": 30 * time.Second,
+		"wait=5s": 5 * time.Second, "wait=1500ms": 1500 * time.Millisecond, "wait=30s": 30 * time.Second} {
 		if got, err := waitParam(httptest.NewRequest("GET", "/api/v1/checkouts/x?"+q, nil)); err != nil || got != want {
 			t.Errorf("%q: %v %v, want %v", q, got, err, want)
 		}
 	}
-	for _, q := range []string{"wait=31", "wait=-1", "wait=1.5", "wait=abc", "wait=5s"} {
+	for _, q := range []string{"wait=31", "wait=-1", "wait=1.5", "wait=abc", "wait=31s", "wait=-1s", "wait=1h", "wait=99999999999999999999"} {
 		if _, err := waitParam(httptest.NewRequest("GET", "/api/v1/checkouts/x?"+q, nil)); acme.ErrorCode(err) != acme.CodeValidationFailed {
 			t.Errorf("%q: %v, want validation_failed", q, err)
 		}
