@@ -74,7 +74,7 @@ func (m *Module) Routes(api *httpapi.API) {
 		return httpapi.JSON(w, http.StatusOK, l.View())
 	}, httpapi.Summary("Get Stock Level of a product or variant; for a product with variants and no variantId, the sum over its variants "+
 		"(stock is per variant for a product that has them: what it held before its first variant is not counted). "+
-		"Honours Acme-Min-Position, including the stock commands a write sent: after shipping or cancelling an order, "+
+		"404 product_not_found for an unknown product or variant (as restock answers). Honours Acme-Min-Position, including the stock commands a write sent: after shipping or cancelling an order, "+
 		"the token of that answer waits for the deduction or release."),
 		httpapi.Returns(http.StatusOK, LevelView{}), httpapi.Reads(ConsumerCatalog, ConsumerCommands),
 		httpapi.QueryFormat("variantId", "string", "uuid", "One variant's stock item."))

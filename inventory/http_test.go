@@ -36,7 +36,7 @@ func TestInventoryHTTP(t *testing.T) {
 			t.Fatalf("initial level %+v", l)
 		}
 		s.Do(t, "GET", "/api/v1/inventory/"+unknown, "", nil).WantError(t, 404, "product_not_found")
-		s.Do(t, "GET", "/api/v1/inventory/"+pid+"?variantId="+unknown, "", nil).WantError(t, 404, "not_found")
+		s.Do(t, "GET", "/api/v1/inventory/"+pid+"?variantId="+unknown, "", nil).WantError(t, 404, "product_not_found") // as restock answers
 
 		// POST restock (admin).
 		restock := func(token, product string, body any) *acmetest.Response {

@@ -51,7 +51,8 @@
 //     variant_required; an unknown variant or a deactivated product is 404
 //     product_not_found. Quantities are 1..1,000,000,000 (422 invalid_quantity).
 //   - GET stock of a product that has variants, without variantId, answers the
-//     sum over its stock items (variantId ""). An unknown variant is 404.
+//     sum over its stock items (variantId ""). An unknown variant is 404
+//     product_not_found, as for restock.
 //   - A reservation is decided once per checkoutId: repeating ReserveInventory
 //     changes nothing. Release of an unknown/finished reservation, Deduct of a
 //     reservation that is not live, and OrderConfirmed for an unknown one are

@@ -85,7 +85,7 @@ func (s *Service) Level(ctx context.Context, productID, variantID string) (Level
 		if ok, err := s.variantExists(ctx, productID, variantID); err != nil {
 			return Level{}, err
 		} else if !ok {
-			return Level{}, acme.Errorf(acme.CodeNotFound, "product %s has no variant %s", productID, variantID)
+			return Level{}, acme.Errorf(CodeProductNotFound, "product %s has no variant %s", productID, variantID)
 		}
 	}
 	q := `SELECT COALESCE(SUM(on_hand), 0), COALESCE(SUM(reserved), 0), COALESCE(SUM(available), 0)

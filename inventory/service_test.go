@@ -135,7 +135,7 @@ func TestServiceRestockAndLevel(t *testing.T) {
 	if l, err := s.Level(ctx, other, ""); err != nil || l.OnHand != 6 || l.Available != 6 {
 		t.Fatalf("sum level: %+v %v", l, err)
 	}
-	if _, err := s.Level(ctx, other, acme.NewID()); acme.ErrorCode(err) != acme.CodeNotFound {
+	if _, err := s.Level(ctx, other, acme.NewID()); acme.ErrorCode(err) != CodeProductNotFound {
 		t.Fatalf("unknown variant level: %v", err)
 	}
 
