@@ -43,10 +43,12 @@ func newPlatform(a *App, bus es.Bus) (Platform, error) {
 		// The checkout path's consumers apply different checkouts, payments
 		// and orders in parallel (each source stream stays in order). The
 		// inventory commands stay serial: reservations of one hot product
-		// would only contend.
+		// would only contend. Notifications too: one worker fell behind under
+		// load (each fact waits for its commit), by thousands of facts.
 		KeyedWorkers: map[string]int{
 			"checkout.start": 4, "payments.commands": 4,
 			"ordering.commands": 4, "ordering.payments": 4, "cart.checkouts": 4,
+			"notifications.facts": 4,
 		},
 		Validate: func(m es.Message) error {
 			t, ok := a.registry.Lookup(m.Type)
