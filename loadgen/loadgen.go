@@ -208,7 +208,17 @@ type Result struct {
 	// ServerCPU is the server process's CPU time in the measured window, from
 	// process_cpu_seconds_total of GET /metrics (0 when not served).
 	ServerCPU time.Duration
+	// Behind lists the consumers with messages pending right after the run
+	// (GET /api/v1/admin/consumers): work the figures above left for later.
+	// Nil when the server did not answer. CaughtUpAfter is how long after
+	// that every consumer was caught up (polled up to CatchUpLimit; -1 if
+	// not by then).
+	Behind        map[string]int64
+	CaughtUpAfter time.Duration
 }
+
+// CatchUpLimit bounds the wait for the consumers after a run.
+const CatchUpLimit = 30 * time.Second
 
 // sink collects samples.
 type sink struct {
@@ -380,7 +390,46 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 		}
 		res.Calls = append(res.Calls, Call{Kind: k, Latency: summarise(r.sink.lat[k]), Errors: r.sink.errs[k]})
 	}
+	if ctx.Err() == nil {
+		res.Behind, res.CaughtUpAfter = r.awaitConsumers(ctx)
+	}
 	return res, ctx.Err()
+}
+
+// awaitConsumers returns the consumers behind right now, and how long they
+// took to catch up (-1: not within CatchUpLimit, or unknown).
+func (r *runner) awaitConsumers(ctx context.Context) (map[string]int64, time.Duration) {
+	first := r.consumersBehind(ctx)
+	if first == nil {
+		return nil, -1
+	}
+	start := time.Now()
+	for behind := first; len(behind) > 0; behind = r.consumersBehind(ctx) {
+		if behind == nil || time.Since(start) > CatchUpLimit || !sleepUntil(ctx, time.Now().Add(50*time.Millisecond)) {
+			return first, -1
+		}
+	}
+	return first, time.Since(start)
+}
+
+// consumersBehind returns the consumers with a lag, by name (nil if unknown).
+func (r *runner) consumersBehind(ctx context.Context) map[string]int64 {
+	var list struct {
+		Items []struct {
+			Name string `json:"name"`
+			Lag  int64  `json:"lag"`
+		} `json:"items"`
+	}
+	if _, err := r.do(ctx, "", "GET", "/api/v1/admin/consumers", r.cfg.AdminToken, nil, &list, http.StatusOK); err != nil {
+		return nil
+	}
+	behind := map[string]int64{}
+	for _, c := range list.Items {
+		if c.Lag > 0 {
+			behind[c.Name] = c.Lag
+		}
+	}
+	return behind
 }
 
 func maps(m map[string]int64) map[string]int64 {
@@ -775,6 +824,26 @@ func (res *Result) Print(w io.Writer) {
 		}
 		fmt.Fprintf(w, "server CPU: %.2f cores busy on average, %s per completed checkout (process_cpu_seconds_total)\n",
 			res.ServerCPU.Seconds()/res.Window.Seconds(), per)
+	}
+	switch {
+	case res.Behind == nil:
+	case len(res.Behind) == 0:
+		fmt.Fprintln(w, "consumers behind at the end: none")
+	default:
+		names := make([]string, 0, len(res.Behind))
+		for n := range res.Behind {
+			names = append(names, n)
+		}
+		slices.Sort(names)
+		var b strings.Builder
+		for _, n := range names {
+			fmt.Fprintf(&b, " %s %d", n, res.Behind[n])
+		}
+		after := fmt.Sprintf("not caught up within %s", CatchUpLimit)
+		if res.CaughtUpAfter >= 0 {
+			after = fmt.Sprintf("all caught up %s later", res.CaughtUpAfter.Round(time.Millisecond))
+		}
+		fmt.Fprintf(w, "consumers behind at the end (messages pending):%s; %s\n", b.String(), after)
 	}
 	fmt.Fprintf(w, "%-22s %7s %9s %9s %9s %9s %7s\n", "latency", "count", "p50", "p90", "p99", "max", "errors")
 	row := func(name string, l Latency, errs int) {

@@ -51,6 +51,10 @@ func TestRunEmbedded(t *testing.T) {
 	if want := float64(res.WindowCompleted) / res.Window.Seconds(); res.Throughput != want {
 		t.Errorf("throughput %v, want %v", res.Throughput, want)
 	}
+	// the consumers' state was read after the run, and they caught up
+	if res.Behind == nil || res.CaughtUpAfter < 0 || !strings.Contains(out.String(), "consumers ") {
+		t.Errorf("consumers after the run: behind %v, caught up after %s", res.Behind, res.CaughtUpAfter)
+	}
 	l := res.Completion
 	if !(0 < l.P50 && l.P50 <= l.P90 && l.P90 <= l.P99 && l.P99 <= l.Max) {
 		t.Errorf("completion percentiles out of order: %+v", l)
