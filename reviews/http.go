@@ -3,6 +3,7 @@ package reviews
 import (
 	"bytes"
 	"encoding/json"
+	"math"
 	"net/http"
 	"strings"
 	"unicode/utf8"
@@ -49,7 +50,8 @@ type voted struct {
 var flagReasons = map[string]bool{"spam": true, "abuse": true, "off_topic": true, "inappropriate": true, "other": true}
 var rejectReasons = map[string]bool{"spam": true, "abuse": true, "off_topic": true, "policy_violation": true}
 
-// parseRating accepts only a JSON integer from 1 to 5.
+// parseRating accepts only a JSON integer from 1 to 5. As in JSON Schema, a
+// number with a zero fraction (4.0, 4e0) is that integer; 4.5 is not.
 func parseRating(raw json.RawMessage) (int, bool) {
 	var n json.Number
 	d := json.NewDecoder(strings.NewReader(string(raw)))
@@ -57,11 +59,11 @@ func parseRating(raw json.RawMessage) (int, bool) {
 	if len(raw) == 0 || raw[0] == '"' || d.Decode(&n) != nil {
 		return 0, false
 	}
-	i, err := n.Int64()
-	if err != nil || i < 1 || i > 5 {
+	f, err := n.Float64()
+	if err != nil || f != math.Trunc(f) || f < 1 || f > 5 {
 		return 0, false
 	}
-	return int(i), true
+	return int(f), true
 }
 
 func validateText(title, body string) error {
@@ -82,7 +84,7 @@ func validateText(title, body string) error {
 func (m *Module) Routes(api *httpapi.API) {
 	m.api = api
 	api.Handle("POST /api/v1/products/{id}/reviews", httpapi.Customer, m.handleSubmit,
-		httpapi.Summary("Submit a review (one per customer and product). Honours Acme-Min-Position for the product and the customer's deliveries; without it, a product not known yet, or a customer without a delivered order of the product, is looked again once those read models have caught up with what catalog and ordering have committed (up to 1 s; 503 stale_read_model when they have not by then). A rating that is not a number is 400 bad_request (a wrong type), a number other than an integer 1-5 is 422 invalid_rating. A review with a link (a URL with any scheme, mailto:, an HTML anchor, www., or a host name ending in a common top-level domain such as bit.ly or shop.example.de) or a word from the moderation list is held for moderation (PENDING_MODERATION); any other is published at once. verifiedPurchase is true when the customer has a delivered order with the product."),
+		httpapi.Summary("Submit a review (one per customer and product). Honours Acme-Min-Position for the product and the customer's deliveries; without it, a product not known yet, or a customer without a delivered order of the product, is looked again once those read models have caught up with what catalog and ordering have committed (up to 1 s; 503 stale_read_model when they have not by then). A rating that is not a number is 400 bad_request (a wrong type), a number other than an integer 1-5 is 422 invalid_rating (as in JSON Schema, 4.0 is the integer 4; 4.5 is refused). A review with a link (a URL with any scheme, mailto:, an HTML anchor, www., or a host name ending in a common top-level domain such as bit.ly or shop.example.de) or a word from the moderation list is held for moderation (PENDING_MODERATION); any other is published at once. verifiedPurchase is true when the customer has a delivered order with the product."),
 		httpapi.Body(submitRequest{}), httpapi.Returns(http.StatusCreated, Submitted{}),
 		httpapi.CommandReads(owner+"."+consumerProducts, owner+"."+consumerDeliveries))
 	api.Handle("GET /api/v1/products/{id}/reviews", httpapi.Anonymous, m.handleList,

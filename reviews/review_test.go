@@ -156,7 +156,7 @@ func TestScreen(t *testing.T) {
 }
 
 func TestParseRating(t *testing.T) {
-	for raw, want := range map[string]bool{`5`: true, `1`: true, `0`: false, `6`: false, `4.5`: false, `"5"`: false, `null`: false, ``: false, `3.0`: false} {
+	for raw, want := range map[string]bool{`5`: true, `1`: true, `0`: false, `6`: false, `4.5`: false, `"5"`: false, `null`: false, ``: false, `3.0`: true, `4e0`: true, `5.000001`: false, `1e400`: false, `-0`: false} {
 		if _, ok := parseRating([]byte(raw)); ok != want {
 			t.Errorf("parseRating(%s) ok = %v; want %v", raw, ok, want)
 		}
