@@ -278,7 +278,7 @@ func TestCheckoutFlow(t *testing.T) {
 		}
 		s.Do(t, "POST", "/api/v1/orders/"+cancelled+"/cancel", winnerTok, map[string]any{"reason": "again"}).WantError(t, 409, "invalid_transition")
 		sh.stockAt(t, r.Header.Get("Acme-Position"), 3, 1, 2)
-		jobs := s.DoWith(t, "GET", "/api/v1/warehouse/picking-jobs?status=CANCELLED&orderId="+cancelled, admin, nil,
+		jobs := s.DoWith(t, "GET", "/api/v1/warehouse/picking-jobs?status=Cancelled&orderId="+cancelled, admin, nil,
 			map[string]string{"Acme-Min-Position": r.Header.Get("Acme-Position")}).Want(t, 200)
 		if items := jobs.Items(); len(items) != 1 || items[0]["orderId"] != cancelled || jobs.Map()["total"] != 1.0 {
 			t.Fatalf("the cancelled order's job: %s", jobs.Body)
@@ -289,8 +289,10 @@ func TestCheckoutFlow(t *testing.T) {
 				t.Fatalf("a cancelled job in the default list: %v", it)
 			}
 		}
-		if items := s.Do(t, "GET", "/api/v1/orders?status=CANCELLED", admin, nil).Want(t, 200).Items(); len(items) != 1 || items[0]["orderId"] != cancelled {
-			t.Fatalf("cancelled orders: %v", items)
+		for _, status := range []string{"CANCELLED", "cancelled"} { // a status filter ignores case
+			if items := s.Do(t, "GET", "/api/v1/orders?status="+status, admin, nil).Want(t, 200).Items(); len(items) != 1 || items[0]["orderId"] != cancelled {
+				t.Fatalf("cancelled orders (?status=%s): %v", status, items)
+			}
 		}
 	})
 }

@@ -2,6 +2,7 @@ package checkout
 
 import (
 	"net/http"
+	"strings"
 
 	"acme"
 	"acme/httpapi"
@@ -21,8 +22,8 @@ func (m *Module) listSagas(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	status := r.URL.Query().Get("status")
-	if status == "PENDING" { // a running saga is a PENDING checkout
+	status := strings.ToUpper(r.URL.Query().Get("status")) // the statuses are upper case; pending is PENDING
+	if status == "PENDING" {                               // a running saga is a PENDING checkout
 		status = StatusRunning
 	}
 	switch status {

@@ -81,7 +81,7 @@ func (m *Module) list(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	c := httpapi.CallerFrom(r.Context())
-	q := ListQuery{Page: page, Size: size, Status: r.URL.Query().Get("status")}
+	q := ListQuery{Page: page, Size: size, Status: strings.ToUpper(r.URL.Query().Get("status"))}
 	var fields []acme.FieldError
 	if q.Status != "" && !validStatus(q.Status) {
 		fields = append(fields, acme.FieldError{Field: "status", Message: "must be PENDING, CONFIRMED, SHIPPED, DELIVERED or CANCELLED"})

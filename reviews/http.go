@@ -299,7 +299,7 @@ func (m *Module) handleQueue(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	status := r.URL.Query().Get("status")
+	status := strings.ToUpper(r.URL.Query().Get("status")) // the statuses are upper case; pending is PENDING
 	if status == "" {
 		status = StatusPending
 	}

@@ -2,6 +2,7 @@ package warehouse
 
 import (
 	"net/http"
+	"strings"
 
 	"acme"
 	"acme/httpapi"
@@ -26,7 +27,7 @@ func (m *Module) list(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	status := r.URL.Query().Get("status")
+	status := strings.ToUpper(r.URL.Query().Get("status")) // the statuses are upper case; pending is PENDING
 	switch status {
 	case "", StatusOpen, StatusPicked, StatusPacked, StatusShipped, StatusCancelled:
 	default:
