@@ -36,6 +36,9 @@ func (m *Module) Routes(api *httpapi.API) {
 	api.Handle("GET /api/v1/categories", httpapi.Anonymous, m.handleListCategories,
 		httpapi.Summary("List categories (ordered by depth, then name; parentId null for roots); ?page=&pageSize=."),
 		httpapi.Returns(http.StatusOK, httpapi.List[CategoryView]{}))
+	api.Handle("GET /api/v1/categories/{id}", httpapi.Anonymous, m.handleGetCategory,
+		httpapi.Summary("Get a category (the Location of a created one); 404 not_found."),
+		httpapi.Returns(http.StatusOK, CategoryView{}))
 	api.Handle("POST /api/v1/products", httpapi.Admin, m.handleCreateProduct,
 		httpapi.Summary("Create an active product (CreateProduct); initialStock reaches inventory through ProductCreated. "+
 			"422 invalid_price, invalid_name, category_not_found, validation_failed (initialStock < 0)."),
@@ -71,7 +74,16 @@ func (m *Module) handleCreateCategory(w http.ResponseWriter, r *http.Request) er
 		return err
 	}
 	httpapi.SetPosition(w, "catalog", pos)
+	w.Header().Set("Location", "/api/v1/categories/"+c.CategoryID)
 	return httpapi.JSON(w, http.StatusCreated, c)
+}
+
+func (m *Module) handleGetCategory(w http.ResponseWriter, r *http.Request) error {
+	c, err := m.Category(r.Context(), r.PathValue("id"))
+	if err != nil {
+		return err
+	}
+	return httpapi.JSON(w, http.StatusOK, c)
 }
 
 func (m *Module) handleListCategories(w http.ResponseWriter, r *http.Request) error {
@@ -161,6 +173,7 @@ func (m *Module) handleAddVariant(w http.ResponseWriter, r *http.Request) error 
 		return err
 	}
 	httpapi.SetPosition(w, "catalog", pos)
+	w.Header().Set("Location", "/api/v1/products/"+v.ProductID) // the product shows its variants
 	return httpapi.JSON(w, http.StatusCreated, v)
 }
 

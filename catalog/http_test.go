@@ -59,6 +59,21 @@ func TestCatalogHTTP(t *testing.T) {
 		}
 		s.Do(t, "GET", "/api/v1/categories?pageSize=101", "", nil).WantError(t, 422, "validation_failed")
 
+		// GET /api/v1/categories/{id}: the Location of a created category
+		r = s.Do(t, "POST", "/api/v1/categories", admin, map[string]any{"name": "Shoes"}).Want(t, 201)
+		loc := r.Header.Get("Location")
+		if loc != "/api/v1/categories/"+r.Str("categoryId") {
+			t.Fatalf("Location %q for %s", loc, r.Body)
+		}
+		if g := s.Do(t, "GET", loc, "", nil).Want(t, 200); g.Str("name") != "Shoes" || g.Map()["depth"] != 1.0 || g.Map()["parentId"] != nil {
+			t.Fatalf("GET %s: %s", loc, g.Body)
+		}
+		if g := s.Do(t, "GET", "/api/v1/categories/"+polo, "", nil).Want(t, 200); g.Str("parentId") != shirts || g.Map()["depth"] != 3.0 {
+			t.Fatalf("GET polo: %s", g.Body)
+		}
+		s.Do(t, "GET", "/api/v1/categories/"+unknown, "", nil).WantError(t, 404, "not_found")
+		s.Do(t, "GET", "/api/v1/categories/nope", "", nil).WantError(t, 404, "not_found")
+
 		// POST /api/v1/products
 		create := func(token string, body map[string]any) *acmetest.Response {
 			return s.Do(t, "POST", "/api/v1/products", token, body)
@@ -139,6 +154,9 @@ func TestCatalogHTTP(t *testing.T) {
 		vid := r.Str("variantId")
 		if len(vid) != 36 || r.Str("sku") != "OX-M-BLUE" || r.Str("size") != "M" || r.Str("color") != "blue" || fmt.Sprint(r.Map()["priceModifier"]) != "map[amount:-500 currency:USD]" {
 			t.Fatalf("variant: %s", r.Body)
+		}
+		if loc := r.Header.Get("Location"); loc != "/api/v1/products/"+pid { // the product lists its variants
+			t.Fatalf("variant Location %q", loc)
 		}
 		other := create(admin, product(func(b map[string]any) { b["name"] = "Chino" })).Want(t, 201).Str("productId")
 		s.Do(t, "POST", "/api/v1/products/"+other+"/variants", admin, map[string]any{"sku": "ox-m-blue", "size": "L"}).WantError(t, 409, "duplicate_sku")

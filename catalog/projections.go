@@ -3,6 +3,7 @@ package catalog
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"time"
 
@@ -179,6 +180,25 @@ func (m *Module) Product(ctx context.Context, id string) (ProductView, error) {
 		return ProductView{}, notFound
 	}
 	return p, nil
+}
+
+// Category returns one category (not_found when there is none).
+func (m *Module) Category(ctx context.Context, id string) (CategoryView, error) {
+	if m.h == nil {
+		return CategoryView{}, errNotStarted
+	}
+	var c CategoryView
+	var parent string
+	err := m.h.Store().DB().QueryRowContext(ctx, `SELECT category_id, name, parent_id, depth FROM catalog_categories
+		WHERE category_id = $1`, acme.NormalizeID(id)).Scan(&c.CategoryID, &c.Name, &parent, &c.Depth)
+	if errors.Is(err, sql.ErrNoRows) {
+		return CategoryView{}, acme.Errorf(acme.CodeNotFound, "category not found")
+	}
+	if err != nil {
+		return CategoryView{}, fmt.Errorf("read category: %w", err)
+	}
+	c.ParentID = nullable(parent)
+	return c, nil
 }
 
 // Categories returns a page of categories ordered by depth then name, and the total.

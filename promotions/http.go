@@ -34,6 +34,17 @@ func (m *Module) Routes(api *httpapi.API) {
 	api.Handle("GET /api/v1/promotions", httpapi.Admin, m.handleList,
 		httpapi.Summary("List promotions, oldest first; ?page=&pageSize=."),
 		httpapi.Returns(http.StatusOK, httpapi.List[PromotionView]{}))
+	api.Handle("GET /api/v1/promotions/{id}", httpapi.Admin, m.handleGet,
+		httpapi.Summary("Get a promotion by promotionId (the Location of a created one); 404 not_found."),
+		httpapi.Returns(http.StatusOK, PromotionView{}))
+}
+
+func (m *Module) handleGet(w http.ResponseWriter, r *http.Request) error {
+	v, err := m.Get(r.Context(), r.PathValue("id"))
+	if err != nil {
+		return err
+	}
+	return httpapi.JSON(w, http.StatusOK, v)
 }
 
 func (m *Module) handleCreate(w http.ResponseWriter, r *http.Request) error {
@@ -68,6 +79,7 @@ func (m *Module) handleCreate(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	httpapi.SetPosition(w, "promotions", pos)
+	w.Header().Set("Location", "/api/v1/promotions/"+view.PromotionID)
 	return httpapi.JSON(w, http.StatusCreated, view)
 }
 

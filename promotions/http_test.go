@@ -32,6 +32,17 @@ func TestPromotionsHTTP(t *testing.T) {
 			fmt.Sprint(p["productIds"]) != "["+id+"]" || p["startsAt"] != "2026-01-01T00:00:00Z" || p["endsAt"] != "2027-01-01T00:00:00Z" {
 			t.Fatalf("fixed: %s", r.Body)
 		}
+		// the Location of a created promotion answers it (admin only)
+		loc := r.Header.Get("Location")
+		if loc != "/api/v1/promotions/"+r.Str("promotionId") {
+			t.Fatalf("Location %q", loc)
+		}
+		if g := s.Do(t, "GET", loc, admin, nil).Want(t, 200); g.Str("code") != "FIVE" || fmt.Sprint(g.Map()["value"]) != "map[amount:500 currency:USD]" {
+			t.Fatalf("GET %s: %s", loc, g.Body)
+		}
+		s.Do(t, "GET", loc, cust, nil).WantError(t, 403, "forbidden")
+		s.Do(t, "GET", "/api/v1/promotions/"+id, admin, nil).WantError(t, 404, "not_found")
+		s.Do(t, "GET", "/api/v1/promotions/FIVE", admin, nil).WantError(t, 404, "not_found")
 
 		s.Do(t, "POST", "/api/v1/promotions", admin, map[string]any{"code": "SAVE10", "kind": "fixed",
 			"value": map[string]any{"amount": 1, "currency": "USD"}}).WantError(t, 409, "promotion_code_taken")

@@ -2,7 +2,9 @@ package promotions
 
 import (
 	"context"
+	"database/sql"
 	"encoding/json"
+	"errors"
 	"time"
 
 	"acme"
@@ -75,6 +77,24 @@ func (m *Module) inline(ctx context.Context, tx es.SQL, events []es.Event) error
 		}
 	}
 	return nil
+}
+
+// Get returns one promotion by id (not_found when there is none).
+func (m *Module) Get(ctx context.Context, id string) (PromotionView, error) {
+	var data string
+	err := m.h.Store().DB().QueryRowContext(ctx, `SELECT data FROM promotions_promotions WHERE promotion_id = $1`,
+		acme.NormalizeID(id)).Scan(&data)
+	if errors.Is(err, sql.ErrNoRows) {
+		return PromotionView{}, acme.Errorf(acme.CodeNotFound, "promotion not found")
+	}
+	if err != nil {
+		return PromotionView{}, err
+	}
+	var e PromotionCreatedV1
+	if err := json.Unmarshal([]byte(data), &e); err != nil {
+		return PromotionView{}, err
+	}
+	return viewOf(e), nil
 }
 
 // List returns a page of promotions, oldest first.
