@@ -95,6 +95,13 @@ func New(cfg Config) (*App, error) {
 		a.cfg.AdminToken = "acme_admin_" + hex.EncodeToString(b)
 		a.generatedToken = true
 	}
+	if steps := 5 * a.cfg.SagaStepTimeout; a.cfg.ReservationTTL < steps {
+		// A checkout may then outlive its reservation: it fails when the
+		// expiry comes first, and one confirmed in the instant before
+		// inventory commits its reservation keeps no stock for its order.
+		a.log.Warn("the reservation TTL is shorter than a checkout's five steps may take: slow checkouts will fail insufficient_stock",
+			"reservationTTL", a.cfg.ReservationTTL, "sagaStepTimeout", a.cfg.SagaStepTimeout)
+	}
 	a.modules = modules(Deps{Config: a.cfg, Clock: acme.SystemClock{}, IDs: acme.UUIDv7{},
 		OnClose: func(f func() error) { a.closers = append(a.closers, f) }})
 	var types []es.MessageType

@@ -89,6 +89,10 @@ type Config struct {
 	// SagaStepTimeout is the deadline of each checkout saga step
 	// (--saga-step-timeout / ACME_SAGA_STEP_TIMEOUT, default 30s).
 	SagaStepTimeout time.Duration
+	// ReservationTTL is how long inventory holds a checkout's stock if
+	// nothing confirms it (--reservation-ttl / ACME_RESERVATION_TTL, default
+	// 15m). A reservation that expires under a running checkout fails it.
+	ReservationTTL time.Duration
 	// ShutdownTimeout bounds the graceful stop (default 10s).
 	ShutdownTimeout time.Duration
 	// DebugAddr, when set, serves Go's profiler (/debug/pprof/) on its own
@@ -135,6 +139,9 @@ func (c Config) WithDefaults() Config {
 	}
 	if c.SagaStepTimeout == 0 {
 		c.SagaStepTimeout = 30 * time.Second
+	}
+	if c.ReservationTTL == 0 {
+		c.ReservationTTL = 15 * time.Minute
 	}
 	if c.ShutdownTimeout == 0 {
 		c.ShutdownTimeout = 10 * time.Second
@@ -234,6 +241,9 @@ func (c Config) Validate() error {
 	}
 	if c.SagaStepTimeout < 0 {
 		bad("--saga-step-timeout / ACME_SAGA_STEP_TIMEOUT must be positive")
+	}
+	if c.ReservationTTL < 0 {
+		bad("--reservation-ttl / ACME_RESERVATION_TTL must be positive")
 	}
 	if c.ShutdownTimeout < 0 {
 		bad("shutdown timeout must be positive")

@@ -40,9 +40,9 @@ func modules(d Deps) []Module {
 	return []Module{
 		cart.New(d.Clock),
 		catalog.New(catalog.WithClock(d.Clock)),
-		checkout.New(checkout.Config{StepTimeout: d.Config.SagaStepTimeout, Clock: d.Clock}),
+		checkout.New(checkout.Config{StepTimeout: d.Config.SagaStepTimeout, ReservationTTL: d.Config.ReservationTTL, Clock: d.Clock}),
 		customers.New(customers.WithClock(d.Clock)),
-		inventory.New(inventory.WithClock(d.Clock)),
+		inventory.New(inventory.WithClock(d.Clock), inventory.WithReservationTTL(d.Config.ReservationTTL)),
 		notifications.New(notificationsConfig(d)),
 		ordering.New(d.Clock),
 		payments.New(payments.Config{Processor: paymentProcessor(d.Config), StripeKey: d.Config.StripeKey, StripeURL: d.Config.StripeURL, StripeWebhookSecret: d.Config.StripeWebhookSecret, Clock: d.Clock}),

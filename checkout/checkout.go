@@ -26,7 +26,10 @@
 // for) + CheckoutFailed(payment_error; insufficient_stock for a reservation that
 // timed out). A reply arriving after the saga failed is undone once: a late
 // InventoryReserved is released, a late PaymentAuthorized voided, a late
-// OrderCreated cancelled (ordering then releases and voids or refunds). An
+// OrderCreated cancelled (ordering then releases and voids or refunds). A
+// reservation that expires (InventoryReleased EXPIRED, Config.ReservationTTL)
+// before the order is confirmed fails the saga insufficient_stock: VoidPayment
+// + CancelOrder, nothing left to release. An
 // order cancelled by its owner or an admin before the saga confirmed it ends
 // the saga COMPLETED with that order (ordering's cancellation undoes the rest).
 //
@@ -34,8 +37,8 @@
 // duplicate reply, a reply of another step and a deadline that is not due, so
 // redelivery never changes the outcome.
 //
-// Messages in: CartCheckedOut (cart); InventoryReserved, InventoryUnavailable
-// (inventory); PaymentAuthorized, PaymentFailed, PaymentSucceeded (payments);
+// Messages in: CartCheckedOut (cart); InventoryReserved, InventoryUnavailable,
+// InventoryReleased (inventory: an expiry fails a running saga); PaymentAuthorized, PaymentFailed, PaymentSucceeded (payments);
 // OrderCreated, OrderConfirmed, OrderCancelled (ordering). Messages out: ReserveInventory,
 // ReleaseInventory (inventory), AuthorizePayment, CapturePayment, VoidPayment
 // (payments), CreateOrder, ConfirmOrder, CancelOrder (ordering),
@@ -129,7 +132,7 @@ func (m *Module) Start(ctx context.Context, h es.Host) error {
 	m.sagas = &es.Aggregate[Saga, any]{Store: h.Store(), Registry: h.Registry(), NewID: h.NewID,
 		StreamType: "checkout", Decider: Evolver, CacheStates: 4096}
 	consume(ctx, h, "start", []string{"CartCheckedOut"}, m.onCartCheckedOut)
-	replies := known(ctx, h, "replies", []string{"InventoryReserved", "InventoryUnavailable", "PaymentAuthorized", "PaymentFailed",
+	replies := known(ctx, h, "replies", []string{"InventoryReserved", "InventoryUnavailable", "InventoryReleased", "PaymentAuthorized", "PaymentFailed",
 		"PaymentSucceeded", "OrderCreated", "OrderConfirmed", "OrderCancelled"})
 	if len(replies) > 0 {
 		h.ConsumeBatch("replies", replies, m.onReplies)

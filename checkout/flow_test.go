@@ -386,6 +386,58 @@ func TestCheckoutSlowCaptureTimesOut(t *testing.T) {
 	}))
 }
 
+// TestReservationExpiresUnderTheCheckout: a reservation TTL shorter than the
+// authorization takes (--reservation-ttl 1s, --card-latency authorize=3s):
+// inventory releases the stock (EXPIRED) while the saga waits, and the saga
+// fails insufficient_stock rather than sell units it no longer holds; the
+// authorization, once it comes, is voided, no order exists, the cart is back.
+func TestReservationExpiresUnderTheCheckout(t *testing.T) {
+	acmetest.Run(t, func(t *testing.T, s *acmetest.Server) {
+		sh := newShop(t, s, 4)
+		_, tok := s.RegisterCustomer(t)
+		id := sh.buy(t, tok, 3, "tok_visa")
+		out := sh.outcome(t, tok, id)
+		sg := saga(t, s, id)
+		if out["status"] != "FAILED" || out["failureReason"] != "insufficient_stock" || out["orderId"] != nil || sg["step"] != "AUTHORIZE_PAYMENT" {
+			t.Fatalf("checkout: %v; saga %v", out, sg)
+		}
+		sh.waitStock(t, 4, 0, 4)
+		s.Eventually(t, func() bool { return len(s.Do(t, "GET", "/api/v1/cart", tok, nil).Items()) == 1 })
+		var paymentID string
+		var reasons []any
+		for _, e := range s.Do(t, "GET", "/api/v1/admin/streams/checkout-"+id+"/events", s.AdminToken, nil).Want(t, 200).Items() {
+			d, _ := e["data"].(map[string]any)
+			if id, ok := d["paymentId"].(string); ok && id != "" {
+				paymentID = id
+			}
+			if e["type"] == "StepFailed" {
+				reasons = append(reasons, d["reason"])
+			}
+		}
+		if len(reasons) != 1 || reasons[0] != "reservation_expired" || paymentID == "" {
+			t.Fatalf("step failures %v, payment %q", reasons, paymentID)
+		}
+		// the authorization answers after the expiry: it is voided, never captured
+		s.Eventually(t, func() bool {
+			seen := map[any]bool{}
+			r := s.Do(t, "GET", "/api/v1/admin/streams/payment-"+paymentID+"/events", s.AdminToken, nil)
+			if r.Status == 404 {
+				return false // the processor has not answered yet
+			}
+			for _, e := range r.Want(t, 200).Items() {
+				seen[e["type"]] = true
+			}
+			return seen["PaymentVoided"] && !seen["PaymentSucceeded"]
+		})
+		if items := s.Do(t, "GET", "/api/v1/orders", s.AdminToken, nil).Want(t, 200).Items(); len(items) != 0 {
+			t.Fatalf("orders: %v", items)
+		}
+	}, acmetest.WithConfig(func(c *app.Config) {
+		c.ReservationTTL = time.Second
+		c.CardLatency = "authorize=3s"
+	}))
+}
+
 // TestOversell: 40 customers race for 10 units: exactly 10 orders, 30
 // insufficient_stock, available 0.
 func TestOversell(t *testing.T) {

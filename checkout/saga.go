@@ -34,6 +34,12 @@ const (
 // before the saga confirmed it (the checkout still completes: its order exists).
 const ReasonOrderCancelled = "order_cancelled"
 
+// ReasonReservationExpired is the StepFailed reason when inventory let the
+// checkout's reservation expire before the order was confirmed (a reservation
+// TTL shorter than the steps took). The stock is gone: the checkout fails
+// insufficient_stock, the payment is voided and the order cancelled.
+const ReasonReservationExpired = "reservation_expired"
+
 // Saga is the state of one checkout saga stream ("checkout-<checkoutId>").
 type Saga struct {
 	CheckoutID      string        `json:"checkoutId"`
@@ -91,7 +97,7 @@ type (
 	}
 	// Reply is a reply of another context to one of the saga's commands.
 	Reply struct {
-		Type            string // InventoryReserved, InventoryUnavailable, PaymentAuthorized, PaymentFailed, OrderCreated, PaymentSucceeded, OrderConfirmed
+		Type            string // InventoryReserved, InventoryUnavailable, InventoryReleased, PaymentAuthorized, PaymentFailed, OrderCreated, PaymentSucceeded, OrderConfirmed, OrderCancelled
 		PaymentID       string // payment replies
 		AuthorizationID string // PaymentAuthorized
 		OrderID         string // order replies
@@ -234,6 +240,18 @@ func decideReply(d *Decision, s Saga, in Reply) {
 		d.step(s.CheckoutID, StepAuthorizePayment, in.Now, in.StepTimeout, in.NewPaymentID, "")
 		d.send("AuthorizePayment", authorizePayment{PaymentID: in.NewPaymentID, CheckoutID: s.CheckoutID,
 			CustomerID: s.CustomerID, Amount: s.Total, PaymentMethod: s.PaymentMethod})
+
+	case "InventoryReleased":
+		// Only an expiry concerns a running saga (the other releases are its
+		// own compensations or an order's cancellation). Units no longer held
+		// cannot be sold: fail before the order is confirmed on them.
+		if in.Reason != "EXPIRED" || !s.Reserved || s.Confirmed {
+			return
+		}
+		d.Events = append(d.Events, StepFailedV1{CheckoutID: s.CheckoutID, Step: s.Step, Reply: in.Type, Reason: ReasonReservationExpired, At: in.Now})
+		// Nothing left to release; a capture in flight is refunded by the
+		// order's cancellation (ordering learns of it from PaymentSucceeded).
+		d.fail(s, s.Step, ReasonInsufficientStock, in.Now, false, s.PaymentID != "", true)
 
 	case "InventoryUnavailable":
 		if s.Step != StepReserveInventory || s.Reserved {

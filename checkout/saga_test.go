@@ -70,6 +70,7 @@ func TestSagaDecider(t *testing.T) {
 	succeeded := with(replyOf("PaymentSucceeded"), func(r *Reply) { r.PaymentID = pay })
 	confirmed := with(replyOf("OrderConfirmed"), func(r *Reply) { r.OrderID = ord })
 	orderCancelled := with(replyOf("OrderCancelled"), func(r *Reply) { r.OrderID = ord })
+	expired := with(replyOf("InventoryReleased"), func(r *Reply) { r.Reason = "EXPIRED" })
 	with1 := func(c CheckoutCompletedV1) CheckoutCompletedV1 { c.CompletedAt = t1; return c }
 	due := Deadline{Now: t0.Add(tout)}
 	notDue := Deadline{Now: t0.Add(tout - time.Millisecond)}
@@ -132,6 +133,23 @@ func TestSagaDecider(t *testing.T) {
 				with1(completed)}, nil},
 		{"a confirmed order cancelled changes nothing", atCompleted, orderCancelled, nil, nil},
 		{"another order cancelled changes nothing", atCapture, with(orderCancelled, func(r *Reply) { r.OrderID = "other" }), nil, nil},
+		// the reservation expires under the saga (a TTL shorter than the steps took)
+		{"reservation expired while authorizing: void, fail insufficient_stock", atAuthorize, expired,
+			[]any{StepFailedV1{CheckoutID: cid, Step: StepAuthorizePayment, Reply: "InventoryReleased", Reason: ReasonReservationExpired, At: t1},
+				comp("", "VoidPayment"), fail(ReasonInsufficientStock, StepAuthorizePayment)},
+			[]string{"VoidPayment"}},
+		{"reservation expired while capturing: void, cancel the order", atCapture, expired,
+			[]any{StepFailedV1{CheckoutID: cid, Step: StepCapturePayment, Reply: "InventoryReleased", Reason: ReasonReservationExpired, At: t1},
+				comp("", "VoidPayment", "CancelOrder"), fail(ReasonInsufficientStock, StepCapturePayment)},
+			[]string{"VoidPayment", "CancelOrder"}},
+		{"reservation expired while confirming: void, cancel the order", atConfirm, expired,
+			[]any{StepFailedV1{CheckoutID: cid, Step: StepConfirmOrder, Reply: "InventoryReleased", Reason: ReasonReservationExpired, At: t1},
+				comp("", "VoidPayment", "CancelOrder"), fail(ReasonInsufficientStock, StepConfirmOrder)},
+			[]string{"VoidPayment", "CancelOrder"}},
+		{"a release for another reason changes nothing", atCapture, with(expired, func(r *Reply) { r.Reason = "ORDER_CANCELLED" }), nil, nil},
+		{"an expiry before the reservation is known changes nothing", atReserve, expired, nil, nil},
+		{"an expiry after completion changes nothing", atCompleted, expired, nil, nil},
+		{"an expiry after a failure changes nothing", append(append([]any{}, atAuthorize...), failedAuthTO), expired, nil, nil},
 		{"a reply of an unknown checkout changes nothing", nil, replyOf("InventoryReserved"), nil, nil},
 		{"a reply of a later step changes nothing", atReserve, succeeded, nil, nil},
 

@@ -98,7 +98,13 @@ type Option func(*Module)
 func WithClock(c acme.Clock) Option { return func(m *Module) { m.clock = c } }
 
 // WithReservationTTL sets the lifetime of a reservation sent without expiresAt.
-func WithReservationTTL(d time.Duration) Option { return func(m *Module) { m.ttl = d } }
+func WithReservationTTL(d time.Duration) Option {
+	return func(m *Module) {
+		if d > 0 {
+			m.ttl = d
+		}
+	}
+}
 
 // WithSweepInterval sets how often expired reservations are released (0 = never: tests call ExpireDue).
 func WithSweepInterval(d time.Duration) Option { return func(m *Module) { m.sweep = d } }

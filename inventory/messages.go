@@ -163,7 +163,7 @@ var (
 	InventoryUnavailable = es.Define[InventoryUnavailableV1](es.MessageSpec{Name: "InventoryUnavailable", Kind: es.KindEvent, Owner: owner,
 		Producers: []string{owner}, Consumers: []string{"checkout"}, Summary: "A reservation was refused for lack of stock; nothing is held."})
 	InventoryReleased = es.Define[InventoryReleasedV1](es.MessageSpec{Name: "InventoryReleased", Kind: es.KindEvent, Owner: owner,
-		Producers: []string{owner}, Consumers: []string{"search", "cart"}, Summary: "A reservation's units are available again."})
+		Producers: []string{owner}, Consumers: []string{"search", "cart", "checkout"}, Summary: "A reservation's units are available again."})
 	InventoryDeducted = es.Define[InventoryDeductedV1](es.MessageSpec{Name: "InventoryDeducted", Kind: es.KindEvent, Owner: owner,
 		Producers: []string{owner}, Consumers: []string{"search", "cart"}, Summary: "A reservation's units left the warehouse."})
 	InventoryRestocked = es.Define[InventoryRestockedV1](es.MessageSpec{Name: "InventoryRestocked", Kind: es.KindEvent, Owner: owner,

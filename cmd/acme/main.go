@@ -118,6 +118,8 @@ func parseServe(args []string, getenv func(string) string, stderr io.Writer) (ap
 	fs.StringVar(&c.CardLatency, "card-latency", env("ACME_CARD_LATENCY", ""), "slow the built-in card processor: a duration for every call (2s) or per operation (authorize=10s,capture=1s), to see a saga step time out (ACME_CARD_LATENCY)")
 	stepTimeout := env("ACME_SAGA_STEP_TIMEOUT", "30s")
 	fs.Func("saga-step-timeout", "deadline of each checkout saga step, e.g. 30s (ACME_SAGA_STEP_TIMEOUT)", func(s string) error { stepTimeout = s; return nil })
+	reservationTTL := env("ACME_RESERVATION_TTL", "15m")
+	fs.Func("reservation-ttl", "how long a checkout's stock is held if nothing confirms it, e.g. 15m (ACME_RESERVATION_TTL)", func(s string) error { reservationTTL = s; return nil })
 	level := env("ACME_LOG_LEVEL", "info")
 	fs.StringVar(&level, "log-level", level, "debug, info, warn or error (ACME_LOG_LEVEL)")
 	fs.StringVar(&c.DebugAddr, "debug-addr", env("ACME_DEBUG_ADDR", ""), "serve Go's profiler (/debug/pprof/) on this `host:port`, without authentication: keep it on loopback (ACME_DEBUG_ADDR; off by default)")
@@ -144,6 +146,10 @@ func parseServe(args []string, getenv func(string) string, stderr io.Writer) (ap
 		return c, "", fmt.Errorf("--saga-step-timeout / ACME_SAGA_STEP_TIMEOUT %q: %v", stepTimeout, err)
 	}
 	c.SagaStepTimeout = d
+	if d, err = time.ParseDuration(reservationTTL); err != nil || d <= 0 {
+		return c, "", fmt.Errorf("--reservation-ttl / ACME_RESERVATION_TTL %q: want a positive duration such as 15m", reservationTTL)
+	}
+	c.ReservationTTL = d
 	c.AdminToken = getenv("ACME_ADMIN_TOKEN")
 	c.StripeWebhookSecret = getenv("ACME_STRIPE_WEBHOOK_SECRET")
 	c.Version = version

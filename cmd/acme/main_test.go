@@ -36,6 +36,15 @@ func TestParseServe(t *testing.T) {
 	if c, _, err := parseServe(nil, env(map[string]string{"ACME_CARD_LATENCY": "2s"}), io.Discard); err != nil || c.CardLatency != "2s" {
 		t.Errorf("ACME_CARD_LATENCY: %q, %v", c.CardLatency, err)
 	}
+	if c, _, err := parseServe(nil, env(nil), io.Discard); err != nil || c.ReservationTTL != 15*time.Minute {
+		t.Errorf("default reservation TTL: %s, %v", c.ReservationTTL, err)
+	}
+	if c, _, err := parseServe([]string{"--reservation-ttl", "90s"}, env(map[string]string{"ACME_RESERVATION_TTL": "1h"}), io.Discard); err != nil || c.ReservationTTL != 90*time.Second {
+		t.Errorf("--reservation-ttl: %s, %v", c.ReservationTTL, err)
+	}
+	if c, _, err := parseServe(nil, env(map[string]string{"ACME_RESERVATION_TTL": "1h"}), io.Discard); err != nil || c.ReservationTTL != time.Hour {
+		t.Errorf("ACME_RESERVATION_TTL: %s, %v", c.ReservationTTL, err)
+	}
 	// Links in emails: the listen address unless --public-url says otherwise;
 	// an address of every interface is not one a customer can open.
 	for _, tc := range []struct {
@@ -73,6 +82,9 @@ func TestParseServe(t *testing.T) {
 		{"--debug-addr", "6060"},
 		{"--nats-consumer-state", "disk"},
 		{"--card-latency", "soon"},
+		{"--reservation-ttl", "soon"},
+		{"--reservation-ttl", "0s"},
+		{"--reservation-ttl", "-1m"},
 		{"--schema-prefix", "Acme-"},
 		{"--bus-prefix", "a.b"},
 		{"--card-latency", "charge=1s"},
