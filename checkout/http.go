@@ -11,7 +11,7 @@ import (
 // Routes registers GET /api/v1/admin/sagas.
 func (m *Module) Routes(api *httpapi.API) {
 	api.Handle("GET /api/v1/admin/sagas", httpapi.Admin, m.listSagas,
-		httpapi.Query("status", "string", "RUNNING (or PENDING, the checkout's name for it), COMPLETED or FAILED."),
+		httpapi.Query("status", "string", "RUNNING (or PENDING, the checkout's name for it), COMPLETED or FAILED, in any case."),
 		httpapi.Summary("Checkout sagas, newest first, with their state (RUNNING, COMPLETED, FAILED; as both `status` and `state`), "+
 			"step and deadline (null once ended); ?status= filters, PENDING meaning RUNNING as in GET /api/v1/checkouts/{id}."),
 		httpapi.Returns(200, httpapi.List[SagaView]{}))

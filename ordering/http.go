@@ -50,7 +50,7 @@ var orderReads = []string{owner + ".payments", owner + ".warehouse"}
 // Routes registers the Orders section of the contract.
 func (m *Module) Routes(api *httpapi.API) {
 	api.Handle("GET /api/v1/orders", httpapi.Customer, m.list,
-		httpapi.Query("status", "string", "PENDING, CONFIRMED, SHIPPED, DELIVERED or CANCELLED."),
+		httpapi.Query("status", "string", "PENDING, CONFIRMED, SHIPPED, DELIVERED or CANCELLED, in any case."),
 		httpapi.QueryFormat("customerId", "string", "uuid", "Admin: one customer's orders (a customer may give only their own id)."),
 		httpapi.Summary("The caller's orders, newest first (admin: every order; filters ?status= and ?customerId=)."),
 		httpapi.Returns(200, httpapi.List[View]{}), httpapi.Reads(orderReads...))

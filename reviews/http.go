@@ -106,7 +106,7 @@ func (m *Module) Routes(api *httpapi.API) {
 		httpapi.Summary("Reject a review held for moderation (optional body {reason}: spam, abuse, off_topic, policy_violation)."),
 		httpapi.Body(rejectRequest{}), httpapi.Returns(http.StatusOK, ReviewView{}))
 	api.Handle("GET /api/v1/admin/reviews", httpapi.Admin, m.handleQueue,
-		httpapi.Query("status", "string", "The moderation status to list (see the description)."),
+		httpapi.Query("status", "string", "The moderation status to list (see the description), in any case."),
 		httpapi.Summary("Reviews by status (default PENDING_MODERATION: the moderation queue), newest first."),
 		httpapi.Returns(http.StatusOK, httpapi.List[ReviewView]{}))
 }
