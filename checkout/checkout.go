@@ -29,7 +29,10 @@
 // OrderCreated cancelled (ordering then releases and voids or refunds). A
 // reservation that expires (InventoryReleased EXPIRED, Config.ReservationTTL)
 // before the order is confirmed fails the saga insufficient_stock: VoidPayment
-// + CancelOrder, nothing left to release. An
+// + CancelOrder (OUT_OF_STOCK), nothing left to release; one that expired in
+// the instant before inventory committed a confirmed order's reservation
+// cancels that order (OUT_OF_STOCK: it holds no stock), the checkout staying
+// COMPLETED. An
 // order cancelled by its owner or an admin before the saga confirmed it ends
 // the saga COMPLETED with that order (ordering's cancellation undoes the rest).
 //

@@ -339,7 +339,19 @@ func decideReply(d *Decision, s Saga, in Reply) {
 // undone (once per reply type), so a timed-out step leaves nothing held.
 func late(s Saga, in Reply) Decision {
 	var d Decision
-	if s.Status != StatusFailed || s.Late[in.Type] {
+	if s.Late[in.Type] {
+		return d
+	}
+	if s.Status == StatusCompleted && in.Type == "InventoryReleased" && in.Reason == "EXPIRED" && s.OrderID != "" {
+		// The reservation expired in the instant between the order's
+		// confirmation and inventory's commit of it (a committed one never
+		// expires): the confirmed order holds no stock, and shipping it would
+		// sell units that are free again. Ordering's cancellation refunds.
+		d.send("CancelOrder", cancelOrder{OrderID: s.OrderID, Reason: "OUT_OF_STOCK"})
+		d.Events = append(d.Events, CompensationSentV1{CheckoutID: s.CheckoutID, Commands: []string{"CancelOrder"}, Late: in.Type, At: in.Now})
+		return d
+	}
+	if s.Status != StatusFailed {
 		return d
 	}
 	var sent []string
@@ -392,7 +404,11 @@ func (d *Decision) fail(s Saga, step, reason string, now time.Time, release, voi
 		sent = append(sent, "VoidPayment")
 	}
 	if cancel && s.OrderID != "" {
-		d.send("CancelOrder", cancelOrder{OrderID: s.OrderID, Reason: "PAYMENT_FAILED"})
+		why := "PAYMENT_FAILED"
+		if reason == ReasonInsufficientStock {
+			why = "OUT_OF_STOCK" // the reservation expired under the saga
+		}
+		d.send("CancelOrder", cancelOrder{OrderID: s.OrderID, Reason: why})
 		sent = append(sent, "CancelOrder")
 	}
 	if len(sent) > 0 {

@@ -148,7 +148,10 @@ func TestSagaDecider(t *testing.T) {
 			[]string{"VoidPayment", "CancelOrder"}},
 		{"a release for another reason changes nothing", atCapture, with(expired, func(r *Reply) { r.Reason = "ORDER_CANCELLED" }), nil, nil},
 		{"an expiry before the reservation is known changes nothing", atReserve, expired, nil, nil},
-		{"an expiry after completion changes nothing", atCompleted, expired, nil, nil},
+		{"an expiry after completion cancels the order, once", atCompleted, expired,
+			[]any{comp("InventoryReleased", "CancelOrder")}, []string{"CancelOrder"}},
+		{"an expiry after completion twice changes nothing", append(append([]any{}, atCompleted...), comp("InventoryReleased", "CancelOrder")), expired, nil, nil},
+		{"another release after completion changes nothing", atCompleted, with(expired, func(r *Reply) { r.Reason = "ORDER_CANCELLED" }), nil, nil},
 		{"an expiry after a failure changes nothing", append(append([]any{}, atAuthorize...), failedAuthTO), expired, nil, nil},
 		{"a reply of an unknown checkout changes nothing", nil, replyOf("InventoryReserved"), nil, nil},
 		{"a reply of a later step changes nothing", atReserve, succeeded, nil, nil},
@@ -284,4 +287,34 @@ func snapshotSaga(t *testing.T, s Saga) string {
 		t.Fatal(err)
 	}
 	return string(b)
+}
+
+// An order cancelled because its reservation expired says so (OUT_OF_STOCK),
+// under the saga and after it; a failed payment's stays PAYMENT_FAILED.
+func TestExpiryCancelsOrderOutOfStock(t *testing.T) {
+	expired := with(replyOf("InventoryReleased"), func(r *Reply) { r.Reason = "EXPIRED" })
+	payErr := with(replyOf("PaymentFailed"), func(r *Reply) { r.PaymentID, r.Reason = pay, "payment_error" })
+	for _, tc := range []struct {
+		given []any
+		when  Reply
+		want  string
+	}{
+		{atCapture, expired, "OUT_OF_STOCK"},
+		{atCompleted, expired, "OUT_OF_STOCK"},
+		{atCapture, payErr, "PAYMENT_FAILED"},
+	} {
+		var s Saga
+		for _, e := range tc.given {
+			s = Evolve(s, e)
+		}
+		var got []string
+		for _, c := range Decide(s, tc.when).Send {
+			if c.Type == "CancelOrder" {
+				got = append(got, c.Data.(cancelOrder).Reason)
+			}
+		}
+		if len(got) != 1 || got[0] != tc.want {
+			t.Errorf("%s at %s: CancelOrder reasons %v, want %s", tc.when.Type, s.Status+"/"+s.Step, got, tc.want)
+		}
+	}
 }
