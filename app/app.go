@@ -98,7 +98,7 @@ func New(cfg Config) (*App, error) {
 	if steps := 5 * a.cfg.SagaStepTimeout; a.cfg.ReservationTTL < steps {
 		// A checkout may then outlive its reservation: it fails when the
 		// expiry comes first, and one confirmed in the instant before
-		// inventory commits its reservation keeps no stock for its order.
+		// inventory commits its reservation has its order cancelled.
 		a.log.Warn("the reservation TTL is shorter than a checkout's five steps may take: slow checkouts will fail insufficient_stock",
 			"reservationTTL", a.cfg.ReservationTTL, "sagaStepTimeout", a.cfg.SagaStepTimeout)
 	}
