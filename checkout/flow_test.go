@@ -211,9 +211,12 @@ func TestCheckoutFlow(t *testing.T) {
 		}
 		// the ship answer's token waits for the deduction it sent to inventory
 		sh.stockAt(t, r.Header.Get("Acme-Position"), 3, 0, 3)
-		// the shipped order's job is closed: SHIPPED, nothing left to pick or pack
-		if j := job(t, s, orderID, "SHIPPED"); j["jobId"] != jobID {
-			t.Fatalf("shipped job: %v", j)
+		// a packed job stays PACKED when its order ships (a job shipped
+		// unpacked is closed as SHIPPED: the warehouse's own tests)
+		shippedJobs := s.DoWith(t, "GET", "/api/v1/warehouse/picking-jobs?orderId="+orderID, admin, nil,
+			map[string]string{"Acme-Min-Position": r.Header.Get("Acme-Position")}).Want(t, 200).Items()
+		if len(shippedJobs) != 1 || shippedJobs[0]["jobId"] != jobID || shippedJobs[0]["status"] != "PACKED" {
+			t.Fatalf("the shipped order's job: %v", shippedJobs)
 		}
 		s.Do(t, "POST", "/api/v1/warehouse/picking-jobs/"+jobID+"/pack", admin, nil).WantError(t, 409, "invalid_transition")
 		s.Do(t, "POST", "/api/v1/orders/"+orderID+"/ship", admin, map[string]any{"trackingNumber": "1Z999", "carrier": "UPS"}).WantError(t, 409, "invalid_transition")
@@ -245,8 +248,9 @@ func TestCheckoutFlow(t *testing.T) {
 		_, cy := s.RegisterCustomer(t)
 		s.Do(t, "POST", "/api/v1/cart/items", cy, map[string]any{"productId": sh.product, "quantity": 2}).Want(t, 200)
 		first := sh.checkout(t, bob, "tok_mastercard") // bob's restored cart: 1 lamp
-		if out := sh.outcome(t, bob, first); out["status"] != "COMPLETED" {
-			t.Fatalf("bob's retry: %v", out)
+		firstOut := sh.outcome(t, bob, first)
+		if firstOut["status"] != "COMPLETED" {
+			t.Fatalf("bob's retry: %v", firstOut)
 		}
 		s.Do(t, "POST", "/api/v1/cart/items", bob, map[string]any{"productId": sh.product, "quantity": 2}).Want(t, 200)
 		second := sh.checkout(t, bob, "tok_visa")
@@ -294,6 +298,22 @@ func TestCheckoutFlow(t *testing.T) {
 				t.Fatalf("cancelled orders (?status=%s): %v", status, items)
 			}
 		}
+
+		// Shipped without the warehouse's steps: the open job is closed
+		// (SHIPPED), leaves the pickers' list and refuses pick.
+		unpacked := firstOut["orderId"].(string)
+		unpackedJob := job(t, s, unpacked, "OPEN")["jobId"].(string)
+		r = s.Do(t, "POST", "/api/v1/orders/"+unpacked+"/ship", admin, map[string]any{"trackingNumber": "1Z2", "carrier": "DHL"}).Want(t, 200)
+		sh.stockAt(t, r.Header.Get("Acme-Position"), 2, 0, 2)
+		closed := s.DoWith(t, "GET", "/api/v1/warehouse/picking-jobs?orderId="+unpacked, admin, nil,
+			map[string]string{"Acme-Min-Position": r.Header.Get("Acme-Position")}).Want(t, 200).Items()
+		if len(closed) != 1 || closed[0]["jobId"] != unpackedJob || closed[0]["status"] != "SHIPPED" {
+			t.Fatalf("the job of an order shipped unpacked: %v", closed)
+		}
+		if open := s.Do(t, "GET", "/api/v1/warehouse/picking-jobs?status=OPEN&orderId="+unpacked, admin, nil).Want(t, 200).Items(); len(open) != 0 {
+			t.Fatalf("still on the pickers' list: %v", open)
+		}
+		s.Do(t, "POST", "/api/v1/warehouse/picking-jobs/"+unpackedJob+"/pick", admin, nil).WantError(t, 409, "invalid_transition")
 	})
 }
 

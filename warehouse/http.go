@@ -13,7 +13,7 @@ func (m *Module) Routes(api *httpapi.API) {
 	api.Handle("GET /api/v1/warehouse/picking-jobs", httpapi.Admin, m.list,
 		httpapi.Query("status", "string", "OPEN, PICKED, PACKED (or SHIPPED, CANCELLED), in any case; none: the jobs not cancelled."),
 		httpapi.QueryFormat("orderId", "string", "uuid", "The job of one order."),
-		httpapi.Summary("Picking jobs, newest first (as orders are). Without ?status= every job not cancelled (OPEN, PICKED, PACKED, and SHIPPED: closed because its order shipped, with or without the warehouse's steps; a SHIPPED job refuses pick and pack with 409 invalid_transition); ?status=CANCELLED lists the jobs cancelled with their order; ?orderId= finds an order's job. Honours Acme-Min-Position: jobs are opened, cancelled and closed from ordering's events."),
+		httpapi.Summary("Picking jobs, newest first (as orders are). Without ?status= every job not cancelled (OPEN, PICKED, PACKED, and SHIPPED: an admin shipped its order before it was packed, so it is closed and refuses pick and pack with 409 invalid_transition; a packed job stays PACKED when its order ships); ?status=CANCELLED lists the jobs cancelled with their order; ?orderId= finds an order's job. Honours Acme-Min-Position: jobs are opened, cancelled and closed from ordering's events."),
 		httpapi.Returns(200, httpapi.List[View]{}), httpapi.Reads(owner+".orders"))
 	api.Handle("POST /api/v1/warehouse/picking-jobs/{id}/pick", httpapi.Admin, m.transition(func(r *http.Request) any { return Pick{At: m.clock.Now().UTC()} }),
 		httpapi.Summary("Mark an OPEN job's items picked (PICKED)."), httpapi.Returns(200, View{}))

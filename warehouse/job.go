@@ -13,8 +13,9 @@ const (
 	StatusPicked    = "PICKED"
 	StatusPacked    = "PACKED"
 	StatusCancelled = "CANCELLED"
-	// StatusShipped: the order left the warehouse; nothing is left to pick or
-	// pack, whatever the job's progress was.
+	// StatusShipped: the order was shipped before the job was packed (an
+	// admin may ship a confirmed order without the warehouse's steps): nothing
+	// is left to pick or pack. A packed job stays PACKED when its order ships.
 	StatusShipped = "SHIPPED"
 )
 
@@ -55,8 +56,9 @@ type (
 		JobID, OrderID, Reason string
 		At                     time.Time
 	}
-	// Close closes the job of a shipped order. A job closed before it was
-	// opened stays closed: a late OrderConfirmed opens nothing.
+	// Close closes the job of a shipped order that was not packed yet. A job
+	// closed before it was opened stays closed: a late OrderConfirmed opens
+	// nothing.
 	Close struct {
 		JobID, OrderID string
 		At             time.Time
@@ -102,10 +104,14 @@ func decide(j Job, cmd any) ([]any, error) {
 		}
 		return []any{PickingJobCancelledV1{JobID: c.JobID, OrderID: c.OrderID, Reason: c.Reason, PreviousStatus: j.Status, CancelledAt: c.At}}, nil
 	case Close:
-		if j.Status == StatusShipped || j.Status == StatusCancelled {
-			return nil, nil // OrderShipped delivered twice; a cancelled order does not ship
+		switch j.Status {
+		case StatusOpen, StatusPicked, "":
+			return []any{PickingJobClosedV1{JobID: c.JobID, OrderID: c.OrderID, PreviousStatus: j.Status, ClosedAt: c.At}}, nil
 		}
-		return []any{PickingJobClosedV1{JobID: c.JobID, OrderID: c.OrderID, PreviousStatus: j.Status, ClosedAt: c.At}}, nil
+		// PACKED: the warehouse's part is done and the job stays as the
+		// contract shows it; SHIPPED: OrderShipped delivered twice;
+		// CANCELLED: a cancelled order does not ship.
+		return nil, nil
 	}
 	return nil, acme.Errorf(acme.CodeInternal, "warehouse: unknown command %T", cmd)
 }

@@ -48,8 +48,8 @@ type PickingJobCancelledV1 struct {
 	CancelledAt    time.Time `json:"cancelledAt"`
 }
 
-// PickingJobClosedV1: the order was shipped; the job is done, whatever was
-// left of it (an order may be shipped without the warehouse's steps).
+// PickingJobClosedV1: the order was shipped before its job was packed (an
+// order may be shipped without the warehouse's steps): nothing is left to do.
 type PickingJobClosedV1 struct {
 	JobID          string    `json:"jobId"`
 	OrderID        string    `json:"orderId"`
@@ -70,7 +70,7 @@ var (
 	PickingJobCancelled = es.Define[PickingJobCancelledV1](es.MessageSpec{Name: "PickingJobCancelled", Kind: es.KindEvent, Owner: owner,
 		Producers: []string{owner}, Summary: "A picking job was cancelled with its order."})
 	PickingJobClosed = es.Define[PickingJobClosedV1](es.MessageSpec{Name: "PickingJobClosed", Kind: es.KindEvent, Owner: owner,
-		Producers: []string{owner}, Summary: "A picking job was closed because its order shipped (SHIPPED)."})
+		Producers: []string{owner}, Summary: "A picking job not yet packed was closed because its order shipped (SHIPPED)."})
 )
 
 func messages() []es.MessageType {

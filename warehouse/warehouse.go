@@ -4,10 +4,11 @@
 // opened with the order's lines (OPEN). A warehouse operator (admin) picks the
 // items (PickOrder → OrderPicked, PICKED) and packs the parcel (PackOrder →
 // OrderPacked and OrderReadyForShipping, PACKED); ordering records the order as
-// ready for shipping. A job is cancelled with its order (CANCELLED) and closed
-// when its order ships (SHIPPED): the contract lets an admin ship a confirmed
-// order without the warehouse's steps, and a shipped order's job must leave
-// the pickers' list and refuse pick and pack.
+// ready for shipping. A job is cancelled with its order (CANCELLED). The
+// contract lets an admin ship a confirmed order without the warehouse's
+// steps: a job not packed when its order ships is closed (SHIPPED), so it
+// leaves the pickers' list and refuses pick and pack; a packed one stays
+// PACKED.
 //
 // Invariants: one job per order (its id is derived from the order id, so a
 // redelivered OrderConfirmed opens nothing new); OPEN → PICKED → PACKED, any other
@@ -20,8 +21,8 @@
 //
 // Reads: GET /api/v1/warehouse/picking-jobs lists the inline read model
 // warehouse_picking_jobs. Without ?status= it lists every job that is not
-// cancelled (OPEN, PICKED, PACKED, SHIPPED); cancelled jobs are listed only
-// with ?status=CANCELLED.
+// cancelled (OPEN, PICKED, PACKED, and SHIPPED: closed unpacked); cancelled
+// jobs are listed only with ?status=CANCELLED.
 package warehouse
 
 import (
