@@ -95,7 +95,7 @@ func (m *Module) Routes(api *httpapi.API) {
 		httpapi.Summary("One review: published reviews for anyone; the author and admins also see it in any status."),
 		httpapi.Returns(http.StatusOK, ReviewView{}))
 	api.Handle("POST /api/v1/reviews/{id}/flag", httpapi.Customer, m.handleFlag,
-		httpapi.Summary("Flag a published review (reason: spam, abuse, off_topic, inappropriate or other; any other text is recorded as other). Three flags from different customers take it back to moderation. 409 already_flagged (by this customer); 403 forbidden for the review's author."),
+		httpapi.Summary("Flag a published review (reason: spam, abuse, off_topic, inappropriate or other; any other text is recorded as other). Three flags from different customers take it back to moderation. 409 already_flagged (by this customer). The author may flag their own review (the contract lists no refusal for it)."),
 		httpapi.Body(flagRequest{}), httpapi.Returns(http.StatusAccepted, flagged{}))
 	api.Handle("POST /api/v1/reviews/{id}/helpful", httpapi.Customer, m.handleHelpful,
 		httpapi.Summary("Mark a published review helpful (once per customer; 409 already_voted; 403 forbidden for the review's author)."),

@@ -73,10 +73,6 @@ func decideReview(r Review, cmd any) ([]any, error) {
 		if r.ID == "" || r.Status != StatusPublished {
 			return nil, notFound() // only published reviews are visible, so only they can be flagged
 		}
-		if c.By == r.CustomerID {
-			// three flags hide a review: its author's own would count for nothing honest
-			return nil, acme.Errorf(acme.CodeForbidden, "you cannot flag your own review")
-		}
 		if r.Flaggers[c.By] {
 			return nil, acme.Errorf("already_flagged", "you have already flagged this review")
 		}

@@ -51,7 +51,7 @@ func TestReviewDecider(t *testing.T) {
 		{"third flag returns to moderation", concat(submitted(StatusPublished), flaggedBy(1, "c2", "c3")), flagReview{By: "c4", Reason: "abuse", At: at},
 			[]any{ReviewFlaggedV1{ReviewID: "r1", ProductID: "p1", FlaggedBy: "c4", Reason: "abuse", FlagCount: 3, FlaggedAt: at},
 				ReviewReturnedToModerationV1{ReviewID: "r1", ProductID: "p1", CustomerID: "c1", Rating: 4, Reason: "flagged", At: at}}, ""},
-		{"the author flags their own review", submitted(StatusPublished), flagReview{By: "c1", Reason: "spam", At: at}, nil, acme.CodeForbidden},
+		{"the author may flag their own review (the contract's flag has no such refusal)", submitted(StatusPublished), flagReview{By: "c1", Reason: "spam", At: at}, flaggedBy(1, "c1"), ""},
 		{"the author votes for their own review", submitted(StatusPublished), voteHelpful{By: "c1", At: at}, nil, acme.CodeForbidden},
 		{"flag a held review is not found", submitted(StatusPending), flagReview{By: "c2", Reason: "spam", At: at}, nil, acme.CodeNotFound},
 		{"flag an unknown review", nil, flagReview{By: "c2", Reason: "spam", At: at}, nil, acme.CodeNotFound},
