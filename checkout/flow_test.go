@@ -407,7 +407,7 @@ func TestCheckoutSlowCaptureTimesOut(t *testing.T) {
 }
 
 // TestReservationExpiresUnderTheCheckout: a reservation TTL shorter than the
-// authorization takes (--reservation-ttl 1s, --card-latency authorize=3s):
+// authorization takes (--reservation-ttl 1s, --card-latency authorize=4s):
 // inventory releases the stock (EXPIRED) while the saga waits, and the saga
 // fails insufficient_stock rather than sell units it no longer holds; the
 // authorization, once it comes, is voided, no order exists, the cart is back.
@@ -454,7 +454,7 @@ func TestReservationExpiresUnderTheCheckout(t *testing.T) {
 		}
 	}, acmetest.WithConfig(func(c *app.Config) {
 		c.ReservationTTL = time.Second
-		c.CardLatency = "authorize=3s"
+		c.CardLatency = "authorize=4s" // the sweeper (every second) expires the hold well before
 	}))
 }
 
