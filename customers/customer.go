@@ -25,7 +25,14 @@ const (
 	CodeEmailTaken         = "email_taken"
 	CodeWeakPassword       = "weak_password"
 	CodeInvalidCredentials = "invalid_credentials"
+	CodeTokenExpired       = "token_expired"    // 410: a verification link older than VerificationTTL
+	CodeAlreadyVerified    = "already_verified" // 409: a new link for a verified address
 )
+
+// VerificationTTL is how long a verification link works. A customer whose link
+// expired asks for a new one (POST /api/v1/customers/{id}/verification-email);
+// a new link replaces the previous ones.
+const VerificationTTL = 7 * 24 * time.Hour
 
 // Customer is the state of a customer stream.
 type Customer struct {
@@ -35,6 +42,7 @@ type Customer struct {
 	Status       string
 	RegisteredAt time.Time
 	VerifiedAt   time.Time // zero until the email address is verified
+	LinkSentAt   time.Time // when the current verification link was issued
 }
 
 // registerCustomer is the decider's command: everything decide needs, with the
@@ -49,9 +57,17 @@ type registerCustomer struct {
 }
 
 // verifyEmail marks the customer's address as verified (the caller found the
-// customer by the token of the verification link).
+// customer by the token of the verification link, the current one: a new link
+// replaces the previous ones).
 type verifyEmail struct {
 	At time.Time
+}
+
+// requestVerification issues a new verification link (token chosen by the
+// caller).
+type requestVerification struct {
+	At    time.Time
+	Token string
 }
 
 // customerDecider is the Customer aggregate; its commands are registerCustomer
@@ -68,14 +84,28 @@ var customerDecider = es.Decider[Customer, any]{
 			if !s.VerifiedAt.IsZero() {
 				return nil, nil // verified already: following the link again changes nothing
 			}
+			if c.At.Sub(s.LinkSentAt) > VerificationTTL {
+				return nil, acme.Errorf(CodeTokenExpired, "this verification link has expired: ask for a new one (POST /api/v1/customers/%s/verification-email)", s.ID)
+			}
 			return []any{CustomerEmailVerifiedV1{CustomerID: s.ID, Email: s.Email, Status: StatusActive, VerifiedAt: c.At}}, nil
+		case requestVerification:
+			if s.ID == "" {
+				return nil, acme.Errorf(acme.CodeNotFound, "customer not found")
+			}
+			if !s.VerifiedAt.IsZero() {
+				return nil, acme.Errorf(CodeAlreadyVerified, "this email address is verified already")
+			}
+			return []any{VerificationEmailRequestedV1{CustomerID: s.ID, Email: s.Email, Name: s.Name,
+				VerificationToken: c.Token, RequestedAt: c.At}}, nil
 		}
 		return nil, fmt.Errorf("customers: unknown command %T", cmd)
 	},
 	Evolve: func(s Customer, e any) Customer {
 		switch e := e.(type) {
 		case CustomerRegisteredV1:
-			s = Customer{ID: e.CustomerID, Email: e.Email, Name: e.Name, Status: e.Status, RegisteredAt: e.RegisteredAt}
+			s = Customer{ID: e.CustomerID, Email: e.Email, Name: e.Name, Status: e.Status, RegisteredAt: e.RegisteredAt, LinkSentAt: e.RegisteredAt}
+		case VerificationEmailRequestedV1:
+			s.LinkSentAt = e.RequestedAt
 		case CustomerEmailVerifiedV1:
 			s.Status, s.VerifiedAt = e.Status, e.VerifiedAt
 		}

@@ -57,6 +57,19 @@ func TestCustomerDecider(t *testing.T) {
 		{name: "verified already: nothing", given: []any{registered, CustomerEmailVerifiedV1{CustomerID: "c1", Email: "ann@example.com", Status: StatusActive, VerifiedAt: t1}},
 			when: verifyEmail{At: t1.Add(time.Hour)}},
 		{name: "verify an unknown customer", when: verifyEmail{At: t1}, wantCode: acme.CodeNotFound},
+		{name: "a link works for VerificationTTL", given: []any{registered}, when: verifyEmail{At: t0.Add(VerificationTTL)},
+			then: []any{CustomerEmailVerifiedV1{CustomerID: "c1", Email: "ann@example.com", Status: StatusActive, VerifiedAt: t0.Add(VerificationTTL)}}},
+		{name: "a link older than VerificationTTL expired", given: []any{registered}, when: verifyEmail{At: t0.Add(VerificationTTL + time.Second)}, wantCode: CodeTokenExpired},
+		{name: "a verified customer's old link still answers", given: []any{registered, CustomerEmailVerifiedV1{CustomerID: "c1", Status: StatusActive, VerifiedAt: t1}},
+			when: verifyEmail{At: t0.Add(30 * VerificationTTL)}},
+		{name: "a new link", given: []any{registered}, when: requestVerification{At: t1, Token: "vt2"},
+			then: []any{VerificationEmailRequestedV1{CustomerID: "c1", Email: "ann@example.com", Name: "Ann", VerificationToken: "vt2", RequestedAt: t1}}},
+		{name: "a new link starts a new TTL", given: []any{registered, VerificationEmailRequestedV1{CustomerID: "c1", VerificationToken: "vt2", RequestedAt: t0.Add(VerificationTTL)}},
+			when: verifyEmail{At: t0.Add(VerificationTTL + time.Hour)},
+			then: []any{CustomerEmailVerifiedV1{CustomerID: "c1", Email: "ann@example.com", Status: StatusActive, VerifiedAt: t0.Add(VerificationTTL + time.Hour)}}},
+		{name: "no new link once verified", given: []any{registered, CustomerEmailVerifiedV1{CustomerID: "c1", Status: StatusActive, VerifiedAt: t1}},
+			when: requestVerification{At: t1, Token: "vt2"}, wantCode: CodeAlreadyVerified},
+		{name: "no new link for an unknown customer", when: requestVerification{At: t1, Token: "vt2"}, wantCode: acme.CodeNotFound},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

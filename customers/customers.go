@@ -33,7 +33,9 @@
 //     against a dummy hash with the same parameters.
 //
 // Messages out: CustomerRegistered (→ notifications, with verificationToken for
-// the verification link), CustomerEmailVerified, EmailReserved (internal). In: none.
+// the verification link), VerificationEmailRequested (→ notifications: a new
+// link, which replaces the previous ones; a link works for VerificationTTL),
+// CustomerEmailVerified, EmailReserved (internal). In: none.
 package customers
 
 import (

@@ -26,9 +26,15 @@ func (m *Module) Routes(api *httpapi.API) {
 		httpapi.Returns(http.StatusOK, View{}))
 	api.Handle("POST /api/v1/customers/verify-email", httpapi.Anonymous, m.handleVerifyBody,
 		httpapi.Summary("Verify a customer's email address (VerifyEmail) with the token of the link in the customer_registered email: "+
-			"status REGISTERED → ACTIVE. Idempotent: the same token again answers the same. 404 not_found for an unknown token; "+
-			"422 validation_failed without one."),
+			"status REGISTERED → ACTIVE. Idempotent: the same token again answers the same. 404 not_found for an unknown token "+
+			"(or one replaced by a newer link); 410 token_expired for a link older than 7 days (ask for a new one: "+
+			"POST /api/v1/customers/{id}/verification-email); 422 validation_failed without one."),
 		httpapi.Body(VerifyEmailV1{}), httpapi.Returns(http.StatusOK, View{}))
+	api.Handle("POST /api/v1/customers/{id}/verification-email", httpapi.Customer, m.handleRequestVerification,
+		httpapi.Summary("Send a new verification link (VerificationEmailRequested → an email_verification notification), the customer themself "+
+			"or an admin: a link works for 7 days (410 token_expired after), and a new one replaces the previous ones. "+
+			"409 already_verified for an ACTIVE customer; 404 for anyone else's."),
+		httpapi.Returns(http.StatusAccepted, View{}))
 	api.Handle("GET /verify-email", httpapi.Anonymous, m.handleVerifyLink,
 		httpapi.Query("token", "string", "The token of the verification link."),
 		httpapi.Summary("The verification link of the customer_registered email (…/verify-email?token=): "+
@@ -67,6 +73,20 @@ func (m *Module) handleGet(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	return httpapi.JSON(w, http.StatusOK, v)
+}
+
+func (m *Module) handleRequestVerification(w http.ResponseWriter, r *http.Request) error {
+	id := r.PathValue("id")
+	c := httpapi.CallerFrom(r.Context())
+	if c.Role != httpapi.Admin && c.CustomerID != id {
+		return acme.Errorf(acme.CodeNotFound, "customer not found")
+	}
+	res, err := m.RequestVerification(r.Context(), id)
+	if err != nil {
+		return err
+	}
+	httpapi.SetPosition(w, "customers", res.Position)
+	return httpapi.JSON(w, http.StatusAccepted, res.Customer)
 }
 
 func (m *Module) handleVerifyBody(w http.ResponseWriter, r *http.Request) error {

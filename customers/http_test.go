@@ -166,6 +166,30 @@ func TestVerifyEmailHTTP(t *testing.T) {
 		s.Do(t, "GET", "/verify-email", "", nil).WantError(t, 422, "validation_failed")
 		s.Do(t, "POST", "/api/v1/customers/verify-email", "", map[string]string{}).WantError(t, 422, "validation_failed")
 		s.Do(t, "POST", "/api/v1/customers/verify-email", "", `{"token":`).WantError(t, 400, "bad_request")
+
+		// A new link: the customer themself or an admin; it replaces the first.
+		s.Do(t, "POST", "/api/v1/customers/"+id+"/verification-email", tok, nil).WantError(t, 409, "already_verified")
+		s.Do(t, "POST", "/api/v1/customers/"+otherID+"/verification-email", tok, nil).WantError(t, 404, "not_found")
+		s.Do(t, "POST", "/api/v1/customers/"+otherID+"/verification-email", "", nil).WantError(t, 401, "unauthorized")
+		otherFirst := s.Do(t, "GET", "/api/v1/admin/streams/customer-"+otherID+"/events", s.AdminToken, nil).Want(t, 200).Items()[0]["data"].(map[string]any)["verificationToken"].(string)
+		r = s.Do(t, "POST", "/api/v1/customers/"+otherID+"/verification-email", otherTok, nil).Want(t, 202)
+		if r.Str("customerId") != otherID || r.Str("status") != "REGISTERED" {
+			t.Fatalf("new link: %s", r.Body)
+		}
+		s.Do(t, "POST", "/api/v1/customers/"+otherID+"/verification-email", s.AdminToken, nil).Want(t, 202)
+		evs := s.Do(t, "GET", "/api/v1/admin/streams/customer-"+otherID+"/events", s.AdminToken, nil).Want(t, 200).Items()
+		if len(evs) != 3 || evs[2]["type"] != "VerificationEmailRequested" {
+			t.Fatalf("events: %v", evs)
+		}
+		latest := evs[2]["data"].(map[string]any)["verificationToken"].(string)
+		// the notification is sent, with the new link's kind
+		s.Eventually(t, func() bool {
+			return len(s.Do(t, "GET", "/api/v1/notifications?kind=email_verification&customerId="+otherID, s.AdminToken, nil).Want(t, 200).Items()) == 2
+		})
+		s.Do(t, "GET", "/verify-email?token="+url.QueryEscape(otherFirst), "", nil).WantError(t, 404, "not_found")
+		if r := s.Do(t, "GET", "/verify-email?token="+url.QueryEscape(latest), "", nil).Want(t, 200); r.Str("status") != "ACTIVE" {
+			t.Fatalf("the newest link: %s", r.Body)
+		}
 	})
 }
 

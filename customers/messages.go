@@ -29,6 +29,17 @@ type CustomerEmailVerifiedV1 struct {
 	VerifiedAt time.Time `json:"verifiedAt"`
 }
 
+// VerificationEmailRequestedV1 is the payload of VerificationEmailRequested: a
+// customer not yet verified asked for a new verification link (their first
+// expired, or the email was lost). The new token replaces the previous ones.
+type VerificationEmailRequestedV1 struct {
+	CustomerID        string    `json:"customerId"`
+	Email             string    `json:"email"`
+	Name              string    `json:"name"`
+	VerificationToken string    `json:"verificationToken"`
+	RequestedAt       time.Time `json:"requestedAt"`
+}
+
 // VerifyEmailV1 is the VerifyEmail command as clients send it (POST
 // /api/v1/customers/verify-email, or the link GET /verify-email?token=). It is
 // handled over HTTP only: never stored or published.
@@ -67,6 +78,11 @@ var (
 		Producers: []string{"customers"},
 		Summary:   "A customer verified their email address with the link of their welcome email (status REGISTERED → ACTIVE).",
 	})
+	VerificationEmailRequested = es.Define[VerificationEmailRequestedV1](es.MessageSpec{
+		Name: "VerificationEmailRequested", Kind: es.KindEvent, Version: "1.0.0", Owner: "customers",
+		Producers: []string{"customers"}, Consumers: []string{"notifications"},
+		Summary: "A customer not yet verified asked for a new email verification link; carries its token, which replaces the previous ones.",
+	})
 	VerifyEmail = es.Define[VerifyEmailV1](es.MessageSpec{
 		Name: "VerifyEmail", Kind: es.KindCommand, Version: "1.0.0", Owner: "customers",
 		Producers: []string{"storefront"}, Consumers: []string{"customers"},
@@ -92,5 +108,5 @@ var (
 
 // Messages lists every message customers owns.
 func messages() []es.MessageType {
-	return []es.MessageType{CustomerRegistered, CustomerEmailVerified, EmailReserved, RegisterCustomer, VerifyEmail, GetCustomer}
+	return []es.MessageType{CustomerRegistered, CustomerEmailVerified, VerificationEmailRequested, EmailReserved, RegisterCustomer, VerifyEmail, GetCustomer}
 }

@@ -48,7 +48,19 @@ func (m *Module) project(ctx context.Context, tx es.SQL, events []es.Event) erro
 				r.CustomerID, r.Email, normaliseEmail(r.Email), r.Name, r.Status, formatTime(r.RegisteredAt)); err != nil {
 				return fmt.Errorf("project customer: %w", err)
 			}
-			if err := projectToken(ctx, tx, r); err != nil {
+			if err := projectToken(ctx, tx, r.CustomerID, r.VerificationToken); err != nil {
+				return err
+			}
+		case VerificationEmailRequested.Name():
+			v, err := VerificationEmailRequested.Decode(e)
+			if err != nil {
+				return err
+			}
+			// the new link replaces the previous ones
+			if _, err := tx.ExecContext(ctx, `DELETE FROM customer_email_tokens WHERE customer_id = $1`, v.CustomerID); err != nil {
+				return fmt.Errorf("project verification request: %w", err)
+			}
+			if err := projectToken(ctx, tx, v.CustomerID, v.VerificationToken); err != nil {
 				return err
 			}
 		case CustomerEmailVerified.Name():
@@ -64,22 +76,23 @@ func (m *Module) project(ctx context.Context, tx es.SQL, events []es.Event) erro
 	return nil
 }
 
-// projectToken records the hash of r's verification token, to find the
+// projectToken records the hash of a verification token, to find the
 // customer when the link is followed.
-func projectToken(ctx context.Context, tx es.SQL, r CustomerRegisteredV1) error {
-	if r.VerificationToken == "" {
+func projectToken(ctx context.Context, tx es.SQL, customerID, token string) error {
+	if token == "" {
 		return nil
 	}
 	if _, err := tx.ExecContext(ctx, `INSERT INTO customer_email_tokens (token_hash, customer_id) VALUES ($1, $2)
-		ON CONFLICT (token_hash) DO NOTHING`, tokenHash(r.VerificationToken), r.CustomerID); err != nil {
+		ON CONFLICT (token_hash) DO NOTHING`, tokenHash(token), customerID); err != nil {
 		return fmt.Errorf("project verification token: %w", err)
 	}
 	return nil
 }
 
 // backfillTokens adds the verification tokens of customers registered before
-// customer_email_tokens existed, from their CustomerRegistered events. It
-// reads the log only when some customer has no token row.
+// customer_email_tokens existed, from their CustomerRegistered and
+// VerificationEmailRequested events (the latest token of each). It reads the
+// log only when some customer has no token row.
 func (m *Module) backfillTokens(ctx context.Context) error {
 	db := m.store().DB()
 	var missing bool
@@ -90,7 +103,8 @@ func (m *Module) backfillTokens(ctx context.Context) error {
 	if !missing {
 		return nil
 	}
-	var regs []CustomerRegisteredV1
+	latest := map[string]string{} // customer → their latest token (a new link replaces the previous ones)
+	var order []string
 	for after := int64(0); ; {
 		events, err := m.store().ReadAll(ctx, after, 1000)
 		if err != nil {
@@ -100,19 +114,33 @@ func (m *Module) backfillTokens(ctx context.Context) error {
 			break
 		}
 		for _, e := range events {
-			if e.Type == CustomerRegistered.Name() {
+			var id, token string
+			switch e.Type {
+			case CustomerRegistered.Name():
 				r, err := CustomerRegistered.Decode(e)
 				if err != nil {
 					return err
 				}
-				regs = append(regs, r)
+				id, token = r.CustomerID, r.VerificationToken
+			case VerificationEmailRequested.Name():
+				v, err := VerificationEmailRequested.Decode(e)
+				if err != nil {
+					return err
+				}
+				id, token = v.CustomerID, v.VerificationToken
+			default:
+				continue
 			}
+			if _, seen := latest[id]; !seen {
+				order = append(order, id)
+			}
+			latest[id] = token
 		}
 		after = events[len(events)-1].Position
 	}
 	_, err := m.store().Commit(ctx, es.Commit{Apply: func(ctx context.Context, tx es.SQL, _ []es.Event) error {
-		for _, r := range regs {
-			if err := projectToken(ctx, tx, r); err != nil {
+		for _, id := range order {
+			if err := projectToken(ctx, tx, id, latest[id]); err != nil {
 				return err
 			}
 		}

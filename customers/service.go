@@ -114,6 +114,26 @@ func (m *Module) VerifyEmail(ctx context.Context, token string) (Verified, error
 		RegisteredAt: c.RegisteredAt}}, nil
 }
 
+// RequestVerification issues a new verification link for a customer not yet
+// verified: VerificationEmailRequested, whose token replaces the previous ones
+// (notifications emails it). 409 already_verified once verified.
+func (m *Module) RequestVerification(ctx context.Context, customerID string) (Verified, error) {
+	if m.h == nil {
+		return Verified{}, errNotStarted
+	}
+	if !acme.ValidID(customerID) {
+		return Verified{}, acme.Errorf(acme.CodeNotFound, "customer not found")
+	}
+	h, err := m.customers.Handle(ctx, customerStream(customerID), requestVerification{
+		At: m.clock.Now().UTC().Truncate(time.Microsecond), Token: randomToken(32)})
+	if err != nil {
+		return Verified{}, err
+	}
+	c := h.State
+	return Verified{Position: h.Position, Customer: View{CustomerID: c.ID, Email: c.Email, Name: c.Name, Status: c.Status,
+		RegisteredAt: c.RegisteredAt}}, nil
+}
+
 // Customer returns a customer's profile (not_found when unknown).
 func (m *Module) Customer(ctx context.Context, id string) (View, error) {
 	if m.h == nil {

@@ -300,6 +300,48 @@ func TestVerifyEmail(t *testing.T) {
 	}
 }
 
+// TestVerificationLinkExpiresAndIsReplaced: a link older than VerificationTTL
+// is 410 token_expired; a new one works, and the old one is gone.
+func TestVerificationLinkExpiresAndIsReplaced(t *testing.T) {
+	ctx := context.Background()
+	clock := newClock(t0)
+	m, st := startModule(t, WithClock(clock))
+	res, err := m.Register(ctx, RegisterCustomerV1{Email: "ann@example.com", Password: "Zebra-Tundra-42", Name: "Ann"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	id := res.Customer.CustomerID
+	first := registeredToken(t, st, id)
+	clock.Set(t0.Add(VerificationTTL + time.Minute))
+	if _, err := m.VerifyEmail(ctx, first); acme.ErrorCode(err) != CodeTokenExpired {
+		t.Fatalf("an expired link: %v", err)
+	}
+	if _, err := m.RequestVerification(ctx, "nope"); acme.ErrorCode(err) != acme.CodeNotFound {
+		t.Fatalf("a new link for nobody: %v", err)
+	}
+	again, err := m.RequestVerification(ctx, id)
+	if err != nil || again.Customer.Status != StatusRegistered || again.Position <= res.Position {
+		t.Fatalf("a new link: %+v %v", again, err)
+	}
+	events, _ := st.ReadStream(ctx, customerStream(id), es.StreamQuery{})
+	if len(events) != 2 || events[1].Type != "VerificationEmailRequested" {
+		t.Fatalf("customer stream = %+v", events)
+	}
+	req, err := VerificationEmailRequested.Decode(events[1])
+	if err != nil || req.VerificationToken == "" || req.VerificationToken == first || req.Email != "ann@example.com" {
+		t.Fatalf("request = %+v %v", req, err)
+	}
+	if _, err := m.VerifyEmail(ctx, first); acme.ErrorCode(err) != acme.CodeNotFound {
+		t.Fatalf("the replaced link: %v", err)
+	}
+	if v, err := m.VerifyEmail(ctx, req.VerificationToken); err != nil || v.Customer.Status != StatusActive {
+		t.Fatalf("the new link: %+v %v", v, err)
+	}
+	if _, err := m.RequestVerification(ctx, id); acme.ErrorCode(err) != CodeAlreadyVerified {
+		t.Fatalf("a new link once verified: %v", err)
+	}
+}
+
 // TestVerifyEmailAfterUpgrade: customers registered before the token table
 // existed get their rows at start, from their events.
 func TestVerifyEmailAfterUpgrade(t *testing.T) {

@@ -23,6 +23,8 @@ var statusOf = map[string]int{
 	acme.CodeConflict:             409,
 	acme.CodeInvalidTransition:    409,
 	"email_taken":                 409,
+	"already_verified":            409,
+	"token_expired":               410,
 	"category_name_taken":         409,
 	"duplicate_sku":               409,
 	"already_inactive":            409,

@@ -23,6 +23,7 @@ var (
 func init() {
 	for kind, s := range map[string]string{
 		KindCustomerRegistered: "Welcome to Acme, please confirm your email",
+		KindEmailVerification:  "Confirm your email address",
 		KindOrderPlaced:        "We received your order {{.OrderID}}",
 		KindOrderConfirmed:     "Your order {{.OrderID}} is confirmed",
 		KindOrderShipped:       "Your order {{.OrderID}} has shipped",
@@ -34,9 +35,11 @@ func init() {
 	}
 }
 
-// Notification kinds (the contract's list).
+// Notification kinds (the contract's list, and email_verification: a new
+// verification link a customer asked for).
 const (
 	KindCustomerRegistered = "customer_registered"
+	KindEmailVerification  = "email_verification"
 	KindOrderPlaced        = "order_placed"
 	KindOrderConfirmed     = "order_confirmed"
 	KindOrderShipped       = "order_shipped"
@@ -54,14 +57,15 @@ const (
 
 // kindOf maps a fact's message name to the notification kind it triggers.
 var kindOf = map[string]string{
-	"CustomerRegistered": KindCustomerRegistered,
-	"OrderCreated":       KindOrderPlaced,
-	"OrderPlaced":        KindOrderPlaced,
-	"OrderConfirmed":     KindOrderConfirmed,
-	"OrderShipped":       KindOrderShipped,
-	"OrderDelivered":     KindOrderDelivered,
-	"OrderCancelled":     KindOrderCancelled,
-	"OutOfStock":         KindOutOfStock,
+	"CustomerRegistered":         KindCustomerRegistered,
+	"VerificationEmailRequested": KindEmailVerification,
+	"OrderCreated":               KindOrderPlaced,
+	"OrderPlaced":                KindOrderPlaced,
+	"OrderConfirmed":             KindOrderConfirmed,
+	"OrderShipped":               KindOrderShipped,
+	"OrderDelivered":             KindOrderDelivered,
+	"OrderCancelled":             KindOrderCancelled,
+	"OutOfStock":                 KindOutOfStock,
 }
 
 // line is one order line as the templates show it.

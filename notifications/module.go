@@ -70,7 +70,7 @@ func (m *Module) Start(ctx context.Context, h es.Host) error {
 	if err := es.MigrateDir(ctx, m.store, owner, migrations, "migrations"); err != nil {
 		return fmt.Errorf("notifications: migrate: %w", err)
 	}
-	h.Consume(consumerFacts, []string{"CustomerRegistered", "ProductCreated", "ProductUpdated",
+	h.Consume(consumerFacts, []string{"CustomerRegistered", "VerificationEmailRequested", "ProductCreated", "ProductUpdated",
 		"OrderCreated", "OrderConfirmed", "OrderShipped", "OrderDelivered", "OrderCancelled", "OutOfStock"}, m.onFact)
 	return nil
 }
@@ -140,6 +140,15 @@ func (m *Module) onFact(ctx context.Context, msg es.Message) (es.Commit, error) 
 				ON CONFLICT (customer_id) DO UPDATE SET email = excluded.email, name = excluded.name`, c.CustomerID, c.Email, c.Name)
 			return err
 		}
+	case "VerificationEmailRequested":
+		var c customerFact
+		if err := es.DecodeData(msg, &c); err != nil {
+			return es.Commit{}, err
+		}
+		customerID = c.CustomerID
+		d = data{Name: c.Name, Email: c.Email,
+			VerificationURL: strings.TrimRight(m.cfg.BaseURL, "/") + "/verify-email?token=" + c.VerificationToken}
+		to = []channelTo{{ChannelEmail, c.Email}}
 	case "OutOfStock":
 		var s stockFact
 		if err := es.DecodeData(msg, &s); err != nil {
@@ -300,10 +309,10 @@ func (m *Module) Routes(api *httpapi.API) {
 		httpapi.Summary("Notifications sent (status SENT) or failing and being retried (status FAILED, with lastError and sentAt null), newest first (a failing one by when it first failed); filter by customerId and kind."),
 		httpapi.Returns(http.StatusOK, httpapi.List[View]{}), httpapi.Reads(owner+"."+consumerFacts),
 		httpapi.QueryFormat("customerId", "string", "uuid", "A customer (anything but a customer id is 422 validation_failed)."),
-		httpapi.Query("kind", "string", "customer_registered, order_placed, order_confirmed, order_shipped, order_delivered, order_cancelled or out_of_stock (anything else is 422 validation_failed)."))
+		httpapi.Query("kind", "string", "customer_registered, email_verification (a new verification link the customer asked for), order_placed, order_confirmed, order_shipped, order_delivered, order_cancelled or out_of_stock (anything else is 422 validation_failed)."))
 }
 
-var kinds = map[string]bool{KindCustomerRegistered: true, KindOrderPlaced: true, KindOrderConfirmed: true,
+var kinds = map[string]bool{KindCustomerRegistered: true, KindEmailVerification: true, KindOrderPlaced: true, KindOrderConfirmed: true,
 	KindOrderShipped: true, KindOrderDelivered: true, KindOrderCancelled: true, KindOutOfStock: true}
 
 func (m *Module) handleList(w http.ResponseWriter, r *http.Request) error {

@@ -4,7 +4,7 @@
 //
 // Kinds and the facts they come from (the seeds' integration events):
 // customer_registered (CustomerRegistered, with a verification link),
-// order_placed (OrderCreated, alias OrderPlaced), order_confirmed, order_shipped,
+// email_verification (VerificationEmailRequested: a new link), order_placed (OrderCreated, alias OrderPlaced), order_confirmed, order_shipped,
 // order_delivered, order_cancelled (ordering), out_of_stock (inventory's
 // OutOfStock, for operations: email to the ops address, plus Slack and SMS when
 // their webhooks are configured).
