@@ -29,12 +29,12 @@ func (p *Platform) Await(ctx context.Context, pos httpapi.Position, reads []stri
 	if err != nil {
 		return err
 	}
-	marks := map[*consumer]es.Watermark{}
+	w := &awaited{marks: map[*consumer]es.Watermark{}}
 	timeout := time.NewTimer(p.cfg.AwaitTimeout)
 	defer timeout.Stop()
 	for {
 		wake := p.progress.C()
-		ok, err := p.caughtUp(ctx, pos, projs, cons, marks)
+		ok, err := p.caughtUp(ctx, pos, projs, cons, w)
 		if err != nil {
 			return err
 		}
@@ -95,11 +95,24 @@ func (p *Platform) targets(reads []string) ([]*projection, []*consumer, error) {
 	return projs, cons, nil
 }
 
+// awaited is what Await has settled so far: each consumer's watermark, and
+// the log heads the projections must reach once the consumers are done.
+type awaited struct {
+	marks map[*consumer]es.Watermark
+	heads map[*host]int64 // nil until every consumer has caught up
+}
+
 // caughtUp checks the token. A consumer's watermark is taken (once, into marks)
 // after every relay of the token has published through its position, so it
 // covers the token's messages and not the ones published after: a busy
 // consumer is not waited for beyond the token.
-func (p *Platform) caughtUp(ctx context.Context, pos httpapi.Position, projs []*projection, cons []*consumer, marks map[*consumer]es.Watermark) (bool, error) {
+//
+// Projections are checked last. A consumer may append to its context's log
+// what a projection of that context turns into a read model (the rating
+// aggregator's RatingUpdated, which the rating cache serves): once the
+// consumers are done, such a projection must also reach its log's head as it
+// was then, not only the token's position.
+func (p *Platform) caughtUp(ctx context.Context, pos httpapi.Position, projs []*projection, cons []*consumer, w *awaited) (bool, error) {
 	for ctxName, want := range pos {
 		h := p.host(ctxName)
 		if h == nil {
@@ -113,32 +126,59 @@ func (p *Platform) caughtUp(ctx context.Context, pos httpapi.Position, projs []*
 			return false, nil
 		}
 	}
-	for _, x := range projs {
-		if want, ok := pos[x.h.name]; ok && x.position.Load() < want {
-			return false, nil
-		}
-	}
 	if len(pos) == 0 {
 		return true, nil
 	}
-	for _, c := range cons {
-		if c.sub == nil {
-			return false, nil // not started
-		}
-		w, ok := marks[c]
-		if !ok {
-			var err error
-			if w, err = c.sub.Watermark(ctx); err != nil {
+	if w.heads == nil {
+		for _, c := range cons {
+			if c.sub == nil {
+				return false, nil // not started
+			}
+			m, ok := w.marks[c]
+			if !ok {
+				var err error
+				if m, err = c.sub.Watermark(ctx); err != nil {
+					return false, err
+				}
+				w.marks[c] = m
+			}
+			ok, err := c.sub.Reached(ctx, m)
+			if err != nil || !ok {
 				return false, err
 			}
-			marks[c] = w
 		}
-		ok, err := c.sub.Reached(ctx, w)
-		if err != nil || !ok {
-			return false, err
+		heads := map[*host]int64{}
+		for _, c := range cons {
+			if _, done := heads[c.h]; done || !hasProjectionOf(projs, c.h) {
+				continue
+			}
+			head, err := c.h.store.Head(ctx)
+			if err != nil {
+				return false, err
+			}
+			heads[c.h] = head
+		}
+		w.heads = heads
+	}
+	for _, x := range projs {
+		want, ok := pos[x.h.name]
+		if head, fed := w.heads[x.h]; fed && head > want {
+			want, ok = head, true
+		}
+		if ok && x.position.Load() < want {
+			return false, nil
 		}
 	}
 	return true, nil
+}
+
+func hasProjectionOf(projs []*projection, h *host) bool {
+	for _, x := range projs {
+		if x.h == h {
+			return true
+		}
+	}
+	return false
 }
 
 // Head returns the position of the last event committed in contextName's log, if

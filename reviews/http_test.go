@@ -159,3 +159,43 @@ func TestReviews(t *testing.T) {
 		})
 	})
 }
+
+// TestRatingHonoursMinPosition: the rating is made by a consumer (the
+// aggregator appends RatingUpdated) and served by a projection of it (the
+// rating cache). A read with the Acme-Min-Position of an approval or of the
+// flag that hides a review sees the new rating, not the one before: Await
+// waits for the projection to apply what the consumer appended.
+func TestRatingHonoursMinPosition(t *testing.T) {
+	acmetest.Run(t, func(t *testing.T, s *acmetest.Server) {
+		flaggers := make([]string, 3)
+		for i := range flaggers {
+			_, flaggers[i] = s.RegisterCustomer(t)
+		}
+		_, ada := s.RegisterCustomer(t)
+		_, bob := s.RegisterCustomer(t)
+		read := func(productID, pos string) (float64, float64, int) {
+			t.Helper()
+			m := s.DoWith(t, "GET", "/api/v1/products/"+productID+"/reviews", "", nil,
+				map[string]string{"Acme-Min-Position": pos}).Want(t, http.StatusOK)
+			return m.Map()["averageRating"].(float64), m.Map()["reviewCount"].(float64), len(m.Items())
+		}
+		for i := range 8 {
+			product := newProduct(t, s)
+			r := submit(t, s, ada, product, 4, "Fine", "Works well.").Want(t, http.StatusCreated)
+			if avg, n, items := read(product, r.Header.Get("Acme-Position")); avg != 4 || n != 1 || items != 1 {
+				t.Fatalf("round %d, after submit: %v %v %d", i, avg, n, items)
+			}
+			held := submit(t, s, bob, product, 2, "Meh", "see http://spam.example").Want(t, http.StatusCreated).Str("reviewId")
+			r = s.Do(t, "POST", "/api/v1/reviews/"+held+"/approve", s.AdminToken, nil).Want(t, http.StatusOK)
+			if avg, n, items := read(product, r.Header.Get("Acme-Position")); avg != 3 || n != 2 || items != 2 {
+				t.Fatalf("round %d, after approve: %v %v %d", i, avg, n, items)
+			}
+			for _, f := range flaggers {
+				r = s.Do(t, "POST", "/api/v1/reviews/"+held+"/flag", f, map[string]any{"reason": "spam"}).Want(t, http.StatusAccepted)
+			}
+			if avg, n, items := read(product, r.Header.Get("Acme-Position")); avg != 4 || n != 1 || items != 1 {
+				t.Fatalf("round %d, after the third flag: %v %v %d", i, avg, n, items)
+			}
+		}
+	})
+}
