@@ -557,3 +557,26 @@ func TestCancelBeforeConfirmation(t *testing.T) {
 		}
 	}, acmetest.WithConfig(holdCaptures))
 }
+
+// TestSagaListHonoursMinPosition: the saga of a checkout is started from the
+// bus; the list read with the checkout's Acme-Position already shows it.
+func TestSagaListHonoursMinPosition(t *testing.T) {
+	acmetest.Run(t, func(t *testing.T, s *acmetest.Server) {
+		sh := newShop(t, s, 100)
+		for i := range 5 {
+			_, tok := s.RegisterCustomer(t)
+			s.Do(t, "POST", "/api/v1/cart/items", tok, map[string]any{"productId": sh.product, "quantity": 1}).Want(t, 200)
+			r := s.Do(t, "POST", "/api/v1/cart/checkout", tok, map[string]any{"shippingAddress": address,
+				"paymentMethod": map[string]any{"type": "card", "token": "tok_visa"}}).Want(t, 202)
+			id := r.Str("checkoutId")
+			found := false
+			for _, it := range s.DoWith(t, "GET", "/api/v1/admin/sagas?pageSize=100", s.AdminToken, nil,
+				map[string]string{"Acme-Min-Position": r.Header.Get("Acme-Position")}).Want(t, 200).Items() {
+				found = found || it["checkoutId"] == id
+			}
+			if !found {
+				t.Fatalf("round %d: the saga of checkout %s is not listed with its position", i, id)
+			}
+		}
+	})
+}

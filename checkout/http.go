@@ -14,7 +14,10 @@ func (m *Module) Routes(api *httpapi.API) {
 		httpapi.Query("status", "string", "RUNNING (or PENDING, the checkout's name for it), COMPLETED or FAILED, in any case."),
 		httpapi.Summary("Checkout sagas, newest first, with their state (RUNNING, COMPLETED, FAILED; as both `status` and `state`), "+
 			"step and deadline (null once ended); ?status= filters, PENDING meaning RUNNING as in GET /api/v1/checkouts/{id}."),
-		httpapi.Returns(200, httpapi.List[SagaView]{}))
+		httpapi.Returns(200, httpapi.List[SagaView]{}),
+		// sagas start and move on from the bus: the Acme-Position of a
+		// checkout (cart's) waits for its saga to be listed
+		httpapi.Reads(owner+".start", owner+".replies"))
 }
 
 func (m *Module) listSagas(w http.ResponseWriter, r *http.Request) error {
