@@ -123,7 +123,7 @@ func (m *Module) Routes(api *httpapi.API) {
 		httpapi.QueryFormat("variantId", "string", "uuid", "The line's variant (when the product has several lines)."),
 		httpapi.Summary("Remove a line (RemoveItemFromCart → ItemRemovedFromCart); ?variantId= picks the line (422 variant_required "+
 			"without it when the product has several lines). 404 item_not_in_cart."),
-		httpapi.Returns(http.StatusOK, CartView{}))
+		httpapi.Returns(http.StatusOK, CartView{}), httpapi.NoBody())
 	api.Handle("POST /api/v1/cart/promotion-code", httpapi.Customer, m.handlePromotionCode,
 		httpapi.Summary("Apply a promotion code, case-insensitive (PromotionCodeApplied + DiscountCalculated). 422 invalid_promotion_code "+
 			"(empty, unknown, not started, expired, minimum subtotal not met, no item in scope)."),

@@ -60,7 +60,7 @@ func (m *Module) Routes(api *httpapi.API) {
 		httpapi.Body(variantRequest{}), httpapi.Returns(http.StatusCreated, VariantView{}))
 	api.Handle("POST /api/v1/products/{id}/deactivate", httpapi.Admin, m.handleDeactivate,
 		httpapi.Summary("Deactivate a product (DeactivateProduct): 200 with active: false. 409 already_inactive; 404."),
-		httpapi.Returns(http.StatusOK, ProductView{}))
+		httpapi.Returns(http.StatusOK, ProductView{}), httpapi.NoBody())
 }
 
 func (m *Module) handleCreateCategory(w http.ResponseWriter, r *http.Request) error {

@@ -34,7 +34,7 @@ func (m *Module) Routes(api *httpapi.API) {
 		httpapi.Summary("Send a new verification link (VerificationEmailRequested → an email_verification notification), the customer themself "+
 			"or an admin: a link works for 7 days (410 token_expired after), and a new one replaces the previous ones. "+
 			"409 already_verified for an ACTIVE customer; 404 for anyone else's."),
-		httpapi.Returns(http.StatusAccepted, View{}))
+		httpapi.Returns(http.StatusAccepted, View{}), httpapi.NoBody())
 	api.Handle("GET /verify-email", httpapi.Anonymous, m.handleVerifyLink,
 		httpapi.Query("token", "string", "The token of the verification link."),
 		httpapi.Summary("The verification link of the customer_registered email (…/verify-email?token=): "+
@@ -45,7 +45,7 @@ func (m *Module) Routes(api *httpapi.API) {
 		httpapi.Body(loginRequest{}), httpapi.Returns(http.StatusCreated, Session{}))
 	api.Handle("DELETE /api/v1/sessions/current", httpapi.Customer, m.handleLogout,
 		httpapi.Summary("Sign out: revoke the session token of this request. 401 without a live session token; 403 forbidden with the admin token (it is not a session)."),
-		httpapi.Returns(http.StatusNoContent, nil))
+		httpapi.Returns(http.StatusNoContent, nil), httpapi.NoBody())
 }
 
 func (m *Module) handleRegister(w http.ResponseWriter, r *http.Request) error {

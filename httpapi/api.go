@@ -1,9 +1,11 @@
 package httpapi
 
 import (
+	"bytes"
 	"context"
 	"crypto/subtle"
 	"errors"
+	"io"
 	"log/slog"
 	"net/http"
 	"slices"
@@ -54,6 +56,10 @@ type Route struct {
 	// envelope, no auth): /healthz, /metrics, ...
 	Raw         bool
 	ContentType string // response content type of a Raw route
+	// NoBody marks a command without a body: a body sent anyway must be empty
+	// or an empty JSON object (malformed JSON or a field is 400 bad_request,
+	// as on every route; it is not ignored).
+	NoBody bool
 	// Query documents the query parameters (page and pageSize of a route
 	// returning a List are documented without it).
 	Query []QueryParam
@@ -75,6 +81,9 @@ func Summary(s string) RouteOption { return func(r *Route) { r.Summary = s } }
 
 // Body documents the request body type (pass a zero value of it).
 func Body(v any) RouteOption { return func(r *Route) { r.Request = v } }
+
+// NoBody marks a command route that takes no body (see Route.NoBody).
+func NoBody() RouteOption { return func(r *Route) { r.NoBody = true } }
 
 // Returns documents the success status and response body type.
 func Returns(status int, v any) RouteOption {
@@ -216,6 +225,12 @@ func (a *API) Handle(pattern string, min Role, h HandlerFunc, opts ...RouteOptio
 		if r.ContentLength > MaxBody { // every route, whether or not it reads its body
 			WriteError(w, r, acme.Errorf(acme.CodePayloadTooLarge, "the body is larger than %d bytes", MaxBody))
 			return
+		}
+		if rt.NoBody {
+			if err := noBody(r); err != nil {
+				WriteError(w, r, err)
+				return
+			}
 		}
 		if r.Method == http.MethodGet || r.Method == http.MethodHead {
 			if err := a.awaitMinPosition(r, rt.Reads); err != nil {
@@ -373,4 +388,32 @@ func lowerIDs(r *http.Request, names []string) {
 			r.SetPathValue(n, l)
 		}
 	}
+}
+
+// noBody checks the body of a route that takes none: nothing, or an empty
+// JSON object. It puts the body back for the idempotency layer.
+func noBody(r *http.Request) error {
+	if r.Body == nil || r.Body == http.NoBody {
+		return nil
+	}
+	data, err := io.ReadAll(http.MaxBytesReader(nil, r.Body, MaxBody))
+	if err != nil {
+		var tooBig *http.MaxBytesError
+		if errors.As(err, &tooBig) {
+			return acme.Errorf(acme.CodePayloadTooLarge, "the body is larger than %d bytes", MaxBody)
+		}
+		return acme.Errorf(acme.CodeBadRequest, "reading the body: %v", err)
+	}
+	r.Body = io.NopCloser(bytes.NewReader(data))
+	if len(bytes.TrimSpace(data)) == 0 {
+		return nil
+	}
+	if err := DecodeBytes(data, &struct{}{}); err != nil {
+		var ae *acme.Error
+		if errors.As(err, &ae) {
+			return acme.Errorf(ae.Code, "this request takes no body (or {}): %s", ae.Message)
+		}
+		return err
+	}
+	return nil
 }

@@ -171,6 +171,32 @@ func TestBodyErrors(t *testing.T) {
 	do(t, api, "POST", "/api/v1/things", "cust-tok", `null`).want(t, 400, "bad_request")
 }
 
+// A command without a body takes none, {} or whitespace; malformed JSON or a
+// field is 400, and the command does not run.
+func TestNoBody(t *testing.T) {
+	api := httpapi.New("admin-secret")
+	var n atomic.Int64
+	api.Handle("POST /api/v1/things/{id}/approve", httpapi.Anonymous, func(w http.ResponseWriter, r *http.Request) error {
+		n.Add(1)
+		return httpapi.JSON(w, 200, map[string]int64{"n": n.Load()})
+	}, httpapi.NoBody())
+	for _, body := range []string{"", "{}", " { } ", "\n"} {
+		do(t, api, "POST", "/api/v1/things/1/approve", "", body).want(t, 200, "")
+	}
+	for _, body := range []string{"{{{{", "hello", `{"x":1}`, "[1,2]", `"x"`, "null", "{} {}", "\xff"} {
+		do(t, api, "POST", "/api/v1/things/1/approve", "", body).want(t, 400, "bad_request")
+	}
+	if got := n.Load(); got != 4 {
+		t.Fatalf("the command ran %d times, want 4", got)
+	}
+	// the idempotency layer still sees the (empty) body: a repeat is a replay
+	first := do(t, api, "POST", "/api/v1/things/1/approve", "", "{}", "Idempotency-Key", "k1")
+	again := do(t, api, "POST", "/api/v1/things/1/approve", "", "{}", "Idempotency-Key", "k1")
+	if first.status != 200 || again.header.Get("Idempotent-Replayed") != "true" || again.raw != first.raw {
+		t.Fatalf("replay: %d %q / %q %v", first.status, first.raw, again.raw, again.header)
+	}
+}
+
 func idempotencyStores(t *testing.T) map[string]func() httpapi.IdempotencyStore {
 	return map[string]func() httpapi.IdempotencyStore{
 		"memory": httpapi.NewMemoryIdempotency,

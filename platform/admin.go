@@ -78,13 +78,13 @@ func (p *Platform) Routes(api *httpapi.API) {
 		httpapi.Returns(200, items[ReadModel]{}))
 	api.Handle("POST /api/v1/admin/projections/{name}/rebuild", httpapi.Admin, p.postRebuild,
 		httpapi.Summary("Rebuild a projection from the log beside the live one, then swap (reads keep being served)"),
-		httpapi.Returns(202, accepted{}))
+		httpapi.Returns(202, accepted{}), httpapi.NoBody())
 	api.Handle("GET /api/v1/admin/dead-letters", httpapi.Admin, p.getDeadLetters,
 		httpapi.Summary("List the dead-lettered messages"),
 		httpapi.Returns(200, httpapi.List[DeadLetterView]{}))
 	api.Handle("POST /api/v1/admin/dead-letters/{id}/retry", httpapi.Admin, p.postRetry,
 		httpapi.Summary("Apply a dead-lettered message once more through its consumer"),
-		httpapi.Returns(202, accepted{}))
+		httpapi.Returns(202, accepted{}), httpapi.NoBody())
 	api.Handle("GET /api/v1/admin/streams/{streamId}/events", httpapi.Admin, p.getStreamEvents,
 		httpapi.Summary("The events of a stream, from whichever context's store holds it. streamId is the stream's id (order-<orderId>, product-<productId>, checkout-<checkoutId>, ...) or a bare aggregate id, which finds the stream whose id ends with -<id> (the first context in start order when several do)"),
 		httpapi.Returns(200, items[StreamEvent]{}))

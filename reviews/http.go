@@ -99,9 +99,9 @@ func (m *Module) Routes(api *httpapi.API) {
 		httpapi.Body(flagRequest{}), httpapi.Returns(http.StatusAccepted, flagged{}))
 	api.Handle("POST /api/v1/reviews/{id}/helpful", httpapi.Customer, m.handleHelpful,
 		httpapi.Summary("Mark a published review helpful (once per customer; 409 already_voted; 403 forbidden for the review's author)."),
-		httpapi.Returns(http.StatusOK, voted{}))
+		httpapi.Returns(http.StatusOK, voted{}), httpapi.NoBody())
 	api.Handle("POST /api/v1/reviews/{id}/approve", httpapi.Admin, m.handleApprove,
-		httpapi.Summary("Publish a review held for moderation."), httpapi.Returns(http.StatusOK, ReviewView{}))
+		httpapi.Summary("Publish a review held for moderation."), httpapi.Returns(http.StatusOK, ReviewView{}), httpapi.NoBody())
 	api.Handle("POST /api/v1/reviews/{id}/reject", httpapi.Admin, m.handleReject,
 		httpapi.Summary("Reject a review held for moderation (optional body {reason}: spam, abuse, off_topic, policy_violation)."),
 		httpapi.Body(rejectRequest{}), httpapi.Returns(http.StatusOK, ReviewView{}))

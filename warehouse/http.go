@@ -16,10 +16,10 @@ func (m *Module) Routes(api *httpapi.API) {
 		httpapi.Summary("Picking jobs, newest first (as orders are). Without ?status= every job not cancelled (OPEN, PICKED, PACKED, and SHIPPED: an admin shipped its order before it was packed, so it is closed and refuses pick and pack with 409 invalid_transition; a packed job stays PACKED when its order ships); ?status=CANCELLED lists the jobs cancelled with their order; ?orderId= finds an order's job. Honours Acme-Min-Position: jobs are opened, cancelled and closed from ordering's events."),
 		httpapi.Returns(200, httpapi.List[View]{}), httpapi.Reads(owner+".orders"))
 	api.Handle("POST /api/v1/warehouse/picking-jobs/{id}/pick", httpapi.Admin, m.transition(func(r *http.Request) any { return Pick{At: m.clock.Now().UTC()} }),
-		httpapi.Summary("Mark an OPEN job's items picked (PICKED)."), httpapi.Returns(200, View{}))
+		httpapi.Summary("Mark an OPEN job's items picked (PICKED)."), httpapi.Returns(200, View{}), httpapi.NoBody())
 	api.Handle("POST /api/v1/warehouse/picking-jobs/{id}/pack", httpapi.Admin, m.transition(func(r *http.Request) any { return Pack{At: m.clock.Now().UTC()} }),
 		httpapi.Summary("Mark a PICKED job packed (PACKED): OrderPacked and OrderReadyForShipping; the order becomes ready for shipping."),
-		httpapi.Returns(200, View{}))
+		httpapi.Returns(200, View{}), httpapi.NoBody())
 }
 
 func (m *Module) list(w http.ResponseWriter, r *http.Request) error {
