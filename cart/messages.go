@@ -144,6 +144,17 @@ type (
 		ShippingAddress Address       `json:"shippingAddress"`
 		PaymentMethod   PaymentMethod `json:"paymentMethod"`
 	}
+	ApplyPromotionCodeV1 struct {
+		CustomerID string `json:"customerId"`
+		Code       string `json:"code"`
+	}
+	GetCartV1 struct {
+		CustomerID string `json:"customerId"`
+	}
+	GetCheckoutV1 struct {
+		CheckoutID string `json:"checkoutId"`
+		Wait       string `json:"wait,omitempty"`
+	}
 )
 
 func spec(name string, kind es.Kind, consumers []string, summary string) es.MessageSpec {
@@ -153,6 +164,12 @@ func spec(name string, kind es.Kind, consumers []string, summary string) es.Mess
 		s.Producers, s.Consumers = []string{"storefront"}, []string{"cart"}
 	}
 	return s
+}
+
+// querySpec declares a query of the storefront that the cart answers.
+func querySpec(name, summary string) es.MessageSpec {
+	return es.MessageSpec{Name: name, Kind: es.KindQuery, Version: "1.0.0", Owner: "cart",
+		Producers: []string{"storefront"}, Consumers: []string{"cart"}, Summary: summary}
 }
 
 // The messages the cart owns.
@@ -182,10 +199,15 @@ var (
 		"Remove a line from the cart (DELETE /api/v1/cart/items/{productId})."))
 	CheckoutCart = es.Define[CheckoutCartV1](spec("CheckoutCart", es.KindCommand, nil,
 		"Check out the caller's cart (POST /api/v1/cart/checkout) → CartCheckedOut + CartCleared."))
+	ApplyPromotionCode = es.Define[ApplyPromotionCodeV1](spec("ApplyPromotionCode", es.KindCommand, nil,
+		"Apply a promotion code to the caller's cart (POST /api/v1/cart/promotion-code) → PromotionCodeApplied, DiscountCalculated."))
+	GetCart     = es.Define[GetCartV1](querySpec("GetCart", "The caller's cart with its lines, totals and discount (GET /api/v1/cart)."))
+	GetCheckout = es.Define[GetCheckoutV1](querySpec("GetCheckout",
+		"A checkout's status, order id or failure reason (GET /api/v1/checkouts/{id}; ?wait long-polls while PENDING)."))
 )
 
 func messages() []es.MessageType {
 	return []es.MessageType{ItemAddedToCart, CartQuantityUpdated, ItemRemovedFromCart, PromotionCodeApplied,
 		DiscountCalculated, CartCheckedOut, CartCleared, CartRestored,
-		AddItemToCart, UpdateCartQuantity, RemoveItemFromCart, CheckoutCart}
+		AddItemToCart, UpdateCartQuantity, RemoveItemFromCart, CheckoutCart, ApplyPromotionCode, GetCart, GetCheckout}
 }

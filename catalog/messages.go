@@ -117,6 +117,13 @@ type (
 	GetProductV1 struct {
 		ProductID string `json:"productId"`
 	}
+	ListCategoriesV1 struct {
+		Page     int `json:"page,omitempty"`
+		PageSize int `json:"pageSize,omitempty"`
+	}
+	GetCategoryV1 struct {
+		CategoryID string `json:"categoryId"`
+	}
 )
 
 var (
@@ -162,10 +169,14 @@ var (
 		"Deactivate a product (POST /api/v1/products/{id}/deactivate, admin)."))
 	GetProduct = es.Define[GetProductV1](spec("GetProduct", es.KindQuery, nil,
 		"Fetch one product with its variants (GET /api/v1/products/{id}, anyone; deactivated products too, with active=false)."))
+	ListCategories = es.Define[ListCategoriesV1](spec("ListCategories", es.KindQuery, nil,
+		"The categories, by depth then name (GET /api/v1/categories, anyone)."))
+	GetCategory = es.Define[GetCategoryV1](spec("GetCategory", es.KindQuery, nil,
+		"One category (GET /api/v1/categories/{id}, anyone)."))
 )
 
 func messages() []es.MessageType {
 	return []es.MessageType{CategoryCreated, CategoryNameReserved, ProductCreated, ProductUpdated, ProductVariantAdded,
 		ProductDeactivated, SKUReserved, CreateCategory, CreateProduct, UpdateProduct, UpdateProductPrice,
-		AddProductVariant, DeactivateProduct, GetProduct}
+		AddProductVariant, DeactivateProduct, GetProduct, ListCategories, GetCategory}
 }

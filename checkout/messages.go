@@ -127,8 +127,18 @@ func internal[T any](name, summary string) *es.Msg[T] {
 		Producers: []string{owner}, Summary: summary, Internal: true})
 }
 
+// ListSagasV1 is the admin's query of checkout sagas (GET /api/v1/admin/sagas).
+type ListSagasV1 struct {
+	Status   string `json:"status,omitempty"`
+	Page     int    `json:"page,omitempty"`
+	PageSize int    `json:"pageSize,omitempty"`
+}
+
 // Declared messages of the checkout context.
 var (
+	ListSagas = es.Define[ListSagasV1](es.MessageSpec{Name: "ListSagas", Kind: es.KindQuery, Owner: owner,
+		Producers: []string{"admin"}, Consumers: []string{owner},
+		Summary: "Checkout sagas, newest first, with their state, step and deadline."})
 	SagaStarted       = internal[SagaStartedV1]("SagaStarted", "A checkout saga started from a checked-out cart (internal).")
 	StepStarted       = internal[StepStartedV1]("StepStarted", "A checkout step's command was sent, with its deadline (internal).")
 	StepCompleted     = internal[StepCompletedV1]("StepCompleted", "A checkout step succeeded (internal).")
@@ -141,5 +151,5 @@ var (
 
 func messages() []es.MessageType {
 	return []es.MessageType{SagaStarted, StepStarted, StepCompleted, StepFailed, StepTimedOut, CompensationSent,
-		CheckoutCompleted, CheckoutFailed}
+		CheckoutCompleted, CheckoutFailed, ListSagas}
 }

@@ -61,6 +61,24 @@ type RegisterCustomerV1 struct {
 	Name     string `json:"name"`
 }
 
+// SignInV1 is the Sign In command (POST /api/v1/sessions): a session token for
+// a customer's email and password. Handled over HTTP only; the password is
+// never stored or published.
+type SignInV1 struct {
+	Email    string `json:"email"`
+	Password string `json:"password"`
+}
+
+// SignOutV1 is the Sign Out command (DELETE /api/v1/sessions/current): the
+// session of the request's bearer token ends.
+type SignOutV1 struct{}
+
+// RequestVerificationEmailV1 is the command behind POST
+// /api/v1/customers/{id}/verification-email.
+type RequestVerificationEmailV1 struct {
+	CustomerID string `json:"customerId"`
+}
+
 // GetCustomerV1 is the Get Customer query (GET /api/v1/customers/{id}).
 type GetCustomerV1 struct {
 	CustomerID string `json:"customerId"`
@@ -99,6 +117,21 @@ var (
 		Producers: []string{"storefront"}, Consumers: []string{"customers"},
 		Summary: "Create a customer account (POST /api/v1/customers); the password is hashed with argon2id and never stored or published in clear.",
 	})
+	SignIn = es.Define[SignInV1](es.MessageSpec{
+		Name: "SignIn", Kind: es.KindCommand, Version: "1.0.0", Owner: "customers",
+		Producers: []string{"storefront"}, Consumers: []string{"customers"},
+		Summary: "Start a session with an email and a password (POST /api/v1/sessions): a bearer token until expiresAt. Sessions are kept in the customers store, not as events.",
+	})
+	SignOut = es.Define[SignOutV1](es.MessageSpec{
+		Name: "SignOut", Kind: es.KindCommand, Version: "1.0.0", Owner: "customers",
+		Producers: []string{"storefront"}, Consumers: []string{"customers"},
+		Summary: "End the session of the request's bearer token (DELETE /api/v1/sessions/current).",
+	})
+	RequestVerificationEmail = es.Define[RequestVerificationEmailV1](es.MessageSpec{
+		Name: "RequestVerificationEmail", Kind: es.KindCommand, Version: "1.0.0", Owner: "customers",
+		Producers: []string{"storefront", "admin"}, Consumers: []string{"customers"},
+		Summary: "Send a customer not yet verified a new verification link (POST /api/v1/customers/{id}/verification-email) → VerificationEmailRequested.",
+	})
 	GetCustomer = es.Define[GetCustomerV1](es.MessageSpec{
 		Name: "GetCustomer", Kind: es.KindQuery, Version: "1.0.0", Owner: "customers",
 		Producers: []string{"storefront", "admin"}, Consumers: []string{"customers"},
@@ -108,5 +141,6 @@ var (
 
 // Messages lists every message customers owns.
 func messages() []es.MessageType {
-	return []es.MessageType{CustomerRegistered, CustomerEmailVerified, VerificationEmailRequested, EmailReserved, RegisterCustomer, VerifyEmail, GetCustomer}
+	return []es.MessageType{CustomerRegistered, CustomerEmailVerified, VerificationEmailRequested, EmailReserved, RegisterCustomer, VerifyEmail,
+		SignIn, SignOut, RequestVerificationEmail, GetCustomer}
 }

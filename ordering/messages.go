@@ -152,11 +152,31 @@ type GetOrderV1 struct {
 	Version int64  `json:"version,omitempty"`
 }
 
+// ListOrdersV1 is the List Orders query (GET /api/v1/orders): the caller's
+// orders, or an admin's choice.
+type ListOrdersV1 struct {
+	CustomerID string `json:"customerId,omitempty"`
+	Status     string `json:"status,omitempty"`
+	Page       int    `json:"page,omitempty"`
+	PageSize   int    `json:"pageSize,omitempty"`
+}
+
+// GetOrderHistoryV1 is the Get Order History query (GET /api/v1/orders/{id}/history).
+type GetOrderHistoryV1 struct {
+	OrderID string `json:"orderId"`
+}
+
 // Declared messages of the ordering context.
 var (
 	GetOrder = es.Define[GetOrderV1](es.MessageSpec{Name: "GetOrder", Kind: es.KindQuery, Owner: owner,
 		Producers: []string{"storefront", "admin"}, Consumers: []string{owner},
 		Summary: "An order by id, as it is now or as it was at a time or version (temporal query)."})
+	ListOrders = es.Define[ListOrdersV1](es.MessageSpec{Name: "ListOrders", Kind: es.KindQuery, Owner: owner,
+		Producers: []string{"storefront", "admin"}, Consumers: []string{owner},
+		Summary: "The caller's orders, newest first (an admin's: all, or by customer and status)."})
+	GetOrderHistory = es.Define[GetOrderHistoryV1](es.MessageSpec{Name: "GetOrderHistory", Kind: es.KindQuery, Owner: owner,
+		Producers: []string{"storefront", "admin"}, Consumers: []string{owner},
+		Summary: "Every event of an order, oldest first, with the status after it."})
 	ShipOrder = es.Define[ShipOrderV1](es.MessageSpec{Name: "ShipOrder", Kind: es.KindCommand, Owner: owner,
 		Producers: []string{"admin"}, Consumers: []string{owner}, Summary: "Hand a confirmed order to a carrier (deducts the reserved stock)."})
 	DeliverOrder = es.Define[DeliverOrderV1](es.MessageSpec{Name: "DeliverOrder", Kind: es.KindCommand, Owner: owner,
@@ -194,7 +214,7 @@ var (
 
 // messages lists every message ordering declares.
 func messages() []es.MessageType {
-	return []es.MessageType{GetOrder, CreateOrder, ConfirmOrder, CancelOrder, ShipOrder, DeliverOrder, OrderCreated, OrderConfirmed, OrderShipped,
+	return []es.MessageType{GetOrder, ListOrders, GetOrderHistory, CreateOrder, ConfirmOrder, CancelOrder, ShipOrder, DeliverOrder, OrderCreated, OrderConfirmed, OrderShipped,
 		OrderDelivered, OrderCancelled, OrderCompleted, OrderStatusChanged, OrderPaymentCaptured,
 		OrderPaymentRefunded, OrderReadyForShippingRecorded}
 }

@@ -53,6 +53,18 @@ type CalculateDiscountV1 struct {
 	} `json:"response"`
 }
 
+// ListPromotionsV1 and GetPromotionV1 are the admin's queries (GET
+// /api/v1/promotions, GET /api/v1/promotions/{id}).
+type (
+	ListPromotionsV1 struct {
+		Page     int `json:"page,omitempty"`
+		PageSize int `json:"pageSize,omitempty"`
+	}
+	GetPromotionV1 struct {
+		PromotionID string `json:"promotionId"`
+	}
+)
+
 // The messages promotions owns.
 var (
 	PromotionCreated = es.Define[PromotionCreatedV1](es.MessageSpec{Name: "PromotionCreated", Kind: es.KindEvent, Owner: "promotions",
@@ -60,6 +72,10 @@ var (
 		Summary: "A promotion code was created (percentage or fixed, minimum subtotal, product/category scope, validity window)."})
 	CreatePromotion = es.Define[CreatePromotionV1](es.MessageSpec{Name: "CreatePromotion", Kind: es.KindCommand, Owner: "promotions",
 		Producers: []string{"admin"}, Consumers: []string{"promotions"}, Summary: "Create a promotion code (POST /api/v1/promotions, admin); codes are unique, case-insensitive."})
+	ListPromotions = es.Define[ListPromotionsV1](es.MessageSpec{Name: "ListPromotions", Kind: es.KindQuery, Owner: "promotions",
+		Producers: []string{"admin"}, Consumers: []string{"promotions"}, Summary: "The promotions, oldest first (GET /api/v1/promotions, admin)."})
+	GetPromotion = es.Define[GetPromotionV1](es.MessageSpec{Name: "GetPromotion", Kind: es.KindQuery, Owner: "promotions",
+		Producers: []string{"admin"}, Consumers: []string{"promotions"}, Summary: "One promotion by id (GET /api/v1/promotions/{id}, admin)."})
 	CalculateDiscount = es.Define[CalculateDiscountV1](es.MessageSpec{Name: "CalculateDiscount", Kind: es.KindQuery, Owner: "promotions",
 		Producers: []string{"cart"}, Consumers: []string{"cart"},
 		Summary: "The discount a promotion code gives a cart: percentage of the in-scope lines' subtotal rounded half-up, or a fixed " +
@@ -68,5 +84,5 @@ var (
 )
 
 func messages() []es.MessageType {
-	return []es.MessageType{PromotionCreated, CreatePromotion, CalculateDiscount}
+	return []es.MessageType{PromotionCreated, CreatePromotion, ListPromotions, GetPromotion, CalculateDiscount}
 }

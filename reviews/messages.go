@@ -113,6 +113,14 @@ type (
 		Page      int    `json:"page"`
 		PageSize  int    `json:"pageSize"`
 	}
+	GetReviewV1 struct {
+		ReviewID string `json:"reviewId"`
+	}
+	ListReviewsForModerationV1 struct {
+		Status   string `json:"status,omitempty"`
+		Page     int    `json:"page,omitempty"`
+		PageSize int    `json:"pageSize,omitempty"`
+	}
 )
 
 func spec(name string, kind es.Kind, summary string, producers, consumers []string) es.MessageSpec {
@@ -148,11 +156,15 @@ var (
 		"An admin rejects a review held for moderation.", []string{"admin"}, []string{"reviews"}))
 	GetProductReviews = es.Define[GetProductReviewsV1](spec("GetProductReviews", es.KindQuery,
 		"Published reviews of a product, newest first, with its aggregate rating.", []string{"storefront"}, []string{"reviews"}))
+	GetReview = es.Define[GetReviewV1](spec("GetReview", es.KindQuery,
+		"One review (GET /api/v1/reviews/{id}): published ones for anyone, any status for its author and admins.", []string{"storefront", "admin"}, []string{"reviews"}))
+	ListReviewsForModeration = es.Define[ListReviewsForModerationV1](spec("ListReviewsForModeration", es.KindQuery,
+		"Reviews by moderation status (GET /api/v1/admin/reviews).", []string{"admin"}, []string{"reviews"}))
 )
 
 // Messages lists every message the reviews context owns.
 func (m *Module) Messages() []es.MessageType {
 	return []es.MessageType{ReviewSubmitted, ReviewPublished, ReviewRejected, ReviewFlagged,
 		ReviewReturnedToModeration, ReviewHelpfulVoted, RatingUpdated,
-		ReviewSlotTaken, SubmitReview, FlagReview, VoteReviewHelpful, ApproveReview, RejectReview, GetProductReviews}
+		ReviewSlotTaken, SubmitReview, FlagReview, VoteReviewHelpful, ApproveReview, RejectReview, GetProductReviews, GetReview, ListReviewsForModeration}
 }

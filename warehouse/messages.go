@@ -57,6 +57,24 @@ type PickingJobClosedV1 struct {
 	ClosedAt       time.Time `json:"closedAt"`
 }
 
+// PickOrderV1 is the PickOrder command (POST /api/v1/warehouse/picking-jobs/{id}/pick).
+type PickOrderV1 struct {
+	JobID string `json:"jobId"`
+}
+
+// PackOrderV1 is the PackOrder command (POST /api/v1/warehouse/picking-jobs/{id}/pack).
+type PackOrderV1 struct {
+	JobID string `json:"jobId"`
+}
+
+// ListPickingJobsV1 is the List Picking Jobs query (GET /api/v1/warehouse/picking-jobs).
+type ListPickingJobsV1 struct {
+	Status   string `json:"status,omitempty"`
+	OrderID  string `json:"orderId,omitempty"`
+	Page     int    `json:"page,omitempty"`
+	PageSize int    `json:"pageSize,omitempty"`
+}
+
 // Declared messages of the warehouse context.
 var (
 	PickingJobOpened = es.Define[PickingJobOpenedV1](es.MessageSpec{Name: "PickingJobOpened", Kind: es.KindEvent, Owner: owner,
@@ -69,10 +87,17 @@ var (
 		Producers: []string{owner}, Consumers: []string{"ordering"}, Summary: "An order is packed and ready for shipping."})
 	PickingJobCancelled = es.Define[PickingJobCancelledV1](es.MessageSpec{Name: "PickingJobCancelled", Kind: es.KindEvent, Owner: owner,
 		Producers: []string{owner}, Summary: "A picking job was cancelled with its order."})
+	PickOrder = es.Define[PickOrderV1](es.MessageSpec{Name: "PickOrder", Kind: es.KindCommand, Owner: owner,
+		Producers: []string{"admin"}, Consumers: []string{owner}, Summary: "Mark an OPEN picking job's items picked → OrderPicked."})
+	PackOrder = es.Define[PackOrderV1](es.MessageSpec{Name: "PackOrder", Kind: es.KindCommand, Owner: owner,
+		Producers: []string{"admin"}, Consumers: []string{owner}, Summary: "Mark a PICKED job packed → OrderPacked and OrderReadyForShipping."})
+	ListPickingJobs = es.Define[ListPickingJobsV1](es.MessageSpec{Name: "ListPickingJobs", Kind: es.KindQuery, Owner: owner,
+		Producers: []string{"admin"}, Consumers: []string{owner}, Summary: "Picking jobs, newest first, by status or order."})
 	PickingJobClosed = es.Define[PickingJobClosedV1](es.MessageSpec{Name: "PickingJobClosed", Kind: es.KindEvent, Owner: owner,
 		Producers: []string{owner}, Summary: "A picking job not yet packed was closed because its order shipped (SHIPPED)."})
 )
 
 func messages() []es.MessageType {
-	return []es.MessageType{PickingJobOpened, OrderPicked, OrderPacked, OrderReadyForShipping, PickingJobCancelled, PickingJobClosed}
+	return []es.MessageType{PickingJobOpened, OrderPicked, OrderPacked, OrderReadyForShipping, PickingJobCancelled, PickingJobClosed,
+		PickOrder, PackOrder, ListPickingJobs}
 }
