@@ -25,7 +25,7 @@ func (m *Module) Routes(api *httpapi.API) {
 		httpapi.Returns(http.StatusOK, httpapi.List[Summary]{}), httpapi.Reads(ConsumerName),
 		httpapi.Query("q", "string", "Words to find in name and description (at most 200 characters)."),
 		httpapi.QueryFormat("categoryId", "string", "uuid", "A category; its sub-categories are included."),
-		httpapi.Query("minPrice", "integer", "Lowest price, in minor units (inclusive)."),
-		httpapi.Query("maxPrice", "integer", "Highest price, in minor units (inclusive)."),
+		httpapi.Query("minPrice", "integer", "Lowest price, in minor units (inclusive); a non-negative integer (one past any price matches nothing)."),
+		httpapi.Query("maxPrice", "integer", "Highest price, in minor units (inclusive); a non-negative integer (one past any price, however large, is no bound)."),
 		httpapi.Query("sort", "string", "relevance (default with q), price_asc, price_desc, newest (default without q) or rating."))
 }

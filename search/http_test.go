@@ -91,6 +91,15 @@ func TestSearchHTTP(t *testing.T) {
 		if got := names(search("minPrice=2000&maxPrice=4000").Want(t, 200)); !sameSet(got, []string{"Frying Pan", "Electric Kettle"}) {
 			t.Fatalf("price range: %v", got)
 		}
+		// a bound past any price is no bound, however large (even past int64)
+		for _, q := range []string{"minPrice=2000&maxPrice=9007199254740991", "minPrice=2000&maxPrice=99999999999999999999999"} {
+			if got := names(search(q).Want(t, 200)); len(got) < 2 || !slices.Contains(got, "Frying Pan") {
+				t.Fatalf("%s: %v", q, got)
+			}
+		}
+		if got := names(search("minPrice=9223372036854775807").Want(t, 200)); len(got) != 0 {
+			t.Fatalf("a minimum past any price: %v", got)
+		}
 		r = search("sort=price_asc&pageSize=2&page=2").Want(t, 200)
 		if got := names(r); !slices.Equal(got, []string{"Electric Kettle", "Desk Lamp"}) || r.Map()["total"] != 4.0 || r.Map()["page"] != 2.0 {
 			t.Fatalf("page 2: %s", r.Body)

@@ -2,6 +2,7 @@ package search
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/url"
 	"strconv"
@@ -65,11 +66,14 @@ func ParseQuery(v url.Values) (Query, error) {
 			return
 		}
 		n, err := strconv.ParseInt(s, 10, 64)
-		if err != nil || n < 0 || n > MaxPrice {
+		if errors.Is(err, strconv.ErrRange) && strings.Trim(s, "0123456789") == "" {
+			n, err = MaxPrice, nil // a bound past any price (even past int64) is no bound
+		}
+		if err != nil || n < 0 {
 			bad(name, "must be a non-negative integer amount in minor units")
 			return
 		}
-		*dst = n
+		*dst = min(n, MaxPrice) // no price is above MaxPrice: a higher bound means the same
 	}
 	price("minPrice", &q.MinPrice)
 	price("maxPrice", &q.MaxPrice)
