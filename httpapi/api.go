@@ -396,13 +396,9 @@ func noBody(r *http.Request) error {
 	if r.Body == nil || r.Body == http.NoBody {
 		return nil
 	}
-	data, err := io.ReadAll(http.MaxBytesReader(nil, r.Body, MaxBody))
+	data, err := readBody(r)
 	if err != nil {
-		var tooBig *http.MaxBytesError
-		if errors.As(err, &tooBig) {
-			return acme.Errorf(acme.CodePayloadTooLarge, "the body is larger than %d bytes", MaxBody)
-		}
-		return acme.Errorf(acme.CodeBadRequest, "reading the body: %v", err)
+		return err
 	}
 	r.Body = io.NopCloser(bytes.NewReader(data))
 	if len(bytes.TrimSpace(data)) == 0 {

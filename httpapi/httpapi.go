@@ -72,15 +72,24 @@ const MaxBody = 1 << 20
 // "name"), wrong types or malformed JSON are a 400 bad_request; a body over
 // MaxBody is a 413.
 func Decode(r *http.Request, v any) error {
+	data, err := readBody(r)
+	if err != nil {
+		return err
+	}
+	return DecodeBytes(data, v)
+}
+
+// readBody reads the request body, at most MaxBody bytes (413 beyond).
+func readBody(r *http.Request) ([]byte, error) {
 	data, err := io.ReadAll(http.MaxBytesReader(nil, r.Body, MaxBody))
 	if err != nil {
 		var tooBig *http.MaxBytesError
 		if errors.As(err, &tooBig) {
-			return acme.Errorf(acme.CodePayloadTooLarge, "the body is larger than %d bytes", MaxBody)
+			return nil, acme.Errorf(acme.CodePayloadTooLarge, "the body is larger than %d bytes", MaxBody)
 		}
-		return acme.Errorf(acme.CodeBadRequest, "reading the body: %v", err)
+		return nil, acme.Errorf(acme.CodeBadRequest, "reading the body: %v", err)
 	}
-	return DecodeBytes(data, v)
+	return data, nil
 }
 
 // DecodeBytes is Decode of a body already read.

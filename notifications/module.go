@@ -126,7 +126,7 @@ func (m *Module) onFact(ctx context.Context, msg es.Message) (es.Commit, error) 
 				ON CONFLICT (product_id) DO UPDATE SET name = excluded.name`, p.ProductID, p.Name)
 			return err
 		}}, nil
-	case "CustomerRegistered":
+	case "CustomerRegistered", "VerificationEmailRequested": // a new link has the same fields
 		var c customerFact
 		if err := es.DecodeData(msg, &c); err != nil {
 			return es.Commit{}, err
@@ -135,20 +135,13 @@ func (m *Module) onFact(ctx context.Context, msg es.Message) (es.Commit, error) 
 		d = data{Name: c.Name, Email: c.Email,
 			VerificationURL: strings.TrimRight(m.cfg.BaseURL, "/") + "/verify-email?token=" + c.VerificationToken}
 		to = []channelTo{{ChannelEmail, c.Email}}
-		after = func(ctx context.Context, tx es.SQL, _ []es.Event) error {
-			_, err := tx.ExecContext(ctx, `INSERT INTO notifications_customers (customer_id, email, name) VALUES ($1, $2, $3)
+		if msg.Type == "CustomerRegistered" {
+			after = func(ctx context.Context, tx es.SQL, _ []es.Event) error {
+				_, err := tx.ExecContext(ctx, `INSERT INTO notifications_customers (customer_id, email, name) VALUES ($1, $2, $3)
 				ON CONFLICT (customer_id) DO UPDATE SET email = excluded.email, name = excluded.name`, c.CustomerID, c.Email, c.Name)
-			return err
+				return err
+			}
 		}
-	case "VerificationEmailRequested":
-		var c customerFact
-		if err := es.DecodeData(msg, &c); err != nil {
-			return es.Commit{}, err
-		}
-		customerID = c.CustomerID
-		d = data{Name: c.Name, Email: c.Email,
-			VerificationURL: strings.TrimRight(m.cfg.BaseURL, "/") + "/verify-email?token=" + c.VerificationToken}
-		to = []channelTo{{ChannelEmail, c.Email}}
 	case "OutOfStock":
 		var s stockFact
 		if err := es.DecodeData(msg, &s); err != nil {
