@@ -32,11 +32,26 @@ func (p *Platform) Await(ctx context.Context, pos httpapi.Position, reads []stri
 	w := &awaited{marks: map[*consumer]es.Watermark{}}
 	timeout := time.NewTimer(p.cfg.AwaitTimeout)
 	defer timeout.Stop()
+	second := false
 	for {
 		wake := p.progress.C()
 		ok, err := p.caughtUp(ctx, pos, projs, cons, w)
 		if err != nil {
 			return err
+		}
+		if ok && !second {
+			// A consumer of the write's own context may have appended what
+			// another read model consumes in turn (the rating aggregator's
+			// RatingUpdated, which search shows): one more round, through
+			// those logs' heads as they are now.
+			second = true
+			next, err := p.moved(ctx, pos, cons)
+			if err != nil {
+				return err
+			}
+			if len(next) > 0 {
+				pos, w, ok = next, &awaited{marks: map[*consumer]es.Watermark{}}, false
+			}
 		}
 		if ok {
 			return nil
@@ -58,6 +73,31 @@ func (p *Platform) Await(ctx context.Context, pos httpapi.Position, reads []stri
 			return fmt.Errorf("await: %w", ctx.Err())
 		}
 	}
+}
+
+// moved returns, for each context of pos that runs one of cons here, its log's
+// head when it has moved past pos (nil when none has).
+func (p *Platform) moved(ctx context.Context, pos httpapi.Position, cons []*consumer) (httpapi.Position, error) {
+	var next httpapi.Position
+	seen := map[*host]bool{}
+	for _, c := range cons {
+		want, ok := pos[c.h.name]
+		if !ok || seen[c.h] {
+			continue
+		}
+		seen[c.h] = true
+		head, err := c.h.store.Head(ctx)
+		if err != nil {
+			return nil, err
+		}
+		if head > want {
+			if next == nil {
+				next = httpapi.Position{}
+			}
+			next[c.h.name] = head
+		}
+	}
+	return next, nil
 }
 
 func (p *Platform) targets(reads []string) ([]*projection, []*consumer, error) {

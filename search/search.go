@@ -83,6 +83,10 @@ var migrations embed.FS
 const (
 	ConsumerName   = "search.products"
 	ProjectionName = "search.index"
+	// RatingAggregator is reviews' consumer whose RatingUpdated search shows:
+	// a search with the Acme-Min-Position of a review action waits for it,
+	// then for search to apply what it appended.
+	RatingAggregator = "reviews.rating-aggregator"
 )
 
 // Module is the search bounded context.
