@@ -60,6 +60,9 @@ type Route struct {
 	// or an empty JSON object (malformed JSON or a field is 400 bad_request,
 	// as on every route; it is not ignored).
 	NoBody bool
+	// OptionalBody marks a Request body the client may leave out (the
+	// handler reads it with DecodeOptional).
+	OptionalBody bool
 	// Query documents the query parameters (page and pageSize of a route
 	// returning a List are documented without it).
 	Query []QueryParam
@@ -81,6 +84,12 @@ func Summary(s string) RouteOption { return func(r *Route) { r.Summary = s } }
 
 // Body documents the request body type (pass a zero value of it).
 func Body(v any) RouteOption { return func(r *Route) { r.Request = v } }
+
+// OptionalBody documents a request body the client may leave out: no body is
+// read as the zero value (see DecodeOptional).
+func OptionalBody(v any) RouteOption {
+	return func(r *Route) { r.Request, r.OptionalBody = v, true }
+}
 
 // NoBody marks a command route that takes no body (see Route.NoBody).
 func NoBody() RouteOption { return func(r *Route) { r.NoBody = true } }

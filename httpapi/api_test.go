@@ -197,6 +197,41 @@ func TestNoBody(t *testing.T) {
 	}
 }
 
+// TestOptionalBody: a route whose body may be left out reads no body, a blank
+// one or {} as the zero value; anything malformed is still 400 and the
+// OpenAPI marks the body as not required.
+func TestOptionalBody(t *testing.T) {
+	api := httpapi.New("admin-secret")
+	type cancel struct {
+		Reason string `json:"reason"`
+	}
+	api.Handle("POST /api/v1/things/{id}/cancel", httpapi.Anonymous, func(w http.ResponseWriter, r *http.Request) error {
+		req := cancel{Reason: "DEFAULT"}
+		if err := httpapi.DecodeOptional(r, &req); err != nil {
+			return err
+		}
+		return httpapi.JSON(w, 200, req)
+	}, httpapi.OptionalBody(cancel{}))
+	for body, want := range map[string]string{"": "DEFAULT", " \n": "DEFAULT", "{}": "DEFAULT", `{"reason":"late"}`: "late"} {
+		got := do(t, api, "POST", "/api/v1/things/1/cancel", "", body)
+		if got.want(t, 200, ""); got.body["reason"] != want {
+			t.Fatalf("body %q: reason %v, want %s", body, got.body["reason"], want)
+		}
+	}
+	for _, body := range []string{"{{", `{"x":1}`, "[1]", "null"} {
+		do(t, api, "POST", "/api/v1/things/1/cancel", "", body).want(t, 400, "bad_request")
+	}
+	doc, _ := json.Marshal(api.OpenAPI(httpapiInfo))
+	var d struct {
+		Paths map[string]map[string]struct {
+			RequestBody struct{ Required bool } `json:"requestBody"`
+		} `json:"paths"`
+	}
+	if err := json.Unmarshal(doc, &d); err != nil || d.Paths["/api/v1/things/{id}/cancel"]["post"].RequestBody.Required {
+		t.Fatalf("the optional body is documented as required (%v)", err)
+	}
+}
+
 func idempotencyStores(t *testing.T) map[string]func() httpapi.IdempotencyStore {
 	return map[string]func() httpapi.IdempotencyStore{
 		"memory": httpapi.NewMemoryIdempotency,

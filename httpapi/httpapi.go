@@ -79,6 +79,19 @@ func Decode(r *http.Request, v any) error {
 	return DecodeBytes(data, v)
 }
 
+// DecodeOptional is Decode for a body the client may leave out (a route
+// registered with OptionalBody): an empty body leaves v as it is.
+func DecodeOptional(r *http.Request, v any) error {
+	if r.Body == nil || r.Body == http.NoBody {
+		return nil
+	}
+	data, err := readBody(r)
+	if err != nil || len(bytes.TrimSpace(data)) == 0 {
+		return err
+	}
+	return DecodeBytes(data, v)
+}
+
 // readBody reads the request body, at most MaxBody bytes (413 beyond).
 func readBody(r *http.Request) ([]byte, error) {
 	data, err := io.ReadAll(http.MaxBytesReader(nil, r.Body, MaxBody))

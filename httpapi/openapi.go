@@ -166,7 +166,7 @@ func (g *schemaGen) operation(rt Route, method, p string, problem map[string]any
 		op["x-acme-role"] = "admin"
 	}
 	if rt.Request != nil {
-		op["requestBody"] = map[string]any{"required": true, "content": map[string]any{
+		op["requestBody"] = map[string]any{"required": !rt.OptionalBody, "content": map[string]any{
 			"application/json": map[string]any{"schema": g.ref(rt.Request)}}}
 	}
 	status := rt.Status

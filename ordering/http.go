@@ -13,7 +13,8 @@ import (
 	"acme/httpapi"
 )
 
-// CancelRequest is the body of POST /api/v1/orders/{id}/cancel (optional).
+// CancelRequest is the body of POST /api/v1/orders/{id}/cancel. It is
+// optional: no body, {} or a blank reason cancels with CUSTOMER_REQUESTED.
 type CancelRequest struct {
 	Reason string `json:"reason"`
 }
@@ -66,7 +67,7 @@ func (m *Module) Routes(api *httpapi.API) {
 		httpapi.Returns(200, History{}))
 	api.Handle("POST /api/v1/orders/{id}/cancel", httpapi.Customer, m.cancel,
 		httpapi.Summary("Cancel a PENDING or CONFIRMED order (owner or admin): stock released, payment voided or refunded in full."),
-		httpapi.Body(CancelRequest{}), httpapi.Returns(200, View{}))
+		httpapi.OptionalBody(CancelRequest{}), httpapi.Returns(200, View{}))
 	api.Handle("POST /api/v1/orders/{id}/ship", httpapi.Admin, m.ship,
 		httpapi.Summary("Ship a CONFIRMED order; its reserved stock is deducted."),
 		httpapi.Body(ShipRequest{}), httpapi.Returns(200, View{}))
@@ -239,10 +240,8 @@ func (m *Module) respond(w http.ResponseWriter, res Result) error {
 
 func (m *Module) cancel(w http.ResponseWriter, r *http.Request) error {
 	var req CancelRequest
-	if r.ContentLength != 0 {
-		if err := decodeBody(r, &req); err != nil {
-			return err
-		}
+	if err := httpapi.DecodeOptional(r, &req); err != nil {
+		return err
 	}
 	if fields := validateCancel(&req); len(fields) > 0 {
 		return acme.Invalid(fields...)
