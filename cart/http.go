@@ -30,7 +30,9 @@ type (
 
 // Read models of the cart that commands consult (consumer names).
 var (
-	readsAdd   = []string{"cart.catalog", "cart.inventory"}
+	// inventory.commands: with the token of an order's cancellation, adding
+	// waits for the release it runs (then for cart.inventory to apply it)
+	readsAdd   = []string{"cart.catalog", "cart.inventory", "inventory.commands"}
 	readsCode  = []string{"cart.catalog", "cart.promotions"}
 	readsCheck = []string{"cart.catalog", "cart.promotions"}
 )

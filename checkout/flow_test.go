@@ -580,3 +580,37 @@ func TestSagaListHonoursMinPosition(t *testing.T) {
 		}
 	})
 }
+
+// TestReleasedStockHonoursMinPosition: a cancellation releases the order's
+// stock through two hops (ordering sends ReleaseInventory, inventory appends
+// InventoryReleased, search and the cart read that). With the cancel's
+// Acme-Min-Position, search shows the product in stock again and another
+// customer may add it to their cart; rounds run side by side, as under load.
+func TestReleasedStockHonoursMinPosition(t *testing.T) {
+	acmetest.Run(t, func(t *testing.T, s *acmetest.Server) {
+		var wg sync.WaitGroup
+		for i := range 6 {
+			wg.Go(func() {
+				sh := newShop(t, s, 1)
+				cat := s.Do(t, "GET", "/api/v1/products/"+sh.product, "", nil).Want(t, 200).Str("categoryId")
+				_, ann := s.RegisterCustomer(t)
+				_, bob := s.RegisterCustomer(t)
+				out := sh.outcome(t, ann, sh.buy(t, ann, 1, "tok_visa"))
+				if out["status"] != "COMPLETED" {
+					t.Errorf("round %d: checkout %v", i, out)
+					return
+				}
+				r := s.Do(t, "POST", "/api/v1/orders/"+out["orderId"].(string)+"/cancel", ann, map[string]any{"reason": "changed my mind"}).Want(t, 200)
+				at := map[string]string{"Acme-Min-Position": r.Header.Get("Acme-Position")}
+				items := s.DoWith(t, "GET", "/api/v1/products?categoryId="+cat, "", nil, at).Want(t, 200).Items()
+				if len(items) != 1 || items[0]["inStock"] != true {
+					t.Errorf("round %d: search after the cancel shows %v", i, items)
+				}
+				if add := s.DoWith(t, "POST", "/api/v1/cart/items", bob, map[string]any{"productId": sh.product, "quantity": 1}, at); add.Status != 200 {
+					t.Errorf("round %d: adding the released unit: %d %s", i, add.Status, add.Body)
+				}
+			})
+		}
+		wg.Wait()
+	})
+}

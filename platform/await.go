@@ -40,10 +40,11 @@ func (p *Platform) Await(ctx context.Context, pos httpapi.Position, reads []stri
 			return err
 		}
 		if ok && !second {
-			// A consumer of the write's own context may have appended what
-			// another read model consumes in turn (the rating aggregator's
-			// RatingUpdated, which search shows): one more round, through
-			// those logs' heads as they are now.
+			// A consumer may have appended what another read model consumes
+			// in turn (the rating aggregator's RatingUpdated, which search
+			// shows; inventory's InventoryReleased for an order's
+			// cancellation, which search and the cart show): one more round,
+			// through those logs' heads as they are now.
 			second = true
 			next, err := p.moved(ctx, pos, cons)
 			if err != nil {
@@ -75,14 +76,16 @@ func (p *Platform) Await(ctx context.Context, pos httpapi.Position, reads []stri
 	}
 }
 
-// moved returns, for each context of pos that runs one of cons here, its log's
-// head when it has moved past pos (nil when none has).
+// moved returns, for each context that runs one of cons here, its log's head
+// when that has moved past pos (nil when none has). A consumer's context need
+// not be in pos: inventory's command consumer, run by an order's
+// cancellation, appends InventoryReleased to a log the token does not name.
+// Its head as it is now covers what the consumer appended for the token.
 func (p *Platform) moved(ctx context.Context, pos httpapi.Position, cons []*consumer) (httpapi.Position, error) {
 	var next httpapi.Position
 	seen := map[*host]bool{}
 	for _, c := range cons {
-		want, ok := pos[c.h.name]
-		if !ok || seen[c.h] {
+		if seen[c.h] {
 			continue
 		}
 		seen[c.h] = true
@@ -90,7 +93,7 @@ func (p *Platform) moved(ctx context.Context, pos httpapi.Position, cons []*cons
 		if err != nil {
 			return nil, err
 		}
-		if head > want {
+		if head > pos[c.h.name] {
 			if next == nil {
 				next = httpapi.Position{}
 			}

@@ -22,7 +22,7 @@ func (m *Module) Routes(api *httpapi.API) {
 		"a word the catalog contains as typed is matched as typed (stem or prefix), a word it does not contain also within one typo; "+
 		"categoryId (includes sub-categories); minPrice/maxPrice in minor units; sort relevance (default with q) | price_asc | price_desc | newest (default without q) | rating "+
 		"(products of equal price are in no particular order); page, pageSize. Deactivated products never appear."),
-		httpapi.Returns(http.StatusOK, httpapi.List[Summary]{}), httpapi.Reads(ConsumerName, RatingAggregator),
+		httpapi.Returns(http.StatusOK, httpapi.List[Summary]{}), httpapi.Reads(ConsumerName, RatingAggregator, InventoryCommands),
 		httpapi.Query("q", "string", "Words to find in name and description (at most 200 characters)."),
 		httpapi.QueryFormat("categoryId", "string", "uuid", "A category; its sub-categories are included."),
 		httpapi.Query("minPrice", "integer", "Lowest price, in minor units (inclusive); a non-negative integer (one past any price matches nothing)."),

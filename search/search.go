@@ -87,6 +87,10 @@ const (
 	// a search with the Acme-Min-Position of a review action waits for it,
 	// then for search to apply what it appended.
 	RatingAggregator = "reviews.rating-aggregator"
+	// InventoryCommands is inventory's consumer of reservation commands:
+	// with the Acme-Min-Position of an order's cancellation, a search waits
+	// for the release it runs, then for search to apply InventoryReleased.
+	InventoryCommands = "inventory.commands"
 )
 
 // Module is the search bounded context.
