@@ -133,7 +133,7 @@ func (m *Module) Routes(api *httpapi.API) {
 	api.Handle("POST /api/v1/cart/checkout", httpapi.Customer, m.handleCheckout,
 		httpapi.Summary("Check out (CheckoutCart → CartCheckedOut + CartCleared): prices frozen, cart emptied, the checkout saga starts. "+
 			"202 with Location: /api/v1/checkouts/{checkoutId}. 422 invalid_address (name, line1, city, postalCode required; country "+
-			"ISO 3166-1 alpha-2); 422 validation_failed (paymentMethod must be {type: card, token}); 409 cart_empty; "+
+			"ISO 3166-1 alpha-2, read case-insensitively and kept upper case: \"gb\" is GB); 422 validation_failed (paymentMethod must be {type: card, token}); 409 cart_empty; "+
 			"404 product_not_found (a line no longer sold)."),
 		httpapi.Body(checkoutRequest{}), httpapi.Returns(http.StatusAccepted, CheckoutView{}), httpapi.CommandReads(readsCheck...))
 	api.Handle("GET /api/v1/checkouts/{id}", httpapi.Customer, m.handleGetCheckout,

@@ -18,7 +18,8 @@ type Line struct {
 	LineTotal acme.Money `json:"lineTotal"`
 }
 
-// Address is a shipping address.
+// Address is a shipping address. Country is an ISO 3166-1 alpha-2 code;
+// checkout reads it case-insensitively and records it upper case.
 type Address struct {
 	Name       string `json:"name"`
 	Line1      string `json:"line1"`
