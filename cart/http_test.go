@@ -278,3 +278,27 @@ func TestCartHTTP(t *testing.T) {
 		})
 	})
 }
+
+// TestCheckoutLineWithoutVariantOfAProductWithVariantsSince: a product gets
+// variants after a customer put it in the cart without one. Its stock is kept
+// per variant from then on, so the line cannot be reserved: checkout is 422
+// variant_required, nothing is checked out, and the cart keeps the line.
+func TestCheckoutLineWithoutVariantOfAProductWithVariantsSince(t *testing.T) {
+	acmetest.Run(t, func(t *testing.T, s *acmetest.Server) {
+		admin := s.AdminToken
+		cat := s.Do(t, "POST", "/api/v1/categories", admin, map[string]any{"name": "Morphing"}).Want(t, 201).Str("categoryId")
+		p := s.Do(t, "POST", "/api/v1/products", admin, map[string]any{"name": "Morph", "description": "d", "price": usd(1000),
+			"categoryId": cat, "initialStock": 5}).Want(t, 201)
+		pid := p.Str("productId")
+		_, tok := s.RegisterCustomer(t)
+		s.DoWith(t, "POST", "/api/v1/cart/items", tok, map[string]any{"productId": pid, "quantity": 2},
+			map[string]string{"Acme-Min-Position": p.Header.Get("Acme-Position")}).Want(t, 200)
+		v := s.Do(t, "POST", "/api/v1/products/"+pid+"/variants", admin, map[string]any{"sku": "MORPH-S-" + pid[:8], "size": "S",
+			"priceModifier": usd(0), "initialStock": 1}).Want(t, 201)
+		s.DoWith(t, "POST", "/api/v1/cart/checkout", tok, checkoutBody("tok_visa"),
+			map[string]string{"Acme-Min-Position": v.Header.Get("Acme-Position")}).WantError(t, 422, "variant_required")
+		if l := line(s.Do(t, "GET", "/api/v1/cart", tok, nil).Want(t, 200), pid); l == nil || l["quantity"] != float64(2) {
+			t.Fatalf("the cart lost its line: %v", l)
+		}
+	})
+}

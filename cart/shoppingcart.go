@@ -363,6 +363,11 @@ func decideCheckout(c Cart, cmd checkoutCart) ([]any, error) {
 		if !p.Found || !p.Active || (l.VariantID != "" && !p.VariantFound) {
 			return nil, acme.Errorf(CodeProductNotFound, "%s is no longer sold: remove it from the cart", l.Name)
 		}
+		if l.VariantID == "" && p.HasVariants {
+			// variants were added since: stock is now kept per variant, so
+			// the line's product-level units can no longer be reserved
+			return nil, acme.Errorf(CodeVariantRequired, "%s now comes in variants: remove it and add the variant you want", l.Name)
+		}
 		if cur == "" {
 			cur = p.Price.Currency
 		} else if p.Price.Currency != cur {

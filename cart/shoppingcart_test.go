@@ -95,6 +95,8 @@ func TestCartDecider(t *testing.T) {
 		{"checkout with cash", []any{addedA2}, checkoutCart{CustomerID: cust, Address: addr, Method: PaymentMethod{Type: "cash", Token: "x"}}, nil, acme.CodeValidationFailed},
 		{"checkout a product no longer sold", []any{addedA2}, checkoutCart{CustomerID: cust, CheckoutID: "co1", Address: addr, Method: visa,
 			Products: map[string]Product{lineKey(pA, ""): with(shirt, func(p *Product) { p.Active = false })}}, nil, CodeProductNotFound},
+		{"checkout a line whose product has variants since", []any{addedA2}, checkoutCart{CustomerID: cust, CheckoutID: "co1", Address: addr, Method: visa,
+			Products: map[string]Product{lineKey(pA, ""): with(shirt, func(p *Product) { p.HasVariants = true })}}, nil, CodeVariantRequired},
 		{"restore into the next cart", []any{addedA2, checkedOut, CartClearedV1{CartID: cid0, CustomerID: cust}},
 			restoreCart{CustomerID: cust, CheckoutID: "co1", Items: checkedOut.Items, PromotionCode: "TEN", Reason: "payment_declined", At: t0},
 			[]any{CartRestoredV1{CartID: cid1, CustomerID: cust, CheckoutID: "co1", Items: checkedOut.Items, PromotionCode: "TEN", Reason: "payment_declined", RestoredAt: t0}}, ""},
