@@ -113,7 +113,8 @@ func (m *Module) Routes(api *httpapi.API) {
 			"product's creation) the cart's catalog and stock read models catch up first; without it, before answering product_not_found, "+
 			"out_of_stock or insufficient_stock the read model concerned catches up with what catalog or inventory has committed (up to 1 s) "+
 			"and the command is tried again, each read model caught up at most once (503 stale_read_model when it has not caught up by then, or when that cannot be checked)."),
-		httpapi.Body(addItemRequest{}), httpapi.Returns(http.StatusOK, CartView{}), httpapi.CommandReads(readsAdd...))
+		httpapi.Body(addItemRequest{}), httpapi.Returns(http.StatusOK, CartView{}), httpapi.CommandReads(readsAdd...),
+		httpapi.Fails(http.StatusNotFound, "product_not_found: the product is unknown or inactive, or the variantId is not one of its variants"))
 	api.Handle("PUT /api/v1/cart/items/{productId}", httpapi.Customer, m.handleUpdateItem,
 		httpapi.Summary("Set a line's quantity (UpdateCartQuantity → CartQuantityUpdated); 0 removes the line. variantId picks the line "+
 			"(optional when the product has one line in the cart; 422 variant_required when it has several). 409 insufficient_stock; "+
@@ -134,8 +135,10 @@ func (m *Module) Routes(api *httpapi.API) {
 		httpapi.Summary("Check out (CheckoutCart → CartCheckedOut + CartCleared): prices frozen, cart emptied, the checkout saga starts. "+
 			"202 with Location: /api/v1/checkouts/{checkoutId}. 422 invalid_address (name, line1, city, postalCode required; country "+
 			"ISO 3166-1 alpha-2, read case-insensitively and kept upper case: \"gb\" is GB); 422 validation_failed (paymentMethod must be {type: card, token}); 409 cart_empty; "+
-			"404 product_not_found (a line no longer sold)."),
-		httpapi.Body(checkoutRequest{}), httpapi.Returns(http.StatusAccepted, CheckoutView{}), httpapi.CommandReads(readsCheck...))
+			"404 product_not_found (a line no longer sold); 422 variant_required (a line without a variant whose product has "+
+			"variants since it was added: remove it and add a variant)."),
+		httpapi.Body(checkoutRequest{}), httpapi.Returns(http.StatusAccepted, CheckoutView{}), httpapi.CommandReads(readsCheck...),
+		httpapi.Fails(http.StatusNotFound, "product_not_found: a line's product is no longer sold (remove it from the cart)"))
 	api.Handle("GET /api/v1/checkouts/{id}", httpapi.Customer, m.handleGetCheckout,
 		httpapi.Query("wait", "string", "Long poll: while PENDING, wait up to this long (seconds, 0-30, or a duration such as 5s or 1500ms) for the checkout to end."),
 		httpapi.Summary("A checkout request of the caller (admin: any): PENDING from the checkout, then COMPLETED with orderId or FAILED "+

@@ -8,6 +8,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"slices"
 	"strings"
 	"sync"
@@ -63,6 +64,9 @@ type Route struct {
 	// OptionalBody marks a Request body the client may leave out (the
 	// handler reads it with DecodeOptional).
 	OptionalBody bool
+	// Fails documents failures beyond those every route of its kind has
+	// (status → description), e.g. a 404 on a route without a path id.
+	Fails map[int]string
 	// Query documents the query parameters (page and pageSize of a route
 	// returning a List are documented without it).
 	Query []QueryParam
@@ -84,6 +88,16 @@ func Summary(s string) RouteOption { return func(r *Route) { r.Summary = s } }
 
 // Body documents the request body type (pass a zero value of it).
 func Body(v any) RouteOption { return func(r *Route) { r.Request = v } }
+
+// Fails documents a failure status the route answers beyond the usual ones.
+func Fails(status int, description string) RouteOption {
+	return func(r *Route) {
+		if r.Fails == nil {
+			r.Fails = map[int]string{}
+		}
+		r.Fails[status] = description
+	}
+}
 
 // OptionalBody documents a request body the client may leave out: no body is
 // read as the zero value (see DecodeOptional).
@@ -233,6 +247,12 @@ func (a *API) Handle(pattern string, min Role, h HandlerFunc, opts ...RouteOptio
 		}
 		if r.ContentLength > MaxBody { // every route, whether or not it reads its body
 			WriteError(w, r, acme.Errorf(acme.CodePayloadTooLarge, "the body is larger than %d bytes", MaxBody))
+			return
+		}
+		if _, err := url.ParseQuery(r.URL.RawQuery); err != nil {
+			// r.URL.Query() would drop the malformed pair and answer as if
+			// the parameter had not been sent
+			WriteError(w, r, acme.Invalid(acme.FieldError{Field: "query", Message: "is malformed: " + err.Error()}))
 			return
 		}
 		if rt.NoBody {

@@ -145,6 +145,15 @@ func TestMuxErrorsAreProblems(t *testing.T) {
 	}
 }
 
+// TestMalformedQueryIs422: a query string that does not parse is refused, not
+// read as if the broken parameter had not been sent.
+func TestMalformedQueryIs422(t *testing.T) {
+	api, _ := newAPI(t)
+	for _, q := range []string{"q=%ZZ", "a=1;b=2", "%"} {
+		do(t, api, "GET", "/api/v1/things/x?"+q, "", "").want(t, 422, "validation_failed")
+	}
+}
+
 func TestPanicIs500AndCounted(t *testing.T) {
 	api, _ := newAPI(t)
 	do(t, api, "GET", "/api/v1/admin/boom", "admin-secret", "").want(t, 500, "internal")
@@ -162,6 +171,12 @@ func TestBodyErrors(t *testing.T) {
 	do(t, api, "POST", "/api/v1/things", "cust-tok", `{"name":1}`).want(t, 400, "bad_request")
 	do(t, api, "POST", "/api/v1/things", "cust-tok", `{"nam":"x"}`).want(t, 400, "bad_request")
 	do(t, api, "POST", "/api/v1/things", "cust-tok", `{"name":"x"} x`).want(t, 400, "bad_request")
+	// a name given twice: which value was meant is a guess
+	do(t, api, "POST", "/api/v1/things", "cust-tok", `{"name":"x","name":"y"}`).want(t, 400, "bad_request")
+	// a wrong type is described as JSON, not as a Go type
+	if r := do(t, api, "POST", "/api/v1/things", "cust-tok", `{"name":1}`); !strings.Contains(r.raw, `must be a string, not number`) {
+		t.Fatalf("type error: %s", r.raw)
+	}
 	big := `{"name":"` + strings.Repeat("x", httpapi.MaxBody) + `"}`
 	do(t, api, "POST", "/api/v1/things", "cust-tok", big).want(t, 413, "payload_too_large")
 	do(t, api, "POST", "/api/v1/things", "cust-tok", big, "Idempotency-Key", "k").want(t, 413, "payload_too_large")

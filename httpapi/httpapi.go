@@ -142,9 +142,9 @@ func exactKeys(data []byte, t reflect.Type, path string) error {
 	}
 	switch t.Kind() {
 	case reflect.Struct:
-		var obj map[string]json.RawMessage
-		if json.Unmarshal(data, &obj) != nil || obj == nil {
-			return nil // null, or not an object: Decode already judged it
+		obj, err := objectMembers(data, path)
+		if err != nil || obj == nil {
+			return err // nil for null, or not an object: Decode already judged it
 		}
 		fields := jsonFields(t)
 		for k, raw := range obj {
@@ -167,9 +167,9 @@ func exactKeys(data []byte, t reflect.Type, path string) error {
 			}
 		}
 	case reflect.Map:
-		var obj map[string]json.RawMessage
-		if json.Unmarshal(data, &obj) != nil {
-			return nil
+		obj, err := objectMembers(data, path)
+		if err != nil || obj == nil {
+			return err
 		}
 		for k, raw := range obj {
 			if err := exactKeys(raw, t.Elem(), path+k+"."); err != nil {
@@ -178,6 +178,33 @@ func exactKeys(data []byte, t reflect.Type, path string) error {
 		}
 	}
 	return nil
+}
+
+// objectMembers returns the members of the JSON object data (nil when data
+// is not an object). A name given twice is an error: encoding/json would keep
+// the last value silently, and which one the client meant is a guess.
+func objectMembers(data []byte, path string) (map[string]json.RawMessage, error) {
+	dec := json.NewDecoder(bytes.NewReader(data))
+	if tok, err := dec.Token(); err != nil || tok != json.Delim('{') {
+		return nil, nil
+	}
+	obj := map[string]json.RawMessage{}
+	for dec.More() {
+		tok, err := dec.Token()
+		if err != nil {
+			return nil, nil
+		}
+		k, _ := tok.(string)
+		if _, dup := obj[k]; dup {
+			return nil, fmt.Errorf("field %q is given twice", path+k)
+		}
+		var raw json.RawMessage
+		if err := dec.Decode(&raw); err != nil {
+			return nil, nil
+		}
+		obj[k] = raw
+	}
+	return obj, nil
 }
 
 var unmarshalerType = reflect.TypeFor[json.Unmarshaler]()
@@ -220,9 +247,33 @@ func jsonFields(t reflect.Type) map[string]reflect.Type {
 func cleanJSONError(err error) string {
 	var te *json.UnmarshalTypeError
 	if errors.As(err, &te) {
-		return fmt.Sprintf("field %q must be %s", te.Field, te.Type.String())
+		return fmt.Sprintf("field %q must be %s, not %s", te.Field, jsonKind(te.Type), te.Value)
 	}
 	return err.Error()
+}
+
+// jsonKind names what JSON value a Go type takes (not the Go type's name,
+// which means nothing to a client).
+func jsonKind(t reflect.Type) string {
+	for t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	switch t.Kind() {
+	case reflect.String:
+		return "a string"
+	case reflect.Bool:
+		return "true or false"
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
+		reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
+		return "an integer in range"
+	case reflect.Float32, reflect.Float64:
+		return "a number"
+	case reflect.Slice, reflect.Array:
+		return "an array"
+	case reflect.Struct, reflect.Map:
+		return "an object"
+	}
+	return "another JSON value"
 }
 
 // JSON writes v as a JSON response with status.

@@ -210,6 +210,9 @@ func (g *schemaGen) operation(rt Route, method, p string, problem map[string]any
 		} else if len(query) > 0 {
 			errResp(422, "validation_failed (with errors[]): a query parameter out of its range or not one of its values")
 		}
+		for code, desc := range rt.Fails {
+			errResp(code, desc)
+		}
 		errResp(500, "internal: an unexpected error")
 		if len(rt.Reads) > 0 || len(rt.CommandReads) > 0 {
 			errResp(503, "stale_read_model: the read models did not reach Acme-Min-Position in 5 s")
