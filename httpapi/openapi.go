@@ -131,8 +131,10 @@ func (g *schemaGen) operation(rt Route, method, p string, problem map[string]any
 	}
 	if method == http.MethodPost && !rt.Raw {
 		params = append(params, map[string]any{"name": "Idempotency-Key", "in": "header", "required": false,
-			"description": "Makes the request safe to repeat: the same caller, key and body get the original response and no second effect.",
-			"schema":      map[string]any{"type": "string", "minLength": 1, "maxLength": 255}})
+			"description": "Makes the request safe to repeat: the same caller, key and body get the original response and no second effect. " +
+				"The same key with another body is 422 idempotency_key_reused; an empty key, one over 255 characters or the header twice is " +
+				"422 validation_failed (field Idempotency-Key), like any other field out of its range.",
+			"schema": map[string]any{"type": "string", "minLength": 1, "maxLength": 255}})
 	}
 	if method == http.MethodGet && !rt.Raw {
 		desc := "A consistency token (Acme-Position of an earlier write). The read models of this route are updated in the write's transaction, so it answers at once."
