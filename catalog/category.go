@@ -38,8 +38,11 @@ var categoryDecider = es.Decider[Category, createCategory]{
 			return nil, acme.Errorf(acme.CodeConflict, "category %s exists", s.ID)
 		}
 		name := strings.TrimSpace(c.Name)
-		if n := utf8.RuneCountInString(name); n < 1 || n > 100 || !utf8.ValidString(name) || hasControl(name) {
+		if n := utf8.RuneCountInString(name); n < 1 || n > 100 || !utf8.ValidString(name) {
 			return nil, acme.Invalid(acme.FieldError{Field: "name", Message: "must be 1 to 100 characters"})
+		}
+		if hasControl(name) {
+			return nil, acme.Invalid(acme.FieldError{Field: "name", Message: "must not contain control characters"})
 		}
 		depth := 1
 		if c.ParentID != "" {

@@ -84,7 +84,7 @@ func validateText(title, body string) error {
 func (m *Module) Routes(api *httpapi.API) {
 	m.api = api
 	api.Handle("POST /api/v1/products/{id}/reviews", httpapi.Customer, m.handleSubmit,
-		httpapi.Summary("Submit a review (one per customer and product). Honours Acme-Min-Position for the product and the customer's deliveries; without it, a product not known yet, or a customer without a delivered order of the product, is looked again once those read models have caught up with what catalog and ordering have committed (up to 1 s; 503 stale_read_model when they have not by then). A rating that is not a number is 400 bad_request (a wrong type), a number other than an integer 1-5 is 422 invalid_rating (as in JSON Schema, 4.0 is the integer 4; 4.5 is refused). A review with a link (a URL with any scheme, mailto:, an HTML anchor, www., or a host name ending in a common top-level domain such as bit.ly or shop.example.de) or a word from the moderation list is held for moderation (PENDING_MODERATION); any other is published at once. verifiedPurchase is true when the customer has a delivered order with the product."),
+		httpapi.Summary("Submit a review (one per customer and product); 201 with Location: /api/v1/reviews/{reviewId}. Honours Acme-Min-Position for the product and the customer's deliveries; without it, a product not known yet, or a customer without a delivered order of the product, is looked again once those read models have caught up with what catalog and ordering have committed (up to 1 s; 503 stale_read_model when they have not by then). A rating that is not a number is 400 bad_request (a wrong type), a number other than an integer 1-5 is 422 invalid_rating (as in JSON Schema, 4.0 is the integer 4; 4.5 is refused). A review with a link (a URL with any scheme, mailto:, an HTML anchor, www., or a host name ending in a common top-level domain such as bit.ly or shop.example.de) or a word from the moderation list is held for moderation (PENDING_MODERATION); any other is published at once. verifiedPurchase is true when the customer has a delivered order with the product."),
 		httpapi.Body(submitRequest{}), httpapi.Returns(http.StatusCreated, Submitted{}),
 		httpapi.CommandReads(owner+"."+consumerProducts, owner+"."+consumerDeliveries))
 	api.Handle("GET /api/v1/products/{id}/reviews", httpapi.Anonymous, m.handleList,
@@ -183,6 +183,7 @@ func (m *Module) handleSubmit(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	httpapi.SetPosition(w, owner, s.position)
+	w.Header().Set("Location", "/api/v1/reviews/"+s.ReviewID)
 	return httpapi.JSON(w, http.StatusCreated, s)
 }
 

@@ -76,9 +76,11 @@ func TestReviews(t *testing.T) {
 
 		t.Run("clean review is published and rated", func(t *testing.T) {
 			r := submit(t, s, ada, product, 4, "Bright", "Lights the whole desk.").Want(t, http.StatusCreated)
-			if r.Str("status") != "PUBLISHED" || r.Map()["verifiedPurchase"] != false || !acme.ValidID(r.Str("reviewId")) {
-				t.Fatalf("submit = %s", r.Body)
+			if r.Str("status") != "PUBLISHED" || r.Map()["verifiedPurchase"] != false || !acme.ValidID(r.Str("reviewId")) ||
+				r.Header.Get("Location") != "/api/v1/reviews/"+r.Str("reviewId") {
+				t.Fatalf("submit = %s %v", r.Body, r.Header)
 			}
+			s.Do(t, "GET", r.Header.Get("Location"), ada, nil).Want(t, http.StatusOK)
 			submit(t, s, ada, product, 5, "Again", "Another text.").WantError(t, http.StatusConflict, "already_reviewed")
 			list := reviewsOf(t, s, product)
 			if items := list.Items(); len(items) != 1 || items[0]["reviewId"] != r.Str("reviewId") || list.Map()["total"] != float64(1) {
