@@ -263,9 +263,24 @@ func (p *plan) reserve(ctx context.Context, cmd ReserveCmd) error {
 	if err != nil || r.state.Status != "" {
 		return err
 	}
-	stock, err := p.items(ctx, NormalizeLines(cmd.Items))
+	lines := NormalizeLines(cmd.Items)
+	stock, err := p.items(ctx, lines)
 	if err != nil {
 		return err
+	}
+	for _, l := range lines {
+		if l.VariantID != "" {
+			continue
+		}
+		// A product with variants keeps its stock per variant: what it held
+		// before its first variant is not sold (a cart line from before
+		// then is refused at checkout; this covers one checked out as the
+		// variant came).
+		if pr, err := p.s.product(ctx, l.ProductID); err == nil && pr.hasVariants {
+			stock[StockStreamID(l.ProductID, "")] = StockItem{}
+		} else if err != nil && acme.ErrorCode(err) != CodeProductNotFound {
+			return err
+		}
 	}
 	d, err := DecideReserve(r.state, stock, cmd)
 	if err != nil {

@@ -194,6 +194,30 @@ func TestReserveNeverOversells(t *testing.T) {
 	}
 }
 
+// TestReserveRefusesProductLevelStockOfAProductWithVariants: once a product
+// has variants its stock is per variant; the units it held before are not
+// reserved (the stock read does not count them either).
+func TestReserveRefusesProductLevelStockOfAProductWithVariants(t *testing.T) {
+	m, h, _ := startTest(t)
+	s := m.Service()
+	prod, plain := acme.NewID(), acme.NewID()
+	createProduct(t, h, prod, 5)
+	createProduct(t, h, plain, 5)
+	if err := h.deliver(t, "ProductVariantAdded", acme.NewID(), map[string]any{"productId": prod, "variantId": acme.NewID(), "initialStock": 1}); err != nil {
+		t.Fatal(err)
+	}
+	r, err := s.Reserve(context.Background(), ReserveCmd{CheckoutID: acme.NewID(), Items: []Line{{ProductID: plain, Quantity: 1}, {ProductID: prod, Quantity: 2}}})
+	if err != nil || r.Status != StatusUnavailable {
+		t.Fatalf("reserve: %+v %v", r, err)
+	}
+	if l, err := s.Level(context.Background(), plain, ""); err != nil || l.Reserved != 0 {
+		t.Fatalf("all or none: %+v %v", l, err)
+	}
+	if r, err := s.Reserve(context.Background(), ReserveCmd{CheckoutID: acme.NewID(), Items: []Line{{ProductID: plain, Quantity: 1}}}); err != nil || r.Status != StatusReserved {
+		t.Fatalf("a product without variants: %+v %v", r, err)
+	}
+}
+
 // Multi-item reservations racing over two items in opposite line orders:
 // all-or-none, and the items' reserved counts match the reservations.
 func TestReserveAllOrNoneUnderConcurrency(t *testing.T) {
