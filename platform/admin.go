@@ -218,7 +218,16 @@ func (p *Platform) getDeadLetters(w http.ResponseWriter, r *http.Request) error 
 // handler path (inbox included, so a message applied meanwhile is not applied
 // twice). On success the dead letter is removed; on failure it stays, with the
 // new error. The consumer must run in this process.
+//
+// Retries of one dead letter run one at a time in a process: a second one
+// while the first runs is 409 conflict (both would run the handler, and its
+// effects outside the store, such as an email, would happen twice); one after
+// it finds the dead letter gone (404).
 func (p *Platform) RetryDeadLetter(ctx context.Context, id string) error {
+	if _, busy := p.retrying.LoadOrStore(id, true); busy {
+		return acme.Errorf(acme.CodeConflict, "dead letter %q is being retried; look at the list again shortly", id)
+	}
+	defer p.retrying.Delete(id)
 	dls, err := p.cfg.Bus.DeadLetters(ctx, 0)
 	if err != nil {
 		return err

@@ -33,6 +33,9 @@ type consumer struct {
 // handleTimeout bounds one message's handling when the platform is closing.
 const handleTimeout = 30 * time.Second
 
+// commitTimeout bounds the commit of a handler's result (see commitRetrying).
+const commitTimeout = 10 * time.Second
+
 // maxConcurrencyRetries bounds the handler re-runs on ErrConcurrency (each
 // after es.RetryConflicts' random wait; redelivery covers what still loses).
 const maxConcurrencyRetries = 10
@@ -204,7 +207,13 @@ func (c *consumer) commitRetrying(ctx context.Context, handle func() (es.Commit,
 			handlerErr = err
 			return nil
 		}
-		_, err = c.h.store.Commit(ctx, cm)
+		// What the handler did outside the store (an email sent) is done:
+		// its commit gets a deadline of its own, not what a slow send left
+		// of the handler's. A commit lost to the deadline would have the
+		// message redelivered and the email sent again.
+		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), commitTimeout)
+		defer cancel()
+		_, err = c.h.store.Commit(cctx, cm)
 		return err
 	})
 	if handlerErr != nil {

@@ -145,6 +145,7 @@ type Platform struct {
 	wg      sync.WaitGroup
 
 	progress *notifier // signalled on any relay, consumer or projection progress
+	retrying sync.Map  // dead-letter ids being retried (RetryDeadLetter)
 }
 
 // New returns a Platform; call Host for every context, the modules' Start, then

@@ -7,7 +7,9 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"testing/fstest"
@@ -101,11 +103,15 @@ func TestDeadLetterAndRetry(t *testing.T) {
 	var broken atomic.Bool
 	broken.Store(true)
 	var calls, attempts atomic.Int64
+	var slow atomic.Bool
 	inner := countingHandler(&calls)
 	p.Host("beta", beta).Consume("things", []string{"ThingHappened"}, func(ctx context.Context, m es.Message) (es.Commit, error) {
 		attempts.Add(1)
 		if broken.Load() {
 			return es.Commit{}, errors.New("downstream unavailable")
+		}
+		if slow.Load() {
+			time.Sleep(50 * time.Millisecond) // a slow send: the window concurrent retries would share
 		}
 		return inner(ctx, m)
 	})
@@ -155,10 +161,28 @@ func TestDeadLetterAndRetry(t *testing.T) {
 		t.Fatalf("after a failed retry: %s", body)
 	}
 
+	// Five retries at once: the handler runs once (its effects outside the
+	// store, an email say, happen once); the others are 409 or 404.
 	broken.Store(false)
-	code, body = adminRequest(t, api, "POST", "/api/v1/admin/dead-letters/"+list.Items[0].ID+"/retry")
-	if code != 202 || !strings.Contains(string(body), `"applied"`) {
-		t.Fatalf("retry: %d %s", code, body)
+	slow.Store(true)
+	before := calls.Load()
+	codes := make([]int, 5)
+	var wg sync.WaitGroup
+	for i := range codes {
+		wg.Go(func() {
+			var b []byte
+			codes[i], b = adminRequest(t, api, "POST", "/api/v1/admin/dead-letters/"+list.Items[0].ID+"/retry")
+			if codes[i] == 202 && !strings.Contains(string(b), `"applied"`) {
+				t.Errorf("retry: %s", b)
+			}
+		})
+	}
+	wg.Wait()
+	if slices.Index(codes, 202) < 0 || slices.ContainsFunc(codes, func(c int) bool { return c != 202 && c != 409 && c != 404 }) {
+		t.Fatalf("concurrent retries answered %v", codes)
+	}
+	if n := calls.Load() - before; n != 1 {
+		t.Fatalf("the handler ran %d times for concurrent retries, want 1", n)
 	}
 	if n := applied(t, beta, "t1"); n != 1 {
 		t.Fatalf("applied %d times after the retry, want 1", n)
@@ -769,5 +793,30 @@ func TestAdminListsConsumersApartFromProjections(t *testing.T) {
 	}
 	if code, _ := adminRequest(t, api, "POST", "/api/v1/admin/projections/beta.things/rebuild"); code != 404 {
 		t.Fatalf("rebuild of a consumer: %d, want 404", code)
+	}
+}
+
+// TestCommitOutlivesASlowHandler: a handler that used up its deadline (a slow
+// email send, done) still has its result stored; losing it would redeliver the
+// message and repeat the send.
+func TestCommitOutlivesASlowHandler(t *testing.T) {
+	dir := t.TempDir()
+	beta := openStore(t, dir, "beta")
+	migrateSeen(t, beta)
+	p := newPlatform(t, embeddedBus(t), nil)
+	var calls atomic.Int64
+	inner := countingHandler(&calls)
+	p.Host("beta", beta).Consume("things", []string{"ThingHappened"}, func(ctx context.Context, m es.Message) (es.Commit, error) {
+		<-ctx.Done() // the send took all the time there was
+		return inner(ctx, m)
+	})
+	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancel()
+	msg := es.Message{ID: acme.NewID(), Type: "ThingHappened", SchemaVersion: 1, Data: []byte(`{"thingId":"slow"}`)}
+	if err := p.consumer("beta.things").apply(ctx, msg); err != nil {
+		t.Fatalf("apply: %v", err)
+	}
+	if n := applied(t, beta, "slow"); n != 1 || calls.Load() != 1 {
+		t.Fatalf("applied %d times, handler ran %d times; want 1 and 1", n, calls.Load())
 	}
 }
