@@ -174,6 +174,9 @@ func validEmail(s string) bool {
 	if s == "" || len(s) > 254 || strings.TrimSpace(s) != s || !utf8.ValidString(s) || hasControl(s) {
 		return false
 	}
+	if strings.ContainsRune(s, utf8.RuneError) {
+		return false // the JSON held a broken character (a lone surrogate, "\ud800"): no one receives mail there
+	}
 	a, err := mail.ParseAddress(s)
 	if err != nil || a.Name != "" || a.Address != s {
 		return false

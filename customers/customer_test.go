@@ -32,6 +32,7 @@ func TestCustomerDecider(t *testing.T) {
 		{name: "already registered", given: []any{registered}, when: register("ann@example.com", "Ann", "correct7horse"), wantCode: acme.CodeConflict},
 		{name: "email syntax", when: register("not-an-email", "Ann", "correct7horse"), wantCode: acme.CodeValidationFailed, fields: []string{"email"}},
 		{name: "domain without a dot", when: register("a@b", "Ann", "correct7horse"), wantCode: acme.CodeValidationFailed, fields: []string{"email"}},
+		{name: "broken character", when: register("\ufffd@example.com", "Ann", "correct7horse"), wantCode: acme.CodeValidationFailed, fields: []string{"email"}},
 		{name: "localhost", when: register("user@localhost", "Ann", "correct7horse"), wantCode: acme.CodeValidationFailed, fields: []string{"email"}},
 		{name: "label starting with a hyphen", when: register("user@-example.com", "Ann", "correct7horse"), wantCode: acme.CodeValidationFailed, fields: []string{"email"}},
 		{name: "underscore in the domain", when: register("user@ex_ample.com", "Ann", "correct7horse"), wantCode: acme.CodeValidationFailed, fields: []string{"email"}},
