@@ -2,6 +2,7 @@ package app
 
 import (
 	"context"
+	"time"
 
 	"acme/es"
 	"acme/msgschema"
@@ -49,6 +50,12 @@ func newPlatform(a *App, bus es.Bus) (Platform, error) {
 			"checkout.start": 4, "payments.commands": 4,
 			"ordering.commands": 4, "ordering.payments": 4, "cart.checkouts": 4,
 			"notifications.facts": 4,
+		},
+		// A mail server down for a few seconds should not lose an email to
+		// the dead letters: notifications retries for about five minutes
+		// (200 ms doubling to 2 min, 12 deliveries) before an admin must.
+		Retries: map[string]platform.RetryPolicy{
+			"notifications.facts": {MaxDeliveries: 12, MaxBackoff: 2 * time.Minute},
 		},
 		Validate: func(m es.Message) error {
 			t, ok := a.registry.Lookup(m.Type)

@@ -151,7 +151,7 @@ func (c *consumer) deliver(ctx context.Context, d es.Delivery) {
 		return
 	}
 	c.setErr(err.Error())
-	if es.IsPermanent(err) || n >= p.cfg.MaxDeliveries {
+	if es.IsPermanent(err) || n >= c.maxDeliveries() {
 		dl := es.DeadLetter{Consumer: c.full, Subject: d.Subject(), Message: msg, Error: err.Error(), Deliveries: n}
 		if derr := p.cfg.Bus.DeadLetter(ctx, dl); derr != nil {
 			p.log.Error("dead letter failed; will redeliver", "consumer", c.full, "messageId", msg.ID, "err", derr)
@@ -170,11 +170,22 @@ func (c *consumer) deliver(ctx context.Context, d es.Delivery) {
 
 // backoff is the redelivery delay after delivery n failed.
 func (c *consumer) backoff(n int) time.Duration {
-	d := c.h.p.cfg.Backoff
-	for i := 1; i < n && d < c.h.p.cfg.MaxBackoff; i++ {
+	d, most := c.h.p.cfg.Backoff, c.h.p.cfg.MaxBackoff
+	if r := c.h.p.cfg.Retries[c.full]; r.MaxBackoff > 0 {
+		most = r.MaxBackoff
+	}
+	for i := 1; i < n && d < most; i++ {
 		d *= 2
 	}
-	return min(d, c.h.p.cfg.MaxBackoff)
+	return min(d, most)
+}
+
+// maxDeliveries is how many deliveries fail before the message is dead-lettered.
+func (c *consumer) maxDeliveries() int {
+	if r := c.h.p.cfg.Retries[c.full]; r.MaxDeliveries > 0 {
+		return r.MaxDeliveries
+	}
+	return c.h.p.cfg.MaxDeliveries
 }
 
 // apply runs the handler and stores its commit with the inbox id

@@ -61,6 +61,10 @@ type Config struct {
 	// For consumers whose handlers do not need bus order across streams.
 	// Batch consumers (ConsumeBatch) ignore it: they run Workers workers.
 	KeyedWorkers map[string]int
+	// Retries overrides MaxDeliveries and MaxBackoff for the named consumers
+	// ("<context>.<name>"): one whose handler calls a service that may be down
+	// for minutes (a mail server) keeps trying longer before dead-lettering.
+	Retries map[string]RetryPolicy
 	// MaxBatch bounds the messages a ConsumeBatch consumer applies in one
 	// commit (default 256; what the bus has ready, never a wait for more).
 	MaxBatch int
@@ -132,6 +136,13 @@ func (c *Config) defaults() {
 }
 
 // Platform hosts the contexts of one process.
+// RetryPolicy is a consumer's redelivery policy; a zero field keeps the
+// platform's default.
+type RetryPolicy struct {
+	MaxDeliveries int
+	MaxBackoff    time.Duration
+}
+
 type Platform struct {
 	cfg     Config
 	log     *slog.Logger

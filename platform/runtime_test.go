@@ -820,3 +820,44 @@ func TestCommitOutlivesASlowHandler(t *testing.T) {
 		t.Fatalf("applied %d times, handler ran %d times; want 1 and 1", n, calls.Load())
 	}
 }
+
+// TestRetryPolicyPerConsumer: a consumer with a retry policy of its own keeps
+// trying past the platform's MaxDeliveries (a mail server back after a few
+// failures); the others dead-letter as before.
+func TestRetryPolicyPerConsumer(t *testing.T) {
+	dir := t.TempDir()
+	alpha, beta := openStore(t, dir, "alpha"), openStore(t, dir, "beta")
+	migrateSeen(t, beta)
+	p := newPlatform(t, embeddedBus(t), func(c *Config) {
+		c.MaxDeliveries = 2
+		c.Retries = map[string]RetryPolicy{"beta.patient": {MaxDeliveries: 6, MaxBackoff: 50 * time.Millisecond}}
+	})
+	p.Host("alpha", alpha)
+	var calls, patientTries, hastyTries atomic.Int64
+	inner := countingHandler(&calls)
+	failing := func(tries *atomic.Int64) es.Handler {
+		return func(ctx context.Context, m es.Message) (es.Commit, error) {
+			if tries.Add(1) <= 4 {
+				return es.Commit{}, errors.New("mail server down")
+			}
+			return inner(ctx, m)
+		}
+	}
+	h := p.Host("beta", beta)
+	h.Consume("patient", []string{"ThingHappened"}, failing(&patientTries))
+	h.Consume("hasty", []string{"ThingHappened"}, failing(&hastyTries))
+	if err := p.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	appendThing(t, alpha, "t1", 1)
+	eventually(t, 15*time.Second, "the patient consumer's success and the hasty one's dead letter", func() bool {
+		dls, err := p.cfg.Bus.DeadLetters(context.Background(), 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return applied(t, beta, "t1") == 1 && len(dls) == 1 && dls[0].Consumer == "beta.hasty"
+	})
+	if patientTries.Load() != 5 || hastyTries.Load() != 2 {
+		t.Fatalf("deliveries: patient %d (want 5), hasty %d (want 2)", patientTries.Load(), hastyTries.Load())
+	}
+}
