@@ -83,7 +83,9 @@ func (p *Platform) Routes(api *httpapi.API) {
 		httpapi.Summary("List the dead-lettered messages"),
 		httpapi.Returns(200, httpapi.List[DeadLetterView]{}))
 	api.Handle("POST /api/v1/admin/dead-letters/{id}/retry", httpapi.Admin, p.postRetry,
-		httpapi.Summary("Apply a dead-lettered message once more through its consumer"),
+		httpapi.Summary("Apply a dead-lettered message once more through its consumer: 202 {status: applied} (it leaves the list) or "+
+			"{status: failed, error} (it stays, with the new error); 404 for an unknown id or one already applied; 409 conflict while "+
+			"another retry of the same dead letter runs (its effects, an email say, happen once)."),
 		httpapi.Returns(202, accepted{}), httpapi.NoBody())
 	api.Handle("GET /api/v1/admin/streams/{streamId}/events", httpapi.Admin, p.getStreamEvents,
 		httpapi.Summary("The events of a stream, from whichever context's store holds it. streamId is the stream's id (order-<orderId>, product-<productId>, checkout-<checkoutId>, ...) or a bare aggregate id, which finds the stream whose id ends with -<id> (the first context in start order when several do)"),
