@@ -422,15 +422,12 @@ func lowerIDs(r *http.Request, names []string) {
 // noBody checks the body of a route that takes none: nothing, or an empty
 // JSON object. It puts the body back for the idempotency layer.
 func noBody(r *http.Request) error {
-	if r.Body == nil || r.Body == http.NoBody {
-		return nil
-	}
-	data, err := readBody(r)
+	data, err := bodyIfAny(r)
 	if err != nil {
 		return err
 	}
 	r.Body = io.NopCloser(bytes.NewReader(data))
-	if len(bytes.TrimSpace(data)) == 0 {
+	if data == nil {
 		return nil
 	}
 	if err := DecodeBytes(data, &struct{}{}); err != nil {

@@ -82,14 +82,23 @@ func Decode(r *http.Request, v any) error {
 // DecodeOptional is Decode for a body the client may leave out (a route
 // registered with OptionalBody): an empty body leaves v as it is.
 func DecodeOptional(r *http.Request, v any) error {
-	if r.Body == nil || r.Body == http.NoBody {
-		return nil
-	}
-	data, err := readBody(r)
-	if err != nil || len(bytes.TrimSpace(data)) == 0 {
+	data, err := bodyIfAny(r)
+	if err != nil || data == nil {
 		return err
 	}
 	return DecodeBytes(data, v)
+}
+
+// bodyIfAny reads the request body; nil when there is none or it is blank.
+func bodyIfAny(r *http.Request) ([]byte, error) {
+	if r.Body == nil || r.Body == http.NoBody {
+		return nil, nil
+	}
+	data, err := readBody(r)
+	if err != nil || len(bytes.TrimSpace(data)) == 0 {
+		return nil, err
+	}
+	return data, nil
 }
 
 // readBody reads the request body, at most MaxBody bytes (413 beyond).

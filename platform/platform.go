@@ -135,7 +135,6 @@ func (c *Config) defaults() {
 	}
 }
 
-// Platform hosts the contexts of one process.
 // RetryPolicy is a consumer's redelivery policy; a zero field keeps the
 // platform's default.
 type RetryPolicy struct {
@@ -143,6 +142,7 @@ type RetryPolicy struct {
 	MaxBackoff    time.Duration
 }
 
+// Platform hosts the contexts of one process.
 type Platform struct {
 	cfg     Config
 	log     *slog.Logger
