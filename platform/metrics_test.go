@@ -56,8 +56,16 @@ func TestMetrics(t *testing.T) {
 	if got := testutil.ToFloat64(p.metrics.storeEvents.WithLabelValues("beta")); got != 0 {
 		t.Errorf("beta appended events = %v, want 0", got)
 	}
-	n, err := testutil.GatherAndCount(reg, "acme_consumer_handler_seconds", "acme_relay_lag")
-	if err != nil || n < 3 { // the histogram, the relay lag of alpha and of beta
-		t.Fatalf("gathered %d series (%v), want the handler histogram and the relay lag", n, err)
+	// Beta's relay reports its lag once it has first read its (empty) log,
+	// which may come after alpha's events went through.
+	for {
+		n, err := testutil.GatherAndCount(reg, "acme_consumer_handler_seconds", "acme_relay_lag")
+		if err == nil && n >= 3 { // the histogram, the relay lag of alpha and of beta
+			break
+		}
+		if ctx.Err() != nil {
+			t.Fatalf("gathered %d series (%v), want the handler histogram and the relay lag", n, err)
+		}
+		time.Sleep(10 * time.Millisecond)
 	}
 }
