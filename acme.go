@@ -157,5 +157,6 @@ const (
 	CodeIdempotencyKeyReused = "idempotency_key_reused"
 	CodeStaleReadModel       = "stale_read_model"
 	CodePayloadTooLarge      = "payload_too_large"
+	CodeUnsupportedEncoding  = "unsupported_content_encoding"
 	CodeInternal             = "internal"
 )

@@ -249,6 +249,12 @@ func (a *API) Handle(pattern string, min Role, h HandlerFunc, opts ...RouteOptio
 			WriteError(w, r, acme.Errorf(acme.CodePayloadTooLarge, "the body is larger than %d bytes", MaxBody))
 			return
 		}
+		if ce := r.Header.Get("Content-Encoding"); ce != "" && !strings.EqualFold(ce, "identity") && r.ContentLength != 0 {
+			// a compressed body would otherwise be read as malformed JSON
+			w.Header().Set("Accept-Encoding", "identity")
+			WriteError(w, r, acme.Errorf(acme.CodeUnsupportedEncoding, "Content-Encoding %q is not accepted: send the body uncompressed", ce))
+			return
+		}
 		if _, err := url.ParseQuery(r.URL.RawQuery); err != nil {
 			// r.URL.Query() would drop the malformed pair and answer as if
 			// the parameter had not been sent

@@ -154,6 +154,18 @@ func TestMalformedQueryIs422(t *testing.T) {
 	}
 }
 
+// A compressed body is refused as such, not misread as malformed JSON, and
+// the refusal changes nothing.
+func TestContentEncodingIs415(t *testing.T) {
+	api, _ := newAPI(t)
+	r := do(t, api, "POST", "/api/v1/things", "cust-tok", "\x1f\x8b\x08", "Content-Encoding", "gzip")
+	r.want(t, 415, "unsupported_content_encoding")
+	if got := r.header.Get("Accept-Encoding"); got != "identity" {
+		t.Fatalf("Accept-Encoding %q, want identity", got)
+	}
+	do(t, api, "POST", "/api/v1/things", "cust-tok", `{"name":"x"}`, "Content-Encoding", "identity").want(t, 201, "")
+}
+
 func TestPanicIs500AndCounted(t *testing.T) {
 	api, _ := newAPI(t)
 	do(t, api, "GET", "/api/v1/admin/boom", "admin-secret", "").want(t, 500, "internal")

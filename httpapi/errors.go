@@ -36,6 +36,7 @@ var statusOf = map[string]int{
 	"already_flagged":             409,
 	"already_voted":               409,
 	acme.CodePayloadTooLarge:      413,
+	acme.CodeUnsupportedEncoding:  415,
 	acme.CodeValidationFailed:     422,
 	acme.CodeIdempotencyKeyReused: 422,
 	"weak_password":               422,

@@ -208,6 +208,7 @@ func (g *schemaGen) operation(rt Route, method, p string, problem map[string]any
 		if method != http.MethodGet {
 			errResp(409, "a conflict with the current state (code says which)")
 			errResp(413, "payload_too_large: the body is over 1 MiB")
+			errResp(415, "unsupported_content_encoding: the body has a Content-Encoding (bodies are read uncompressed only; the answer says Accept-Encoding: identity)")
 			errResp(422, "validation_failed (with errors[]), idempotency_key_reused, or a rule of this route (code says which)")
 		} else if len(query) > 0 {
 			errResp(422, "validation_failed (with errors[]): a query parameter out of its range or not one of its values")
