@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
@@ -19,6 +20,7 @@ import (
 	"acme/httpapi"
 	"acme/sqlite"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 )
 
@@ -526,4 +528,39 @@ func TestLostRaceIsARetryableConflict(t *testing.T) {
 		t.Fatal("409 conflict of a lost race without Retry-After")
 	}
 	do(t, api, "POST", "/api/v1/contended", "", "", "Idempotency-Key", "k").want(t, 200, "")
+}
+
+// A request whose client went away is logged and counted as 499, not as a
+// server error, and its idempotency key stays free for the client's retry.
+func TestClientGoneIs499(t *testing.T) {
+	api := httpapi.New("admin-secret")
+	var logs strings.Builder
+	api.Logger = slog.New(slog.NewTextHandler(&logs, nil))
+	api.Idempotency = httpapi.NewMemoryIdempotency()
+	var calls atomic.Int64
+	api.Handle("POST /api/v1/slow", httpapi.Anonymous, func(w http.ResponseWriter, r *http.Request) error {
+		calls.Add(1)
+		<-r.Context().Done()
+		return r.Context().Err()
+	})
+	for range 2 {
+		ctx, cancel := context.WithCancel(context.Background())
+		cancel()
+		req := httptest.NewRequest("POST", "/api/v1/slow", strings.NewReader(`{}`)).WithContext(ctx)
+		req.Header.Set("Idempotency-Key", "k")
+		w := httptest.NewRecorder()
+		api.ServeHTTP(w, req)
+		if w.Code != httpapi.StatusClientClosed {
+			t.Fatalf("status %d, want 499", w.Code)
+		}
+	}
+	if calls.Load() != 2 {
+		t.Fatalf("handler ran %d times, want 2 (the abandoned answer is not replayed)", calls.Load())
+	}
+	if got := testutil.ToFloat64(api.Collectors()[0].(*prometheus.CounterVec).WithLabelValues("POST /api/v1/slow", "POST", "499")); got != 2 {
+		t.Fatalf("499s counted = %v, want 2", got)
+	}
+	if strings.Contains(logs.String(), "level=ERROR") {
+		t.Fatalf("an abandoned request was logged as an error:\n%s", logs.String())
+	}
 }

@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"log/slog"
@@ -74,8 +75,17 @@ type Problem struct {
 	Errors []acme.FieldError `json:"errors,omitempty"`
 }
 
+// StatusClientClosed is the status logged and counted for a request whose
+// client went away before the answer (nginx's 499): nothing failed on the
+// server, and no one reads what is written.
+const StatusClientClosed = 499
+
 // WriteError writes err as problem+json.
 func WriteError(w http.ResponseWriter, r *http.Request, err error) {
+	if errors.Is(err, context.Canceled) && r.Context().Err() != nil {
+		w.WriteHeader(StatusClientClosed)
+		return
+	}
 	var ae *acme.Error
 	p := Problem{Status: 500, Code: acme.CodeInternal, Title: "Internal Server Error", Detail: "an unexpected error occurred"}
 	lostRace := errors.Is(err, es.ErrConcurrency)

@@ -170,10 +170,10 @@ func (a *API) idempotent(w http.ResponseWriter, r *http.Request, c Caller, run f
 			resp.Headers[k] = v
 		}
 	}
-	// Not kept: a server error, or an answer that asks for a retry
+	// Not kept: a server error, a request its client abandoned, or an answer that asks for a retry
 	// (Retry-After: a lost race, a read model behind), which a replay would
 	// otherwise repeat for the key's lifetime.
-	if rec.status >= 500 || rec.header.Get("Retry-After") != "" {
+	if rec.status >= 500 || rec.status == StatusClientClosed || rec.header.Get("Retry-After") != "" {
 		err = store.Release(context.WithoutCancel(ctx), scope, key)
 	} else {
 		err = store.Complete(context.WithoutCancel(ctx), scope, key, resp)
