@@ -241,7 +241,7 @@ func decideAdd(c Cart, cmd addItem) ([]any, error) {
 	switch {
 	case cmd.Product.Available <= 0:
 		return nil, acme.Errorf(CodeOutOfStock, "the product is out of stock")
-	case inCart+cmd.Quantity > cmd.Product.Available:
+	case cmd.Quantity > cmd.Product.Available-inCart: // inCart+cmd.Quantity could overflow
 		return nil, acme.Errorf(CodeInsufficientStock, "only %d available (%d already in the cart)", cmd.Product.Available, inCart)
 	case !c.fits(cmd.ProductID, cmd.VariantID, cmd.Product.Price.Amount, inCart+cmd.Quantity):
 		return nil, acme.Errorf(CodeInvalidQuantity, "the cart's subtotal would exceed %d minor units", int64(acme.MaxAmount))

@@ -2,6 +2,7 @@ package cart
 
 import (
 	"errors"
+	"math"
 	"reflect"
 	"testing"
 	"time"
@@ -55,6 +56,7 @@ func TestCartDecider(t *testing.T) {
 			[]any{ItemAddedToCartV1{CartID: cid0, CustomerID: cust, ProductID: pA, Name: "Shirt", Quantity: 3, UnitPrice: usd(1999), AddedAt: t0}}, ""},
 		{"quantity counts what is in the cart", []any{addedA2}, addItem{CustomerID: cust, ProductID: pA, Quantity: 4, Product: shirt, At: t0}, nil, CodeInsufficientStock},
 		{"more than available", nil, addItem{CustomerID: cust, ProductID: pA, Quantity: 6, Product: shirt, At: t0}, nil, CodeInsufficientStock},
+		{"a quantity that would overflow with what is in the cart", []any{addedA2}, addItem{CustomerID: cust, ProductID: pA, Quantity: math.MaxInt64, Product: shirt, At: t0}, nil, CodeInsufficientStock},
 		{"none available", nil, addItem{CustomerID: cust, ProductID: pA, Quantity: 1, Product: with(shirt, func(p *Product) { p.Available = 0 })}, nil, CodeOutOfStock},
 		{"quantity 0", nil, addItem{CustomerID: cust, ProductID: pA, Quantity: 0, Product: shirt}, nil, CodeInvalidQuantity},
 		{"subtotal above the bound", nil, addItem{CustomerID: cust, ProductID: pA, Quantity: 1001,
