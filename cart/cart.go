@@ -40,7 +40,8 @@
 //     PromotionCodeApplied and DiscountCalculated (owned by the cart, whose log
 //     produces it). The discount shown is recomputed on every read over the
 //     current lines: a code that stopped applying shows 0 and stays on the cart;
-//     at checkout it gives no discount.
+//     at checkout it gives no discount. DELETE /api/v1/cart/promotion-code
+//     takes it off (PromotionCodeRemoved; nothing when none is applied).
 //   - Checkout validates the address (name, line1, city, postalCode required;
 //     country ISO 3166-1 alpha-2, upper-cased → 422 invalid_address) and the
 //     payment method ({type: "card", token} → 422 validation_failed), then an
@@ -57,8 +58,8 @@
 // InventoryDeducted, InventoryRestocked, OutOfStock (their levels);
 // promotions' PromotionCreated; checkout's CheckoutCompleted, CheckoutFailed.
 // Out: ItemAddedToCart, CartQuantityUpdated, ItemRemovedFromCart,
-// PromotionCodeApplied, DiscountCalculated, CartCheckedOut, CartCleared,
-// CartRestored.
+// PromotionCodeApplied, PromotionCodeRemoved, DiscountCalculated,
+// CartCheckedOut, CartCleared, CartRestored.
 package cart
 
 import (

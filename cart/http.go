@@ -131,6 +131,10 @@ func (m *Module) Routes(api *httpapi.API) {
 		httpapi.Summary("Apply a promotion code, case-insensitive (PromotionCodeApplied + DiscountCalculated). 422 invalid_promotion_code "+
 			"(empty, unknown, not started, expired, minimum subtotal not met, no item in scope)."),
 		httpapi.Body(promotionCodeRequest{}), httpapi.Returns(http.StatusOK, CartView{}), httpapi.CommandReads(readsCode...))
+	api.Handle("DELETE /api/v1/cart/promotion-code", httpapi.Customer, m.handleRemovePromotionCode,
+		httpapi.Summary("Take the applied promotion code off the cart (RemovePromotionCode → PromotionCodeRemoved): 200 with the cart, "+
+			"its discount 0 and no promotionCode. Idempotent: with no code applied the cart is answered unchanged."),
+		httpapi.Returns(http.StatusOK, CartView{}), httpapi.NoBody())
 	api.Handle("POST /api/v1/cart/checkout", httpapi.Customer, m.handleCheckout,
 		httpapi.Summary("Check out (CheckoutCart → CartCheckedOut + CartCleared): prices frozen, cart emptied, the checkout saga starts. "+
 			"202 with Location: /api/v1/checkouts/{checkoutId}. 422 invalid_address (name, line1, city, postalCode required; country "+
@@ -253,6 +257,15 @@ func (m *Module) handlePromotionCode(w http.ResponseWriter, r *http.Request) err
 	v, pos, err := m.withCatchUp(r, "", func() (CartView, int64, error) {
 		return m.ApplyPromotionCode(r.Context(), id, req.Code)
 	})
+	return m.respond(w, v, pos, err)
+}
+
+func (m *Module) handleRemovePromotionCode(w http.ResponseWriter, r *http.Request) error {
+	id, err := customer(r.Context())
+	if err != nil {
+		return err
+	}
+	v, pos, err := m.RemovePromotionCode(r.Context(), id)
 	return m.respond(w, v, pos, err)
 }
 

@@ -205,6 +205,17 @@ func TestCartHTTP(t *testing.T) {
 		if amount(r.Map()["discount"]) != "500 USD" || amount(r.Map()["total"]) != "5497 USD" {
 			t.Fatalf("with SHIRTS5: %s", r.Body)
 		}
+		// DELETE /api/v1/cart/promotion-code takes it off; again changes nothing.
+		for range 2 {
+			r = s.Do(t, "DELETE", "/api/v1/cart/promotion-code", tok, nil).Want(t, 200)
+			if _, has := r.Map()["promotionCode"]; has || amount(r.Map()["discount"]) != "0 USD" || amount(r.Map()["total"]) != "5997 USD" {
+				t.Fatalf("after removing the code: %s", r.Body)
+			}
+		}
+		if r = s.Do(t, "GET", "/api/v1/cart", tok, nil).Want(t, 200); r.Str("promotionCode") != "" {
+			t.Fatalf("the removed code is back: %s", r.Body)
+		}
+		code("shirts5").Want(t, 200)
 
 		// POST /api/v1/cart/checkout
 		co := func(body any) *acmetest.Response { return s.Do(t, "POST", "/api/v1/cart/checkout", tok, body) }

@@ -73,6 +73,13 @@ type (
 		PromotionID string    `json:"promotionId"`
 		AppliedAt   time.Time `json:"appliedAt"`
 	}
+	// PromotionCodeRemovedV1: the customer took the applied code off the cart.
+	PromotionCodeRemovedV1 struct {
+		CartID     string    `json:"cartId"`
+		CustomerID string    `json:"customerId"`
+		Code       string    `json:"code"`
+		RemovedAt  time.Time `json:"removedAt"`
+	}
 	// DiscountCalculatedV1 (catalog schema): the discount a promotion code gave
 	// the cart when it was applied.
 	DiscountCalculatedV1 struct {
@@ -149,6 +156,9 @@ type (
 		CustomerID string `json:"customerId"`
 		Code       string `json:"code"`
 	}
+	RemovePromotionCodeV1 struct {
+		CustomerID string `json:"customerId"`
+	}
 	GetCartV1 struct {
 		CustomerID string `json:"customerId"`
 	}
@@ -183,6 +193,8 @@ var (
 		"A line was removed from a cart."))
 	PromotionCodeApplied = es.Define[PromotionCodeAppliedV1](spec("PromotionCodeApplied", es.KindEvent, nil,
 		"A valid promotion code was applied to a cart (replacing any earlier one)."))
+	PromotionCodeRemoved = es.Define[PromotionCodeRemovedV1](spec("PromotionCodeRemoved", es.KindEvent, nil,
+		"The applied promotion code was taken off a cart; its lines no longer get a discount."))
 	DiscountCalculated = es.Define[DiscountCalculatedV1](spec("DiscountCalculated", es.KindEvent, nil,
 		"The discount a promotion gave a cart, computed by the CalculateDiscount rules over the cart's read model of promotions."))
 	CartCheckedOut = es.Define[CartCheckedOutV1](spec("CartCheckedOut", es.KindEvent, []string{"checkout"},
@@ -202,6 +214,8 @@ var (
 		"Check out the caller's cart (POST /api/v1/cart/checkout) → CartCheckedOut + CartCleared."))
 	ApplyPromotionCode = es.Define[ApplyPromotionCodeV1](spec("ApplyPromotionCode", es.KindCommand, nil,
 		"Apply a promotion code to the caller's cart (POST /api/v1/cart/promotion-code) → PromotionCodeApplied, DiscountCalculated."))
+	RemovePromotionCode = es.Define[RemovePromotionCodeV1](spec("RemovePromotionCode", es.KindCommand, nil,
+		"Take the applied promotion code off the caller's cart (DELETE /api/v1/cart/promotion-code) → PromotionCodeRemoved."))
 	GetCart     = es.Define[GetCartV1](querySpec("GetCart", "The caller's cart with its lines, totals and discount (GET /api/v1/cart)."))
 	GetCheckout = es.Define[GetCheckoutV1](querySpec("GetCheckout",
 		"A checkout's status, order id or failure reason (GET /api/v1/checkouts/{id}; ?wait long-polls while PENDING)."))
@@ -209,6 +223,7 @@ var (
 
 func messages() []es.MessageType {
 	return []es.MessageType{ItemAddedToCart, CartQuantityUpdated, ItemRemovedFromCart, PromotionCodeApplied,
-		DiscountCalculated, CartCheckedOut, CartCleared, CartRestored,
-		AddItemToCart, UpdateCartQuantity, RemoveItemFromCart, CheckoutCart, ApplyPromotionCode, GetCart, GetCheckout}
+		PromotionCodeRemoved, DiscountCalculated, CartCheckedOut, CartCleared, CartRestored,
+		AddItemToCart, UpdateCartQuantity, RemoveItemFromCart, CheckoutCart, ApplyPromotionCode, RemovePromotionCode,
+		GetCart, GetCheckout}
 }

@@ -211,6 +211,13 @@ func (m *Module) ApplyPromotionCode(ctx context.Context, customerID, code string
 	return m.handled(ctx, customerID, h, err)
 }
 
+// RemovePromotionCode takes the applied promotion code off the customer's
+// cart; with none applied it changes nothing.
+func (m *Module) RemovePromotionCode(ctx context.Context, customerID string) (CartView, int64, error) {
+	h, err := m.carts.Handle(ctx, streamID(customerID), removeCode{CustomerID: customerID, At: m.now()})
+	return m.handled(ctx, customerID, h, err)
+}
+
 // Checkout checks the customer's cart out: CartCheckedOut (prices frozen) and
 // CartCleared, and a PENDING checkout request, in one commit.
 func (m *Module) Checkout(ctx context.Context, customerID string, addr Address, method PaymentMethod) (CheckoutView, int64, error) {

@@ -145,6 +145,10 @@ type (
 		Categories map[string][]string // productId → its category and those above it, for the cart's lines
 		At         time.Time
 	}
+	removeCode struct {
+		CustomerID string
+		At         time.Time
+	}
 	checkoutCart struct {
 		CustomerID string
 		CheckoutID string
@@ -188,6 +192,11 @@ func decide(c Cart, cmd any) ([]any, error) {
 		return []any{ItemRemovedFromCartV1{CartID: c.ID(cmd.CustomerID), ProductID: l.ProductID, VariantID: l.VariantID, RemovedAt: cmd.At}}, nil
 	case applyCode:
 		return decideApplyCode(c, cmd)
+	case removeCode:
+		if c.PromotionCode == "" {
+			return nil, nil // nothing applied: already as asked
+		}
+		return []any{PromotionCodeRemovedV1{CartID: c.ID(cmd.CustomerID), CustomerID: cmd.CustomerID, Code: c.PromotionCode, RemovedAt: cmd.At}}, nil
 	case checkoutCart:
 		return decideCheckout(c, cmd)
 	case restoreCart:
@@ -429,6 +438,8 @@ func evolve(c Cart, e any) Cart {
 		}
 	case PromotionCodeAppliedV1:
 		c.PromotionCode, c.PromotionID = e.Code, e.PromotionID
+	case PromotionCodeRemovedV1:
+		c.PromotionCode, c.PromotionID = "", ""
 	case CartClearedV1:
 		c.Generation++
 		c.Lines, c.PromotionCode, c.PromotionID = nil, "", ""

@@ -87,6 +87,9 @@ func TestCartDecider(t *testing.T) {
 		{"update the wrong variant", []any{addedBM}, updateQuantity{CustomerID: cust, ProductID: pB, VariantID: "x", VariantGiven: true, Quantity: 1}, nil, CodeItemNotInCart},
 		{"remove", []any{addedA2, addedBM}, removeItem{CustomerID: cust, ProductID: pB, At: t0},
 			[]any{ItemRemovedFromCartV1{CartID: cid0, ProductID: pB, VariantID: vM, RemovedAt: t0}}, ""},
+		{"remove the promotion code", []any{addedA2, PromotionCodeAppliedV1{CartID: cid0, Code: "TEN", PromotionID: "p1"}},
+			removeCode{CustomerID: cust, At: t0}, []any{PromotionCodeRemovedV1{CartID: cid0, CustomerID: cust, Code: "TEN", RemovedAt: t0}}, ""},
+		{"remove a promotion code when none is applied", []any{addedA2}, removeCode{CustomerID: cust, At: t0}, nil, ""},
 		{"remove a missing item", nil, removeItem{CustomerID: cust, ProductID: pA}, nil, CodeItemNotInCart},
 		{"update without a variant when the cart has two", []any{addedBM, addedBL}, updateQuantity{CustomerID: cust, ProductID: pB, Quantity: 1}, nil, CodeVariantRequired},
 		{"remove without a variant when the cart has two", []any{addedBM, addedBL}, removeItem{CustomerID: cust, ProductID: pB}, nil, CodeVariantRequired},
@@ -151,6 +154,9 @@ func TestCartEvolve(t *testing.T) {
 	c := givenCart(addedA2, addedBM, PromotionCodeAppliedV1{Code: "TEN"})
 	if c.Subtotal("USD") != usd(6498) || c.PromotionCode != "TEN" || c.ID(cust) != cid0 {
 		t.Fatalf("cart %+v", c)
+	}
+	if c := evolve(c, PromotionCodeRemovedV1{Code: "TEN"}); c.PromotionCode != "" || c.PromotionID != "" || len(c.Lines) != 2 {
+		t.Fatalf("after removing the code %+v", c)
 	}
 	c = evolve(c, CartClearedV1{})
 	if len(c.Lines) != 0 || c.PromotionCode != "" || c.ID(cust) != cid1 || c.Subtotal("USD") != usd(0) {

@@ -56,7 +56,9 @@ func (m *Module) Routes(api *httpapi.API) {
 		httpapi.Body(priceRequest{}), httpapi.Returns(http.StatusOK, ProductView{}))
 	api.Handle("POST /api/v1/products/{id}/variants", httpapi.Admin, m.handleAddVariant,
 		httpapi.Summary("Add a variant (AddProductVariant); priceModifier defaults to 0 in the product's currency, initialStock to 0. "+
-			"409 duplicate_sku (across all products, case-insensitive); 422 no_attribute; 422 invalid_price; 404."),
+			"409 duplicate_sku (across all products, case-insensitive); 422 no_attribute; 422 invalid_price; 404. "+
+			"The first variant makes the product's stock per variant: units stocked for the product itself before are no longer "+
+			"sold or counted (orders already holding them still ship), so give each variant its initialStock or restock it."),
 		httpapi.Body(variantRequest{}), httpapi.Returns(http.StatusCreated, VariantView{}))
 	api.Handle("POST /api/v1/products/{id}/deactivate", httpapi.Admin, m.handleDeactivate,
 		httpapi.Summary("Deactivate a product (DeactivateProduct): 200 with active: false. 409 already_inactive; 404."),
