@@ -219,7 +219,7 @@ type Delivery interface {
 
 // DeadLetter is a message a consumer gave up on.
 type DeadLetter struct {
-	ID         string // bus-assigned
+	ID         string // bus-assigned; given to DeadLetter again (a failed retry), kept
 	Consumer   string // "<context>.<name>"
 	Subject    string // the subject it was delivered on
 	Message    Message

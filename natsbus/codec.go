@@ -30,6 +30,7 @@ const (
 	HeaderTraceParent   = "traceparent"
 
 	// Dead-letter headers (on ACME_DLQ messages, beside the original ones).
+	HeaderDLQID         = "acme-dlq-id" // a dead letter stored again after a failed retry keeps its id
 	HeaderDLQConsumer   = "acme-dlq-consumer"
 	HeaderDLQSubject    = "acme-dlq-subject"
 	HeaderDLQError      = "acme-dlq-error"

@@ -15,7 +15,9 @@ import (
 
 // DeadLetter publishes d to acme.dlq.<consumer> in ACME_DLQ: the original
 // message (headers and body) plus the dead-letter headers. Its id is the stream
-// sequence.
+// sequence, or d.ID when given (a dead letter stored again after a failed
+// retry keeps the id operators know it by; the platform then removes the
+// older copy, the lower sequence).
 func (b *Bus) DeadLetter(ctx context.Context, d es.DeadLetter) error {
 	if b.isClosed() {
 		return es.ErrClosed
@@ -24,6 +26,9 @@ func (b *Bus) DeadLetter(ctx context.Context, d es.DeadLetter) error {
 		d.DeadAt = time.Now().UTC()
 	}
 	m := encode(b.opts.Prefix+dlqSubjectPrefix+strings.ReplaceAll(d.Consumer, ".", "_"), d.Message)
+	if d.ID != "" {
+		m.Header.Set(HeaderDLQID, d.ID)
+	}
 	m.Header.Set(HeaderDLQConsumer, d.Consumer)
 	m.Header.Set(HeaderDLQSubject, d.Subject)
 	m.Header.Set(HeaderDLQError, d.Error)
@@ -38,35 +43,46 @@ func (b *Bus) DeadLetter(ctx context.Context, d es.DeadLetter) error {
 
 // DeadLetters reads ACME_DLQ from its first to its last sequence.
 func (b *Bus) DeadLetters(ctx context.Context, limit int) ([]es.DeadLetter, error) {
+	out := []es.DeadLetter{}
+	err := b.eachDeadLetter(ctx, func(_ uint64, d es.DeadLetter) bool {
+		out = append(out, d)
+		return limit <= 0 || len(out) < limit
+	})
+	return out, err
+}
+
+// eachDeadLetter calls f with each dead letter and its sequence, in order,
+// until f returns false.
+func (b *Bus) eachDeadLetter(ctx context.Context, f func(seq uint64, d es.DeadLetter) bool) error {
 	if b.isClosed() {
-		return nil, es.ErrClosed
+		return es.ErrClosed
 	}
 	st, err := b.js.Stream(ctx, b.opts.Prefix+DLQStream)
 	if err != nil {
-		return nil, fmt.Errorf("natsbus: dlq: %w", err)
+		return fmt.Errorf("natsbus: dlq: %w", err)
 	}
 	info, err := st.Info(ctx)
 	if err != nil {
-		return nil, fmt.Errorf("natsbus: dlq: %w", err)
+		return fmt.Errorf("natsbus: dlq: %w", err)
 	}
-	out := []es.DeadLetter{}
 	if info.State.Msgs == 0 {
-		return out, nil
+		return nil
 	}
 	for seq := info.State.FirstSeq; seq <= info.State.LastSeq; seq++ {
-		if limit > 0 && len(out) >= limit {
-			break
-		}
 		raw, err := st.GetMsg(ctx, seq)
 		if errors.Is(err, jetstream.ErrMsgNotFound) {
 			continue
 		}
 		if err != nil {
-			return nil, fmt.Errorf("natsbus: dlq message %d: %w", seq, err)
+			return fmt.Errorf("natsbus: dlq message %d: %w", seq, err)
 		}
 		h := raw.Header
+		id := h.Get(HeaderDLQID)
+		if id == "" {
+			id = strconv.FormatUint(raw.Sequence, 10)
+		}
 		d := es.DeadLetter{
-			ID:       strconv.FormatUint(raw.Sequence, 10),
+			ID:       id,
 			Consumer: h.Get(HeaderDLQConsumer),
 			Subject:  h.Get(HeaderDLQSubject),
 			Message:  decode(h, raw.Data),
@@ -78,18 +94,26 @@ func (b *Bus) DeadLetters(ctx context.Context, limit int) ([]es.DeadLetter, erro
 		} else {
 			d.DeadAt = raw.Time.UTC()
 		}
-		out = append(out, d)
+		if !f(seq, d) {
+			return nil
+		}
 	}
-	return out, nil
+	return nil
 }
 
-// RemoveDeadLetter deletes the DLQ message with sequence id.
+// RemoveDeadLetter deletes the dead letter id: of two with that id (the moment
+// a failed retry stored it again), the older.
 func (b *Bus) RemoveDeadLetter(ctx context.Context, id string) error {
-	if b.isClosed() {
-		return es.ErrClosed
+	var seq uint64
+	if err := b.eachDeadLetter(ctx, func(s uint64, d es.DeadLetter) bool {
+		if d.ID == id {
+			seq = s
+		}
+		return seq == 0
+	}); err != nil {
+		return err
 	}
-	seq, err := strconv.ParseUint(id, 10, 64)
-	if err != nil {
+	if seq == 0 {
 		return es.ErrNotFound
 	}
 	st, err := b.js.Stream(ctx, b.opts.Prefix+DLQStream)

@@ -252,7 +252,7 @@ func (p *Platform) RetryDeadLetter(ctx context.Context, id string) error {
 		c.setErr(aerr.Error())
 		// Keep it listed with the new error: re-store it, then drop the old entry.
 		nd := *dl
-		nd.ID, nd.DeadAt, nd.Error, nd.Deliveries = "", time.Time{}, aerr.Error(), dl.Deliveries+1
+		nd.DeadAt, nd.Error, nd.Deliveries = time.Time{}, aerr.Error(), dl.Deliveries+1 // same id
 		if err := p.cfg.Bus.DeadLetter(ctx, nd); err != nil {
 			return err
 		}

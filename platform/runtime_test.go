@@ -157,8 +157,8 @@ func TestDeadLetterAndRetry(t *testing.T) {
 	_, body = adminRequest(t, api, "GET", "/api/v1/admin/dead-letters")
 	list.Items = nil
 	_ = json.Unmarshal(body, &list)
-	if len(list.Items) != 1 {
-		t.Fatalf("after a failed retry: %s", body)
+	if len(list.Items) != 1 || list.Items[0].ID != dl.ID || list.Items[0].Deliveries != dl.Deliveries+1 {
+		t.Fatalf("after a failed retry (want id %s kept, one more delivery): %s", dl.ID, body)
 	}
 
 	// Five retries at once: the handler runs once (its effects outside the

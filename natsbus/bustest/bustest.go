@@ -444,6 +444,23 @@ func testDeadLetters(t *testing.T, b es.Bus) {
 		d.Message.ID != m.ID || d.Message.Type != "Thing" || string(d.Message.Data) != string(m.Data) || d.DeadAt.IsZero() {
 		t.Fatalf("dead letter = %+v", d)
 	}
+	// Stored again with its id (a failed retry), it keeps the id; removing
+	// the id then removes the older copy, and the newer one stays.
+	again := d
+	again.Error, again.Deliveries = "boom again", 6
+	if err := b.DeadLetter(ctx, again); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.RemoveDeadLetter(ctx, d.ID); err != nil {
+		t.Fatal(err)
+	}
+	all, err = b.DeadLetters(ctx, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(all) != len(before)+1 || all[len(all)-1].ID != d.ID || all[len(all)-1].Error != "boom again" || all[len(all)-1].Deliveries != 6 {
+		t.Fatalf("after storing it again with its id and removing the old copy: %+v", all)
+	}
 	if err := b.RemoveDeadLetter(ctx, d.ID); err != nil {
 		t.Fatal(err)
 	}
