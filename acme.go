@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"strings"
 	"time"
+	"unicode"
 
 	"github.com/google/uuid"
 )
@@ -18,6 +19,31 @@ type Money struct {
 	Amount   int64  `json:"amount"`
 	Currency string `json:"currency"`
 }
+
+// Format writes m for people: the amount in major units with the currency's
+// minor-unit digits, then the code ("100.00 USD", "500 JPY", "1.500 BHD").
+func (m Money) Format() string {
+	exp, ok := currencies[m.Currency]
+	a := m.Amount
+	sign := ""
+	if a < 0 {
+		sign, a = "-", -a
+	}
+	if !ok || exp == 0 {
+		return fmt.Sprintf("%s%d %s", sign, a, m.Currency)
+	}
+	unit := int64(1)
+	for range exp {
+		unit *= 10
+	}
+	return fmt.Sprintf("%s%d.%0*d %s", sign, a/unit, exp, a%unit, m.Currency)
+}
+
+// HasControl reports whether s holds a control character (C0, DEL or C1).
+// None belongs in a one-line field (a name, an address line, a tracking
+// number): PostgreSQL's TEXT refuses NUL, and a CR or LF could forge lines
+// of the emails that quote the field.
+func HasControl(s string) bool { return strings.IndexFunc(s, unicode.IsControl) >= 0 }
 
 // Add returns m+o; the currencies must match (callers validate first).
 func (m Money) Add(o Money) Money { return Money{Amount: m.Amount + o.Amount, Currency: m.Currency} }

@@ -19,3 +19,29 @@ func TestNormalizeID(t *testing.T) {
 		}
 	}
 }
+
+func TestMoneyFormat(t *testing.T) {
+	for _, c := range []struct {
+		m    acme.Money
+		want string
+	}{
+		{acme.Money{10000, "USD"}, "100.00 USD"},
+		{acme.Money{1, "EUR"}, "0.01 EUR"},
+		{acme.Money{-1999, "USD"}, "-19.99 USD"},
+		{acme.Money{500, "JPY"}, "500 JPY"},
+		{acme.Money{1500, "BHD"}, "1.500 BHD"},
+		{acme.Money{7, "XYZ"}, "7 XYZ"}, // unknown code: minor units as they are
+	} {
+		if got := c.m.Format(); got != c.want {
+			t.Errorf("%+v.Format() = %q, want %q", c.m, got, c.want)
+		}
+	}
+}
+
+func TestHasControl(t *testing.T) {
+	for s, want := range map[string]bool{"1Z999AA": false, "Café 12": false, "a\nb": true, "a\x00b": true, "a\u0085b": true, "a\tb": true} {
+		if acme.HasControl(s) != want {
+			t.Errorf("HasControl(%q) = %v, want %v", s, !want, want)
+		}
+	}
+}

@@ -59,7 +59,7 @@ func CalculateDiscount(p Promotion, lines []DiscountLine, subtotal acme.Money, a
 		return zero, acme.Errorf(CodeInvalidPromotionCode, "the cart is empty")
 	}
 	if m := p.MinSubtotal; m != nil && (m.Currency != subtotal.Currency || subtotal.Amount < m.Amount) {
-		return zero, acme.Errorf(CodeInvalidPromotionCode, "promotion %s needs a subtotal of at least %d %s", p.Code, m.Amount, m.Currency)
+		return zero, acme.Errorf(CodeInvalidPromotionCode, "promotion %s needs a subtotal of at least %s", p.Code, m.Format())
 	}
 	scoped := len(p.ProductIDs) > 0 || len(p.CategoryIDs) > 0
 	var base int64

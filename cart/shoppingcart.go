@@ -326,6 +326,8 @@ func ValidateCheckout(a Address, m PaymentMethod) error {
 			addr = append(addr, acme.FieldError{Field: "shippingAddress." + field, Message: "is required"})
 		} else if len(v) > 200 {
 			addr = append(addr, acme.FieldError{Field: "shippingAddress." + field, Message: "is longer than 200 characters"})
+		} else if acme.HasControl(v) {
+			addr = append(addr, acme.FieldError{Field: "shippingAddress." + field, Message: "must not contain control characters (line breaks, NUL)"})
 		}
 	}
 	req("name", a.Name)
@@ -334,6 +336,8 @@ func ValidateCheckout(a Address, m PaymentMethod) error {
 	req("postalCode", a.PostalCode)
 	if len(a.Line2) > 200 {
 		addr = append(addr, acme.FieldError{Field: "shippingAddress.line2", Message: "is longer than 200 characters"})
+	} else if acme.HasControl(a.Line2) {
+		addr = append(addr, acme.FieldError{Field: "shippingAddress.line2", Message: "must not contain control characters (line breaks, NUL)"})
 	}
 	if !ValidCountry(a.Country) {
 		addr = append(addr, acme.FieldError{Field: "shippingAddress.country", Message: "must be an ISO 3166-1 alpha-2 code (e.g. US, DE)"})

@@ -97,6 +97,7 @@ func TestCartDecider(t *testing.T) {
 			Products: map[string]Product{lineKey(pA, ""): shirt}, At: t0}, []any{checkedOut, CartClearedV1{CartID: cid0, CustomerID: cust, ClearedAt: t0}}, ""},
 		{"checkout an empty cart", nil, checkoutCart{CustomerID: cust, CheckoutID: "co1", Address: addr, Method: visa}, nil, CodeCartEmpty},
 		{"checkout without country", []any{addedA2}, checkoutCart{CustomerID: cust, Address: func() Address { a := addr; a.Country = "UK"; return a }(), Method: visa}, nil, CodeInvalidAddress},
+		{"checkout with a line break in the address", []any{addedA2}, checkoutCart{CustomerID: cust, Address: func() Address { a := addr; a.Line1 = "1 Main St\r\nBcc: x@example.com"; return a }(), Method: visa}, nil, CodeInvalidAddress},
 		{"checkout with cash", []any{addedA2}, checkoutCart{CustomerID: cust, Address: addr, Method: PaymentMethod{Type: "cash", Token: "x"}}, nil, acme.CodeValidationFailed},
 		{"checkout a product no longer sold", []any{addedA2}, checkoutCart{CustomerID: cust, CheckoutID: "co1", Address: addr, Method: visa,
 			Products: map[string]Product{lineKey(pA, ""): with(shirt, func(p *Product) { p.Active = false })}}, nil, CodeProductNotFound},

@@ -268,9 +268,7 @@ func validDescription(d string) bool {
 		strings.IndexFunc(d, func(r rune) bool { return unicode.IsControl(r) && r != '\n' && r != '\r' && r != '\t' }) < 0
 }
 
-// hasControl reports whether s has a control character (NUL and friends, which
-// PostgreSQL's TEXT refuses and no name, SKU or attribute needs).
-func hasControl(s string) bool { return strings.IndexFunc(s, unicode.IsControl) >= 0 }
+func hasControl(s string) bool { return acme.HasControl(s) }
 
 // MaxInitialStock bounds initialStock, as inventory bounds a restock.
 const MaxInitialStock = 1_000_000_000

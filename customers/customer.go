@@ -207,11 +207,7 @@ func validDomain(d string) bool {
 	return strings.TrimFunc(tld, func(r rune) bool { return r >= '0' && r <= '9' }) != ""
 }
 
-// hasControl reports whether s has a control character (NUL and friends, which
-// PostgreSQL's TEXT refuses and no name needs).
-func hasControl(s string) bool {
-	return strings.IndexFunc(s, unicode.IsControl) >= 0
-}
+func hasControl(s string) bool { return acme.HasControl(s) }
 
 // normaliseEmail is the key of uniqueness and login: addresses are compared
 // case-insensitively.

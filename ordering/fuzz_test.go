@@ -41,3 +41,23 @@ func FuzzOrderBodies(f *testing.F) {
 		check(&cancel, func() []acme.FieldError { return validateCancel(&cancel) })
 	})
 }
+
+// A tracking number or carrier with a line break could forge lines of the
+// shipping email that quotes it: refused, as NUL is.
+func TestShipFieldsRefuseControlCharacters(t *testing.T) {
+	for _, req := range []ShipRequest{
+		{TrackingNumber: "T1\r\nBcc: evil@example.com", Carrier: "UPS"},
+		{TrackingNumber: "a\x00b", Carrier: "UPS"},
+		{TrackingNumber: "1Z999", Carrier: "UPS\nX-Evil: 1"},
+	} {
+		if fields := validateShip(req); len(fields) != 1 {
+			t.Errorf("validateShip(%q, %q) = %+v, want one field error", req.TrackingNumber, req.Carrier, fields)
+		}
+	}
+	if fields := validateShip(ShipRequest{TrackingNumber: "1Z 999", Carrier: "DHL Express"}); len(fields) != 0 {
+		t.Errorf("a plain tracking number was refused: %+v", fields)
+	}
+	if fields := validateDeliver(DeliverRequest{TrackingNumber: "a\nb"}); len(fields) != 1 {
+		t.Errorf("validateDeliver accepted a line break: %+v", fields)
+	}
+}

@@ -263,6 +263,8 @@ func required(fields []acme.FieldError, name, v string, max int) []acme.FieldErr
 		return append(fields, acme.FieldError{Field: name, Message: "is required"})
 	case n > max:
 		return append(fields, acme.FieldError{Field: name, Message: "must be at most " + strconv.Itoa(max) + " characters"})
+	case acme.HasControl(v):
+		return append(fields, acme.FieldError{Field: name, Message: "must not contain control characters (line breaks, NUL)"})
 	}
 	return fields
 }
