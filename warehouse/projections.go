@@ -80,26 +80,19 @@ VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (job_id) DO NOTHING`,
 			// shows the version the pack command answered with
 			_, err = tx.ExecContext(ctx, `UPDATE warehouse_picking_jobs SET version = $1 WHERE job_id = $2`, e.Version, v.JobID)
 		case PickingJobCancelledV1:
-			err = endJob(ctx, tx, v.JobID, v.OrderID, StatusCancelled, v.CancelledAt, e.Version)
+			if v.PreviousStatus != "" { // a job never opened (its order cancelled unconfirmed) is not listed
+				err = setStatus(ctx, tx, v.JobID, StatusCancelled, v.CancelledAt, e.Version)
+			}
 		case PickingJobClosedV1:
-			err = endJob(ctx, tx, v.JobID, v.OrderID, StatusShipped, v.ClosedAt, e.Version)
+			if v.PreviousStatus != "" {
+				err = setStatus(ctx, tx, v.JobID, StatusShipped, v.ClosedAt, e.Version)
+			}
 		}
 		if err != nil {
 			return fmt.Errorf("warehouse: project %s: %w", e.Type, err)
 		}
 	}
 	return nil
-}
-
-// endJob records a job's final status, or a tombstone for a job ended before
-// it was opened (a late OrderConfirmed then opens nothing).
-func endJob(ctx context.Context, tx es.SQL, jobID, orderID, status string, at time.Time, version int64) error {
-	_, err := tx.ExecContext(ctx, `INSERT INTO warehouse_picking_jobs
-  (job_id, order_id, customer_id, status, line_items, opened_at, updated_at, version)
-VALUES ($1, $2, '', $3, '[]', $4, $4, $5)
-ON CONFLICT (job_id) DO UPDATE SET status = excluded.status, updated_at = excluded.updated_at, version = excluded.version`,
-		jobID, orderID, status, ts(at), version)
-	return err
 }
 
 func setStatus(ctx context.Context, tx es.SQL, jobID, status string, at time.Time, version int64) error {

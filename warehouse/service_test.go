@@ -96,12 +96,16 @@ func TestJobsFromOrderEvents(t *testing.T) {
 		t.Fatalf("cancelled = %+v", jobs)
 	}
 
-	// cancelled before it was confirmed (events out of order): no job opens
+	// cancelled before it was confirmed (never confirmed, or events out of
+	// order): no job opens, and none is listed, not even as cancelled
 	o2 := acme.NewID()
 	h.Deliver(t, "OrderCancelled", acme.NewID(), map[string]any{"orderId": o2, "reason": "x"})
 	h.Deliver(t, "OrderConfirmed", acme.NewID(), confirmed(o2))
 	if jobs := list(""); len(jobs) != 0 {
 		t.Fatalf("live jobs = %+v", jobs)
+	}
+	if jobs := list(StatusCancelled); len(jobs) != 1 || jobs[0].OrderID != o1 {
+		t.Fatalf("cancelled = %+v, want only the opened job of %s", jobs, o1)
 	}
 	if _, err := m.Execute(ctx, JobID(o2), Pick{At: clock{}.Now()}); acme.ErrorCode(err) != acme.CodeInvalidTransition {
 		t.Fatalf("pick a cancelled job: %v", err)

@@ -13,7 +13,8 @@
 // Invariants: one job per order (its id is derived from the order id, so a
 // redelivered OrderConfirmed opens nothing new); OPEN → PICKED → PACKED, any other
 // move is invalid_transition; a job cancelled before it was opened (OrderCancelled
-// consumed before OrderConfirmed) stays cancelled.
+// consumed before OrderConfirmed: an order cancelled unconfirmed) stays
+// cancelled and is not listed: the warehouse never had it.
 //
 // Messages in: OrderConfirmed, OrderCancelled, OrderShipped (ordering).
 // Messages out: PickingJobOpened, OrderPicked, OrderPacked,
