@@ -295,6 +295,10 @@ func (a *API) authenticate(r *http.Request) (Caller, error) {
 	if h == "" {
 		return Caller{Role: Anonymous}, nil
 	}
+	if len(r.Header.Values("Authorization")) > 1 {
+		// which one is meant is a guess: the first may not be the caller's
+		return Caller{}, acme.Errorf(acme.CodeUnauthorized, "send one Authorization header, not several")
+	}
 	scheme, tok, ok := strings.Cut(h, " ")
 	tok = strings.TrimSpace(tok)
 	if !ok || !strings.EqualFold(scheme, "Bearer") || tok == "" {

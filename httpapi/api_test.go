@@ -126,6 +126,18 @@ func TestAuth(t *testing.T) {
 	}
 	do(t, api, "GET", "/api/v1/things/x", "", "", "Authorization", "Basic abc").want(t, 200, "")
 	do(t, api, "POST", "/api/v1/things", "", `{"name":"a"}`, "Authorization", "Basic abc").want(t, 401, "unauthorized")
+	if r := do(t, api, "POST", "/api/v1/things", "", `{"name":"a"}`); r.header.Get("WWW-Authenticate") != `Bearer realm="acme"` {
+		t.Fatalf("a 401 without WWW-Authenticate: %v", r.header)
+	}
+	// two Authorization headers: which one is the caller's is a guess
+	two := httptest.NewRequest("POST", "/api/v1/things", strings.NewReader(`{"name":"a"}`))
+	two.Header.Add("Authorization", "Bearer admin-secret")
+	two.Header.Add("Authorization", "Bearer cust-tok")
+	w := httptest.NewRecorder()
+	api.ServeHTTP(w, two)
+	if w.Code != 401 {
+		t.Fatalf("two Authorization headers: %d %s", w.Code, w.Body)
+	}
 	r := do(t, api, "GET", "/api/v1/things/x", "cust-tok", "", "X-Correlation-Id", "corr-42")
 	r.want(t, 200, "")
 	if r.body["actor"] != "customer:c1" || r.body["correlationId"] != "corr-42" {

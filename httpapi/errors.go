@@ -109,6 +109,9 @@ func WriteError(w http.ResponseWriter, r *http.Request, err error) {
 	if lostRace || p.Status == http.StatusServiceUnavailable { // worth a retry soon
 		w.Header().Set("Retry-After", "1")
 	}
+	if p.Status == http.StatusUnauthorized { // RFC 9110 §11.6.1: say which scheme would do
+		w.Header().Set("WWW-Authenticate", `Bearer realm="acme"`)
+	}
 	w.WriteHeader(p.Status)
 	_ = json.NewEncoder(w).Encode(p)
 }
