@@ -103,3 +103,69 @@ func TestNoUndocumentedMuxRoutes(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// TestOpenAPIOptionalFields: a body field the server accepts missing is not
+// listed as required (a client generated from the document would otherwise
+// send what it need not, or refuse a valid request).
+func TestOpenAPIOptionalFields(t *testing.T) {
+	s := acmetest.Start(t, acmetest.Embedded)
+	var doc struct {
+		Paths      map[string]map[string]json.RawMessage `json:"paths"`
+		Components struct {
+			Schemas map[string]json.RawMessage `json:"schemas"`
+		} `json:"components"`
+	}
+	s.Do(t, "GET", "/api/v1/openapi.json", "", nil).Want(t, 200).Decode(t, &doc)
+	type schema struct {
+		Ref        string                     `json:"$ref"`
+		Required   []string                   `json:"required"`
+		Properties map[string]json.RawMessage `json:"properties"` // a property's schema may be true
+	}
+	resolve := func(s schema) schema {
+		if name, ok := strings.CutPrefix(s.Ref, "#/components/schemas/"); ok {
+			var r schema
+			if err := json.Unmarshal(doc.Components.Schemas[name], &r); err != nil {
+				t.Fatal(err)
+			}
+			return r
+		}
+		return s
+	}
+	for _, c := range []struct{ method, path, field string }{
+		{"post", "/api/v1/cart/checkout", "shippingAddress.line2"},
+		{"post", "/api/v1/cart/items", "variantId"},
+		{"post", "/api/v1/products", "description"},
+		{"post", "/api/v1/products", "initialStock"},
+		{"post", "/api/v1/products/{id}/variants", "initialStock"},
+		{"post", "/api/v1/orders/{id}/cancel", "reason"},
+		{"post", "/api/v1/categories", "parentId"},
+		{"post", "/api/v1/promotions", "minSubtotal"},
+	} {
+		var op struct {
+			RequestBody struct {
+				Content map[string]struct{ Schema schema } `json:"content"`
+			} `json:"requestBody"`
+		}
+		if err := json.Unmarshal(doc.Paths[c.path][c.method], &op); err != nil {
+			t.Fatalf("%s %s: %v", c.method, c.path, err)
+		}
+		sc := resolve(op.RequestBody.Content["application/json"].Schema)
+		parts := strings.Split(c.field, ".")
+		for _, p := range parts[:len(parts)-1] {
+			var inner schema
+			if err := json.Unmarshal(sc.Properties[p], &inner); err != nil {
+				t.Fatalf("%s %s: %s: %v", c.method, c.path, p, err)
+			}
+			sc = resolve(inner)
+		}
+		last := parts[len(parts)-1]
+		if _, ok := sc.Properties[last]; !ok {
+			t.Errorf("%s %s: no property %s", c.method, c.path, c.field)
+		}
+		for _, r := range sc.Required {
+			if r == last {
+				t.Errorf("%s %s: %s is listed as required, and the server accepts it missing", c.method, c.path, c.field)
+			}
+		}
+	}
+}

@@ -23,7 +23,7 @@ type Line struct {
 type Address struct {
 	Name       string `json:"name"`
 	Line1      string `json:"line1"`
-	Line2      string `json:"line2"`
+	Line2      string `json:"line2,omitzero"` // optional
 	City       string `json:"city"`
 	PostalCode string `json:"postalCode"`
 	Country    string `json:"country"`

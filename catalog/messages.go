@@ -88,10 +88,10 @@ type (
 	}
 	CreateProductV1 struct {
 		Name         string     `json:"name"`
-		Description  string     `json:"description"`
+		Description  string     `json:"description,omitzero"` // optional: ""
 		Price        acme.Money `json:"price"`
 		CategoryID   string     `json:"categoryId"`
-		InitialStock int64      `json:"initialStock"`
+		InitialStock int64      `json:"initialStock,omitzero"` // optional: 0
 	}
 	UpdateProductV1 struct {
 		ProductID   string  `json:"productId"`

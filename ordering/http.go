@@ -16,7 +16,7 @@ import (
 // CancelRequest is the body of POST /api/v1/orders/{id}/cancel. It is
 // optional: no body, {} or a blank reason cancels with CUSTOMER_REQUESTED.
 type CancelRequest struct {
-	Reason string `json:"reason"`
+	Reason string `json:"reason,omitzero"`
 }
 
 // ShipRequest is the body of POST /api/v1/orders/{id}/ship.
