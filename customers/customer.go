@@ -159,8 +159,10 @@ func validateProfile(email, name string) error {
 	if !validEmail(email) {
 		fields = append(fields, acme.FieldError{Field: "email", Message: "must be a valid email address such as name@example.com"})
 	}
-	if n := utf8.RuneCountInString(strings.TrimSpace(name)); n < 1 || n > 100 || !utf8.ValidString(name) || hasControl(name) {
+	if n := utf8.RuneCountInString(strings.TrimSpace(name)); n < 1 || n > 100 || !utf8.ValidString(name) {
 		fields = append(fields, acme.FieldError{Field: "name", Message: "must be 1 to 100 characters"})
+	} else if hasControl(name) {
+		fields = append(fields, acme.FieldError{Field: "name", Message: "must not contain control characters (line breaks, NUL)"})
 	}
 	if len(fields) > 0 {
 		return acme.Invalid(fields...)

@@ -5,6 +5,8 @@ import (
 	"regexp"
 	"strings"
 	"unicode"
+
+	"golang.org/x/text/unicode/norm"
 )
 
 //go:embed moderation.txt
@@ -36,7 +38,7 @@ type Policy struct {
 func NewPolicy(words []string) Policy {
 	p := Policy{words: map[string]bool{}}
 	for _, w := range words {
-		p.words[strings.ToLower(w)] = true
+		p.words[strings.ToLower(norm.NFKC.String(w))] = true
 	}
 	return p
 }
@@ -56,7 +58,9 @@ var linkPattern = regexp.MustCompile(`(?i)(\b[a-z][a-z0-9+.-]*://|\bmailto:|<a\s
 // (409 already_reviewed); the same text on another product is published, as
 // the contract's 201 offers no third outcome.
 func (p Policy) Screen(title, body string) Verdict {
-	text := title + "\n" + body
+	// NFKC first: fullwidth or otherwise compatible letters (ＳＣＡＭ,
+	// ｗｗｗ．ｘ．ｃｏｍ) read as the plain ones they stand for.
+	text := norm.NFKC.String(title + "\n" + body)
 	if linkPattern.MatchString(text) {
 		return Verdict{Outcome: StatusPending}
 	}

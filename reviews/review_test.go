@@ -141,6 +141,8 @@ func TestScreen(t *testing.T) {
 		{"Great", "buy at www.cheap-stuff.example now", StatusPending},
 		{"Total SCAM", "never again", StatusPending},
 		{"Scammer", "words only match whole", StatusPublished},
+		{"ＳＣＡＭ fullwidth", "never again", StatusPending},
+		{"Great", "buy at ｗｗｗ．ｃｈｅａｐ．ｅｘａｍｐｌｅ now", StatusPending},
 		{"Great", "more at bit.ly/abc123", StatusPending},
 		{"Great", "order from shop.example.de instead", StatusPending},
 		{"Great", `<a href="x">here</a>`, StatusPending},
