@@ -42,6 +42,9 @@
 //     current lines: a code that stopped applying shows 0 and stays on the cart;
 //     at checkout it gives no discount. DELETE /api/v1/cart/promotion-code
 //     takes it off (PromotionCodeRemoved; nothing when none is applied).
+//   - A line the cart shows carries problem when it would not go through
+//     checkout as it is (LineProblem: product_not_found, variant_required,
+//     out_of_stock, insufficient_stock).
 //   - Checkout validates the address (name, line1, city, postalCode required;
 //     country ISO 3166-1 alpha-2, upper-cased → 422 invalid_address) and the
 //     payment method ({type: "card", token} → 422 validation_failed), then an

@@ -103,7 +103,10 @@ func catchUpFor(err error, productID string) (source, read string) {
 func (m *Module) Routes(api *httpapi.API) {
 	m.api = api
 	api.Handle("GET /api/v1/cart", httpapi.Customer, m.handleGetCart,
-		httpapi.Summary("The caller's cart (an empty cart has items [] and amounts 0 in USD). The discount is recomputed at every read."),
+		httpapi.Summary("The caller's cart (an empty cart has items [] and amounts 0 in USD). The discount is recomputed at every read. "+
+			"A line that would not go through checkout as it is carries problem: product_not_found (no longer sold), "+
+			"variant_required (the product has variants since), out_of_stock or insufficient_stock (a hint from the cart's "+
+			"stock levels: the reservation at checkout decides)."),
 		httpapi.Returns(http.StatusOK, CartView{}), httpapi.Reads("cart.catalog", "cart.promotions"))
 	api.Handle("POST /api/v1/cart/items", httpapi.Customer, m.handleAddItem,
 		httpapi.Summary("Add units of a product (AddItemToCart → ItemAddedToCart). "+

@@ -38,6 +38,10 @@ type LineView struct {
 	Quantity  int64              `json:"quantity"`
 	UnitPrice acme.Money         `json:"unitPrice"`
 	LineTotal acme.Money         `json:"lineTotal"`
+	// Problem says why the line would not go through checkout as it is
+	// (product_not_found, variant_required, out_of_stock,
+	// insufficient_stock); absent when nothing is known against it.
+	Problem string `json:"problem,omitempty"`
 }
 
 // CheckoutView is a checkout request as the API shows it.
@@ -55,6 +59,7 @@ func (m *Module) view(ctx context.Context, customerID string, c Cart) (CartView,
 	// price from the cart's read model of the catalog (a line whose product or
 	// variant it no longer knows keeps what it was added with).
 	c.Lines = cloneLines(c.Lines)
+	problems := make([]string, len(c.Lines))
 	for i, l := range c.Lines {
 		p, err := m.lookup(ctx, l.ProductID, l.VariantID)
 		if err != nil {
@@ -63,12 +68,13 @@ func (m *Module) view(ctx context.Context, customerID string, c Cart) (CartView,
 		if p.Found && (l.VariantID == "" || p.VariantFound) {
 			c.Lines[i].Name, c.Lines[i].UnitPrice = p.Name, p.Price
 		}
+		problems[i] = LineProblem(l, p)
 	}
 	v := CartView{CartID: c.ID(customerID), CustomerID: customerID, Items: []LineView{}, Subtotal: c.Subtotal(m.currency)}
-	for _, l := range c.Lines {
+	for i, l := range c.Lines {
 		l.LineTotal = l.UnitPrice.Times(l.Quantity)
 		v.Items = append(v.Items, LineView{ProductID: l.ProductID, VariantID: httpapi.OptionalID(l.VariantID), Name: l.Name,
-			Quantity: l.Quantity, UnitPrice: l.UnitPrice, LineTotal: l.LineTotal})
+			Quantity: l.Quantity, UnitPrice: l.UnitPrice, LineTotal: l.LineTotal, Problem: problems[i]})
 	}
 	v.Discount = acme.Money{Currency: v.Subtotal.Currency}
 	if c.PromotionCode != "" {

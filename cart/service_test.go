@@ -107,10 +107,16 @@ func TestCartService(t *testing.T) {
 	if r, _ = m.CheckoutRequest(ctx, cust, true, co2.CheckoutID); r.Status != StatusCompleted || *r.OrderID != "o2" {
 		t.Fatalf("%+v", r)
 	}
-	// Deactivated products are no longer sold.
+	// Deactivated products are no longer sold, and a line in the cart says so.
+	if v, _, err := m.AddItem(ctx, cust, pA, "", 1); err != nil || v.Items[0].Problem != "" {
+		t.Fatalf("add: %+v %v", v, err)
+	}
 	h.deliver(t, "ProductDeactivated", map[string]any{"productId": pA})
 	if _, _, err := m.AddItem(ctx, cust, pA, "", 1); acme.ErrorCode(err) != CodeProductNotFound {
 		t.Fatalf("inactive: %v", err)
+	}
+	if v, err := m.Cart(ctx, cust); err != nil || len(v.Items) != 1 || v.Items[0].Problem != CodeProductNotFound {
+		t.Fatalf("the cart does not flag the line no longer sold: %+v %v", v, err)
 	}
 }
 

@@ -358,6 +358,38 @@ func ValidateCheckout(a Address, m PaymentMethod) error {
 	return nil
 }
 
+// unsellable is the code checkout refuses line l with, given its product p
+// now: product_not_found (the product or variant is no longer sold) or
+// variant_required (variants were added since: stock is now kept per
+// variant, so the line's product-level units can no longer be reserved);
+// "" when it can be checked out.
+func unsellable(l Line, p Product) string {
+	switch {
+	case !p.Found || !p.Active || (l.VariantID != "" && !p.VariantFound):
+		return CodeProductNotFound
+	case l.VariantID == "" && p.HasVariants:
+		return CodeVariantRequired
+	}
+	return ""
+}
+
+// LineProblem is what the cart shows on a line that would not go through
+// checkout as it is: unsellable's code, else out_of_stock or
+// insufficient_stock when the cart's stock levels show fewer units available
+// than the line's quantity (a hint: the reservation at checkout decides).
+func LineProblem(l Line, p Product) string {
+	if code := unsellable(l, p); code != "" {
+		return code
+	}
+	switch {
+	case p.Available <= 0:
+		return CodeOutOfStock
+	case p.Available < l.Quantity:
+		return CodeInsufficientStock
+	}
+	return ""
+}
+
 func decideCheckout(c Cart, cmd checkoutCart) ([]any, error) {
 	if err := ValidateCheckout(cmd.Address, cmd.Method); err != nil {
 		return nil, err
@@ -373,12 +405,10 @@ func decideCheckout(c Cart, cmd checkoutCart) ([]any, error) {
 		if !ok {
 			return nil, errStaleLookup
 		}
-		if !p.Found || !p.Active || (l.VariantID != "" && !p.VariantFound) {
+		switch unsellable(l, p) {
+		case CodeProductNotFound:
 			return nil, acme.Errorf(CodeProductNotFound, "%s is no longer sold: remove it from the cart", l.Name)
-		}
-		if l.VariantID == "" && p.HasVariants {
-			// variants were added since: stock is now kept per variant, so
-			// the line's product-level units can no longer be reserved
+		case CodeVariantRequired:
 			return nil, acme.Errorf(CodeVariantRequired, "%s now comes in variants: remove it and add the variant you want", l.Name)
 		}
 		if cur == "" {

@@ -204,3 +204,25 @@ func TestValidateCheckout(t *testing.T) {
 		t.Fatal("country list")
 	}
 }
+
+func TestLineProblem(t *testing.T) {
+	line := Line{ProductID: pA, Quantity: 3}
+	for _, c := range []struct {
+		name string
+		l    Line
+		p    Product
+		want string
+	}{
+		{"sellable", line, shirt, ""},
+		{"no longer sold", line, with(shirt, func(p *Product) { p.Active = false }), CodeProductNotFound},
+		{"unknown product", line, Product{}, CodeProductNotFound},
+		{"variant gone", Line{ProductID: pB, VariantID: "zz", Quantity: 1}, with(poloM, func(p *Product) { p.VariantFound = false }), CodeProductNotFound},
+		{"variants since", line, with(shirt, func(p *Product) { p.HasVariants = true }), CodeVariantRequired},
+		{"out of stock", line, with(shirt, func(p *Product) { p.Available = 0 }), CodeOutOfStock},
+		{"fewer available than in the cart", line, with(shirt, func(p *Product) { p.Available = 2 }), CodeInsufficientStock},
+	} {
+		if got := LineProblem(c.l, c.p); got != c.want {
+			t.Errorf("%s: LineProblem = %q, want %q", c.name, got, c.want)
+		}
+	}
+}
