@@ -28,6 +28,7 @@ import (
 	"acme"
 	"acme/es"
 	"acme/httpapi"
+	"acme/redis"
 )
 
 // Module is a bounded context as the app starts it.
@@ -185,6 +186,17 @@ func (a *App) Run(ctx context.Context) (err error) {
 
 	if err := os.MkdirAll(a.cfg.DataDir, 0o755); err != nil {
 		return fmt.Errorf("data dir: %w", err)
+	}
+	if a.cfg.RedisURL != "" {
+		// Like PostgreSQL and NATS, a Redis that does not answer stops the
+		// start: the rating cache would otherwise fail at every write.
+		pctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		c, err := redis.Open(pctx, a.cfg.RedisURL)
+		cancel()
+		if err != nil {
+			return err
+		}
+		_ = c.Close()
 	}
 	open, err := openStores(ctx, a.cfg)
 	if err != nil {

@@ -6,12 +6,23 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"strconv"
 
 	goredis "github.com/redis/go-redis/v9"
 
 	"acme/reviews"
 )
+
+// go-redis reports pool trouble through its own logger (unstructured lines on
+// stderr); they go to slog like the rest of the program's logs.
+func init() { goredis.SetLogger(slogLogger{}) }
+
+type slogLogger struct{}
+
+func (slogLogger) Printf(ctx context.Context, format string, v ...any) {
+	slog.WarnContext(ctx, fmt.Sprintf(format, v...)) // go-redis starts its lines with "redis:"
+}
 
 // Open connects to the Redis at url (redis://host:port/db) and checks it answers.
 func Open(ctx context.Context, url string) (*goredis.Client, error) {
