@@ -42,12 +42,13 @@ func newPlatform(a *App, bus es.Bus) (Platform, error) {
 		Metrics:  a.metrics,
 		Logger:   a.log,
 		// The checkout path's consumers apply different checkouts, payments
-		// and orders in parallel (each source stream stays in order). The
+		// and orders in parallel (each source stream stays in order);
+		// payments with more lanes, as each waits on the card processor. The
 		// inventory commands stay serial: reservations of one hot product
 		// would only contend. Notifications too: one worker fell behind under
 		// load (each fact waits for its commit), by thousands of facts.
 		KeyedWorkers: map[string]int{
-			"checkout.start": 4, "payments.commands": 4,
+			"checkout.start": 4, "payments.commands": 16,
 			"ordering.commands": 4, "ordering.payments": 4, "cart.checkouts": 4,
 			"notifications.facts": 4,
 		},

@@ -28,6 +28,84 @@ type consumer struct {
 	position atomic.Int64 // source position of the last message applied
 	mu       sync.Mutex
 	lastErr  string
+
+	heldMu sync.Mutex
+	held   map[*heldDelivery]struct{} // fetched and not settled yet
+}
+
+// heldDelivery is a delivery the consumer holds from its fetch until it is
+// settled (acked, nakked or terminated): while held, the heartbeat keeps the
+// bus from giving it to another consumer, however long it waits in a lane
+// or its handler runs. A process that dies stops holding: its deliveries go
+// to the others after AckWait.
+type heldDelivery struct {
+	es.Delivery
+	c *consumer
+}
+
+func (h *heldDelivery) Ack(ctx context.Context) error {
+	defer h.c.release(h)
+	return h.Delivery.Ack(ctx)
+}
+func (h *heldDelivery) Nak(delay time.Duration) error {
+	defer h.c.release(h)
+	return h.Delivery.Nak(delay)
+}
+func (h *heldDelivery) Term() error { defer h.c.release(h); return h.Delivery.Term() }
+
+func (c *consumer) hold(d es.Delivery) es.Delivery {
+	h := &heldDelivery{Delivery: d, c: c}
+	c.heldMu.Lock()
+	if c.held == nil {
+		c.held = map[*heldDelivery]struct{}{}
+	}
+	c.held[h] = struct{}{}
+	c.heldMu.Unlock()
+	return h
+}
+
+func (c *consumer) release(h *heldDelivery) {
+	c.heldMu.Lock()
+	delete(c.held, h)
+	c.heldMu.Unlock()
+}
+
+// heartbeat tells the bus, every third of ackWait, that the held deliveries
+// are in progress. Once ctx ends (the platform closing) it goes on while the
+// workers finish what they hold, for at most a handler's time and a commit's.
+func (c *consumer) heartbeat(ctx context.Context, ackWait time.Duration) {
+	every := max(ackWait/3, 10*time.Millisecond)
+	t := time.NewTicker(every)
+	defer t.Stop()
+	var closing <-chan time.Time
+	last := time.Now()
+	for {
+		select {
+		case <-t.C:
+		case <-ctx.Done():
+			// look at what is still held every 10 ms from now on
+			closing, ctx = time.After(handleTimeout+commitTimeout), context.Background()
+			t.Reset(10 * time.Millisecond)
+		case <-closing:
+			return
+		}
+		c.heldMu.Lock()
+		hs := make([]*heldDelivery, 0, len(c.held))
+		for h := range c.held {
+			hs = append(hs, h)
+		}
+		c.heldMu.Unlock()
+		if closing != nil && len(hs) == 0 {
+			return
+		}
+		if time.Since(last) < every/2 {
+			continue
+		}
+		last = time.Now()
+		for _, h := range hs {
+			_ = h.InProgress() // settled meanwhile: the bus ignores it
+		}
+	}
 }
 
 // handleTimeout bounds one message's handling when the platform is closing.
@@ -59,7 +137,7 @@ func (c *consumer) next(ctx context.Context) (es.Delivery, bool) {
 	for {
 		d, err := c.sub.Next(ctx)
 		if err == nil {
-			return d, true
+			return c.hold(d), true
 		}
 		if ctx.Err() != nil || errors.Is(err, es.ErrClosed) {
 			return nil, false
@@ -282,7 +360,7 @@ func (c *consumer) workBatch(ctx context.Context) {
 			if !ok {
 				break
 			}
-			ds = append(ds, d)
+			ds = append(ds, c.hold(d))
 		}
 		// In-flight work finishes (ack or nak) even when the platform closes.
 		c.deliverBatch(context.WithoutCancel(ctx), ds)

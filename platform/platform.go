@@ -76,7 +76,9 @@ type Config struct {
 	LeaseTTL time.Duration
 	// AwaitTimeout bounds Await when ctx has no deadline (default 5 s).
 	AwaitTimeout time.Duration
-	// AckWait of the consumers (default 30 s).
+	// AckWait of the consumers (default 10 s): how long a delivery held by
+	// a process that died waits before another gets it. A live process
+	// holds its deliveries as long as it needs (heartbeat), however slow.
 	AckWait time.Duration
 	// Validate, when set, checks an incoming message (e.g. against its JSON
 	// Schema) before its handler runs; a failure dead-letters it at once.
@@ -131,7 +133,7 @@ func (c *Config) defaults() {
 		c.AwaitTimeout = 5 * time.Second
 	}
 	if c.AckWait <= 0 {
-		c.AckWait = 30 * time.Second
+		c.AckWait = 10 * time.Second
 	}
 }
 
@@ -256,6 +258,8 @@ func (p *Platform) Start(ctx context.Context) error {
 		p.wg.Add(1)
 		go func() { defer p.wg.Done(); h.relay.run(runCtx) }()
 		for _, c := range h.consumers {
+			p.wg.Add(1)
+			go func() { defer p.wg.Done(); c.heartbeat(runCtx, p.cfg.AckWait) }()
 			if c.batch != nil {
 				if p.cfg.KeyedWorkers[c.full] > 1 {
 					p.log.Warn("KeyedWorkers ignored: a batch consumer applies its batches in bus order", "consumer", c.full)

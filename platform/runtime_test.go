@@ -861,3 +861,31 @@ func TestRetryPolicyPerConsumer(t *testing.T) {
 		t.Fatalf("deliveries: patient %d (want 5), hasty %d (want 2)", patientTries.Load(), hastyTries.Load())
 	}
 }
+
+// TestSlowHandlerIsNotRedelivered: a delivery the consumer holds is not
+// given to another consumer while its handler runs, however long past
+// AckWait (the heartbeat); AckWait is only how soon a dead process's
+// deliveries move on.
+func TestSlowHandlerIsNotRedelivered(t *testing.T) {
+	dir := t.TempDir()
+	alpha, beta := openStore(t, dir, "alpha"), openStore(t, dir, "beta")
+	migrateSeen(t, beta)
+	p := newPlatform(t, embeddedBus(t), func(c *Config) { c.AckWait = 300 * time.Millisecond })
+	p.Host("alpha", alpha)
+	var calls, deliveries atomic.Int64
+	inner := countingHandler(&calls)
+	p.Host("beta", beta).Consume("slow", []string{"ThingHappened"}, func(ctx context.Context, m es.Message) (es.Commit, error) {
+		deliveries.Add(1)
+		time.Sleep(1500 * time.Millisecond) // five times AckWait
+		return inner(ctx, m)
+	})
+	if err := p.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	appendThing(t, alpha, "t1", 1)
+	eventually(t, 10*time.Second, "the slow handler's commit", func() bool { return applied(t, beta, "t1") == 1 })
+	time.Sleep(600 * time.Millisecond) // two more AckWaits: a redelivery would have come
+	if n := deliveries.Load(); n != 1 {
+		t.Fatalf("the slow message was delivered %d times, want 1", n)
+	}
+}
