@@ -139,7 +139,12 @@ func (a *API) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		d := time.Since(start)
 		a.metrics.observe(route, r.Method, status, d)
 		level := slog.LevelInfo
-		if status >= 500 {
+		switch {
+		case status == http.StatusServiceUnavailable && route == "GET /readyz":
+			// expected while starting and stopping
+		case status == http.StatusServiceUnavailable:
+			level = slog.LevelWarn // a read model behind: the client retries
+		case status >= 500:
 			level = slog.LevelError
 		}
 		a.logger().Log(ctx, level, "http request", "method", r.Method, "path", r.URL.Path, "route", route,

@@ -44,10 +44,15 @@ default http://127.0.0.1:8080, or ACME_SERVER):
   acme loadgen [flags]               load test: customers browse, add, check
                                      out (see acme loadgen -h)
 
-Environment of acme serve: ACME_ADDR, ACME_DATA_DIR, ACME_POSTGRES_URL,
-ACME_NATS_URL, ACME_REDIS_URL, ACME_ADMIN_TOKEN (env only; generated and
-printed once if unset), ACME_STRIPE_KEY, ACME_STRIPE_WEBHOOK_SECRET,
-ACME_SMTP_ADDR, ACME_SMTP_FROM, ACME_SAGA_STEP_TIMEOUT, ACME_LOG_LEVEL.
+Environment of acme serve (each but the token also a flag: acme serve -h):
+ACME_ADMIN_TOKEN (env only; generated and printed once if unset),
+ACME_ADDR, ACME_DATA_DIR, ACME_DEBUG_ADDR, ACME_LOG_LEVEL, ACME_PUBLIC_URL;
+ACME_POSTGRES_URL, ACME_POSTGRES_MAX_CONNS, ACME_SCHEMA_PREFIX;
+ACME_NATS_URL, ACME_BUS_PREFIX, ACME_NATS_CONSUMER_STATE; ACME_REDIS_URL;
+ACME_STRIPE_KEY, ACME_STRIPE_URL, ACME_STRIPE_WEBHOOK_SECRET, ACME_CARD_LATENCY;
+ACME_SMTP_ADDR, ACME_SMTP_FROM, ACME_SMTP_USER, ACME_SMTP_PASSWORD,
+ACME_OPS_EMAIL, ACME_OPS_PHONE, ACME_SLACK_WEBHOOK_URL, ACME_SMS_WEBHOOK_URL;
+ACME_SAGA_STEP_TIMEOUT, ACME_RESERVATION_TTL, ACME_MODERATION_LIST.
 `
 
 func main() {
@@ -156,6 +161,22 @@ func parseServe(args []string, getenv func(string) string, stderr io.Writer) (ap
 	return c, level, c.WithDefaults().Validate()
 }
 
+// servicesLine says what serves the stores, the bus and the rating cache:
+// embedded under the data dir, or the external services configured.
+func servicesLine(c app.Config) string {
+	stores, bus, cache := "SQLite under "+c.DataDir, "embedded NATS", "ratings in process"
+	if c.PostgresURL != "" {
+		stores = "PostgreSQL"
+	}
+	if c.NATSURL != "" {
+		bus = "external NATS" // not the URL: it may hold credentials
+	}
+	if c.RedisURL != "" {
+		cache = "ratings in Redis"
+	}
+	return stores + ", " + bus + ", " + cache
+}
+
 func serve(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) int {
 	cfg, level, err := parseServe(args, getenv, stderr)
 	if errors.Is(err, flag.ErrHelp) {
@@ -191,7 +212,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	if a.GeneratedAdminToken() {
 		fmt.Fprintf(stdout, "ACME_ADMIN_TOKEN was not set; the admin token of this run is:\n  %s\n", a.AdminToken())
 	}
-	fmt.Fprintf(stdout, "acme %s listening on %s (data dir %s)\n", version, a.URL(), cfg.DataDir)
+	fmt.Fprintf(stdout, "acme %s listening on %s (%s)\n", version, a.URL(), servicesLine(cfg))
 	<-ctx.Done()
 	stop() // a second signal kills the process the default way
 	cfg.Logger.Info("stopping")

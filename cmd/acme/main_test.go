@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"syscall"
 	"testing"
@@ -218,5 +219,21 @@ func post(t *testing.T, url, body string, want int) {
 	b, _ := io.ReadAll(resp.Body)
 	if resp.StatusCode != want {
 		t.Fatalf("POST %s: %d, want %d: %s", url, resp.StatusCode, want, b)
+	}
+}
+
+// TestHelpListsEveryEnvironmentVariable: acme help names every ACME_*
+// variable serve reads.
+func TestHelpListsEveryEnvironmentVariable(t *testing.T) {
+	src, err := os.ReadFile("main.go")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out strings.Builder
+	run(context.Background(), []string{"help"}, func(string) string { return "" }, &out, &out)
+	for _, m := range regexp.MustCompile(`env\("(ACME_[A-Z_]+)"`).FindAllStringSubmatch(string(src), -1) {
+		if !strings.Contains(out.String(), m[1]) {
+			t.Errorf("acme help does not mention %s", m[1])
+		}
 	}
 }
