@@ -33,6 +33,7 @@ package payments
 
 import (
 	"context"
+	"embed"
 	"errors"
 	"fmt"
 
@@ -82,9 +83,20 @@ func (m *Module) Name() string { return "payments" }
 // Messages implements es.Module.
 func (m *Module) Messages() []es.MessageType { return messages() }
 
-// Start implements es.Module: it registers the command consumer.
+//go:embed migrations/*.sql
+var migrations embed.FS
+
+// Start implements es.Module: it migrates the built-in card processor's
+// tables and registers the command consumer.
 func (m *Module) Start(ctx context.Context, h es.Host) error {
 	m.h = h
+	if err := es.MigrateDir(ctx, h.Store(), "payments", migrations, "migrations"); err != nil {
+		return err
+	}
+	if cp, ok := m.cfg.Processor.(*CardProcessor); ok && cp.Ledger == nil {
+		// one processor for every process sharing the store (and across restarts)
+		cp.Ledger = SQLLedger{Store: h.Store()}
+	}
 	m.agg = &es.Aggregate[Payment, Command]{Store: h.Store(), Registry: h.Registry(), NewID: h.NewID,
 		StreamType: "payment", Decider: Decider, SnapshotEvery: 0}
 	h.Consume("commands", []string{AuthorizePayment.Name(), CapturePayment.Name(), VoidPayment.Name(), RefundPayment.Name()}, m.handle)

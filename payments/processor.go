@@ -83,9 +83,12 @@ type Result struct {
 // (PaymentFailed reason payment_error, decline code invalid_token), as a real
 // processor answers an unknown token with an invalid-request error.
 //
-// It keeps its own state in memory (authorizations, captures) and answers a
-// repeated idempotency key with the first answer. Latency and Fail inject delay
-// and transient failures for tests.
+// It keeps its books (authorizations, and the first answer to each
+// idempotency key, which a repeated key gets again) in Ledger: in memory
+// when nil; the payments module gives it the payments store's tables
+// (SQLLedger), shared by every process, as a real processor is one service
+// whoever calls it. Latency and Fail inject delay and transient failures for
+// tests.
 type CardProcessor struct {
 	// Latency is added to every call.
 	Latency time.Duration
@@ -95,17 +98,12 @@ type CardProcessor struct {
 	// Fail, when set, is asked before every call; a non-nil error is returned as a
 	// transient failure (nothing happens at the processor).
 	Fail func(op Op, key string) error
+	// Ledger keeps the books; nil: in this process's memory.
+	Ledger CardLedger
 
-	mu      sync.Mutex
-	answers map[string]Result // idempotency key → first answer
-	auths   map[string]*cardAuth
-	counts  map[Op]int // effective operations (replays not counted)
-}
-
-type cardAuth struct {
-	amount           acme.Money
-	captured, voided bool
-	refunded         int64
+	mu     sync.Mutex
+	memory memoryLedger
+	counts map[Op]int // effective operations of this process (replays not counted)
 }
 
 // ParseDelays reads the built-in processor's latencies: a duration for every
@@ -152,7 +150,7 @@ func (p *CardProcessor) Count(op Op) int {
 	return p.counts[op]
 }
 
-func (p *CardProcessor) call(ctx context.Context, op Op, key string, do func() Result) (Result, error) {
+func (p *CardProcessor) call(ctx context.Context, op Op, key, authID string, decide func(a *CardAuth) (Result, *CardAuth)) (Result, error) {
 	if d := p.Latency + p.Delays[op]; d > 0 {
 		t := time.NewTimer(d)
 		select {
@@ -167,102 +165,108 @@ func (p *CardProcessor) call(ctx context.Context, op Op, key string, do func() R
 			return Result{}, fmt.Errorf("card processor %s: %w", op, err)
 		}
 	}
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if p.answers == nil {
-		p.answers, p.auths, p.counts = map[string]Result{}, map[string]*cardAuth{}, map[Op]int{}
+	var ledger CardLedger = &p.memory
+	if p.Ledger != nil {
+		ledger = p.Ledger
 	}
-	if r, ok := p.answers[key]; ok {
-		return r, nil
+	r, fresh, err := ledger.Do(ctx, key, authID, func(a *CardAuth) (Result, *CardAuth) {
+		r, next := decide(a)
+		r.Op = op
+		return r, next
+	})
+	if err != nil {
+		return Result{}, err
 	}
-	r := do()
-	r.Op = op
-	if r.Status == Approved {
+	if fresh && r.Status == Approved {
+		p.mu.Lock()
+		if p.counts == nil {
+			p.counts = map[Op]int{}
+		}
 		p.counts[op]++
+		p.mu.Unlock()
 	}
-	p.answers[key] = r
 	return r, nil
 }
 
 // Authorize implements Processor.
 func (p *CardProcessor) Authorize(ctx context.Context, r AuthorizeRequest) (Result, error) {
-	return p.call(ctx, OpAuthorize, r.IdempotencyKey, func() Result {
+	id := "auth_" + r.PaymentID
+	return p.call(ctx, OpAuthorize, r.IdempotencyKey, id, func(*CardAuth) (Result, *CardAuth) {
 		switch r.Token {
 		case "tok_visa", "tok_mastercard":
-			id := "auth_" + r.PaymentID
-			p.auths[id] = &cardAuth{amount: r.Amount}
-			return Result{Status: Approved, ID: id}
+			return Result{Status: Approved, ID: id}, &CardAuth{Amount: r.Amount}
 		case "tok_chargeDeclined":
-			return Result{Status: Declined, DeclineCode: "generic_decline", Message: "Your card was declined."}
+			return Result{Status: Declined, DeclineCode: "generic_decline", Message: "Your card was declined."}, nil
 		case "tok_chargeDeclinedInsufficientFunds":
-			return Result{Status: Declined, DeclineCode: "insufficient_funds", Message: "Your card has insufficient funds."}
+			return Result{Status: Declined, DeclineCode: "insufficient_funds", Message: "Your card has insufficient funds."}, nil
 		}
-		return Result{Status: Refused, DeclineCode: "invalid_token", Message: "unknown card token"}
+		return Result{Status: Refused, DeclineCode: "invalid_token", Message: "unknown card token"}, nil
 	})
 }
 
-// auth returns the authorization id. The processor's memory does not survive a
-// restart of the process, but the payments' streams do: an id this processor
-// issued ("auth_...") and does not remember is an authorization of an earlier
-// run, still open (the payment decider never asks twice for what it did).
-func (p *CardProcessor) auth(id string) *cardAuth {
-	a := p.auths[id]
+// known is the authorization id's record. An id this processor issued
+// ("auth_...") that its books do not hold is an authorization from before
+// they were kept (the memory of an earlier run), still open: the payment
+// decider never asks twice for what it did.
+func known(id string, a *CardAuth) *CardAuth {
 	if a == nil && strings.HasPrefix(id, "auth_") {
-		a = &cardAuth{}
-		p.auths[id] = a
+		return &CardAuth{}
 	}
 	return a
 }
 
 // Capture implements Processor.
 func (p *CardProcessor) Capture(ctx context.Context, r CaptureRequest) (Result, error) {
-	return p.call(ctx, OpCapture, r.IdempotencyKey, func() Result {
-		a := p.auth(r.AuthorizationID)
+	return p.call(ctx, OpCapture, r.IdempotencyKey, r.AuthorizationID, func(a *CardAuth) (Result, *CardAuth) {
+		a = known(r.AuthorizationID, a)
 		switch {
 		case a == nil:
-			return Result{Status: Refused, Message: "no such authorization"}
-		case a.voided:
-			return Result{Status: Refused, Message: "the authorization was voided"}
-		case a.captured:
-			return Result{Status: Refused, Message: "the authorization was already captured"}
+			return Result{Status: Refused, Message: "no such authorization"}, nil
+		case a.Voided:
+			return Result{Status: Refused, Message: "the authorization was voided"}, nil
+		case a.Captured:
+			return Result{Status: Refused, Message: "the authorization was already captured"}, nil
 		}
-		a.captured = true
-		if a.amount.Amount == 0 {
-			a.amount = r.Amount
+		next := *a
+		next.Captured = true
+		if next.Amount.Amount == 0 {
+			next.Amount = r.Amount
 		}
-		return Result{Status: Approved, ID: "ch_" + r.PaymentID}
+		return Result{Status: Approved, ID: "ch_" + r.PaymentID}, &next
 	})
 }
 
 // Void implements Processor.
 func (p *CardProcessor) Void(ctx context.Context, r VoidRequest) (Result, error) {
-	return p.call(ctx, OpVoid, r.IdempotencyKey, func() Result {
-		a := p.auth(r.AuthorizationID)
+	return p.call(ctx, OpVoid, r.IdempotencyKey, r.AuthorizationID, func(a *CardAuth) (Result, *CardAuth) {
+		a = known(r.AuthorizationID, a)
 		switch {
 		case a == nil:
-			return Result{Status: Refused, Message: "no such authorization"}
-		case a.captured:
-			return Result{Status: Refused, Message: "the authorization was captured"}
+			return Result{Status: Refused, Message: "no such authorization"}, nil
+		case a.Captured:
+			return Result{Status: Refused, Message: "the authorization was captured"}, nil
 		}
-		a.voided = true
-		return Result{Status: Approved, ID: r.AuthorizationID}
+		next := *a
+		next.Voided = true
+		return Result{Status: Approved, ID: r.AuthorizationID}, &next
 	})
 }
 
 // Refund implements Processor.
 func (p *CardProcessor) Refund(ctx context.Context, r RefundRequest) (Result, error) {
-	return p.call(ctx, OpRefund, r.IdempotencyKey, func() Result {
-		a := p.auth(r.AuthorizationID)
-		if a != nil && a.amount.Amount == 0 && !a.captured { // known only by id (see auth)
-			a.captured, a.amount = true, r.Amount
+	return p.call(ctx, OpRefund, r.IdempotencyKey, r.AuthorizationID, func(a *CardAuth) (Result, *CardAuth) {
+		a = known(r.AuthorizationID, a)
+		if a != nil && a.Amount.Amount == 0 && !a.Captured { // known only by id (see known)
+			a = &CardAuth{Captured: true, Amount: r.Amount}
 		}
 		switch {
-		case a == nil || !a.captured:
-			return Result{Status: Refused, Message: "nothing was captured"}
-		case a.refunded+r.Amount.Amount > a.amount.Amount:
-			return Result{Status: Refused, Message: "the refund is larger than the capture"}
+		case a == nil || !a.Captured:
+			return Result{Status: Refused, Message: "nothing was captured"}, nil
+		case a.Refunded+r.Amount.Amount > a.Amount.Amount:
+			return Result{Status: Refused, Message: "the refund is larger than the capture"}, nil
 		}
-		a.refunded += r.Amount.Amount
-		return Result{Status: Approved, ID: "re_" + r.PaymentID}
+		next := *a
+		next.Refunded += r.Amount.Amount
+		return Result{Status: Approved, ID: "re_" + r.PaymentID}, &next
 	})
 }
