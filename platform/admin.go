@@ -144,25 +144,41 @@ func (p *Platform) readModelsOfKind(ctx context.Context, kind string) []ReadMode
 	return out
 }
 
-// Rebuild asks the runner of the named projection to rebuild it (asynchronously).
-func (p *Platform) Rebuild(name string) error {
+// Rebuild asks the runner of the named projection to rebuild it
+// (asynchronously). The request is stored, so the process that runs the
+// projection (it holds the lease) rebuilds it whichever process was asked.
+func (p *Platform) Rebuild(ctx context.Context, name string) error {
+	var found *projection
 	p.mu.Lock()
-	defer p.mu.Unlock()
 	for _, n := range p.order {
 		for _, x := range p.hosts[n].projections {
 			if x.p.Name == name {
-				x.status.Store("rebuilding")
-				x.requestRebuild()
-				return nil
+				found = x
 			}
 		}
 	}
-	return acme.Errorf(acme.CodeNotFound, "no projection named %q (bus consumers are not rebuilt from a log: GET /api/v1/admin/consumers)", name)
+	p.mu.Unlock()
+	if found == nil {
+		return acme.Errorf(acme.CodeNotFound, "no projection named %q (bus consumers are not rebuilt from a log: GET /api/v1/admin/consumers)", name)
+	}
+	if _, err := found.h.store.Commit(ctx, es.Commit{Apply: func(ctx context.Context, tx es.SQL, _ []es.Event) error {
+		_, err := tx.ExecContext(ctx, `INSERT INTO platform_checkpoints (name, position, updated_at) VALUES ($1, 1, $2)
+ON CONFLICT (name) DO UPDATE SET position = platform_checkpoints.position + 1, updated_at = excluded.updated_at`,
+			rebuildRequested(name), time.Now().UTC().Format("2006-01-02T15:04:05.000000Z"))
+		return err
+	}}); err != nil {
+		return fmt.Errorf("request rebuild of %s: %w", name, err)
+	}
+	if found.leader.Load() {
+		found.status.Store("rebuilding")
+		found.requestRebuild() // at once here; another process's runner finds the request within a second
+	}
+	return nil
 }
 
 func (p *Platform) postRebuild(w http.ResponseWriter, r *http.Request) error {
 	name := r.PathValue("name")
-	if err := p.Rebuild(name); err != nil {
+	if err := p.Rebuild(r.Context(), name); err != nil {
 		return err
 	}
 	p.setHead(w, r, name)

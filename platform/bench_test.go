@@ -218,7 +218,7 @@ WHERE alpha_things.last_position < excluded.last_position`, id, a.total, a.n, a.
 					// Rebuild beside and swap: the whole log in one transaction.
 					before := resets.Load()
 					start = time.Now()
-					if err := p.Rebuild(pr.Name); err != nil {
+					if err := p.Rebuild(context.Background(), pr.Name); err != nil {
 						b.Fatal(err)
 					}
 					for resets.Load() == before || x.status.Load() != "running" {

@@ -98,6 +98,11 @@ const relayCheckpoint = "relay"
 
 func projectionCheckpoint(name string) string { return "projection:" + name }
 
+// rebuildRequested counts the rebuilds of projection name asked for, in any
+// process; rebuildDone is the count its last rebuild answered.
+func rebuildRequested(name string) string { return "projection-rebuild-requested:" + name }
+func rebuildDone(name string) string      { return "projection-rebuild-done:" + name }
+
 func readCheckpoint(ctx context.Context, s es.Store, name string) (int64, error) {
 	var pos int64
 	err := s.DB().QueryRowContext(ctx, `SELECT position FROM platform_checkpoints WHERE name = $1`, name).Scan(&pos)

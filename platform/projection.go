@@ -64,11 +64,16 @@ func (x *projection) run(ctx context.Context) {
 }
 
 // follow refreshes the position from the stored checkpoint while another
-// process runs the projection.
+// process runs the projection; while this one runs it, it looks every second
+// for rebuilds asked of other processes.
 func (x *projection) follow(ctx context.Context, done chan<- struct{}) {
 	defer close(done)
-	for sleep(ctx, 100*time.Millisecond) {
+	for tick := 0; sleep(ctx, 100*time.Millisecond); tick++ {
 		if x.leader.Load() {
+			if tick%10 == 0 && x.rebuildAsked(ctx) {
+				x.status.Store("rebuilding")
+				x.requestRebuild()
+			}
 			continue
 		}
 		if pos, err := readCheckpoint(ctx, x.h.store, projectionCheckpoint(x.p.Name)); err == nil && pos > x.position.Load() {
@@ -193,6 +198,10 @@ func (x *projection) rebuild(ctx context.Context) error {
 	x.status.Store("rebuilding")
 	x.prefetched = nil
 	s := x.h.store
+	asked, err := readCheckpoint(ctx, s, rebuildRequested(x.p.Name))
+	if err != nil {
+		return fmt.Errorf("rebuild %s: %w", x.p.Name, err)
+	}
 	var events []es.Event
 	var after int64
 	for {
@@ -218,6 +227,9 @@ func (x *projection) rebuild(ctx context.Context) error {
 				return fmt.Errorf("apply: %w", err)
 			}
 		}
+		if err := writeCheckpoint(ctx, tx, rebuildDone(x.p.Name), asked); err != nil {
+			return err
+		}
 		return writeCheckpoint(ctx, tx, projectionCheckpoint(x.p.Name), after)
 	}}); err != nil {
 		return fmt.Errorf("rebuild %s: %w", x.p.Name, err)
@@ -225,6 +237,13 @@ func (x *projection) rebuild(ctx context.Context) error {
 	x.h.p.log.Info("projection rebuilt", "projection", x.p.Name, "events", len(events), "position", after)
 	x.advanced(ctx, after)
 	return nil
+}
+
+// rebuildAsked reports whether more rebuilds were asked for than done.
+func (x *projection) rebuildAsked(ctx context.Context) bool {
+	asked, err1 := readCheckpoint(ctx, x.h.store, rebuildRequested(x.p.Name))
+	done, err2 := readCheckpoint(ctx, x.h.store, rebuildDone(x.p.Name))
+	return err1 == nil && err2 == nil && asked > done
 }
 
 // requestRebuild asks the runner to rebuild (at most one request is queued).

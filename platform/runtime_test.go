@@ -317,7 +317,7 @@ func TestProjectionDuplicatedAndReplayedEndIdentical(t *testing.T) {
 	}
 
 	// Replayed: a rebuild replays the whole log.
-	if err := p.Rebuild("alpha.things"); err != nil {
+	if err := p.Rebuild(context.Background(), "alpha.things"); err != nil {
 		t.Fatal(err)
 	}
 	eventually(t, 5*time.Second, "the rebuild", func() bool { return resets.Load() == 1 && x.status.Load() == "running" })
@@ -533,6 +533,10 @@ DROP TABLE alpha_count;
 			_, err := tx.ExecContext(ctx, `INSERT INTO alpha_count (id, n) VALUES (1, $1) ON CONFLICT (id) DO UPDATE SET n = alpha_count.n + excluded.n`, len(events))
 			return err
 		},
+		Reset: func(ctx context.Context, tx es.SQL) error {
+			_, err := tx.ExecContext(ctx, `DELETE FROM alpha_count`)
+			return err
+		},
 	}
 	var ps []*Platform
 	for range 2 {
@@ -567,6 +571,28 @@ DROP TABLE alpha_count;
 	}
 	if !(statuses[0] == "running" && statuses[1] == "standby" || statuses[0] == "standby" && statuses[1] == "running") {
 		t.Fatalf("statuses = %v, want one running and one standby", statuses)
+	}
+
+	// A rebuild asked of the standby process is run by the other one.
+	if _, err := alpha.Commit(context.Background(), es.Commit{Apply: func(ctx context.Context, tx es.SQL, _ []es.Event) error {
+		_, err := tx.ExecContext(ctx, `UPDATE alpha_count SET n = 999 WHERE id = 1`)
+		return err
+	}}); err != nil {
+		t.Fatal(err)
+	}
+	standby := ps[0]
+	if statuses[1] == "standby" {
+		standby = ps[1]
+	}
+	if err := standby.Rebuild(context.Background(), "alpha.count"); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 10*time.Second, "the rebuild asked of the standby process", func() bool {
+		err := alpha.DB().QueryRowContext(context.Background(), `SELECT n FROM alpha_count WHERE id = 1`).Scan(&n)
+		return err == nil && n == 40
+	})
+	if st := standby.ReadModels(context.Background())[0].Status; st != "standby" {
+		t.Fatalf("the standby process says %q after asking for a rebuild", st)
 	}
 }
 
