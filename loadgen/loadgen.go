@@ -77,6 +77,9 @@ const (
 	MaxDuration  = time.Hour
 )
 
+// ErrConfig is Run's error for a Config it refuses before any request.
+var ErrConfig = errors.New("invalid configuration")
+
 func (c *Config) defaults() error {
 	if c.Customers == 0 {
 		c.Customers = 10
@@ -273,7 +276,7 @@ type customer struct {
 // flight are still drained, within DrainTimeout).
 func Run(ctx context.Context, cfg Config) (*Result, error) {
 	if err := cfg.defaults(); err != nil {
-		return nil, err
+		return nil, fmt.Errorf("%w: %w", ErrConfig, err)
 	}
 	r := &runner{cfg: cfg, sink: newSink(), run: randHex(4)}
 	setupStart := time.Now()

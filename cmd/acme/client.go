@@ -27,10 +27,10 @@ func client(ctx context.Context, args []string, getenv func(string) string, stdo
 	}
 	fs.StringVar(&server, "server", server, "`URL` of the running server (ACME_SERVER)")
 	status := fs.String("status", "", "only sagas with this status (acme sagas)")
-	if err := fs.Parse(args[1:]); err != nil {
+	rest, err := parseInterspersed(fs, args[1:])
+	if err != nil {
 		return 2
 	}
-	rest := fs.Args()
 	token := getenv("ACME_ADMIN_TOKEN")
 	if token == "" {
 		fmt.Fprintln(stderr, "acme: set ACME_ADMIN_TOKEN to the server's admin token")
@@ -95,6 +95,26 @@ func client(ctx context.Context, args []string, getenv func(string) string, stdo
 	}
 	_, _ = stdout.Write(b)
 	return 0
+}
+
+// parseInterspersed parses fs's flags wherever they stand among the
+// positional arguments (acme events STREAM --server URL), which it returns;
+// after "--" everything is positional.
+func parseInterspersed(fs *flag.FlagSet, args []string) ([]string, error) {
+	var rest []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			return nil, err
+		}
+		args = fs.Args()
+		if len(args) == 0 {
+			return rest, nil
+		}
+		if args[0] == "--" {
+			return append(rest, args[1:]...), nil
+		}
+		rest, args = append(rest, args[0]), args[1:]
+	}
 }
 
 // catalogCmd: acme catalog export DIR (no server needed: the registry is built

@@ -70,10 +70,10 @@ func loadgenCmd(ctx context.Context, args []string, getenv func(string) string, 
 	}
 	if err != nil && !errors.Is(err, context.Canceled) {
 		fmt.Fprintf(stderr, "acme loadgen: %v\n", err)
-		if res == nil {
-			return 2
+		if errors.Is(err, loadgen.ErrConfig) {
+			return 2 // a usage error, like a bad flag
 		}
-		return 1
+		return 1 // the server refused or could not be reached, as for the other verbs
 	}
 	return 0
 }

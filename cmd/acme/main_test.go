@@ -6,10 +6,12 @@ import (
 	"context"
 	"io"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
@@ -235,5 +237,40 @@ func TestHelpListsEveryEnvironmentVariable(t *testing.T) {
 		if !strings.Contains(out.String(), m[1]) {
 			t.Errorf("acme help does not mention %s", m[1])
 		}
+	}
+}
+
+// TestClientFlagsAnywhere: the admin verbs take their flags before or after
+// the positional arguments, and a flag never becomes an argument.
+func TestClientFlagsAnywhere(t *testing.T) {
+	var paths []string
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		paths = append(paths, r.Method+" "+r.URL.Path)
+		_, _ = w.Write([]byte(`{}`))
+	}))
+	defer srv.Close()
+	env := func(k string) string {
+		if k == "ACME_ADMIN_TOKEN" {
+			return "t"
+		}
+		return ""
+	}
+	var out, errs strings.Builder
+	for _, args := range [][]string{
+		{"events", "order-1", "--server", srv.URL},
+		{"events", "--server=" + srv.URL, "order-2"},
+		{"dlq", "retry", "7", "--server", srv.URL},
+	} {
+		if code := run(context.Background(), args, env, &out, &errs); code != 0 {
+			t.Fatalf("%q: exit %d: %s", args, code, errs.String())
+		}
+	}
+	want := []string{"GET /api/v1/admin/streams/order-1/events", "GET /api/v1/admin/streams/order-2/events", "POST /api/v1/admin/dead-letters/7/retry"}
+	if !slices.Equal(paths, want) {
+		t.Fatalf("requests %q, want %q", paths, want)
+	}
+	// The id forgotten: a usage error, not a retry of dead letter "--server=...".
+	if code := run(context.Background(), []string{"dlq", "retry", "--server=" + srv.URL}, env, &out, &errs); code != 2 || len(paths) != 3 {
+		t.Fatalf("dlq retry without an id: exit %d, requests %q", code, paths)
 	}
 }
