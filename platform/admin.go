@@ -84,8 +84,8 @@ func (p *Platform) Routes(api *httpapi.API) {
 		httpapi.Returns(200, httpapi.List[DeadLetterView]{}))
 	api.Handle("POST /api/v1/admin/dead-letters/{id}/retry", httpapi.Admin, p.postRetry,
 		httpapi.Summary("Apply a dead-lettered message once more through its consumer: 202 {status: applied} (it leaves the list) or "+
-			"{status: failed, error} (it stays, with the new error); 404 for an unknown id or one already applied; 409 conflict while "+
-			"another retry of the same dead letter runs (its effects, an email say, happen once)."),
+			"{status: failed, error} (it stays, under the same id, with the new error); 404 for an unknown id or one already applied; "+
+			"409 conflict while another retry of the same dead letter runs, in any process (its effects, an email say, happen once)."),
 		httpapi.Returns(202, accepted{}), httpapi.NoBody())
 	api.Handle("GET /api/v1/admin/streams/{streamId}/events", httpapi.Admin, p.getStreamEvents,
 		httpapi.Summary("The events of a stream, from whichever context's store holds it. streamId is the stream's id (order-<orderId>, product-<productId>, checkout-<checkoutId>, ...) or a bare aggregate id, which finds the stream whose id ends with -<id> (the first context in start order when several do)"),
@@ -237,25 +237,36 @@ func (p *Platform) getDeadLetters(w http.ResponseWriter, r *http.Request) error 
 // twice). On success the dead letter is removed; on failure it stays, with the
 // new error. The consumer must run in this process.
 //
-// Retries of one dead letter run one at a time in a process: a second one
-// while the first runs is 409 conflict (both would run the handler, and its
-// effects outside the store, such as an email, would happen twice); one after
-// it finds the dead letter gone (404).
+// Retries of one dead letter run one at a time, in a process and across
+// processes (a bus lease): a second one while the first runs is 409 conflict
+// (both would run the handler, and its effects outside the store, such as an
+// email, would happen twice); one after it finds the dead letter gone (404)
+// or, if it failed again, retries it again.
 func (p *Platform) RetryDeadLetter(ctx context.Context, id string) error {
-	if _, busy := p.retrying.LoadOrStore(id, true); busy {
-		return acme.Errorf(acme.CodeConflict, "dead letter %q is being retried; look at the list again shortly", id)
+	busy := acme.Errorf(acme.CodeConflict, "dead letter %q is being retried; look at the list again shortly", id)
+	if _, taken := p.retrying.LoadOrStore(id, true); taken {
+		return busy
 	}
 	defer p.retrying.Delete(id)
-	dls, err := p.cfg.Bus.DeadLetters(ctx, 0)
+	if dl, err := p.deadLetter(ctx, id); err != nil {
+		return err // 404 for an unknown id, before its name is used as a lease key
+	} else if dl == nil {
+		return acme.Errorf(acme.CodeNotFound, "no dead letter %q", id)
+	}
+	lease := "dead-letter-retry." + id
+	if ok, err := p.cfg.Bus.Lease(ctx, lease, p.cfg.Holder, handleTimeout+commitTimeout+time.Minute); err != nil {
+		return err
+	} else if !ok {
+		return busy // another process retries it
+	}
+	defer func() {
+		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Second)
+		defer cancel()
+		_ = p.cfg.Bus.ReleaseLease(rctx, lease, p.cfg.Holder)
+	}()
+	dl, err := p.deadLetter(ctx, id) // again: another process's retry may have settled it
 	if err != nil {
 		return err
-	}
-	var dl *es.DeadLetter
-	for i := range dls {
-		if dls[i].ID == id {
-			dl = &dls[i]
-			break
-		}
 	}
 	if dl == nil {
 		return acme.Errorf(acme.CodeNotFound, "no dead letter %q", id)
@@ -285,6 +296,20 @@ func (p *Platform) RetryDeadLetter(ctx context.Context, id string) error {
 }
 
 var errRetryFailed = errors.New("retry failed")
+
+// deadLetter returns dead letter id, nil when there is none.
+func (p *Platform) deadLetter(ctx context.Context, id string) (*es.DeadLetter, error) {
+	dls, err := p.cfg.Bus.DeadLetters(ctx, 0)
+	if err != nil {
+		return nil, err
+	}
+	for i := range dls {
+		if dls[i].ID == id {
+			return &dls[i], nil
+		}
+	}
+	return nil, nil
+}
 
 func (p *Platform) postRetry(w http.ResponseWriter, r *http.Request) error {
 	id := r.PathValue("id")

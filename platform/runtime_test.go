@@ -915,3 +915,65 @@ func TestSlowHandlerIsNotRedelivered(t *testing.T) {
 		t.Fatalf("the slow message was delivered %d times, want 1", n)
 	}
 }
+
+// TestDeadLetterRetriedFromTwoProcessesAtOnce: retries of one dead letter
+// sent to two processes at the same moment run one at a time across them
+// (a bus lease): the handler runs once per retry that is not refused, and
+// the dead letter whose retries failed is listed once, under its id.
+func TestDeadLetterRetriedFromTwoProcessesAtOnce(t *testing.T) {
+	dir := t.TempDir()
+	bus := embeddedBus(t)
+	alpha, beta := openStore(t, dir, "alpha"), openStore(t, dir, "beta")
+	migrateSeen(t, beta)
+	var runs, running, overlapped atomic.Int64
+	broken := func(ctx context.Context, m es.Message) (es.Commit, error) {
+		runs.Add(1)
+		if running.Add(1) > 1 {
+			overlapped.Add(1)
+		}
+		defer running.Add(-1)
+		time.Sleep(100 * time.Millisecond)
+		return es.Commit{}, errors.New("downstream unavailable")
+	}
+	var ps []*Platform
+	for range 2 {
+		p := newPlatform(t, bus, func(c *Config) { c.MaxDeliveries = 1 })
+		p.Host("alpha", alpha)
+		p.Host("beta", beta).Consume("things", []string{"ThingHappened"}, broken)
+		if err := p.Start(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		ps = append(ps, p)
+	}
+	appendThing(t, alpha, "t1", 1)
+	var dls []es.DeadLetter
+	eventually(t, 10*time.Second, "the dead letter", func() bool {
+		dls, _ = bus.DeadLetters(context.Background(), 0)
+		return len(dls) == 1
+	})
+	id := dls[0].ID
+	before := runs.Load()
+	errs := make([]error, 6)
+	var wg sync.WaitGroup
+	for i := range errs {
+		wg.Go(func() { errs[i] = ps[i%2].RetryDeadLetter(context.Background(), id) })
+	}
+	wg.Wait()
+	ran := 0
+	for _, err := range errs {
+		switch {
+		case errors.Is(err, errRetryFailed):
+			ran++
+		case acme.ErrorCode(err) == acme.CodeConflict, acme.ErrorCode(err) == acme.CodeNotFound:
+		default:
+			t.Fatalf("retry: %v", err)
+		}
+	}
+	if ran == 0 || runs.Load()-before != int64(ran) || overlapped.Load() != 0 {
+		t.Fatalf("%d retries ran, the handler %d times, %d overlapping", ran, runs.Load()-before, overlapped.Load())
+	}
+	dls, _ = bus.DeadLetters(context.Background(), 0)
+	if len(dls) != 1 || dls[0].ID != id {
+		t.Fatalf("dead letters after the retries: %+v, want one with id %s", dls, id)
+	}
+}
