@@ -283,16 +283,29 @@ func (p *Platform) RetryDeadLetter(ctx context.Context, id string) error {
 		if err := p.cfg.Bus.DeadLetter(ctx, nd); err != nil {
 			return err
 		}
-		_ = p.cfg.Bus.RemoveDeadLetter(ctx, id)
+		// The older copy goes even if the client gave up meanwhile.
+		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+		defer cancel()
+		if err := p.cfg.Bus.RemoveDeadLetter(rctx, id); err != nil {
+			p.log.Error("dead letter stored again; its older copy stays listed", "id", id, "err", err)
+		}
 		return fmt.Errorf("%w: %w", errRetryFailed, aerr)
 	}
 	c.applied.Add(1)
 	c.setErr("")
 	p.progress.signal()
-	if err := p.cfg.Bus.RemoveDeadLetter(ctx, id); err != nil && !errors.Is(err, es.ErrNotFound) {
-		return err
+	// Every copy under the id goes (one left by a crash in a failed retry too).
+	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	defer cancel()
+	for {
+		err := p.cfg.Bus.RemoveDeadLetter(rctx, id)
+		if errors.Is(err, es.ErrNotFound) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
 	}
-	return nil
 }
 
 var errRetryFailed = errors.New("retry failed")

@@ -43,15 +43,22 @@ type heldDelivery struct {
 	c *consumer
 }
 
+// Each is released before it is settled: a heartbeat sent after a Nak would
+// make the server forget the Nak's delay.
 func (h *heldDelivery) Ack(ctx context.Context) error {
-	defer h.c.release(h)
+	h.c.release(h)
 	return h.Delivery.Ack(ctx)
 }
+
 func (h *heldDelivery) Nak(delay time.Duration) error {
-	defer h.c.release(h)
+	h.c.release(h)
 	return h.Delivery.Nak(delay)
 }
-func (h *heldDelivery) Term() error { defer h.c.release(h); return h.Delivery.Term() }
+
+func (h *heldDelivery) Term() error {
+	h.c.release(h)
+	return h.Delivery.Term()
+}
 
 func (c *consumer) hold(d es.Delivery) es.Delivery {
 	h := &heldDelivery{Delivery: d, c: c}
@@ -103,7 +110,11 @@ func (c *consumer) heartbeat(ctx context.Context, ackWait time.Duration) {
 		}
 		last = time.Now()
 		for _, h := range hs {
-			_ = h.InProgress() // settled meanwhile: the bus ignores it
+			c.heldMu.Lock() // not once it is released: its settling may be on the way
+			if _, ok := c.held[h]; ok {
+				_ = h.InProgress()
+			}
+			c.heldMu.Unlock()
 		}
 	}
 }

@@ -88,6 +88,12 @@ func (x *projection) lead(ctx context.Context) {
 	for ctx.Err() == nil {
 		select {
 		case <-x.rebuildReq:
+			if !x.rebuildAsked(ctx) {
+				// answered by the rebuild that just ran (follow may queue a
+				// request while one runs): nothing new was asked
+				x.status.Store("running")
+				continue
+			}
 			if err := x.rebuild(ctx); err != nil {
 				x.fail(ctx, err, &fails)
 				x.requestRebuild() // try again
