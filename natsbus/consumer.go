@@ -49,7 +49,7 @@ func (b *Bus) Subscribe(ctx context.Context, spec es.ConsumerSpec) (es.Subscript
 	if spec.Batch {
 		buffer = 4 * b.opts.FetchBatch
 	}
-	sub := &subscription{b: b, ch: make(chan *delivery, buffer), done: make(chan struct{})}
+	sub := &subscription{b: b, ch: make(chan *delivery, buffer), done: make(chan struct{}), waiting: map[*delivery]struct{}{}}
 	for _, st := range order {
 		if st == CommandsStream {
 			if err := b.checkOneHandler(ctx, spec.Name, byStream[st]); err != nil {
@@ -79,6 +79,8 @@ func (b *Bus) Subscribe(ctx context.Context, spec es.ConsumerSpec) (es.Subscript
 		sub.wg.Add(1)
 		go sub.pull(pullCtx, c)
 	}
+	sub.wg.Add(1)
+	go sub.heartbeat(pullCtx, ackWait)
 	if b.floors != nil {
 		for _, p := range sub.parts {
 			sub.wg.Add(1)
@@ -322,6 +324,45 @@ type subscription struct {
 	wg     sync.WaitGroup
 	done   chan struct{}
 	once   sync.Once
+
+	// waiting holds the deliveries fetched and not yet taken by Next or
+	// TryNext: the heartbeat keeps their ack timers from running out while
+	// they wait behind a slow handler (the taker holds them from then on).
+	waitMu  sync.Mutex
+	waiting map[*delivery]struct{}
+}
+
+func (s *subscription) wait(d *delivery) {
+	s.waitMu.Lock()
+	s.waiting[d] = struct{}{}
+	s.waitMu.Unlock()
+}
+
+func (s *subscription) taken(d *delivery) *delivery {
+	s.waitMu.Lock()
+	delete(s.waiting, d)
+	s.waitMu.Unlock()
+	return d
+}
+
+// heartbeat tells the server, every third of ackWait, that the waiting
+// deliveries are in progress.
+func (s *subscription) heartbeat(ctx context.Context, ackWait time.Duration) {
+	defer s.wg.Done()
+	t := time.NewTicker(max(ackWait/3, 10*time.Millisecond))
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		s.waitMu.Lock() // a taken delivery gets none: its taker may nak it at once
+		for d := range s.waiting {
+			_ = d.m.InProgress()
+		}
+		s.waitMu.Unlock()
+	}
 }
 
 // pull runs Fetch loops: each pull request expires after FetchWait, so a lost
@@ -359,12 +400,21 @@ func (s *subscription) pull(ctx context.Context, c jetstream.Consumer) {
 // handOut passes a fetch's messages to Next until the fetch ends (true) or
 // the subscription closes (false): then what the fetch still brings is
 // nak'ed as it arrives, so it is redelivered at once, not after the ack wait.
+// It takes each message as it arrives, so that all of them wait where the
+// heartbeat sees them.
 func (s *subscription) handOut(ctx context.Context, msgs <-chan jetstream.Msg) bool {
-	for {
+	var queue []*delivery
+	for msgs != nil || len(queue) > 0 {
+		var out chan *delivery
+		var next *delivery
+		if len(queue) > 0 {
+			out, next = s.ch, queue[0]
+		}
 		select {
 		case m, ok := <-msgs:
 			if !ok {
-				return true
+				msgs = nil // ended: hand out the rest
+				continue
 			}
 			md, err := m.Metadata()
 			n := 1
@@ -372,18 +422,21 @@ func (s *subscription) handOut(ctx context.Context, msgs <-chan jetstream.Msg) b
 				n = int(md.NumDelivered)
 			}
 			d := &delivery{m: m, msg: decode(m.Headers(), m.Data()), subject: strings.TrimPrefix(m.Subject(), s.b.opts.Prefix), n: n}
-			select {
-			case s.ch <- d:
-			case <-ctx.Done():
-				_ = m.NakWithDelay(0)
-				go nakAll(msgs)
-				return false
-			}
+			s.wait(d)
+			queue = append(queue, d)
+		case out <- next:
+			queue = queue[1:]
 		case <-ctx.Done():
-			go nakAll(msgs)
+			for _, d := range queue {
+				_ = s.taken(d).m.NakWithDelay(0)
+			}
+			if msgs != nil {
+				go nakAll(msgs)
+			}
 			return false
 		}
 	}
+	return true
 }
 
 // nakAll naks the rest of a fetch (it ends at the fetch's expiry).
@@ -396,7 +449,7 @@ func nakAll(msgs <-chan jetstream.Msg) {
 func (s *subscription) Next(ctx context.Context) (es.Delivery, error) {
 	select {
 	case d := <-s.ch:
-		return d, nil
+		return s.taken(d), nil
 	case <-ctx.Done():
 		return nil, ctx.Err()
 	case <-s.done:
@@ -412,7 +465,7 @@ func (s *subscription) TryNext() (es.Delivery, bool) {
 	}
 	select {
 	case d := <-s.ch:
-		return d, true
+		return s.taken(d), true
 	default:
 		return nil, false
 	}
@@ -497,7 +550,7 @@ func (s *subscription) Close() error {
 		for { // not handed out: let them be redelivered soon
 			select {
 			case d := <-s.ch:
-				_ = d.m.NakWithDelay(0)
+				_ = s.taken(d).m.NakWithDelay(0)
 			default:
 				return
 			}

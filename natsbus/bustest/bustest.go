@@ -35,6 +35,7 @@ func Run(t *testing.T, open Open) {
 		{"NakRedeliversWithCount", testNak},
 		{"TermStopsRedelivery", testTerm},
 		{"UnackedIsRedeliveredAfterAckWait", testAckWait},
+		{"DeliveriesWaitingToBeTakenAreNotRedelivered", testWaitingNotRedelivered},
 		{"CommandWorkQueueHasOneHandlerGroup", testWorkQueue},
 		{"SeveralMultiSubjectCommandConsumers", testMultiCommandConsumers},
 		{"SharedDurableSplitsWork", testSharedDurable},
@@ -260,6 +261,38 @@ func testAckWait(t *testing.T, b es.Bus) {
 		t.Fatalf("got %s #%d, want a redelivery of %s", d2.Message().ID, d2.NumDelivered(), d.Message().ID)
 	}
 	ack(t, d2)
+}
+
+// testWaitingNotRedelivered: deliveries a subscription fetched but nobody has
+// taken yet (the taker is busy with a slow one) keep their place however long
+// past the ack wait; only a taken one that is never settled comes back.
+func testWaitingNotRedelivered(t *testing.T, b es.Bus) {
+	o := owner()
+	var ms []es.Message
+	for i := range 5 {
+		ms = append(ms, msg("Thing", i+1))
+	}
+	publish(t, b, evt(o, "Thing"), ms...)
+	s := subscribe(t, b, o+"_wt", 300*time.Millisecond, evt(o, "Thing"))
+	first := next(t, s, 5*time.Second)
+	if err := first.InProgress(); err != nil { // the taker's own heartbeat, once
+		t.Fatal(err)
+	}
+	time.Sleep(200 * time.Millisecond)
+	if err := first.InProgress(); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(200 * time.Millisecond)
+	ack(t, first)
+	time.Sleep(800 * time.Millisecond) // the rest waited over three ack waits in all
+	for range 4 {
+		d := next(t, s, 5*time.Second)
+		if d.NumDelivered() != 1 {
+			t.Fatalf("%s was delivered %d times while it waited to be taken", d.Message().ID, d.NumDelivered())
+		}
+		ack(t, d)
+	}
+	none(t, s, 500*time.Millisecond)
 }
 
 func testWorkQueue(t *testing.T, b es.Bus) {
