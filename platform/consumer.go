@@ -78,44 +78,21 @@ func (c *consumer) release(h *heldDelivery) {
 }
 
 // heartbeat tells the bus, every third of ackWait, that the held deliveries
-// are in progress. Once ctx ends (the platform closing) it goes on while the
-// workers finish what they hold, for at most a handler's time and a commit's.
+// are in progress, until ctx ends (Close ends it once the workers stopped).
 func (c *consumer) heartbeat(ctx context.Context, ackWait time.Duration) {
-	every := max(ackWait/3, 10*time.Millisecond)
-	t := time.NewTicker(every)
+	t := time.NewTicker(max(ackWait/3, 10*time.Millisecond))
 	defer t.Stop()
-	var closing <-chan time.Time
-	last := time.Now()
 	for {
 		select {
-		case <-t.C:
 		case <-ctx.Done():
-			// look at what is still held every 10 ms from now on
-			closing, ctx = time.After(handleTimeout+commitTimeout), context.Background()
-			t.Reset(10 * time.Millisecond)
-		case <-closing:
 			return
+		case <-t.C:
 		}
-		c.heldMu.Lock()
-		hs := make([]*heldDelivery, 0, len(c.held))
+		c.heldMu.Lock() // a released delivery gets none: its settling may be on the way
 		for h := range c.held {
-			hs = append(hs, h)
+			_ = h.InProgress()
 		}
 		c.heldMu.Unlock()
-		if closing != nil && len(hs) == 0 {
-			return
-		}
-		if time.Since(last) < every/2 {
-			continue
-		}
-		last = time.Now()
-		for _, h := range hs {
-			c.heldMu.Lock() // not once it is released: its settling may be on the way
-			if _, ok := c.held[h]; ok {
-				_ = h.InProgress()
-			}
-			c.heldMu.Unlock()
-		}
 	}
 }
 

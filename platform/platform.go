@@ -156,6 +156,10 @@ type Platform struct {
 	started bool
 	cancel  context.CancelFunc
 	wg      sync.WaitGroup
+	// The consumers' heartbeats outlive the workers: Close stops them once
+	// the workers have settled what they held.
+	stopBeats context.CancelFunc
+	beats     sync.WaitGroup
 
 	progress *notifier // signalled on any relay, consumer or projection progress
 	retrying sync.Map  // dead-letter ids being retried (RetryDeadLetter)
@@ -252,14 +256,16 @@ func (p *Platform) Start(ctx context.Context) error {
 		}
 	}
 	p.cancel = cancel
+	beatCtx, stopBeats := context.WithCancel(context.WithoutCancel(ctx))
+	p.stopBeats = stopBeats
 	p.started = true
 	for _, name := range p.order {
 		h := p.hosts[name]
 		p.wg.Add(1)
 		go func() { defer p.wg.Done(); h.relay.run(runCtx) }()
 		for _, c := range h.consumers {
-			p.wg.Add(1)
-			go func() { defer p.wg.Done(); c.heartbeat(runCtx, p.cfg.AckWait) }()
+			p.beats.Add(1)
+			go func() { defer p.beats.Done(); c.heartbeat(beatCtx, p.cfg.AckWait) }()
 			if c.batch != nil {
 				if p.cfg.KeyedWorkers[c.full] > 1 {
 					p.log.Warn("KeyedWorkers ignored: a batch consumer applies its batches in bus order", "consumer", c.full)
@@ -299,7 +305,9 @@ func (p *Platform) Close() error {
 		return nil
 	}
 	cancel()
-	p.wg.Wait()
+	p.wg.Wait() // the workers have settled what they held
+	p.stopBeats()
+	p.beats.Wait()
 	var wg sync.WaitGroup
 	for _, h := range p.hosts {
 		for _, c := range h.consumers {
