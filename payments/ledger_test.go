@@ -2,13 +2,9 @@ package payments
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"path/filepath"
 	"sync"
 	"testing"
-
-	"github.com/jackc/pgx/v5"
 
 	"acme/es"
 	"acme/postgres"
@@ -35,21 +31,12 @@ func ledgerStores() map[string]func(t *testing.T) es.Store {
 			return migrated(t, s)
 		},
 		"postgres": func(t *testing.T) es.Store {
-			url := testenv.PostgresURL(t)
-			b := make([]byte, 6)
-			_, _ = rand.Read(b)
-			schema := "paymentstest_" + hex.EncodeToString(b)
+			url, schema := testenv.PostgresSchema(t, "paymentstest_")
 			s, err := postgres.Open(context.Background(), url, schema)
 			if err != nil {
 				t.Fatal(err)
 			}
-			t.Cleanup(func() {
-				s.Close()
-				if c, err := pgx.Connect(context.Background(), url); err == nil {
-					_, _ = c.Exec(context.Background(), "DROP SCHEMA IF EXISTS "+schema+" CASCADE")
-					c.Close(context.Background())
-				}
-			})
+			t.Cleanup(func() { s.Close() })
 			return migrated(t, s)
 		},
 	}

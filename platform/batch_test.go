@@ -2,8 +2,6 @@ package platform
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"slices"
@@ -11,8 +9,6 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
-
-	"github.com/jackc/pgx/v5"
 
 	"acme/es"
 	"acme/httpapi"
@@ -35,24 +31,14 @@ var batchModes = []batchMode{
 		return embeddedBus(t), func(name string) es.Store { return openStore(t, dir, name) }
 	}},
 	{"server", func(t *testing.T) (*natsbus.Bus, func(string) es.Store) {
-		pgURL := testenv.PostgresURL(t)
 		bus := externalBus(t)
 		return bus, func(name string) es.Store {
-			b := make([]byte, 6)
-			_, _ = rand.Read(b)
-			schema := "platformtest_" + name + "_" + hex.EncodeToString(b)
+			pgURL, schema := testenv.PostgresSchema(t, "platformtest_"+name+"_")
 			s, err := postgres.Open(context.Background(), pgURL, schema)
 			if err != nil {
 				t.Fatal(err)
 			}
-			t.Cleanup(func() {
-				s.Close()
-				ctx := context.Background()
-				if c, err := pgx.Connect(ctx, pgURL); err == nil {
-					_, _ = c.Exec(ctx, "DROP SCHEMA IF EXISTS "+schema+" CASCADE")
-					c.Close(ctx)
-				}
-			})
+			t.Cleanup(func() { s.Close() })
 			return s
 		}
 	}},

@@ -16,6 +16,7 @@ import (
 	"acme/es"
 	"acme/es/estest"
 	"acme/postgres"
+	"acme/testenv"
 )
 
 // TestTwoProcessesNeverSkip runs two Store instances on one schema (what two
@@ -25,7 +26,7 @@ import (
 // races with ErrConcurrency across the instances, never with a duplicate
 // version or a raw driver error.
 func TestTwoProcessesNeverSkip(t *testing.T) {
-	url, schema := freshSchema(t)
+	url, schema := testenv.PostgresSchema(t, "estest_")
 	a := openSchema(t, url, schema)
 	b := openSchema(t, url, schema)
 	stores := []*postgres.Store{a, b}
@@ -175,7 +176,7 @@ func TestTwoProcessesNeverSkip(t *testing.T) {
 // TestWaitWokenByOtherProcess: a commit through another Store (another
 // process) wakes Wait through NOTIFY, long before the fallback poll.
 func TestWaitWokenByOtherProcess(t *testing.T) {
-	url, schema := freshSchema(t)
+	url, schema := testenv.PostgresSchema(t, "estest_")
 	a := openSchema(t, url, schema, postgres.WithWaitPoll(time.Hour))
 	b := openSchema(t, url, schema)
 	h, _ := a.Head(t.Context())
@@ -200,7 +201,7 @@ func TestWaitWokenByOtherProcess(t *testing.T) {
 // TestReadModelsInSchema: DB() and Apply run unqualified SQL in the context's
 // schema; Migrate records versions per owner.
 func TestReadModelsInSchema(t *testing.T) {
-	url, schema := freshSchema(t)
+	url, schema := testenv.PostgresSchema(t, "estest_")
 	s := openSchema(t, url, schema)
 	ctx := t.Context()
 	fsys := fstest.MapFS{"00001_items.sql": {Data: []byte("-- +goose Up\nCREATE TABLE items (id TEXT PRIMARY KEY, n BIGINT NOT NULL);\n-- +goose Down\nDROP TABLE items;\n")}}
@@ -234,7 +235,7 @@ func TestReadModelsInSchema(t *testing.T) {
 
 // TestOpener opens schema <prefix><name>.
 func TestOpener(t *testing.T) {
-	url, schema := freshSchema(t)
+	url, schema := testenv.PostgresSchema(t, "estest_")
 	prefix, name, _ := strings.Cut(schema, "_")
 	st, err := postgres.Opener(url, prefix+"_")(t.Context(), name)
 	if err != nil {

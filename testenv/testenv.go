@@ -6,6 +6,8 @@ package testenv
 import (
 	"bufio"
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"net"
@@ -15,6 +17,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/jackc/pgx/v5"
 )
 
 // Defaults for the local services (see docs/architecture.md).
@@ -30,6 +34,31 @@ func CI() bool { return os.Getenv("CI") == "true" }
 // PostgresURL returns ACME_TEST_POSTGRES_URL (or the default) if PostgreSQL answers.
 func PostgresURL(t testing.TB) string {
 	return service(t, "PostgreSQL", "ACME_TEST_POSTGRES_URL", DefaultPostgresURL)
+}
+
+// PostgresSchema returns the PostgreSQL URL (as PostgresURL does) and a new
+// schema name starting with prefix, dropped with everything in it when the
+// test ends. Open the store on it afterwards, so that the store, closed by
+// its own cleanup, is closed before the schema goes.
+func PostgresSchema(tb testing.TB, prefix string) (url, schema string) {
+	tb.Helper()
+	url = PostgresURL(tb)
+	b := make([]byte, 6)
+	_, _ = rand.Read(b)
+	schema = prefix + hex.EncodeToString(b)
+	tb.Cleanup(func() {
+		ctx := context.Background()
+		c, err := pgx.Connect(ctx, url)
+		if err != nil {
+			tb.Errorf("drop schema %s: %v", schema, err)
+			return
+		}
+		defer c.Close(ctx)
+		if _, err := c.Exec(ctx, "DROP SCHEMA IF EXISTS "+schema+" CASCADE"); err != nil {
+			tb.Errorf("drop schema %s: %v", schema, err)
+		}
+	})
+	return url, schema
 }
 
 // NATSURL returns ACME_TEST_NATS_URL (or the default) if a NATS server of at
