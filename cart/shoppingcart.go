@@ -321,24 +321,25 @@ func decideApplyCode(c Cart, cmd applyCode) ([]any, error) {
 // ValidateCheckout checks the shipping address and the payment method.
 func ValidateCheckout(a Address, m PaymentMethod) error {
 	var addr []acme.FieldError
-	req := func(field, v string) {
-		if strings.TrimSpace(v) == "" {
-			addr = append(addr, acme.FieldError{Field: "shippingAddress." + field, Message: "is required"})
-		} else if len(v) > 200 {
-			addr = append(addr, acme.FieldError{Field: "shippingAddress." + field, Message: "is longer than 200 characters"})
-		} else if acme.HasControl(v) {
-			addr = append(addr, acme.FieldError{Field: "shippingAddress." + field, Message: "must not contain control characters (line breaks, NUL)"})
+	line := func(field, v string, required bool) {
+		msg := ""
+		switch {
+		case required && strings.TrimSpace(v) == "":
+			msg = "is required"
+		case len(v) > 200:
+			msg = "is longer than 200 characters"
+		case acme.HasControl(v):
+			msg = "must not contain control characters (line breaks, NUL)"
+		}
+		if msg != "" {
+			addr = append(addr, acme.FieldError{Field: "shippingAddress." + field, Message: msg})
 		}
 	}
-	req("name", a.Name)
-	req("line1", a.Line1)
-	req("city", a.City)
-	req("postalCode", a.PostalCode)
-	if len(a.Line2) > 200 {
-		addr = append(addr, acme.FieldError{Field: "shippingAddress.line2", Message: "is longer than 200 characters"})
-	} else if acme.HasControl(a.Line2) {
-		addr = append(addr, acme.FieldError{Field: "shippingAddress.line2", Message: "must not contain control characters (line breaks, NUL)"})
-	}
+	line("name", a.Name, true)
+	line("line1", a.Line1, true)
+	line("city", a.City, true)
+	line("postalCode", a.PostalCode, true)
+	line("line2", a.Line2, false)
 	if !ValidCountry(a.Country) {
 		addr = append(addr, acme.FieldError{Field: "shippingAddress.country", Message: "must be an ISO 3166-1 alpha-2 code (e.g. US, DE)"})
 	}

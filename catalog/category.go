@@ -41,8 +41,8 @@ var categoryDecider = es.Decider[Category, createCategory]{
 		if n := utf8.RuneCountInString(name); n < 1 || n > 100 || !utf8.ValidString(name) {
 			return nil, acme.Invalid(acme.FieldError{Field: "name", Message: "must be 1 to 100 characters"})
 		}
-		if hasControl(name) {
-			return nil, acme.Invalid(acme.FieldError{Field: "name", Message: "must not contain control characters"})
+		if acme.HasControl(name) {
+			return nil, acme.Invalid(acme.FieldError{Field: "name", Message: "must not contain control characters (line breaks, NUL)"})
 		}
 		depth := 1
 		if c.ParentID != "" {

@@ -195,13 +195,13 @@ func addVariantEvents(s Product, c addProductVariant) ([]any, error) {
 	sku := strings.TrimSpace(c.SKU)
 	size, color := strings.TrimSpace(c.Size), strings.TrimSpace(c.Color)
 	var fields []acme.FieldError
-	if n := utf8.RuneCountInString(sku); n < 1 || n > MaxSKULength || !utf8.ValidString(sku) || hasControl(sku) {
+	if n := utf8.RuneCountInString(sku); n < 1 || n > MaxSKULength || !utf8.ValidString(sku) || acme.HasControl(sku) {
 		fields = append(fields, acme.FieldError{Field: "sku", Message: "must be 1 to 64 characters"})
 	}
-	if utf8.RuneCountInString(size) > MaxAttributeLength || hasControl(size) {
+	if utf8.RuneCountInString(size) > MaxAttributeLength || acme.HasControl(size) {
 		fields = append(fields, acme.FieldError{Field: "size", Message: "must be at most 50 characters"})
 	}
-	if utf8.RuneCountInString(color) > MaxAttributeLength || hasControl(color) {
+	if utf8.RuneCountInString(color) > MaxAttributeLength || acme.HasControl(color) {
 		fields = append(fields, acme.FieldError{Field: "color", Message: "must be at most 50 characters"})
 	}
 	var stock int64
@@ -257,7 +257,7 @@ func evolveProduct(s Product, e any) Product {
 }
 
 func checkName(name string) error {
-	if n := utf8.RuneCountInString(name); n < 1 || n > MaxNameLength || !utf8.ValidString(name) || hasControl(name) {
+	if n := utf8.RuneCountInString(name); n < 1 || n > MaxNameLength || !utf8.ValidString(name) || acme.HasControl(name) {
 		return acme.Errorf(CodeInvalidName, "the name must be 1 to %d characters", MaxNameLength)
 	}
 	return nil
@@ -268,7 +268,6 @@ func validDescription(d string) bool {
 		strings.IndexFunc(d, func(r rune) bool { return unicode.IsControl(r) && r != '\n' && r != '\r' && r != '\t' }) < 0
 }
 
-func hasControl(s string) bool { return acme.HasControl(s) }
 
 // MaxInitialStock bounds initialStock, as inventory bounds a restock.
 const MaxInitialStock = 1_000_000_000

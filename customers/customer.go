@@ -161,7 +161,7 @@ func validateProfile(email, name string) error {
 	}
 	if n := utf8.RuneCountInString(strings.TrimSpace(name)); n < 1 || n > 100 || !utf8.ValidString(name) {
 		fields = append(fields, acme.FieldError{Field: "name", Message: "must be 1 to 100 characters"})
-	} else if hasControl(name) {
+	} else if acme.HasControl(name) {
 		fields = append(fields, acme.FieldError{Field: "name", Message: "must not contain control characters (line breaks, NUL)"})
 	}
 	if len(fields) > 0 {
@@ -173,7 +173,7 @@ func validateProfile(email, name string) error {
 // validEmail accepts a bare address (what net/mail parses, with nothing around
 // it), at most 254 bytes, with a dot-free-or-not domain but no display name.
 func validEmail(s string) bool {
-	if s == "" || len(s) > 254 || strings.TrimSpace(s) != s || !utf8.ValidString(s) || hasControl(s) {
+	if s == "" || len(s) > 254 || strings.TrimSpace(s) != s || !utf8.ValidString(s) || acme.HasControl(s) {
 		return false
 	}
 	if strings.ContainsRune(s, utf8.RuneError) {
@@ -209,7 +209,6 @@ func validDomain(d string) bool {
 	return strings.TrimFunc(tld, func(r rune) bool { return r >= '0' && r <= '9' }) != ""
 }
 
-func hasControl(s string) bool { return acme.HasControl(s) }
 
 // normaliseEmail is the key of uniqueness and login: addresses are compared
 // case-insensitively.

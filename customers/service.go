@@ -92,7 +92,7 @@ func (m *Module) VerifyEmail(ctx context.Context, token string) (Verified, error
 	if token == "" {
 		return Verified{}, acme.Invalid(acme.FieldError{Field: "token", Message: "the token of the verification link is required"})
 	}
-	if len(token) > 200 || !utf8.ValidString(token) || hasControl(token) {
+	if len(token) > 200 || !utf8.ValidString(token) || acme.HasControl(token) {
 		return Verified{}, acme.Errorf(acme.CodeNotFound, "no customer has this verification token")
 	}
 	id, err := m.customerByToken(ctx, token)
@@ -169,7 +169,7 @@ func (m *Module) Login(ctx context.Context, email, password string) (Session, er
 	}
 	var customerID, hash string
 	err := sql.ErrNoRows // an address no customer can have is not looked up (PostgreSQL refuses NUL in TEXT)
-	if utf8.ValidString(email) && !hasControl(email) && len(email) <= 254 {
+	if utf8.ValidString(email) && !acme.HasControl(email) && len(email) <= 254 {
 		err = m.store().DB().QueryRowContext(ctx, `SELECT customer_id, password_hash FROM customer_credentials WHERE email_key = $1`,
 			normaliseEmail(email)).Scan(&customerID, &hash)
 	}
