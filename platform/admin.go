@@ -1,6 +1,7 @@
 package platform
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
 	"encoding/json"
@@ -162,10 +163,7 @@ func (p *Platform) Rebuild(ctx context.Context, name string) error {
 		return acme.Errorf(acme.CodeNotFound, "no projection named %q (bus consumers are not rebuilt from a log: GET /api/v1/admin/consumers)", name)
 	}
 	if _, err := found.h.store.Commit(ctx, es.Commit{Apply: func(ctx context.Context, tx es.SQL, _ []es.Event) error {
-		_, err := tx.ExecContext(ctx, `INSERT INTO platform_checkpoints (name, position, updated_at) VALUES ($1, 1, $2)
-ON CONFLICT (name) DO UPDATE SET position = platform_checkpoints.position + 1, updated_at = excluded.updated_at`,
-			rebuildRequested(name), time.Now().UTC().Format("2006-01-02T15:04:05.000000Z"))
-		return err
+		return bumpCheckpoint(ctx, tx, rebuildRequested(name))
 	}}); err != nil {
 		return fmt.Errorf("request rebuild of %s: %w", name, err)
 	}
@@ -243,21 +241,25 @@ func (p *Platform) getDeadLetters(w http.ResponseWriter, r *http.Request) error 
 // email, would happen twice); one after it finds the dead letter gone (404)
 // or, if it failed again, retries it again.
 func (p *Platform) RetryDeadLetter(ctx context.Context, id string) error {
+	_, err := p.retryDeadLetter(ctx, id)
+	return err
+}
+
+// retryDeadLetter is RetryDeadLetter; it also returns the dead letter's
+// consumer once the letter was found.
+func (p *Platform) retryDeadLetter(ctx context.Context, id string) (string, error) {
 	busy := acme.Errorf(acme.CodeConflict, "dead letter %q is being retried; look at the list again shortly", id)
+	notFound := acme.Errorf(acme.CodeNotFound, "no dead letter %q", id)
 	if _, taken := p.retrying.LoadOrStore(id, true); taken {
-		return busy
+		return "", busy
 	}
 	defer p.retrying.Delete(id)
-	if dl, err := p.deadLetter(ctx, id); err != nil {
-		return err // 404 for an unknown id, before its name is used as a lease key
-	} else if dl == nil {
-		return acme.Errorf(acme.CodeNotFound, "no dead letter %q", id)
+	if dl, err := p.deadLetter(ctx, id); err != nil || dl == nil {
+		return "", cmp.Or(err, error(notFound)) // 404 for an unknown id, before its name is used as a lease key
 	}
 	lease := "dead-letter-retry." + id
-	if ok, err := p.cfg.Bus.Lease(ctx, lease, p.cfg.Holder, handleTimeout+commitTimeout+time.Minute); err != nil {
-		return err
-	} else if !ok {
-		return busy // another process retries it
+	if ok, err := p.cfg.Bus.Lease(ctx, lease, p.cfg.Holder, handleTimeout+commitTimeout+time.Minute); err != nil || !ok {
+		return "", cmp.Or(err, error(busy)) // busy: another process retries it
 	}
 	defer func() {
 		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Second)
@@ -265,45 +267,40 @@ func (p *Platform) RetryDeadLetter(ctx context.Context, id string) error {
 		_ = p.cfg.Bus.ReleaseLease(rctx, lease, p.cfg.Holder)
 	}()
 	dl, err := p.deadLetter(ctx, id) // again: another process's retry may have settled it
-	if err != nil {
-		return err
-	}
-	if dl == nil {
-		return acme.Errorf(acme.CodeNotFound, "no dead letter %q", id)
+	if err != nil || dl == nil {
+		return "", cmp.Or(err, error(notFound))
 	}
 	c := p.consumer(dl.Consumer)
 	if c == nil {
-		return acme.Errorf(acme.CodeConflict, "consumer %s does not run in this process", dl.Consumer)
+		return dl.Consumer, acme.Errorf(acme.CodeConflict, "consumer %s does not run in this process", dl.Consumer)
 	}
+	// The dead letter's bookkeeping below is done even if the client gave up.
+	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	defer cancel()
 	if aerr := c.apply(ctx, dl.Message); aerr != nil {
 		c.setErr(aerr.Error())
-		// Keep it listed with the new error: re-store it, then drop the old entry.
+		// Keep it listed, under its id, with the new error: re-store it,
+		// then drop the older copy.
 		nd := *dl
-		nd.DeadAt, nd.Error, nd.Deliveries = time.Time{}, aerr.Error(), dl.Deliveries+1 // same id
-		if err := p.cfg.Bus.DeadLetter(ctx, nd); err != nil {
-			return err
+		nd.DeadAt, nd.Error, nd.Deliveries = time.Time{}, aerr.Error(), dl.Deliveries+1
+		if err := p.cfg.Bus.DeadLetter(rctx, nd); err != nil {
+			return dl.Consumer, err
 		}
-		// The older copy goes even if the client gave up meanwhile.
-		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
-		defer cancel()
 		if err := p.cfg.Bus.RemoveDeadLetter(rctx, id); err != nil {
 			p.log.Error("dead letter stored again; its older copy stays listed", "id", id, "err", err)
 		}
-		return fmt.Errorf("%w: %w", errRetryFailed, aerr)
+		return dl.Consumer, fmt.Errorf("%w: %w", errRetryFailed, aerr)
 	}
 	c.applied.Add(1)
 	c.setErr("")
 	p.progress.signal()
-	// Every copy under the id goes (one left by a crash in a failed retry too).
-	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
-	defer cancel()
-	for {
+	for { // every copy under the id goes (one left by a crash in a failed retry too)
 		err := p.cfg.Bus.RemoveDeadLetter(rctx, id)
 		if errors.Is(err, es.ErrNotFound) {
-			return nil
+			return dl.Consumer, nil
 		}
 		if err != nil {
-			return err
+			return dl.Consumer, err
 		}
 	}
 }
@@ -326,15 +323,7 @@ func (p *Platform) deadLetter(ctx context.Context, id string) (*es.DeadLetter, e
 
 func (p *Platform) postRetry(w http.ResponseWriter, r *http.Request) error {
 	id := r.PathValue("id")
-	consumer := ""
-	if dls, err := p.cfg.Bus.DeadLetters(r.Context(), 0); err == nil {
-		for _, d := range dls {
-			if d.ID == id {
-				consumer = d.Consumer
-			}
-		}
-	}
-	err := p.RetryDeadLetter(r.Context(), id)
+	consumer, err := p.retryDeadLetter(r.Context(), id)
 	if err == nil || errors.Is(err, errRetryFailed) {
 		p.setHead(w, r, consumer)
 	}

@@ -119,9 +119,23 @@ func readCheckpoint(ctx context.Context, s es.Store, name string) (int64, error)
 func writeCheckpoint(ctx context.Context, tx es.SQL, name string, pos int64) error {
 	_, err := tx.ExecContext(ctx, `INSERT INTO platform_checkpoints (name, position, updated_at) VALUES ($1, $2, $3)
 ON CONFLICT (name) DO UPDATE SET position = excluded.position, updated_at = excluded.updated_at`,
-		name, pos, time.Now().UTC().Format("2006-01-02T15:04:05.000000Z"))
+		name, pos, checkpointTime())
 	if err != nil {
 		return fmt.Errorf("write checkpoint %s: %w", name, err)
 	}
 	return nil
 }
+
+// bumpCheckpoint adds one to a checkpoint used as a counter (0 when absent)
+// through tx.
+func bumpCheckpoint(ctx context.Context, tx es.SQL, name string) error {
+	_, err := tx.ExecContext(ctx, `INSERT INTO platform_checkpoints (name, position, updated_at) VALUES ($1, 1, $2)
+ON CONFLICT (name) DO UPDATE SET position = platform_checkpoints.position + 1, updated_at = excluded.updated_at`,
+		name, checkpointTime())
+	if err != nil {
+		return fmt.Errorf("bump checkpoint %s: %w", name, err)
+	}
+	return nil
+}
+
+func checkpointTime() string { return time.Now().UTC().Format("2006-01-02T15:04:05.000000Z") }
