@@ -245,11 +245,15 @@ func (x *projection) rebuild(ctx context.Context) error {
 	return nil
 }
 
-// rebuildAsked reports whether more rebuilds were asked for than done.
+// rebuildAsked reports whether more rebuilds were asked for than done (one
+// query: the leader asks every second).
 func (x *projection) rebuildAsked(ctx context.Context) bool {
-	asked, err1 := readCheckpoint(ctx, x.h.store, rebuildRequested(x.p.Name))
-	done, err2 := readCheckpoint(ctx, x.h.store, rebuildDone(x.p.Name))
-	return err1 == nil && err2 == nil && asked > done
+	var asked bool
+	err := x.h.store.DB().QueryRowContext(ctx, `SELECT
+  COALESCE((SELECT position FROM platform_checkpoints WHERE name = $1), 0) >
+  COALESCE((SELECT position FROM platform_checkpoints WHERE name = $2), 0)`,
+		rebuildRequested(x.p.Name), rebuildDone(x.p.Name)).Scan(&asked)
+	return err == nil && asked
 }
 
 // requestRebuild asks the runner to rebuild (at most one request is queued).
