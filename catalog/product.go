@@ -268,7 +268,6 @@ func validDescription(d string) bool {
 		strings.IndexFunc(d, func(r rune) bool { return unicode.IsControl(r) && r != '\n' && r != '\r' && r != '\t' }) < 0
 }
 
-
 // MaxInitialStock bounds initialStock, as inventory bounds a restock.
 const MaxInitialStock = 1_000_000_000
 

@@ -209,7 +209,6 @@ func validDomain(d string) bool {
 	return strings.TrimFunc(tld, func(r rune) bool { return r >= '0' && r <= '9' }) != ""
 }
 
-
 // normaliseEmail is the key of uniqueness and login: addresses are compared
 // case-insensitively.
 func normaliseEmail(s string) string { return strings.ToLower(strings.TrimSpace(s)) }

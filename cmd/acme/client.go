@@ -106,14 +106,14 @@ func parseInterspersed(fs *flag.FlagSet, args []string) ([]string, error) {
 		if err := fs.Parse(args); err != nil {
 			return nil, err
 		}
-		args = fs.Args()
-		if len(args) == 0 {
+		left := fs.Args()
+		if i := len(args) - len(left) - 1; i >= 0 && args[i] == "--" {
+			return append(rest, left...), nil // Parse stopped at the terminator
+		}
+		if len(left) == 0 {
 			return rest, nil
 		}
-		if args[0] == "--" {
-			return append(rest, args[1:]...), nil
-		}
-		rest, args = append(rest, args[0]), args[1:]
+		rest, args = append(rest, left[0]), left[1:]
 	}
 }
 

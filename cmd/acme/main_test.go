@@ -269,6 +269,12 @@ func TestClientFlagsAnywhere(t *testing.T) {
 	if !slices.Equal(paths, want) {
 		t.Fatalf("requests %q, want %q", paths, want)
 	}
+	// After "--" nothing is a flag, however many arguments follow.
+	if code := run(context.Background(), []string{"dlq", "--server", srv.URL, "--", "retry", "-5"}, env, &out, &errs); code != 0 ||
+		paths[len(paths)-1] != "POST /api/v1/admin/dead-letters/-5/retry" {
+		t.Fatalf("dlq -- retry -5: exit %d, requests %q", code, paths)
+	}
+	paths = paths[:3]
 	// The id forgotten: a usage error, not a retry of dead letter "--server=...".
 	if code := run(context.Background(), []string{"dlq", "retry", "--server=" + srv.URL}, env, &out, &errs); code != 2 || len(paths) != 3 {
 		t.Fatalf("dlq retry without an id: exit %d, requests %q", code, paths)
