@@ -51,6 +51,11 @@ type Projection struct {
 	// Reset deletes everything the projection wrote (a rebuild runs Reset, then
 	// replays the log). Rebuilds keep reads served (see the runner).
 	Reset func(ctx context.Context, tx SQL) error
+	// Progress, when set, reports position and lag for a read model that is
+	// not fed by the context's log (search's full-text index follows its own
+	// change counter): GET /api/v1/admin/projections shows these instead of
+	// the log checkpoint. Optional.
+	Progress func(ctx context.Context) (position, lag int64, err error)
 }
 
 // Module is one bounded context: what the app wiring starts. Each context

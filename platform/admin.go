@@ -72,7 +72,7 @@ type accepted struct {
 // Routes adds the admin routes of the messaging runtime.
 func (p *Platform) Routes(api *httpapi.API) {
 	api.Handle("GET /api/v1/admin/projections", httpapi.Admin, p.getProjections,
-		httpapi.Summary("List the projections (read models rebuilt from a context's own log; each can be rebuilt) with position, lag, status and last error. Read models fed by the bus are consumers: GET /api/v1/admin/consumers"),
+		httpapi.Summary("List the projections (read models rebuilt from a context's own log; each can be rebuilt) with position, lag, status and last error. search.index (the full-text index) reports its own change counter: position is the last change of the search tables it indexed, lag the changes not indexed yet. Read models fed by the bus are consumers: GET /api/v1/admin/consumers"),
 		httpapi.Returns(200, items[ReadModel]{}))
 	api.Handle("GET /api/v1/admin/consumers", httpapi.Admin, p.getConsumers,
 		httpapi.Summary("List the bus consumers (exactly-once handlers and bus-fed read models) with the source position last applied, pending messages (lag), status and last error"),
@@ -106,8 +106,14 @@ func (p *Platform) ReadModels(ctx context.Context) []ReadModel {
 		head, _ := h.store.Head(ctx)
 		for _, x := range h.projections {
 			pos := x.position.Load()
-			out = append(out, ReadModel{Name: x.p.Name, Kind: "projection", Position: pos, Lag: max(head-pos, 0),
-				Status: x.status.Load().(string), LastError: x.lastError()})
+			rm := ReadModel{Name: x.p.Name, Kind: "projection", Position: pos, Lag: max(head-pos, 0),
+				Status: x.status.Load().(string), LastError: x.lastError()}
+			if x.p.Progress != nil {
+				if p, lag, err := x.p.Progress(ctx); err == nil {
+					rm.Position, rm.Lag = p, max(lag, 0)
+				}
+			}
+			out = append(out, rm)
 		}
 		for _, c := range h.consumers {
 			rm := ReadModel{Name: c.full, Kind: "consumer", Position: c.position.Load(),

@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/blevesearch/bleve/v2"
@@ -117,10 +118,10 @@ type indexer struct {
 	mu  sync.RWMutex // guards idx (searches hold RLock)
 	idx bleve.Index
 
-	rebuildMu sync.Mutex // one rebuild at a time
-	syncMu    sync.Mutex // one writer of the index at a time
-	seq       int64      // the index reflects every change up to seq (under syncMu)
-	rebuild   int64      // the rebuild request last honoured
+	rebuildMu sync.Mutex   // one rebuild at a time
+	syncMu    sync.Mutex   // one writer of the index at a time
+	seq       atomic.Int64 // the index reflects every change up to seq (written under syncMu)
+	rebuild   int64        // the rebuild request last honoured
 
 	compacted time.Time // when the live index was last merged into one segment (Tick's goroutine only)
 
@@ -152,7 +153,8 @@ func openIndexer(ctx context.Context, dir string, db es.SQL) (*indexer, error) {
 			} else {
 				x.idx = idx
 				if b, err := idx.GetInternal(seqKey); err == nil && len(b) > 0 {
-					x.seq, _ = strconv.ParseInt(string(b), 10, 64)
+					seq, _ := strconv.ParseInt(string(b), 10, 64)
+					x.seq.Store(seq)
 				}
 			}
 		}
@@ -237,6 +239,17 @@ func (x *indexer) head(ctx context.Context) (seq, rebuild int64, err error) {
 	return seq, rebuild, err
 }
 
+// progress is the change counter the index reflects and how many changes of
+// the tables it has not indexed yet (the admin's projection list).
+func (x *indexer) progress(ctx context.Context) (position, lag int64, err error) {
+	head, _, err := x.head(ctx)
+	if err != nil {
+		return 0, 0, err
+	}
+	seq := x.seq.Load()
+	return seq, head - seq, nil
+}
+
 // CatchUp indexes every change newer than the index (a no-op costs one
 // point query). It returns how many products it (re)indexed.
 func (x *indexer) CatchUp(ctx context.Context) (int, error) {
@@ -247,7 +260,7 @@ func (x *indexer) CatchUp(ctx context.Context) (int, error) {
 	_ = req
 	x.syncMu.Lock()
 	defer x.syncMu.Unlock()
-	if head <= x.seq {
+	if head <= x.seq.Load() {
 		return 0, nil
 	}
 	x.mu.RLock()
@@ -256,14 +269,14 @@ func (x *indexer) CatchUp(ctx context.Context) (int, error) {
 	if idx == nil {
 		return 0, errors.New("search: index closed")
 	}
-	n, seq, err := x.indexChanges(ctx, idx, x.seq)
+	n, seq, err := x.indexChanges(ctx, idx, x.seq.Load())
 	if n > 0 {
 		x.changed()
 	}
 	if err != nil {
 		return n, err
 	}
-	x.seq = seq
+	x.seq.Store(seq)
 	return n, nil
 }
 
@@ -389,7 +402,8 @@ func (x *indexer) Rebuild(ctx context.Context) error {
 	x.idx = idx
 	x.mu.Unlock()
 	x.changed()
-	x.seq, x.rebuild = seq, max(x.rebuild, req)
+	x.seq.Store(seq)
+	x.rebuild = max(x.rebuild, req)
 	if old != nil {
 		old.Close()
 	}

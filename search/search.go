@@ -151,6 +151,7 @@ func (m *Module) Start(ctx context.Context, h es.Host) error {
 			_, err := tx.ExecContext(ctx, `UPDATE search_meta SET rebuild = rebuild + 1 WHERE id = 1`)
 			return err
 		},
+		Progress: idx.progress,
 	})
 	// Start's ctx may end when start-up ends: the loop lives until Close (or
 	// until the store closes).

@@ -337,7 +337,7 @@ func TestRestartContinuesFromRecordedSeq(t *testing.T) {
 	if got := e.search("q=jacket"); len(got) != 2 {
 		t.Fatalf("before restart: %v", ids(got))
 	}
-	seqBefore := e.m.svc.idx.seq
+	seqBefore := e.m.svc.idx.seq.Load()
 	e.h.Store().Close()
 	deadline := time.Now().Add(5 * time.Second)
 	for {
@@ -353,7 +353,7 @@ func TestRestartContinuesFromRecordedSeq(t *testing.T) {
 		time.Sleep(10 * time.Millisecond)
 	}
 	e2 := newEnv(t, dir)
-	if got := e2.m.svc.idx.seq; got != seqBefore {
+	if got := e2.m.svc.idx.seq.Load(); got != seqBefore {
 		t.Fatalf("reopened at seq %d, want %d", got, seqBefore)
 	}
 	e2.send("ProductCreated", map[string]any{"productId": acme.NewID(), "name": "Rain Jacket", "price": acme.Money{Amount: 1, Currency: "USD"}, "categoryId": f.jackets})
@@ -687,5 +687,39 @@ func TestIndexOfAnotherFormatIsRebuilt(t *testing.T) {
 	}
 	if got := ids(e2.search("q=creme")); !sameSet(got, []string{torch}) {
 		t.Fatalf("q=creme after the rebuild: %v", got)
+	}
+}
+
+// The admin's projection list shows the index's own progress: the change
+// counter it reflects and the changes of the tables not indexed yet.
+func TestIndexProgress(t *testing.T) {
+	e := newEnv(t, t.TempDir())
+	seed(e)
+	var progress func(context.Context) (int64, int64, error)
+	for _, p := range e.h.Projections() {
+		if p.Name == ProjectionName {
+			progress = p.Progress
+		}
+	}
+	if progress == nil {
+		t.Fatal("search.index registers no Progress")
+	}
+	ctx := context.Background()
+	if _, err := e.m.svc.CatchUp(ctx); err != nil {
+		t.Fatal(err)
+	}
+	pos, lag, err := progress(ctx)
+	if err != nil || pos == 0 || lag != 0 {
+		t.Fatalf("caught up: position %d lag %d err %v, want a position > 0 and lag 0", pos, lag, err)
+	}
+	e.send("ProductCreated", map[string]any{"productId": acme.NewID(), "name": "Parka", "price": acme.Money{Amount: 1, Currency: "USD"}, "categoryId": acme.NewID()})
+	if p2, lag, err := progress(ctx); err != nil || p2 != pos || lag != 1 {
+		t.Fatalf("one change not indexed: position %d lag %d err %v, want %d and 1", p2, lag, err, pos)
+	}
+	if _, err := e.m.svc.CatchUp(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if p3, lag, err := progress(ctx); err != nil || p3 != pos+1 || lag != 0 {
+		t.Fatalf("after catch-up: position %d lag %d err %v, want %d and 0", p3, lag, err, pos+1)
 	}
 }
