@@ -44,12 +44,19 @@
 //     takes it off (PromotionCodeRemoved; nothing when none is applied).
 //   - A line the cart shows carries problem when it would not go through
 //     checkout as it is (LineProblem: product_not_found, variant_required,
-//     out_of_stock, insufficient_stock).
+//     out_of_stock, insufficient_stock; priceLines: currency_mismatch for a
+//     product repriced in another currency than the cart's first line, left
+//     out of the subtotal, and invalid_quantity for a line that a price rise
+//     took past the subtotal bound of 10^15 minor units). Totals never wrap:
+//     past int64 a line total and the subtotal saturate, and a cart with such
+//     a line shows no discount.
 //   - Checkout validates the address (name, line1, city, postalCode required;
 //     country ISO 3166-1 alpha-2, upper-cased → 422 invalid_address) and the
 //     payment method ({type: "card", token} → 422 validation_failed), then an
 //     empty cart → 409 cart_empty; a line whose product is no longer sold → 404
-//     product_not_found. Money is integer minor units; an empty cart shows
+//     product_not_found; lines in two currencies → 422 validation_failed
+//     (items); a subtotal past the bound at today's prices → 422
+//     invalid_quantity. Money is integer minor units; an empty cart shows
 //     amounts in the configured default currency (USD).
 //   - CheckoutFailed restores the failed checkout's lines into the customer's
 //     cart (CartRestored: added to what is in the cart now, the current price

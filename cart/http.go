@@ -105,8 +105,10 @@ func (m *Module) Routes(api *httpapi.API) {
 	api.Handle("GET /api/v1/cart", httpapi.Customer, m.handleGetCart,
 		httpapi.Summary("The caller's cart (an empty cart has items [] and amounts 0 in USD). The discount is recomputed at every read. "+
 			"A line that would not go through checkout as it is carries problem: product_not_found (no longer sold), "+
-			"variant_required (the product has variants since), out_of_stock or insufficient_stock (a hint from the cart's "+
-			"stock levels: the reservation at checkout decides)."),
+			"variant_required (the product has variants since), currency_mismatch (the product is now priced in another currency "+
+			"than the cart's first line; the line is left out of the subtotal), invalid_quantity (a price rise took the subtotal "+
+			"past 10^15 minor units: amounts then saturate, never wrap, and no discount is shown), out_of_stock or insufficient_stock "+
+			"(a hint from the cart's stock levels: the reservation at checkout decides)."),
 		httpapi.Returns(http.StatusOK, CartView{}), httpapi.Reads("cart.catalog", "cart.promotions"))
 	api.Handle("POST /api/v1/cart/items", httpapi.Customer, m.handleAddItem,
 		httpapi.Summary("Add units of a product (AddItemToCart → ItemAddedToCart). "+
@@ -143,7 +145,8 @@ func (m *Module) Routes(api *httpapi.API) {
 			"202 with Location: /api/v1/checkouts/{checkoutId}. 422 invalid_address (name, line1, city, postalCode required; country "+
 			"ISO 3166-1 alpha-2, read case-insensitively and kept upper case: \"gb\" is GB); 422 validation_failed (paymentMethod must be {type: card, token}); 409 cart_empty; "+
 			"404 product_not_found (a line no longer sold); 422 variant_required (a line without a variant whose product has "+
-			"variants since it was added: remove it and add a variant)."),
+			"variants since it was added: remove it and add a variant); 422 validation_failed (items: lines priced in two currencies); "+
+			"422 invalid_quantity (at today's prices the subtotal would exceed 10^15 minor units)."),
 		httpapi.Body(checkoutRequest{}), httpapi.Returns(http.StatusAccepted, CheckoutView{}), httpapi.CommandReads(readsCheck...),
 		httpapi.Fails(http.StatusNotFound, "product_not_found: a line's product is no longer sold (remove it from the cart)"))
 	api.Handle("GET /api/v1/checkouts/{id}", httpapi.Customer, m.handleGetCheckout,

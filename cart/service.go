@@ -39,8 +39,9 @@ type LineView struct {
 	UnitPrice acme.Money         `json:"unitPrice"`
 	LineTotal acme.Money         `json:"lineTotal"`
 	// Problem says why the line would not go through checkout as it is
-	// (product_not_found, variant_required, out_of_stock,
-	// insufficient_stock); absent when nothing is known against it.
+	// (product_not_found, variant_required, currency_mismatch,
+	// invalid_quantity, out_of_stock, insufficient_stock); absent when
+	// nothing is known against it.
 	Problem string `json:"problem,omitempty"`
 }
 
@@ -70,14 +71,21 @@ func (m *Module) view(ctx context.Context, customerID string, c Cart) (CartView,
 		}
 		problems[i] = LineProblem(l, p)
 	}
-	v := CartView{CartID: c.ID(customerID), CustomerID: customerID, Items: []LineView{}, Subtotal: c.Subtotal(m.currency)}
+	totals, sub, money := priceLines(c.Lines, m.currency)
+	v := CartView{CartID: c.ID(customerID), CustomerID: customerID, Items: []LineView{}, Subtotal: sub}
+	chargeable := true // checkout would take the cart's money as it is
 	for i, l := range c.Lines {
-		l.LineTotal = l.UnitPrice.Times(l.Quantity)
+		if money[i] != "" {
+			chargeable = false
+			if problems[i] == "" || problems[i] == CodeOutOfStock || problems[i] == CodeInsufficientStock {
+				problems[i] = money[i] // what blocks checkout comes before a stock hint
+			}
+		}
 		v.Items = append(v.Items, LineView{ProductID: l.ProductID, VariantID: httpapi.OptionalID(l.VariantID), Name: l.Name,
-			Quantity: l.Quantity, UnitPrice: l.UnitPrice, LineTotal: l.LineTotal, Problem: problems[i]})
+			Quantity: l.Quantity, UnitPrice: l.UnitPrice, LineTotal: totals[i], Problem: problems[i]})
 	}
 	v.Discount = acme.Money{Currency: v.Subtotal.Currency}
-	if c.PromotionCode != "" {
+	if c.PromotionCode != "" && chargeable {
 		code := c.PromotionCode
 		v.PromotionCode = &code
 		p, err := m.promotion(ctx, code)

@@ -3,6 +3,7 @@ package cart
 import (
 	"context"
 	"encoding/json"
+	"math"
 	"testing"
 	"time"
 
@@ -202,5 +203,62 @@ func TestInventoryLevelsBatch(t *testing.T) {
 		if err != nil || p.Available != want.available {
 			t.Fatalf("%s: available %d (%v), want %d", want.productID, p.Available, err, want.available)
 		}
+	}
+}
+
+// A price changed after a line was added can take the cart past the
+// subtotal bound, even past int64, or into a second currency: the cart
+// shows it on the line (never a wrapped or mixed total) and checkout
+// refuses it until the customer fixes the line.
+func TestRepricedCartNeverWrapsOrMixesCurrencies(t *testing.T) {
+	m, h, _ := startCart(t)
+	ctx := context.Background()
+	h.deliver(t, "ProductCreated", map[string]any{"productId": pA, "name": "Screw", "price": usdMap(1), "categoryId": "c", "initialStock": 1_000_000_000})
+	h.deliver(t, "ProductCreated", map[string]any{"productId": pB, "name": "Box", "price": usdMap(1000), "categoryId": "c", "initialStock": 5})
+	if _, _, err := m.AddItem(ctx, cust, pA, "", 10_000_000); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := m.AddItem(ctx, cust, pB, "", 1); err != nil {
+		t.Fatal(err)
+	}
+	price := func(id string, amount int64, currency string) {
+		h.deliver(t, "ProductUpdated", map[string]any{"productId": id, "name": "P", "price": map[string]any{"amount": amount, "currency": currency}, "categoryId": "c"})
+	}
+	addr, card := Address{Name: "A", Line1: "L", City: "C", PostalCode: "P", Country: "DE"}, PaymentMethod{Type: "card", Token: "tok_visa"}
+	for _, tc := range []struct {
+		name         string
+		priceA       int64
+		wantLineA    int64
+		wantSubtotal int64
+	}{
+		{"past int64", acme.MaxPrice, math.MaxInt64, math.MaxInt64},
+		{"past the bound", 1_000_000_000, 10_000_000 * 1_000_000_000, 10_000_000*1_000_000_000 + 1000},
+	} {
+		price(pA, tc.priceA, "USD")
+		v, err := m.Cart(ctx, cust)
+		if err != nil || v.Items[0].Problem != CodeInvalidQuantity || v.Items[0].LineTotal.Amount != tc.wantLineA ||
+			v.Subtotal.Amount != tc.wantSubtotal || v.Total.Amount != tc.wantSubtotal || v.Items[1].Problem != "" {
+			t.Fatalf("%s: cart %+v %v", tc.name, v, err)
+		}
+		if _, _, err := m.Checkout(ctx, cust, addr, card); acme.ErrorCode(err) != CodeInvalidQuantity {
+			t.Fatalf("%s: checkout %v, want %s", tc.name, err, CodeInvalidQuantity)
+		}
+	}
+	price(pA, 1, "USD")
+	price(pB, 1500, "EUR")
+	v, err := m.Cart(ctx, cust)
+	if err != nil || v.Items[0].Problem != "" || v.Items[1].Problem != CodeCurrencyMismatch ||
+		v.Items[1].LineTotal != (acme.Money{Amount: 1500, Currency: "EUR"}) || v.Subtotal != usd(10_000_000) {
+		t.Fatalf("a line now priced in EUR: %+v %v", v, err)
+	}
+	if _, _, err := m.Checkout(ctx, cust, addr, card); acme.ErrorCode(err) != acme.CodeValidationFailed {
+		t.Fatalf("checkout of two currencies: %v", err)
+	}
+	if v, _ := m.Cart(ctx, cust); len(v.Items) != 2 {
+		t.Fatalf("a refused checkout emptied the cart: %+v", v)
+	}
+	price(pB, 1000, "USD")
+	if co, _, err := m.Checkout(ctx, cust, addr, card); err != nil || co.Status != StatusPending {
+		t.Fatalf("checkout once fixed: %+v %v", co, err)
 	}
 }

@@ -3,6 +3,7 @@ package cart
 import (
 	"errors"
 	"fmt"
+	"math"
 	"strings"
 	"time"
 
@@ -22,6 +23,10 @@ const (
 	CodeVariantRequired   = "variant_required"
 	CodeInvalidQuantity   = "invalid_quantity"
 	CodeInvalidAddress    = "invalid_address"
+	// CodeCurrencyMismatch is a line's problem when its product is now
+	// priced in another currency than the cart's first line: a cart is paid
+	// in one currency, so checkout refuses it until the line goes.
+	CodeCurrencyMismatch = "currency_mismatch"
 )
 
 // Cart is the state of a customer's cart stream ("cart-<customerId>"). The
@@ -74,6 +79,52 @@ func (c Cart) Currency() string {
 		return ""
 	}
 	return c.Lines[0].UnitPrice.Currency
+}
+
+// lineAmount is quantity units of unitPrice, and whether that stays within
+// acme.MaxAmount. A price raised since the line was added can take it past
+// that bound, even past int64: the amount is then saturated at MaxInt64.
+func lineAmount(unitPrice, quantity int64) (int64, bool) {
+	if unitPrice > 0 && quantity > acme.MaxAmount/unitPrice {
+		if quantity > math.MaxInt64/unitPrice {
+			return math.MaxInt64, false
+		}
+		return unitPrice * quantity, false
+	}
+	return unitPrice * quantity, true
+}
+
+// priceLines totals lines at their unit prices, as checkout would charge
+// them: each line's total, the subtotal in the first line's currency (cur
+// when there are no lines), and each line's money problem:
+// currency_mismatch for a line priced in another currency (left out of the
+// subtotal), invalid_quantity for a line past acme.MaxAmount on its own or,
+// when none is, for the line that takes the subtotal past it (the subtotal
+// then saturates instead of wrapping).
+func priceLines(lines []Line, cur string) (totals []acme.Money, sub acme.Money, problems []string) {
+	if len(lines) > 0 {
+		cur = lines[0].UnitPrice.Currency
+	}
+	sub = acme.Money{Currency: cur}
+	totals, problems = make([]acme.Money, len(lines)), make([]string, len(lines))
+	over := false // a line is already flagged for the bound
+	for i, l := range lines {
+		amt, ok := lineAmount(l.UnitPrice.Amount, l.Quantity)
+		totals[i] = acme.Money{Amount: amt, Currency: l.UnitPrice.Currency}
+		switch {
+		case l.UnitPrice.Currency != cur:
+			problems[i] = CodeCurrencyMismatch
+			continue
+		case !ok || (!over && sub.Amount > acme.MaxAmount-amt):
+			problems[i], over = CodeInvalidQuantity, true
+		}
+		if sub.Amount > math.MaxInt64-amt {
+			sub.Amount = math.MaxInt64
+		} else {
+			sub.Amount += amt
+		}
+	}
+	return totals, sub, problems
 }
 
 // Subtotal sums the lines (in currency def when the cart is empty).
@@ -400,7 +451,6 @@ func decideCheckout(c Cart, cmd checkoutCart) ([]any, error) {
 	}
 	// Freeze the prices: the lines at the catalog's current price.
 	lines := make([]Line, 0, len(c.Lines))
-	cur := ""
 	for _, l := range c.Lines {
 		p, ok := cmd.Products[lineKey(l.ProductID, l.VariantID)]
 		if !ok {
@@ -412,18 +462,19 @@ func decideCheckout(c Cart, cmd checkoutCart) ([]any, error) {
 		case CodeVariantRequired:
 			return nil, acme.Errorf(CodeVariantRequired, "%s now comes in variants: remove it and add the variant you want", l.Name)
 		}
-		if cur == "" {
-			cur = p.Price.Currency
-		} else if p.Price.Currency != cur {
+		lines = append(lines, Line{ProductID: l.ProductID, VariantID: l.VariantID, Name: p.Name, Quantity: l.Quantity, UnitPrice: p.Price})
+	}
+	totals, sub, problems := priceLines(lines, "")
+	for i := range lines {
+		switch problems[i] {
+		case CodeCurrencyMismatch:
 			return nil, acme.Invalid(acme.FieldError{Field: "items", Message: "the cart's products are priced in more than one currency"})
+		case CodeInvalidQuantity:
+			return nil, acme.Errorf(CodeInvalidQuantity, "at today's prices the cart's subtotal would exceed %d minor units: lower a quantity", int64(acme.MaxAmount))
 		}
-		lines = append(lines, Line{ProductID: l.ProductID, VariantID: l.VariantID, Name: p.Name, Quantity: l.Quantity,
-			UnitPrice: p.Price, LineTotal: p.Price.Times(l.Quantity)})
+		lines[i].LineTotal = totals[i]
 	}
-	sub := acme.Money{Currency: cur}
-	for _, l := range lines {
-		sub.Amount += l.LineTotal.Amount
-	}
+	cur := sub.Currency
 	discount, code := acme.Money{Currency: cur}, ""
 	if c.PromotionCode != "" && cmd.Promotion != nil {
 		cats := func(id string) []string {

@@ -2,6 +2,8 @@ package inventory
 
 import (
 	"cmp"
+	"fmt"
+	"math"
 	"slices"
 
 	"acme"
@@ -77,7 +79,8 @@ type key struct{ ProductID, VariantID string }
 func NormalizeLines(lines []Line) []Line {
 	sum := map[key]int64{}
 	for _, l := range lines {
-		sum[key{l.ProductID, l.VariantID}] += l.Quantity
+		k := key{l.ProductID, l.VariantID}
+		sum[k] = min(sum[k], math.MaxInt64-l.Quantity) + l.Quantity // saturates: more than exists is a shortage
 	}
 	out := make([]Line, 0, len(sum))
 	for k, q := range sum {
@@ -103,8 +106,11 @@ func ValidateReserve(cmd ReserveCmd) error {
 			fields = append(fields, acme.FieldError{Field: "items.productId", Message: "is required (at most 100 characters)"})
 			break
 		}
-		if l.Quantity < 1 || l.Quantity > MaxRestock {
-			fields = append(fields, acme.FieldError{Field: "items.quantity", Message: "must be at least 1"})
+		// The upper bound is the cart's (a subtotal of at most MaxAmount minor
+		// units): a line may ask for more than one restock brings, and more
+		// than is available is a shortage, not a malformed command.
+		if l.Quantity < 1 || l.Quantity > acme.MaxAmount {
+			fields = append(fields, acme.FieldError{Field: "items.quantity", Message: fmt.Sprintf("must be from 1 to %d", int64(acme.MaxAmount))})
 			break
 		}
 	}

@@ -1,7 +1,9 @@
 package inventory
 
 import (
+	"math"
 	"reflect"
+	"slices"
 	"testing"
 
 	"acme"
@@ -55,6 +57,13 @@ func TestDecideReserve(t *testing.T) {
 			ReserveCmd{CheckoutID: co, Items: []Line{{ProductID: p1, Quantity: 1}}}, nil, nil, ""},
 		{"already refused: no-op", Reservation{CheckoutID: co, Status: StatusUnavailable},
 			ReserveCmd{CheckoutID: co, Items: []Line{{ProductID: p1, Quantity: 1}}}, nil, nil, ""},
+		{"more than one restock brings, more than available: a shortage, not a malformed command", Reservation{},
+			ReserveCmd{CheckoutID: co, Items: []Line{{ProductID: p1, Quantity: MaxRestock + 1}}, At: at},
+			[]any{InventoryUnavailableV1{CheckoutID: co, Items: []Shortage{{ProductID: p1, Requested: MaxRestock + 1, Available: 5}}, At: at}}, nil, ""},
+		{"lines of one item whose sum overflows: saturated, a shortage", Reservation{},
+			ReserveCmd{CheckoutID: co, Items: slices.Repeat([]Line{{ProductID: p1, Quantity: acme.MaxAmount}}, 9300), At: at},
+			[]any{InventoryUnavailableV1{CheckoutID: co, Items: []Shortage{{ProductID: p1, Requested: math.MaxInt64, Available: 5}}, At: at}}, nil, ""},
+		{"a line above the cart's bound", Reservation{}, ReserveCmd{CheckoutID: co, Items: []Line{{ProductID: p1, Quantity: acme.MaxAmount + 1}}}, nil, nil, acme.CodeValidationFailed},
 		{"no lines", Reservation{}, ReserveCmd{CheckoutID: co}, nil, nil, acme.CodeValidationFailed},
 		{"zero quantity", Reservation{}, ReserveCmd{CheckoutID: co, Items: []Line{{ProductID: p1}}}, nil, nil, acme.CodeValidationFailed},
 		{"no checkout id", Reservation{}, ReserveCmd{Items: []Line{{ProductID: p1, Quantity: 1}}}, nil, nil, acme.CodeValidationFailed},
