@@ -60,10 +60,13 @@ func (m *Module) Routes(api *httpapi.API) {
 		httpapi.Query("version", "integer", "The order as it was at this version (1 = created)."),
 		httpapi.Summary("One order; with ?asOf= (RFC 3339) or ?version= the order as it was then, rebuilt from its events. "+
 			"404 when the order did not exist yet at asOf, or has no such version (a version past its latest). With both, both bound it: "+
-			"the order at the earlier of the two."),
+			"the order at the earlier of the two. asOf reads the times GET /api/v1/orders/{id}/history shows: at an entry's at the "+
+			"order includes that event, before it not (so asOf=placedAt is the order as created)."),
 		httpapi.Returns(200, View{}), httpapi.Reads(orderReads...))
 	api.Handle("GET /api/v1/orders/{id}/history", httpapi.Customer, m.history,
-		httpapi.Summary("Every event of an order, oldest first, with the status after it."),
+		httpapi.Summary("Every event of an order, oldest first, with the status after it and at, the time it took effect: the time "+
+			"the event carries (placedAt, the order's updatedAt after it) when that was taken within a second before the event was "+
+			"recorded, else the time it was recorded; never earlier than the entry before. ?asOf= reads the same times."),
 		httpapi.Returns(200, History{}))
 	api.Handle("POST /api/v1/orders/{id}/cancel", httpapi.Customer, m.cancel,
 		httpapi.Summary("Cancel a PENDING or CONFIRMED order (owner or admin): stock released, payment voided or refunded in full."),
@@ -126,16 +129,17 @@ func (m *Module) visible(ctx context.Context, id string, q es.StreamQuery) (es.L
 	return l, nil
 }
 
-// temporalQuery reads ?asOf= and ?version=.
-func temporalQuery(r *http.Request) (es.StreamQuery, error) {
-	var q es.StreamQuery
+// temporalQuery reads ?version= into q and ?asOf= (nil when not given:
+// the zero time is a valid asOf, before any order).
+func temporalQuery(r *http.Request) (q es.StreamQuery, asOf *time.Time, err error) {
 	var fields []acme.FieldError
 	if s := r.URL.Query().Get("asOf"); s != "" {
 		t, err := time.Parse(time.RFC3339Nano, s)
 		if err != nil {
 			fields = append(fields, acme.FieldError{Field: "asOf", Message: "must be an RFC 3339 time"})
 		}
-		q.AsOf = t.UTC()
+		t = t.UTC()
+		asOf = &t
 	}
 	if s := r.URL.Query().Get("version"); s != "" {
 		n, err := strconv.ParseInt(s, 10, 64)
@@ -145,18 +149,18 @@ func temporalQuery(r *http.Request) (es.StreamQuery, error) {
 		q.ToVersion = n
 	}
 	if len(fields) > 0 {
-		return q, acme.Invalid(fields...)
+		return q, nil, acme.Invalid(fields...)
 	}
-	return q, nil
+	return q, asOf, nil
 }
 
 func (m *Module) get(w http.ResponseWriter, r *http.Request) error {
-	q, err := temporalQuery(r)
+	q, asOf, err := temporalQuery(r)
 	if err != nil {
 		return err
 	}
-	if !q.AsOf.IsZero() {
-		v, err := m.asOfVersion(r.Context(), r.PathValue("id"), q.AsOf)
+	if asOf != nil {
+		v, err := m.asOfVersion(r.Context(), r.PathValue("id"), *asOf)
 		if err != nil {
 			return err
 		}
@@ -166,44 +170,66 @@ func (m *Module) get(w http.ResponseWriter, r *http.Request) error {
 		if q.ToVersion == 0 || v < q.ToVersion {
 			q.ToVersion = v
 		}
-		q.AsOf = time.Time{}
 	}
 	l, err := m.visible(r.Context(), r.PathValue("id"), q)
 	if err != nil {
 		return err
 	}
-	if q.ToVersion > l.Version && q.AsOf.IsZero() && r.URL.Query().Get("asOf") == "" {
+	if q.ToVersion > l.Version && asOf == nil {
 		return acme.Errorf(acme.CodeNotFound, "the order has no version %d (it is at version %d)", q.ToVersion, l.Version)
 	}
 	return httpapi.JSON(w, 200, ViewOf(l.State, l.Version))
 }
 
+// timeline is the order's history: each event with the status after it and
+// the time it took effect. That time is the one the event carries (placedAt,
+// confirmedAt, ...: the order's updatedAt) when it was taken just before
+// the event was recorded (under a second), else the time it was recorded;
+// never earlier than the previous entry's. ?asOf= reads the same timeline,
+// so asOf set to a time the API showed (an entry's at, placedAt, updatedAt)
+// includes that change, and a time just before it does not.
+func (m *Module) timeline(ctx context.Context, id string) ([]HistoryItem, error) {
+	events, err := m.h.Store().ReadStream(ctx, streamID(id), es.StreamQuery{})
+	if err != nil {
+		return nil, err
+	}
+	var o Order
+	var last time.Time
+	out := make([]HistoryItem, 0, len(events))
+	for _, e := range events {
+		v, err := m.h.Registry().Decode(e)
+		if err != nil {
+			return nil, err
+		}
+		o = evolve(o, v)
+		at := e.RecordedAt.UTC()
+		if d := at.Sub(o.UpdatedAt); !o.UpdatedAt.IsZero() && d > 0 && d < time.Second {
+			at = o.UpdatedAt.UTC()
+		}
+		if at.Before(last) {
+			at = last
+		}
+		last = at
+		out = append(out, HistoryItem{Version: e.Version, Type: e.Type, Status: o.Status, At: at})
+	}
+	return out, nil
+}
+
 // asOfVersion is the version order id had at asOf (0: it did not exist yet).
-// An event counts when it was recorded at or before asOf, or when the time it
-// carries (placedAt, confirmedAt, ...: the order's placedAt and updatedAt) is
-// at or before asOf and was taken just before it was recorded (under a
-// second): so asOf set to a time the API showed for a change includes it.
 func (m *Module) asOfVersion(ctx context.Context, id string, asOf time.Time) (int64, error) {
 	if !acme.ValidID(id) {
 		return 0, nil
 	}
-	events, err := m.h.Store().ReadStream(ctx, streamID(id), es.StreamQuery{})
+	items, err := m.timeline(ctx, id)
 	if err != nil {
 		return 0, err
 	}
-	var o Order
 	var version int64
-	for _, e := range events {
-		v, err := m.h.Registry().Decode(e)
-		if err != nil {
-			return 0, err
-		}
-		o = evolve(o, v)
-		carried := !o.UpdatedAt.After(asOf) && e.RecordedAt.Sub(o.UpdatedAt) < time.Second
-		if e.RecordedAt.After(asOf) && !carried {
+	for _, it := range items {
+		if it.At.After(asOf) {
 			break
 		}
-		version = e.Version
+		version = it.Version
 	}
 	return version, nil
 }
@@ -214,21 +240,11 @@ func (m *Module) history(w http.ResponseWriter, r *http.Request) error {
 	if _, err := m.visible(ctx, id, es.StreamQuery{}); err != nil {
 		return err
 	}
-	events, err := m.h.Store().ReadStream(ctx, streamID(id), es.StreamQuery{})
+	items, err := m.timeline(ctx, id)
 	if err != nil {
 		return err
 	}
-	var o Order
-	out := History{Items: make([]HistoryItem, 0, len(events))}
-	for _, e := range events {
-		v, err := m.h.Registry().Decode(e)
-		if err != nil {
-			return err
-		}
-		o = evolve(o, v)
-		out.Items = append(out.Items, HistoryItem{Version: e.Version, Type: e.Type, Status: o.Status, At: e.RecordedAt.UTC()})
-	}
-	return httpapi.JSON(w, 200, out)
+	return httpapi.JSON(w, 200, History{Items: items})
 }
 
 func (m *Module) respond(w http.ResponseWriter, res Result) error {

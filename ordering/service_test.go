@@ -279,6 +279,8 @@ func TestOrderLifecycleOverHTTP(t *testing.T) {
 	e.want(t, e.do(t, "GET", "/api/v1/orders/"+id+"?version=99", admin, nil), 404, "not_found") // past the latest
 	e.want(t, e.do(t, "GET", "/api/v1/orders/"+id+"?asOf=yesterday", admin, nil), 422, "validation_failed")
 	e.want(t, e.do(t, "GET", "/api/v1/orders/"+id+"?asOf=2000-01-01T00:00:00Z", admin, nil), 404, "not_found")
+	e.want(t, e.do(t, "GET", "/api/v1/orders/"+id+"?asOf=0001-01-01T00:00:00Z", admin, nil), 404, "not_found") // the zero time is a time
+	e.asOfAgreesWithHistory(t, id)
 	if v := e.do(t, "GET", "/api/v1/orders/"+id+"?asOf="+hist.Items[2].At.Format(time.RFC3339Nano), admin, nil).view(t); v.Version != 4 || v.Status != StatusConfirmed {
 		t.Fatalf("asOf the confirmation: %+v", v)
 	}
@@ -392,4 +394,62 @@ func TestOrderLists(t *testing.T) {
 	e.want(t, e.do(t, "GET", "/api/v1/orders?customerId=nope", admin, nil), 422, "validation_failed")
 	e.want(t, e.do(t, "GET", "/api/v1/orders?pageSize=101", admin, nil), 422, "validation_failed")
 	e.want(t, e.do(t, "GET", "/api/v1/orders", "", nil), 401, "unauthorized")
+}
+
+// asOfAgreesWithHistory checks that ?asOf= reads the times the history
+// shows: at an entry's time the order includes it, a microsecond before it
+// does not; and the history never goes back in time.
+func (e *env) asOfAgreesWithHistory(t *testing.T, id string) {
+	t.Helper()
+	var hist History
+	r := e.do(t, "GET", "/api/v1/orders/"+id+"/history", admin, nil)
+	e.want(t, r, 200, "")
+	if err := json.Unmarshal(r.body, &hist); err != nil || len(hist.Items) == 0 {
+		t.Fatalf("history %s: %v", r.body, err)
+	}
+	lastAt := func(at time.Time) int64 { // the version history says the order had at at
+		var v int64
+		for _, it := range hist.Items {
+			if !it.At.After(at) {
+				v = it.Version
+			}
+		}
+		return v
+	}
+	for i, it := range hist.Items {
+		if i > 0 && it.At.Before(hist.Items[i-1].At) {
+			t.Fatalf("history goes back in time at item %d", i)
+		}
+		for _, at := range []time.Time{it.At, it.At.Add(-time.Microsecond)} {
+			want := lastAt(at)
+			r := e.do(t, "GET", "/api/v1/orders/"+id+"?asOf="+at.Format(time.RFC3339Nano), admin, nil)
+			if want == 0 {
+				e.want(t, r, 404, "not_found")
+				continue
+			}
+			if v := r.view(t); v.Version != want || v.Status != hist.Items[want-1].Status {
+				t.Fatalf("asOf %s (history item %d at %s): version %d %s, want %d", at.Format(time.RFC3339Nano), i, it.At.Format(time.RFC3339Nano), v.Version, v.Status, want)
+			}
+		}
+	}
+}
+
+// The times an order shows (placedAt, updatedAt) are taken just before its
+// events are recorded: asOf and the history read them alike, so asOf set to
+// placedAt includes the creation and asOf just before a history entry's
+// time does not include it.
+func TestAsOfAgreesWithHistoryAtBusinessTimes(t *testing.T) {
+	e := start(t)
+	ann := acme.NewID()
+	e.clock.set(time.Now().Add(-10 * time.Millisecond))
+	id := e.place(t, ann)
+	v := e.do(t, "GET", "/api/v1/orders/"+id, admin, nil).view(t)
+	if got := e.do(t, "GET", "/api/v1/orders/"+id+"?asOf="+v.PlacedAt.Format(time.RFC3339Nano), admin, nil).view(t); got.Version != 1 {
+		t.Fatalf("asOf placedAt: version %d, want 1", got.Version)
+	}
+	e.clock.set(time.Now().Add(-10 * time.Millisecond))
+	e.h.Deliver(t, "ConfirmOrder", acme.NewID(), ConfirmOrderV1{OrderID: id})
+	e.clock.set(time.Now().Add(-10 * time.Millisecond))
+	e.want(t, e.do(t, "POST", "/api/v1/orders/"+id+"/ship", admin, ShipRequest{TrackingNumber: "1Z9", Carrier: "UPS"}), 200, "")
+	e.asOfAgreesWithHistory(t, id)
 }
