@@ -45,6 +45,13 @@ func (m Money) Format() string {
 // of the emails that quote the field.
 func HasControl(s string) bool { return strings.IndexFunc(s, unicode.IsControl) >= 0 }
 
+// Blank reports whether s shows nothing: only white space and invisible
+// format characters (a zero-width space U+200B, a joiner, a byte-order
+// mark). A name or a title made of them alone is as empty as "".
+func Blank(s string) bool {
+	return strings.IndexFunc(s, func(r rune) bool { return !unicode.IsSpace(r) && !unicode.Is(unicode.Cf, r) }) < 0
+}
+
 // Add returns m+o; the currencies must match (callers validate first).
 func (m Money) Add(o Money) Money { return Money{Amount: m.Amount + o.Amount, Currency: m.Currency} }
 

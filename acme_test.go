@@ -45,3 +45,11 @@ func TestHasControl(t *testing.T) {
 		}
 	}
 }
+
+func TestBlank(t *testing.T) {
+	for s, want := range map[string]bool{"": true, " \t": true, "\u200b": true, " \u200d\ufeff ": true, "Ann": false, "\u200bAnn": false, "é": false, "·": false} {
+		if acme.Blank(s) != want {
+			t.Errorf("Blank(%q) = %v, want %v", s, !want, want)
+		}
+	}
+}

@@ -375,7 +375,7 @@ func ValidateCheckout(a Address, m PaymentMethod) error {
 	line := func(field, v string, required bool) {
 		msg := ""
 		switch {
-		case required && strings.TrimSpace(v) == "":
+		case required && acme.Blank(v):
 			msg = "is required"
 		case len(v) > 200:
 			msg = "is longer than 200 characters"

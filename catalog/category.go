@@ -38,7 +38,7 @@ var categoryDecider = es.Decider[Category, createCategory]{
 			return nil, acme.Errorf(acme.CodeConflict, "category %s exists", s.ID)
 		}
 		name := strings.TrimSpace(c.Name)
-		if n := utf8.RuneCountInString(name); n < 1 || n > 100 || !utf8.ValidString(name) {
+		if n := utf8.RuneCountInString(name); n < 1 || n > 100 || !utf8.ValidString(name) || acme.Blank(name) {
 			return nil, acme.Invalid(acme.FieldError{Field: "name", Message: "must be 1 to 100 characters"})
 		}
 		if acme.HasControl(name) {

@@ -257,7 +257,7 @@ func evolveProduct(s Product, e any) Product {
 }
 
 func checkName(name string) error {
-	if n := utf8.RuneCountInString(name); n < 1 || n > MaxNameLength || !utf8.ValidString(name) || acme.HasControl(name) {
+	if n := utf8.RuneCountInString(name); n < 1 || n > MaxNameLength || !utf8.ValidString(name) || acme.HasControl(name) || acme.Blank(name) {
 		return acme.Errorf(CodeInvalidName, "the name must be 1 to %d characters", MaxNameLength)
 	}
 	return nil

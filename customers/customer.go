@@ -8,6 +8,9 @@ import (
 	"unicode"
 	"unicode/utf8"
 
+	"golang.org/x/net/idna"
+	"golang.org/x/text/unicode/norm"
+
 	"acme"
 	"acme/es"
 )
@@ -159,7 +162,7 @@ func validateProfile(email, name string) error {
 	if !validEmail(email) {
 		fields = append(fields, acme.FieldError{Field: "email", Message: "must be a valid email address such as name@example.com"})
 	}
-	if n := utf8.RuneCountInString(strings.TrimSpace(name)); n < 1 || n > 100 || !utf8.ValidString(name) {
+	if n := utf8.RuneCountInString(strings.TrimSpace(name)); n < 1 || n > 100 || !utf8.ValidString(name) || acme.Blank(name) {
 		fields = append(fields, acme.FieldError{Field: "name", Message: "must be 1 to 100 characters"})
 	} else if acme.HasControl(name) {
 		fields = append(fields, acme.FieldError{Field: "name", Message: "must not contain control characters (line breaks, NUL)"})
@@ -210,5 +213,15 @@ func validDomain(d string) bool {
 }
 
 // normaliseEmail is the key of uniqueness and login: addresses are compared
-// case-insensitively.
-func normaliseEmail(s string) string { return strings.ToLower(strings.TrimSpace(s)) }
+// case-insensitively, as Unicode text (NFC: "é" typed as one character or as
+// "e" and a combining accent is one address), and an internationalised
+// domain in its ASCII form (exämple.com is xn--exmple-cua.com).
+func normaliseEmail(s string) string {
+	s = norm.NFC.String(strings.ToLower(strings.TrimSpace(s)))
+	if at := strings.LastIndexByte(s, '@'); at >= 0 {
+		if domain, err := idna.Lookup.ToASCII(s[at+1:]); err == nil {
+			s = s[:at+1] + domain
+		}
+	}
+	return s
+}

@@ -8,7 +8,10 @@
 // customer themself or an admin (another customer gets 404).
 //
 // Invariants:
-//   - An email address belongs to at most one customer, compared case-insensitively.
+//   - An email address belongs to at most one customer, compared case-insensitively,
+//     NFC-normalised, with an internationalised domain in its ASCII form
+//     (normaliseEmail; addresses registered before that rule keep the key
+//     they were claimed under).
 //     Race-free by a reservation stream per normalised address,
 //     "email-<hex sha256(lower(email))>": registration commits EmailReserved there
 //     with Expected = NoStream in the SAME Commit as the customer's

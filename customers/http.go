@@ -18,8 +18,10 @@ type loginRequest struct {
 // Routes registers the customers and sessions routes.
 func (m *Module) Routes(api *httpapi.API) {
 	api.Handle("POST /api/v1/customers", httpapi.Anonymous, m.handleRegister,
-		httpapi.Summary("Register a customer (RegisterCustomer). 409 email_taken (case-insensitive); 422 weak_password "+
-			"(under 10 characters, no letter, no digit, or a common password); 422 validation_failed (email syntax, name 1–100)."),
+		httpapi.Summary("Register a customer (RegisterCustomer). 409 email_taken (addresses compare case-insensitively, "+
+			"Unicode-normalised (NFC), an internationalised domain as its ASCII form: the same rule signs in); 422 weak_password "+
+			"(under 10 characters, no letter, no digit, or a common password); 422 validation_failed (email syntax, name 1–100 "+
+			"characters, not only spaces or invisible characters)."),
 		httpapi.Body(RegisterCustomerV1{}), httpapi.Returns(http.StatusCreated, View{}))
 	api.Handle("GET /api/v1/customers/{id}", httpapi.Customer, m.handleGet,
 		httpapi.Summary("Get a customer's profile (the customer themself or an admin; anyone else gets 404)."),

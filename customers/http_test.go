@@ -32,8 +32,13 @@ func TestCustomersHTTP(t *testing.T) {
 		if r.Header.Get("Acme-Position") == "" {
 			t.Fatal("no Acme-Position on a 2xx command response")
 		}
-		// 409 email_taken, case-insensitive
+		// 409 email_taken, case-insensitive, Unicode-normalised (NFC), an
+		// internationalised domain the same as its ASCII form
 		reg("dora.explorer@example.COM", pw, "Other").WantError(t, 409, "email_taken")
+		reg("Jos\u00e9@ex\u00e4mple.com", pw, "José").Want(t, http.StatusCreated)
+		reg("jose\u0301@ex\u00e4mple.com", pw, "José").WantError(t, 409, "email_taken")
+		reg("JOS\u00c9@xn--exmple-cua.com", pw, "José").WantError(t, 409, "email_taken")
+		s.Do(t, "POST", "/api/v1/sessions", "", map[string]string{"email": "jose\u0301@XN--EXMPLE-CUA.COM", "password": pw}).Want(t, http.StatusCreated)
 		// 422 weak_password
 		for _, weak := range []string{"Short1", "abcdefghijk", "12345678901", "password123", "QWERTY12345", ""} {
 			reg("weak@example.com", weak, "Weak").WantError(t, 422, "weak_password")
@@ -44,6 +49,7 @@ func TestCustomersHTTP(t *testing.T) {
 			{"Dora <d@example.com>", "N", "email"},
 			{"d@example.com", "", "name"},
 			{"d@example.com", strings.Repeat("n", 101), "name"},
+			{"d@example.com", "\u200b", "name"}, // a zero-width space shows nothing
 		} {
 			r := reg(bad.email, pw, bad.name).WantError(t, 422, "validation_failed")
 			if !strings.Contains(string(r.Body), `"field":"`+bad.field+`"`) {

@@ -170,8 +170,11 @@ func (m *Module) Login(ctx context.Context, email, password string) (Session, er
 	var customerID, hash string
 	err := sql.ErrNoRows // an address no customer can have is not looked up (PostgreSQL refuses NUL in TEXT)
 	if utf8.ValidString(email) && !acme.HasControl(email) && len(email) <= 254 {
-		err = m.store().DB().QueryRowContext(ctx, `SELECT customer_id, password_hash FROM customer_credentials WHERE email_key = $1`,
-			normaliseEmail(email)).Scan(&customerID, &hash)
+		// An account registered before addresses were NFC/IDNA-normalised
+		// keeps its lower-cased key: found by it when the new key is not.
+		err = m.store().DB().QueryRowContext(ctx, `SELECT customer_id, password_hash FROM customer_credentials
+			WHERE email_key IN ($1, $2) ORDER BY CASE WHEN email_key = $1 THEN 0 ELSE 1 END LIMIT 1`,
+			normaliseEmail(email), strings.ToLower(strings.TrimSpace(email))).Scan(&customerID, &hash)
 	}
 	switch {
 	case errors.Is(err, sql.ErrNoRows):

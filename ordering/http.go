@@ -275,7 +275,7 @@ func (m *Module) cancel(w http.ResponseWriter, r *http.Request) error {
 
 func required(fields []acme.FieldError, name, v string, max int) []acme.FieldError {
 	switch n := utf8.RuneCountInString(strings.TrimSpace(v)); {
-	case n == 0:
+	case n == 0 || acme.Blank(v):
 		return append(fields, acme.FieldError{Field: name, Message: "is required"})
 	case n > max:
 		return append(fields, acme.FieldError{Field: name, Message: "must be at most " + strconv.Itoa(max) + " characters"})

@@ -68,10 +68,10 @@ func parseRating(raw json.RawMessage) (int, bool) {
 
 func validateText(title, body string) error {
 	var fields []acme.FieldError
-	if n := utf8.RuneCountInString(strings.TrimSpace(title)); n < 1 || utf8.RuneCountInString(title) > 120 {
+	if n := utf8.RuneCountInString(strings.TrimSpace(title)); n < 1 || utf8.RuneCountInString(title) > 120 || acme.Blank(title) {
 		fields = append(fields, acme.FieldError{Field: "title", Message: "must be 1 to 120 characters"})
 	}
-	if n := utf8.RuneCountInString(strings.TrimSpace(body)); n < 1 || utf8.RuneCountInString(body) > 5000 {
+	if n := utf8.RuneCountInString(strings.TrimSpace(body)); n < 1 || utf8.RuneCountInString(body) > 5000 || acme.Blank(body) {
 		fields = append(fields, acme.FieldError{Field: "body", Message: "must be 1 to 5000 characters"})
 	}
 	if len(fields) > 0 {
