@@ -157,6 +157,12 @@ func TestMuxErrorsAreProblems(t *testing.T) {
 	if r.header.Get("Allow") == "" {
 		t.Fatal("405 without Allow")
 	}
+	// A path that is not clean is redirected to the clean one, with a problem body.
+	r = do(t, api, "GET", "/api/v1//things/x", "", "")
+	r.want(t, 307, "redirect")
+	if r.header.Get("Location") != "/api/v1/things/x" {
+		t.Fatalf("redirect to %q", r.header.Get("Location"))
+	}
 }
 
 // TestMalformedQueryIs422: a query string that does not parse is refused, not

@@ -8,7 +8,9 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"path"
 	"runtime/debug"
+	"strings"
 	"time"
 
 	"acme"
@@ -68,7 +70,9 @@ func (s *statusWriter) Flush() {
 
 func (s *statusWriter) Unwrap() http.ResponseWriter { return s.ResponseWriter }
 
-// muxErrorWriter turns the mux's own plain-text 404 and 405 into problem+json.
+// muxErrorWriter turns the mux's own plain-text 404 and 405 into
+// problem+json, and gives its redirects (to the clean path of a path such as
+// /api/v1//products) a problem+json body instead of an HTML one.
 type muxErrorWriter struct {
 	http.ResponseWriter
 	r       *http.Request
@@ -85,6 +89,12 @@ func (m *muxErrorWriter) WriteHeader(code int) {
 			p.Detail = fmt.Sprintf("%s is not allowed on %s; allowed: %s", m.r.Method, m.r.URL.Path, m.Header().Get("Allow"))
 		}
 		writeProblem(m.ResponseWriter, p)
+		return
+	}
+	if code >= 300 && code < 400 && m.Header().Get("Location") != "" {
+		m.swallow = true
+		writeProblem(m.ResponseWriter, Problem{Status: code, Title: http.StatusText(code), Code: "redirect",
+			Detail: fmt.Sprintf("%s is not a canonical path: the resource is at %s", m.r.URL.Path, m.Header().Get("Location"))})
 		return
 	}
 	m.ResponseWriter.WriteHeader(code)
@@ -150,11 +160,25 @@ func (a *API) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		a.logger().Log(ctx, level, "http request", "method", r.Method, "path", r.URL.Path, "route", route,
 			"status", status, "bytes", sw.bytes, "duration", d, "correlationId", cid, "actor", info.actor)
 	}()
-	if pattern == "" {
+	if pattern == "" || cleanPath(r.URL.Path) != r.URL.Path {
+		// No route, or the mux's redirect to the clean path.
 		a.mux.ServeHTTP(&muxErrorWriter{ResponseWriter: sw, r: r}, r)
 		return
 	}
 	a.mux.ServeHTTP(sw, r)
+}
+
+// cleanPath is p as the mux serves it (path.Clean, keeping a trailing
+// slash); the mux redirects any other path to it.
+func cleanPath(p string) string {
+	if p == "" {
+		return "/"
+	}
+	c := path.Clean(p)
+	if strings.HasSuffix(p, "/") && c != "/" {
+		c += "/"
+	}
+	return c
 }
 
 func (a *API) logger() *slog.Logger {
