@@ -45,11 +45,15 @@ func (m Money) Format() string {
 // of the emails that quote the field.
 func HasControl(s string) bool { return strings.IndexFunc(s, unicode.IsControl) >= 0 }
 
-// Blank reports whether s shows nothing: only white space and invisible
-// format characters (a zero-width space U+200B, a joiner, a byte-order
-// mark). A name or a title made of them alone is as empty as "".
+// Blank reports whether s shows nothing: only white space, format
+// characters (a zero-width space U+200B, a joiner, a byte-order mark),
+// other default-ignorable ones (the Hangul fillers, the combining grapheme
+// joiner), variation selectors and the blank Braille pattern U+2800. A name
+// or a title made of them alone is as empty as "".
 func Blank(s string) bool {
-	return strings.IndexFunc(s, func(r rune) bool { return !unicode.IsSpace(r) && !unicode.Is(unicode.Cf, r) }) < 0
+	return strings.IndexFunc(s, func(r rune) bool {
+		return !unicode.IsSpace(r) && !unicode.In(r, unicode.Cf, unicode.Other_Default_Ignorable_Code_Point, unicode.Variation_Selector) && r != '\u2800'
+	}) < 0
 }
 
 // Add returns m+o; the currencies must match (callers validate first).

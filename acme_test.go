@@ -47,7 +47,8 @@ func TestHasControl(t *testing.T) {
 }
 
 func TestBlank(t *testing.T) {
-	for s, want := range map[string]bool{"": true, " \t": true, "\u200b": true, " \u200d\ufeff ": true, "Ann": false, "\u200bAnn": false, "é": false, "·": false} {
+	for s, want := range map[string]bool{"": true, " \t": true, "\u200b": true, " \u200d\ufeff ": true, "Ann": false, "\u200bAnn": false, "é": false, "·": false,
+		"\u3164": true, "\u115f\u034f": true, "\uffa0": true, "\u2800": true, "\ufe0f": true} {
 		if acme.Blank(s) != want {
 			t.Errorf("Blank(%q) = %v, want %v", s, !want, want)
 		}

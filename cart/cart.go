@@ -45,11 +45,11 @@
 //   - A line the cart shows carries problem when it would not go through
 //     checkout as it is (LineProblem: product_not_found, variant_required,
 //     out_of_stock, insufficient_stock; priceLines: currency_mismatch for a
-//     product repriced in another currency than the cart's first line, left
-//     out of the subtotal, and invalid_quantity for a line that a price rise
+//     product repriced in another currency than the one the cart's lines
+//     were added in (its first line's), left out of the subtotal, and invalid_quantity for a line that a price rise
 //     took past the subtotal bound of 10^15 minor units). Totals never wrap:
 //     past int64 a line total and the subtotal saturate, and a cart with such
-//     a line shows no discount.
+//     a line shows a discount of 0 (the code stays).
 //   - Checkout validates the address (name, line1, city, postalCode required;
 //     country ISO 3166-1 alpha-2, upper-cased → 422 invalid_address) and the
 //     payment method ({type: "card", token} → 422 validation_failed), then an

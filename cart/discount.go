@@ -1,6 +1,7 @@
 package cart
 
 import (
+	"math"
 	"slices"
 	"time"
 
@@ -70,14 +71,17 @@ func CalculateDiscount(p Promotion, lines []DiscountLine, subtotal acme.Money, a
 			continue
 		}
 		in++
-		base += l.LineTotal.Amount
+		base = min(base, math.MaxInt64-l.LineTotal.Amount) + l.LineTotal.Amount // saturates, as line totals do
 	}
 	if in == 0 {
 		return zero, acme.Errorf(CodeInvalidPromotionCode, "no item of the cart is eligible for promotion %s", p.Code)
 	}
 	switch p.Kind {
 	case "percentage":
-		return acme.Money{Amount: roundHalfUp(base*p.PercentBP, 10000), Currency: subtotal.Currency}, nil
+		// base*bp would overflow past about 9.2×10^14 minor units: the whole
+		// ten-thousandths first, then the rounded rest.
+		amount := base/10000*p.PercentBP + roundHalfUp(base%10000*p.PercentBP, 10000)
+		return acme.Money{Amount: amount, Currency: subtotal.Currency}, nil
 	case "fixed":
 		if p.Amount.Currency != subtotal.Currency {
 			return zero, acme.Errorf(CodeInvalidPromotionCode, "promotion %s is in %s, the cart in %s", p.Code, p.Amount.Currency, subtotal.Currency)

@@ -37,6 +37,8 @@ func TestCalculateDiscount(t *testing.T) {
 		{"12.5 % of 999 is 124.875 → 125", pct(1250), []DiscountLine{line("a", "", 999)}, noon, 125, ""},
 		{"0.01 % of 4999 is 0.4999 → 0", pct(1), []DiscountLine{line("a", "", 4999)}, noon, 0, ""},
 		{"100 %", pct(10000), two, noon, 6999, ""},
+		{"100 % of the largest cart does not overflow", pct(10000), []DiscountLine{line("a", "", acme.MaxAmount)}, noon, acme.MaxAmount, ""},
+		{"99.99 % of 950,000,000,000,001 → 949,905,000,000,000.9999 → …001", pct(9999), []DiscountLine{line("a", "", 950_000_000_000_001)}, noon, 949_905_000_000_001, ""},
 		{"percentage of the whole cart", pct(1000), two, noon, 700, ""},
 		{"product scope", mod(pct(1000), func(p *Promotion) { p.ProductIDs = []string{"b"} }), two, noon, 500, ""},
 		{"category scope", mod(pct(1000), func(p *Promotion) { p.CategoryIDs = []string{"shirts"} }), two, noon, 200, ""},

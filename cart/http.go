@@ -106,8 +106,9 @@ func (m *Module) Routes(api *httpapi.API) {
 		httpapi.Summary("The caller's cart (an empty cart has items [] and amounts 0 in USD). The discount is recomputed at every read. "+
 			"A line that would not go through checkout as it is carries problem: product_not_found (no longer sold), "+
 			"variant_required (the product has variants since), currency_mismatch (the product is now priced in another currency "+
-			"than the cart's first line; the line is left out of the subtotal), invalid_quantity (a price rise took the subtotal "+
-			"past 10^15 minor units: amounts then saturate, never wrap, and no discount is shown), out_of_stock or insufficient_stock "+
+			"than the cart's lines were added in; the line is left out of the subtotal). While a line shows currency_mismatch or "+
+			"invalid_quantity the discount shows 0 (the code stays), invalid_quantity (a price rise took the subtotal "+
+			"past 10^15 minor units; amounts past int64 saturate, never wrap), out_of_stock or insufficient_stock "+
 			"(a hint from the cart's stock levels: the reservation at checkout decides)."),
 		httpapi.Returns(http.StatusOK, CartView{}), httpapi.Reads("cart.catalog", "cart.promotions"))
 	api.Handle("POST /api/v1/cart/items", httpapi.Customer, m.handleAddItem,

@@ -59,6 +59,10 @@ func (m *Module) view(ctx context.Context, customerID string, c Cart) (CartView,
 	// The cart shows what checkout will charge: each line's current name and
 	// price from the cart's read model of the catalog (a line whose product or
 	// variant it no longer knows keeps what it was added with).
+	cur := c.Currency() // the currency the lines were added in, as adding checks
+	if cur == "" {
+		cur = m.currency
+	}
 	c.Lines = cloneLines(c.Lines)
 	problems := make([]string, len(c.Lines))
 	for i, l := range c.Lines {
@@ -71,7 +75,7 @@ func (m *Module) view(ctx context.Context, customerID string, c Cart) (CartView,
 		}
 		problems[i] = LineProblem(l, p)
 	}
-	totals, sub, money := priceLines(c.Lines, m.currency)
+	totals, sub, money := priceLines(c.Lines, cur)
 	v := CartView{CartID: c.ID(customerID), CustomerID: customerID, Items: []LineView{}, Subtotal: sub}
 	chargeable := true // checkout would take the cart's money as it is
 	for i, l := range c.Lines {
@@ -85,10 +89,12 @@ func (m *Module) view(ctx context.Context, customerID string, c Cart) (CartView,
 			Quantity: l.Quantity, UnitPrice: l.UnitPrice, LineTotal: totals[i], Problem: problems[i]})
 	}
 	v.Discount = acme.Money{Currency: v.Subtotal.Currency}
-	if c.PromotionCode != "" && chargeable {
+	if c.PromotionCode != "" {
 		code := c.PromotionCode
 		v.PromotionCode = &code
-		p, err := m.promotion(ctx, code)
+	}
+	if c.PromotionCode != "" && chargeable {
+		p, err := m.promotion(ctx, c.PromotionCode)
 		if err != nil {
 			return v, err
 		}

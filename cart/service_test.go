@@ -211,15 +211,20 @@ func TestInventoryLevelsBatch(t *testing.T) {
 // shows it on the line (never a wrapped or mixed total) and checkout
 // refuses it until the customer fixes the line.
 func TestRepricedCartNeverWrapsOrMixesCurrencies(t *testing.T) {
-	m, h, _ := startCart(t)
+	m, h, clock := startCart(t)
 	ctx := context.Background()
 	h.deliver(t, "ProductCreated", map[string]any{"productId": pA, "name": "Screw", "price": usdMap(1), "categoryId": "c", "initialStock": 1_000_000_000})
+	h.deliver(t, "PromotionCreated", map[string]any{"promotionId": "pr1", "code": "TEN", "kind": "percentage", "percent": 10,
+		"productIds": []string{}, "categoryIds": []string{}, "endsAt": clock.t.Add(time.Hour)})
 	h.deliver(t, "ProductCreated", map[string]any{"productId": pB, "name": "Box", "price": usdMap(1000), "categoryId": "c", "initialStock": 5})
 	if _, _, err := m.AddItem(ctx, cust, pA, "", 10_000_000); err != nil {
 		t.Fatal(err)
 	}
 	if _, _, err := m.AddItem(ctx, cust, pB, "", 1); err != nil {
 		t.Fatal(err)
+	}
+	if v, _, err := m.ApplyPromotionCode(ctx, cust, "TEN"); err != nil || v.Discount != usd(1_000_100) {
+		t.Fatalf("promotion: %+v %v", v, err)
 	}
 	price := func(id string, amount int64, currency string) {
 		h.deliver(t, "ProductUpdated", map[string]any{"productId": id, "name": "P", "price": map[string]any{"amount": amount, "currency": currency}, "categoryId": "c"})
@@ -237,16 +242,24 @@ func TestRepricedCartNeverWrapsOrMixesCurrencies(t *testing.T) {
 		price(pA, tc.priceA, "USD")
 		v, err := m.Cart(ctx, cust)
 		if err != nil || v.Items[0].Problem != CodeInvalidQuantity || v.Items[0].LineTotal.Amount != tc.wantLineA ||
-			v.Subtotal.Amount != tc.wantSubtotal || v.Total.Amount != tc.wantSubtotal || v.Items[1].Problem != "" {
+			v.Subtotal.Amount != tc.wantSubtotal || v.Total.Amount != tc.wantSubtotal || v.Items[1].Problem != "" ||
+			v.Discount.Amount != 0 || v.PromotionCode == nil || *v.PromotionCode != "TEN" {
 			t.Fatalf("%s: cart %+v %v", tc.name, v, err)
 		}
 		if _, _, err := m.Checkout(ctx, cust, addr, card); acme.ErrorCode(err) != CodeInvalidQuantity {
 			t.Fatalf("%s: checkout %v, want %s", tc.name, err, CodeInvalidQuantity)
 		}
 	}
+	// The cart's currency is the one its lines were added in: the repriced
+	// line is the one flagged, first or not.
+	price(pA, 1, "EUR")
+	v, err := m.Cart(ctx, cust)
+	if err != nil || v.Items[0].Problem != CodeCurrencyMismatch || v.Items[1].Problem != "" || v.Subtotal != usd(1000) {
+		t.Fatalf("the first line now priced in EUR: %+v %v", v, err)
+	}
 	price(pA, 1, "USD")
 	price(pB, 1500, "EUR")
-	v, err := m.Cart(ctx, cust)
+	v, err = m.Cart(ctx, cust)
 	if err != nil || v.Items[0].Problem != "" || v.Items[1].Problem != CodeCurrencyMismatch ||
 		v.Items[1].LineTotal != (acme.Money{Amount: 1500, Currency: "EUR"}) || v.Subtotal != usd(10_000_000) {
 		t.Fatalf("a line now priced in EUR: %+v %v", v, err)

@@ -95,16 +95,14 @@ func lineAmount(unitPrice, quantity int64) (int64, bool) {
 }
 
 // priceLines totals lines at their unit prices, as checkout would charge
-// them: each line's total, the subtotal in the first line's currency (cur
-// when there are no lines), and each line's money problem:
+// them: each line's total, the subtotal in the cart's currency cur (its
+// first line's as added: the currency adding checks), and each line's money
+// problem:
 // currency_mismatch for a line priced in another currency (left out of the
 // subtotal), invalid_quantity for a line past acme.MaxAmount on its own or,
 // when none is, for the line that takes the subtotal past it (the subtotal
 // then saturates instead of wrapping).
 func priceLines(lines []Line, cur string) (totals []acme.Money, sub acme.Money, problems []string) {
-	if len(lines) > 0 {
-		cur = lines[0].UnitPrice.Currency
-	}
 	sub = acme.Money{Currency: cur}
 	totals, problems = make([]acme.Money, len(lines)), make([]string, len(lines))
 	over := false // a line is already flagged for the bound
@@ -118,7 +116,7 @@ func priceLines(lines []Line, cur string) (totals []acme.Money, sub acme.Money, 
 		case !ok || (!over && sub.Amount > acme.MaxAmount-amt):
 			problems[i], over = CodeInvalidQuantity, true
 		}
-		if sub.Amount > math.MaxInt64-amt {
+		if amt > 0 && sub.Amount > math.MaxInt64-amt {
 			sub.Amount = math.MaxInt64
 		} else {
 			sub.Amount += amt
@@ -133,26 +131,29 @@ func (c Cart) Subtotal(def string) acme.Money {
 	if cur == "" {
 		cur = def
 	}
-	s := acme.Money{Currency: cur}
-	for _, l := range c.Lines {
-		s.Amount += l.UnitPrice.Amount * l.Quantity
-	}
+	_, s, _ := priceLines(c.Lines, cur)
 	return s
 }
 
 // fits reports whether the cart's subtotal stays within acme.MaxAmount with
 // the line of (productID, variantID) at quantity units of unitPrice.
+// (Restored lines are not checked as they come back: any line may be past
+// the bound on its own.)
 func (c Cart) fits(productID, variantID string, unitPrice, quantity int64) bool {
-	if unitPrice > 0 && quantity > acme.MaxAmount/unitPrice {
+	sum, ok := lineAmount(unitPrice, quantity)
+	if !ok {
 		return false
 	}
-	sum := unitPrice * quantity
 	for _, l := range c.Lines {
 		if l.ProductID != productID || l.VariantID != variantID {
-			sum += l.UnitPrice.Amount * l.Quantity // each line fits: it was checked when it grew
+			amt, ok := lineAmount(l.UnitPrice.Amount, l.Quantity)
+			if !ok || sum > acme.MaxAmount-amt {
+				return false
+			}
+			sum += amt
 		}
 	}
-	return sum <= acme.MaxAmount
+	return true
 }
 
 // Product is what the cart's read models know of a product variant, looked up
@@ -345,8 +346,9 @@ func decideUpdate(c Cart, cmd updateQuantity) ([]any, error) {
 func discountLines(lines []Line, categories func(productID string) []string) []DiscountLine {
 	out := make([]DiscountLine, 0, len(lines))
 	for _, l := range lines {
+		amt, _ := lineAmount(l.UnitPrice.Amount, l.Quantity) // saturated past int64
 		out = append(out, DiscountLine{ProductID: l.ProductID, Categories: categories(l.ProductID),
-			LineTotal: l.UnitPrice.Times(l.Quantity)})
+			LineTotal: acme.Money{Amount: amt, Currency: l.UnitPrice.Currency}})
 	}
 	return out
 }
@@ -464,7 +466,7 @@ func decideCheckout(c Cart, cmd checkoutCart) ([]any, error) {
 		}
 		lines = append(lines, Line{ProductID: l.ProductID, VariantID: l.VariantID, Name: p.Name, Quantity: l.Quantity, UnitPrice: p.Price})
 	}
-	totals, sub, problems := priceLines(lines, "")
+	totals, sub, problems := priceLines(lines, c.Currency())
 	for i := range lines {
 		switch problems[i] {
 		case CodeCurrencyMismatch:

@@ -176,6 +176,7 @@ func validateProfile(email, name string) error {
 // validEmail accepts a bare address (what net/mail parses, with nothing around
 // it), at most 254 bytes, with a dot-free-or-not domain but no display name.
 func validEmail(s string) bool {
+	s = norm.NFC.String(s) // a decomposed "é" is the letter it shows
 	if s == "" || len(s) > 254 || strings.TrimSpace(s) != s || !utf8.ValidString(s) || acme.HasControl(s) {
 		return false
 	}
@@ -187,6 +188,9 @@ func validEmail(s string) bool {
 		return false
 	}
 	local, domain, ok := strings.Cut(s, "@")
+	if _, idnaOK := asciiDomain(domain); !idnaOK {
+		return false // an internationalised domain that has no ASCII form
+	}
 	return ok && local != "" && validDomain(domain) && !strings.ContainsAny(s, "<>\"()[]\\,;: ")
 }
 
@@ -213,15 +217,34 @@ func validDomain(d string) bool {
 }
 
 // normaliseEmail is the key of uniqueness and login: addresses are compared
-// case-insensitively, as Unicode text (NFC: "é" typed as one character or as
-// "e" and a combining accent is one address), and an internationalised
-// domain in its ASCII form (exämple.com is xn--exmple-cua.com).
+// as Unicode text (NFC: "é" typed as one character or as "e" and a combining
+// accent is one address), the local part case-insensitively, and a domain
+// with non-ASCII letters in its IDNA ASCII form (exämple.com is
+// xn--exmple-cua.com; IDNA folds its case). validEmail refuses a domain
+// IDNA cannot convert, so no key is built from one.
 func normaliseEmail(s string) string {
-	s = norm.NFC.String(strings.ToLower(strings.TrimSpace(s)))
-	if at := strings.LastIndexByte(s, '@'); at >= 0 {
-		if domain, err := idna.Lookup.ToASCII(s[at+1:]); err == nil {
-			s = s[:at+1] + domain
+	s = norm.NFC.String(strings.TrimSpace(s))
+	at := strings.LastIndexByte(s, '@')
+	if at < 0 {
+		return norm.NFC.String(strings.ToLower(s))
+	}
+	local, domain := norm.NFC.String(strings.ToLower(s[:at])), s[at+1:]
+	if a, ok := asciiDomain(domain); ok {
+		domain = a
+	} else {
+		domain = strings.ToLower(domain)
+	}
+	return local + "@" + domain
+}
+
+// asciiDomain is domain lower-cased if it is ASCII, else its IDNA ASCII
+// form; ok is false when IDNA refuses it.
+func asciiDomain(domain string) (string, bool) {
+	for i := 0; i < len(domain); i++ {
+		if domain[i] >= utf8.RuneSelf {
+			a, err := idna.Lookup.ToASCII(domain)
+			return a, err == nil
 		}
 	}
-	return s
+	return strings.ToLower(domain), true
 }

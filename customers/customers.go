@@ -13,7 +13,7 @@
 //     (normaliseEmail; addresses registered before that rule keep the key
 //     they were claimed under).
 //     Race-free by a reservation stream per normalised address,
-//     "email-<hex sha256(lower(email))>": registration commits EmailReserved there
+//     "email-<hex sha256(normaliseEmail(email))>": registration commits EmailReserved there
 //     with Expected = NoStream in the SAME Commit as the customer's
 //     CustomerRegistered. Of concurrent registrations of one address exactly one
 //     commit succeeds; the others get ErrConcurrency, reload the reservation

@@ -48,7 +48,7 @@ type VerifyEmailV1 struct {
 }
 
 // EmailReservedV1 is the only event of an email reservation stream
-// ("email-<sha256(lower(email))>"): the address belongs to CustomerID.
+// ("email-<sha256(normaliseEmail(email))>"): the address belongs to CustomerID.
 type EmailReservedV1 struct {
 	CustomerID string `json:"customerId"`
 }

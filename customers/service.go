@@ -167,27 +167,47 @@ func (m *Module) Login(ctx context.Context, email, password string) (Session, er
 	if m.h == nil {
 		return Session{}, errNotStarted
 	}
-	var customerID, hash string
-	err := sql.ErrNoRows // an address no customer can have is not looked up (PostgreSQL refuses NUL in TEXT)
-	if utf8.ValidString(email) && !acme.HasControl(email) && len(email) <= 254 {
+	type credential struct{ customerID, hash string }
+	var found []credential
+	if utf8.ValidString(email) && !acme.HasControl(email) && len(email) <= 254 { // PostgreSQL refuses NUL in TEXT
 		// An account registered before addresses were NFC/IDNA-normalised
-		// keeps its lower-cased key: found by it when the new key is not.
-		err = m.store().DB().QueryRowContext(ctx, `SELECT customer_id, password_hash FROM customer_credentials
-			WHERE email_key IN ($1, $2) ORDER BY CASE WHEN email_key = $1 THEN 0 ELSE 1 END LIMIT 1`,
-			normaliseEmail(email), strings.ToLower(strings.TrimSpace(email))).Scan(&customerID, &hash)
+		// keeps its lower-cased key: looked up by both, the current key's
+		// account first, and the password tried against each.
+		rows, err := m.store().DB().QueryContext(ctx, `SELECT customer_id, password_hash FROM customer_credentials
+			WHERE email_key IN ($1, $2) ORDER BY CASE WHEN email_key = $1 THEN 0 ELSE 1 END`,
+			normaliseEmail(email), strings.ToLower(strings.TrimSpace(email)))
+		if err != nil {
+			return Session{}, fmt.Errorf("read credentials: %w", err)
+		}
+		for rows.Next() {
+			var c credential
+			if err := rows.Scan(&c.customerID, &c.hash); err != nil {
+				rows.Close()
+				return Session{}, fmt.Errorf("read credentials: %w", err)
+			}
+			found = append(found, c)
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return Session{}, fmt.Errorf("read credentials: %w", err)
+		}
 	}
-	switch {
-	case errors.Is(err, sql.ErrNoRows):
+	if len(found) == 0 {
 		_, _ = m.hasher.verify(password, m.hasher.dummy) // same cost as a real check
 		return Session{}, errInvalidCredentials()
-	case err != nil:
-		return Session{}, fmt.Errorf("read credentials: %w", err)
 	}
-	ok, err := m.hasher.verify(password, hash)
-	if err != nil {
-		return Session{}, err
+	customerID := ""
+	for _, c := range found {
+		ok, err := m.hasher.verify(password, c.hash)
+		if err != nil {
+			return Session{}, err
+		}
+		if ok {
+			customerID = c.customerID
+			break
+		}
 	}
-	if !ok {
+	if customerID == "" {
 		return Session{}, errInvalidCredentials()
 	}
 	now := m.clock.Now().UTC()

@@ -370,3 +370,56 @@ func TestVerifyEmailAfterUpgrade(t *testing.T) {
 		t.Fatalf("after a restart: %+v, %v", v, err)
 	}
 }
+
+// Addresses compare as the text they show: NFC, the local part folded after
+// composing (a decomposed "İ" is the precomposed one), an internationalised
+// domain as IDNA's ASCII form (its case folded by IDNA, not by ToLower).
+// A domain IDNA refuses (Latin and Hebrew in one label) is not an address. An account whose credentials were
+// keyed under the earlier, lower-case-only rule still signs in.
+func TestEmailNormalisation(t *testing.T) {
+	ctx := context.Background()
+	m, st := startModule(t)
+	reg := func(email string) error {
+		_, err := m.Register(ctx, RegisterCustomerV1{Email: email, Password: "Zebra-Tundra-42", Name: "N"})
+		return err
+	}
+	for _, tc := range []struct{ first, same string }{
+		{"\u0130lker@example.com", "I\u0307LKER@example.com"},
+		{"jos\u00e9@ex\u00e4mple.com", "jose\u0301@EXA\u0308MPLE.com"},
+		{"a@xn--exmple-cua.com", "A@Ex\u00c4mple.com"},
+	} {
+		if err := reg(tc.first); err != nil {
+			t.Fatalf("register %q: %v", tc.first, err)
+		}
+		if err := reg(tc.same); acme.ErrorCode(err) != CodeEmailTaken {
+			t.Fatalf("register %q after %q: %v, want email_taken", tc.same, tc.first, err)
+		}
+		if _, err := m.Login(ctx, tc.same, "Zebra-Tundra-42"); err != nil {
+			t.Fatalf("sign in as %q (registered %q): %v", tc.same, tc.first, err)
+		}
+	}
+	// İstanbul.com is not istanbul.com: IDNA, not ToLower, folds a domain.
+	if err := reg("a@istanbul.com"); err != nil {
+		t.Fatal(err)
+	}
+	if err := reg("a@\u0130stanbul.com"); err != nil {
+		t.Fatalf("a@İstanbul.com taken by a@istanbul.com: %v", err)
+	}
+	if err := reg("a@a\u05d0.com"); acme.ErrorCode(err) != acme.CodeValidationFailed {
+		t.Fatalf("a domain IDNA refuses: %v", err)
+	}
+	// An account keyed under the earlier rule (lower case only).
+	if err := reg("ole@\u00f8re.no"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := st.DB().ExecContext(ctx, `UPDATE customer_credentials SET email_key = $1 WHERE email_key = $2`,
+		"ole@\u00f8re.no", normaliseEmail("ole@\u00f8re.no")); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := m.Login(ctx, "OLE@\u00f8re.no", "Zebra-Tundra-42"); err != nil {
+		t.Fatalf("sign in under the earlier key: %v", err)
+	}
+	if _, err := m.Login(ctx, "OLE@\u00f8re.no", "Zebra-Tundra-43"); acme.ErrorCode(err) != CodeInvalidCredentials {
+		t.Fatalf("wrong password under the earlier key: %v", err)
+	}
+}

@@ -160,7 +160,7 @@ func (a *API) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		a.logger().Log(ctx, level, "http request", "method", r.Method, "path", r.URL.Path, "route", route,
 			"status", status, "bytes", sw.bytes, "duration", d, "correlationId", cid, "actor", info.actor)
 	}()
-	if pattern == "" || cleanPath(r.URL.Path) != r.URL.Path {
+	if ep := r.URL.EscapedPath(); pattern == "" || cleanPath(ep) != ep { // the mux compares the escaped path
 		// No route, or the mux's redirect to the clean path.
 		a.mux.ServeHTTP(&muxErrorWriter{ResponseWriter: sw, r: r}, r)
 		return

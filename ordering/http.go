@@ -61,7 +61,8 @@ func (m *Module) Routes(api *httpapi.API) {
 		httpapi.Summary("One order; with ?asOf= (RFC 3339) or ?version= the order as it was then, rebuilt from its events. "+
 			"404 when the order did not exist yet at asOf, or has no such version (a version past its latest). With both, both bound it: "+
 			"the order at the earlier of the two. asOf reads the times GET /api/v1/orders/{id}/history shows: at an entry's at the "+
-			"order includes that event, before it not (so asOf=placedAt is the order as created)."),
+			"order includes that event, before it not (so asOf=placedAt is the order as created when placedAt was taken within a second "+
+			"before the creation was recorded, as it is unless the server stalls)."),
 		httpapi.Returns(200, View{}), httpapi.Reads(orderReads...))
 	api.Handle("GET /api/v1/orders/{id}/history", httpapi.Customer, m.history,
 		httpapi.Summary("Every event of an order, oldest first, with the status after it and at, the time it took effect: the time "+

@@ -276,7 +276,9 @@ func (x *indexer) CatchUp(ctx context.Context) (int, error) {
 	if err != nil {
 		return n, err
 	}
-	x.seq.Store(seq)
+	// Changes that stamp no product row (a category, a rating before its
+	// product) leave nothing to index: the index reflects them too.
+	x.seq.Store(max(seq, head))
 	return n, nil
 }
 
