@@ -55,8 +55,15 @@ func newPlatform(a *App, bus es.Bus) (Platform, error) {
 		// A mail server down for a few seconds should not lose an email to
 		// the dead letters: notifications retries for about five minutes
 		// (200 ms doubling to 2 min, 12 deliveries) before an admin must.
+		// A refund or a void owed to a customer waits out a card processor's
+		// outage of up to about 45 minutes (20 deliveries, 200 ms doubling to
+		// 5 min) before an admin must. Not authorize and capture: the saga's
+		// step deadline decides those, and the payment's state refuses what
+		// comes after it.
 		Retries: map[string]platform.RetryPolicy{
-			"notifications.facts": {MaxDeliveries: 12, MaxBackoff: 2 * time.Minute},
+			"notifications.facts":             {MaxDeliveries: 12, MaxBackoff: 2 * time.Minute},
+			"payments.commands/RefundPayment": {MaxDeliveries: 20, MaxBackoff: 5 * time.Minute},
+			"payments.commands/VoidPayment":   {MaxDeliveries: 20, MaxBackoff: 5 * time.Minute},
 		},
 		Validate: func(m es.Message) error {
 			t, ok := a.registry.Lookup(m.Type)

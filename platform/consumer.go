@@ -217,11 +217,12 @@ func (c *consumer) deliver(ctx context.Context, d es.Delivery) {
 		return
 	}
 	c.setErr(err.Error())
-	if es.IsPermanent(err) || n >= c.maxDeliveries() {
+	retry := c.policy(msg.Type)
+	if es.IsPermanent(err) || n >= retry.MaxDeliveries {
 		dl := es.DeadLetter{Consumer: c.full, Subject: d.Subject(), Message: msg, Error: err.Error(), Deliveries: n}
 		if derr := p.cfg.Bus.DeadLetter(ctx, dl); derr != nil {
 			p.log.Error("dead letter failed; will redeliver", "consumer", c.full, "messageId", msg.ID, "err", derr)
-			_ = d.Nak(c.backoff(n))
+			_ = d.Nak(c.backoff(retry, n))
 			return
 		}
 		_ = d.Term()
@@ -231,27 +232,33 @@ func (c *consumer) deliver(ctx context.Context, d es.Delivery) {
 		return
 	}
 	p.log.Warn("message failed; will retry", "consumer", c.full, "type", msg.Type, "messageId", msg.ID, "delivery", n, "err", err)
-	_ = d.Nak(c.backoff(n))
+	_ = d.Nak(c.backoff(retry, n))
 }
 
 // backoff is the redelivery delay after delivery n failed.
-func (c *consumer) backoff(n int) time.Duration {
-	d, most := c.h.p.cfg.Backoff, c.h.p.cfg.MaxBackoff
-	if r := c.h.p.cfg.Retries[c.full]; r.MaxBackoff > 0 {
-		most = r.MaxBackoff
-	}
-	for i := 1; i < n && d < most; i++ {
+func (c *consumer) backoff(r RetryPolicy, n int) time.Duration {
+	d := c.h.p.cfg.Backoff
+	for i := 1; i < n && d < r.MaxBackoff; i++ {
 		d *= 2
 	}
-	return min(d, most)
+	return min(d, r.MaxBackoff)
 }
 
-// maxDeliveries is how many deliveries fail before the message is dead-lettered.
-func (c *consumer) maxDeliveries() int {
-	if r := c.h.p.cfg.Retries[c.full]; r.MaxDeliveries > 0 {
-		return r.MaxDeliveries
+// policy is the retry policy of a message of type typ: each field from
+// Config.Retries["<consumer>/<type>"], else Retries["<consumer>"], else the
+// platform's default.
+func (c *consumer) policy(typ string) RetryPolicy {
+	cfg := c.h.p.cfg
+	r := RetryPolicy{MaxDeliveries: cfg.MaxDeliveries, MaxBackoff: cfg.MaxBackoff}
+	for _, key := range []string{c.full, c.full + "/" + typ} {
+		if o := cfg.Retries[key]; o.MaxDeliveries > 0 {
+			r.MaxDeliveries = o.MaxDeliveries
+		}
+		if o := cfg.Retries[key]; o.MaxBackoff > 0 {
+			r.MaxBackoff = o.MaxBackoff
+		}
 	}
-	return c.h.p.cfg.MaxDeliveries
+	return r
 }
 
 // apply runs the handler and stores its commit with the inbox id

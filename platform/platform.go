@@ -62,8 +62,10 @@ type Config struct {
 	// Batch consumers (ConsumeBatch) ignore it: they run Workers workers.
 	KeyedWorkers map[string]int
 	// Retries overrides MaxDeliveries and MaxBackoff for the named consumers
-	// ("<context>.<name>"): one whose handler calls a service that may be down
-	// for minutes (a mail server) keeps trying longer before dead-lettering.
+	// ("<context>.<name>"), or for one message type of a consumer
+	// ("<context>.<name>/<Type>", which wins): one whose handler calls a
+	// service that may be down for minutes (a mail server, a card processor
+	// asked for a refund) keeps trying longer before dead-lettering.
 	Retries map[string]RetryPolicy
 	// MaxBatch bounds the messages a ConsumeBatch consumer applies in one
 	// commit (default 256; what the bus has ready, never a wait for more).

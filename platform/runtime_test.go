@@ -847,19 +847,24 @@ func TestCommitOutlivesASlowHandler(t *testing.T) {
 	}
 }
 
-// TestRetryPolicyPerConsumer: a consumer with a retry policy of its own keeps
-// trying past the platform's MaxDeliveries (a mail server back after a few
-// failures); the others dead-letter as before.
+// TestRetryPolicyPerConsumer: a consumer with a retry policy of its own, or
+// of the message's type, keeps trying past the platform's MaxDeliveries (a
+// mail server back after a few failures); the others (one with a policy for
+// another type only) dead-letter as before.
 func TestRetryPolicyPerConsumer(t *testing.T) {
 	dir := t.TempDir()
 	alpha, beta := openStore(t, dir, "alpha"), openStore(t, dir, "beta")
 	migrateSeen(t, beta)
 	p := newPlatform(t, embeddedBus(t), func(c *Config) {
 		c.MaxDeliveries = 2
-		c.Retries = map[string]RetryPolicy{"beta.patient": {MaxDeliveries: 6, MaxBackoff: 50 * time.Millisecond}}
+		c.Retries = map[string]RetryPolicy{
+			"beta.patient":               {MaxDeliveries: 6, MaxBackoff: 50 * time.Millisecond},
+			"beta.typed/ThingHappened":   {MaxDeliveries: 6, MaxBackoff: 50 * time.Millisecond},
+			"beta.untyped/OtherHappened": {MaxDeliveries: 6, MaxBackoff: 50 * time.Millisecond},
+		}
 	})
 	p.Host("alpha", alpha)
-	var calls, patientTries, hastyTries atomic.Int64
+	var calls, patientTries, hastyTries, typedTries, untypedTries atomic.Int64
 	inner := countingHandler(&calls)
 	failing := func(tries *atomic.Int64) es.Handler {
 		return func(ctx context.Context, m es.Message) (es.Commit, error) {
@@ -872,19 +877,27 @@ func TestRetryPolicyPerConsumer(t *testing.T) {
 	h := p.Host("beta", beta)
 	h.Consume("patient", []string{"ThingHappened"}, failing(&patientTries))
 	h.Consume("hasty", []string{"ThingHappened"}, failing(&hastyTries))
+	h.Consume("typed", []string{"ThingHappened"}, failing(&typedTries))
+	h.Consume("untyped", []string{"ThingHappened"}, failing(&untypedTries))
 	if err := p.Start(context.Background()); err != nil {
 		t.Fatal(err)
 	}
 	appendThing(t, alpha, "t1", 1)
-	eventually(t, 15*time.Second, "the patient consumer's success and the hasty one's dead letter", func() bool {
+	eventually(t, 15*time.Second, "the patient and typed consumers' successes and the others' dead letters", func() bool {
 		dls, err := p.cfg.Bus.DeadLetters(context.Background(), 0)
 		if err != nil {
 			t.Fatal(err)
 		}
-		return applied(t, beta, "t1") == 1 && len(dls) == 1 && dls[0].Consumer == "beta.hasty"
+		var who []string
+		for _, dl := range dls {
+			who = append(who, dl.Consumer)
+		}
+		slices.Sort(who)
+		return calls.Load() == 2 && slices.Equal(who, []string{"beta.hasty", "beta.untyped"})
 	})
-	if patientTries.Load() != 5 || hastyTries.Load() != 2 {
-		t.Fatalf("deliveries: patient %d (want 5), hasty %d (want 2)", patientTries.Load(), hastyTries.Load())
+	if patientTries.Load() != 5 || typedTries.Load() != 5 || hastyTries.Load() != 2 || untypedTries.Load() != 2 {
+		t.Fatalf("deliveries: patient %d, typed %d (want 5 each), hasty %d, untyped %d (want 2 each)",
+			patientTries.Load(), typedTries.Load(), hastyTries.Load(), untypedTries.Load())
 	}
 }
 
