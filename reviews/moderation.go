@@ -38,17 +38,70 @@ type Policy struct {
 func NewPolicy(words []string) Policy {
 	p := Policy{words: map[string]bool{}}
 	for _, w := range words {
-		p.words[strings.ToLower(norm.NFKC.String(w))] = true
+		w = screenText(w)
+		p.words[strings.ToLower(w)] = true
+		p.words[skeleton(w)] = true
 	}
 	return p
 }
 
-// linkPattern finds a link: a URL with any scheme (https://, ftp://), mailto:,
-// an HTML anchor, www., or a bare host name ending in a common top-level
-// domain (bit.ly/x, shop.example.de). Domains that are also English words
-// (at, be, in, is, it, me, no, so, to, us, fun, live, store, win, ...) are
-// left out, so that "works great.It is" or "fun.Store it dry" is not a link.
-var linkPattern = regexp.MustCompile(`(?i)(\b[a-z][a-z0-9+.-]*://|\bmailto:|<a\s|\bhref\s*=|\bwww\.|` +
+// screenText is text as screening reads it: NFKC (fullwidth and other
+// compatible letters read as the plain ones they stand for), without the
+// characters that show nothing (zero-width spaces and joiners, soft hyphens,
+// variation selectors: "sc\u200bam" is "scam"), and with the full stops
+// IDNA reads as dots ("evil。com" is "evil.com").
+func screenText(s string) string {
+	return strings.Map(func(r rune) rune {
+		switch {
+		case r == '\u3002' || r == '\uff61':
+			return '.'
+		case unicode.In(r, unicode.Cf, unicode.Other_Default_Ignorable_Code_Point, unicode.Variation_Selector):
+			return -1
+		}
+		return r
+	}, norm.NFKC.String(s))
+}
+
+// skeleton is a lower-case word as it looks: accents dropped ("scám" is
+// "scam") and the Cyrillic and Greek letters that look like Latin ones read
+// as those ("sсаm" with a Cyrillic с and а is "scam"). A word matches the
+// list when it or its skeleton is on it.
+func skeleton(w string) string {
+	var b strings.Builder
+	for _, r := range norm.NFD.String(strings.ToLower(w)) {
+		if unicode.Is(unicode.Mn, r) {
+			continue
+		}
+		if l, ok := lookalikes[r]; ok {
+			r = l
+		}
+		b.WriteRune(r)
+	}
+	return b.String()
+}
+
+// lookalikes maps lower-case Cyrillic and Greek letters to the Latin ones
+// they are drawn like (Unicode's confusables for these scripts, the common
+// part).
+var lookalikes = map[rune]rune{
+	'а': 'a', 'в': 'b', 'е': 'e', 'ё': 'e', 'к': 'k', 'м': 'm', 'н': 'h', 'о': 'o', 'р': 'p', 'с': 'c', 'т': 't',
+	'у': 'y', 'х': 'x', 'ѕ': 's', 'і': 'i', 'ї': 'i', 'ј': 'j', 'ԁ': 'd', 'ԛ': 'q', 'ԝ': 'w', 'һ': 'h', 'ӏ': 'l',
+	'α': 'a', 'β': 'b', 'ε': 'e', 'η': 'n', 'ι': 'i', 'κ': 'k', 'ν': 'v', 'ο': 'o', 'ρ': 'p', 'τ': 't', 'υ': 'u',
+	'χ': 'x', 'γ': 'y', 'ω': 'w', 'ɡ': 'g', 'ı': 'i',
+}
+
+// linkPattern finds a link: a URL with any scheme (https://, ftp://), one of
+// the schemes written without // (mailto:, javascript:, data:text/html,
+// tel:+1…, sms:, magnet:?), an HTML anchor, www., an IPv4 address,
+// localhost with a port or a path, or a bare host name ending in a common
+// top-level domain (bit.ly/x, shop.example.de, пример.рф). Domains that are
+// also English words (at, be, in, is, it, me, no, so, to, us, fun, live,
+// store, win, ...) are left out, so that "works great.It is" or "fun.Store
+// it dry" is not a link.
+var linkPattern = regexp.MustCompile(`(?i)(\b[a-z][a-z0-9+.-]*://|\b(mailto|javascript|vbscript):|\bdata:[a-z]+/|` +
+	`\b(tel|sms|callto):\s*\+?\d|\bmagnet:\?|<a\s|\bhref\s*=|\bwww\.|` +
+	`\b\d{1,3}(\.\d{1,3}){3}\b|\blocalhost(:\d|/)|` +
+	`[\p{L}\p{N}-]+\.(рф|рус|укр|бел|срб|қаз|мон|中国|中國|公司|网络|在线|みんな|한국)(\P{L}|$)|` +
 	`\b[a-z0-9-]+\.(com|net|org|io|ru|biz|info|xyz|co|shop|top|app|dev|vip|icu|` +
 	`de|uk|fr|es|nl|eu|ca|au|ly|gl|ch|pl|se|dk|fi|pt|br|mx|cn|jp|kr|tk|ml|ga|cf|gq|pw|cc|ws|su|ai|gg|tv|fm)\b)`)
 
@@ -58,14 +111,14 @@ var linkPattern = regexp.MustCompile(`(?i)(\b[a-z][a-z0-9+.-]*://|\bmailto:|<a\s
 // (409 already_reviewed); the same text on another product is published, as
 // the contract's 201 offers no third outcome.
 func (p Policy) Screen(title, body string) Verdict {
-	// NFKC first: fullwidth or otherwise compatible letters (ＳＣＡＭ,
-	// ｗｗｗ．ｘ．ｃｏｍ) read as the plain ones they stand for.
-	text := norm.NFKC.String(title + "\n" + body)
+	text := screenText(title + "\n" + body)
 	if linkPattern.MatchString(text) {
 		return Verdict{Outcome: StatusPending}
 	}
-	for _, w := range strings.FieldsFunc(strings.ToLower(text), func(r rune) bool { return !unicode.IsLetter(r) && !unicode.IsDigit(r) }) {
-		if p.words[w] {
+	// Letters with their combining marks are one word ("sca\u0301m").
+	inWord := func(r rune) bool { return unicode.IsLetter(r) || unicode.IsDigit(r) || unicode.Is(unicode.Mn, r) }
+	for _, w := range strings.FieldsFunc(strings.ToLower(text), func(r rune) bool { return !inWord(r) }) {
+		if p.words[w] || p.words[skeleton(w)] {
 			return Verdict{Outcome: StatusPending}
 		}
 	}

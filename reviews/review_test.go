@@ -152,6 +152,24 @@ func TestScreen(t *testing.T) {
 		{"Solid", "Works great.It is sturdy, e.g. on stairs; i.e. a 5/5. Battery 3.5 hours.", StatusPublished},
 		{"Solid", "Size M.So comfy, as good as v2.0 was.", StatusPublished},
 		{"Solid", "Great fun.Store it dry, live.Win-win.", StatusPublished},
+		// what shows as a listed word is one
+		{"ok", "this is a sc\u200bam", StatusPending},
+		{"ok", "SC\u00adAM and sc\u2060am", StatusPending},
+		{"ok", "sc\u0430m", StatusPending},      // Cyrillic а
+		{"ok", "s\u0441\u0430m", StatusPending}, // Cyrillic с and а
+		{"ok", "sc\u00e1m, sca\u0301m", StatusPending},
+		// links without //, by address, in other scripts, with other dots
+		{"ok", "click javascript:alert(1)", StatusPending},
+		{"ok", "data:text/html;base64,PGI+", StatusPending},
+		{"ok", "call tel:+15551234", StatusPending},
+		{"ok", "magnet:?xt=urn:btih:abc", StatusPending},
+		{"ok", "log in at 192.168.1.10/login", StatusPending},
+		{"ok", "see localhost:8080/x", StatusPending},
+		{"ok", "see \u043f\u0440\u0438\u043c\u0435\u0440.\u0440\u0444 now", StatusPending},
+		{"ok", "evil.\u200bcom and evil\u3002com", StatusPending},
+		// and what is not
+		{"Solid", "Battery data: great. Note: version 1.2.3 works; 5 stars.", StatusPublished},
+		{"Solid", "Хорошо. Очень удобно, сам проверил.", StatusPublished},
 	} {
 		if got := p.Screen(tt.title, tt.body).Outcome; got != tt.want {
 			t.Errorf("Screen(%q, %q) = %s; want %s", tt.title, tt.body, got, tt.want)
