@@ -39,10 +39,15 @@ func (m *Module) stripeWebhook(w http.ResponseWriter, r *http.Request) error {
 	if m.cfg.StripeWebhookSecret == "" {
 		return acme.Errorf(acme.CodeBadRequest, "Stripe webhooks are not configured")
 	}
+	// The signature first, then the body: a signed body that is not an event
+	// says so, not that the signature is wrong.
+	if err := webhook.ValidatePayload(body, r.Header.Get("Stripe-Signature"), m.cfg.StripeWebhookSecret); err != nil {
+		return acme.Errorf(acme.CodeBadRequest, "invalid Stripe-Signature: %v", err)
+	}
 	ev, err := webhook.ConstructEventWithOptions(body, r.Header.Get("Stripe-Signature"), m.cfg.StripeWebhookSecret,
 		webhook.ConstructEventOptions{IgnoreAPIVersionMismatch: true})
-	if err != nil {
-		return acme.Errorf(acme.CodeBadRequest, "invalid Stripe-Signature: %v", err)
+	if err != nil || ev.ID == "" || ev.Type == "" {
+		return acme.Errorf(acme.CodeBadRequest, "the signed body is not a Stripe event (a JSON object with \"object\": \"event\", an id and a type)")
 	}
 	// stripe-go refuses a signature older than its tolerance but not one from
 	// the future, which only a holder of the secret (or a skewed clock) makes.

@@ -241,6 +241,14 @@ func TestStripeWebhook(t *testing.T) {
 	if w := post(payload, future.Header); w.Code != http.StatusBadRequest {
 		t.Fatalf("signature from the future: %d %s", w.Code, w.Body)
 	}
+	// Signed bodies that are not events: refused for what they are.
+	for _, body := range []string{`{"id":"evt_9","object":"event"`, `{}`, `null`, `{"id":"evt_z","type":"payment_intent.succeeded","data":null}`} {
+		s := webhook.GenerateTestSignedPayload(&webhook.UnsignedPayload{Payload: []byte(body), Secret: secret})
+		w := post(s.Payload, s.Header)
+		if w.Code != http.StatusBadRequest || !strings.Contains(w.Body.String(), "not a Stripe event") || strings.Contains(w.Body.String(), "Signature") {
+			t.Fatalf("signed %s: %d %s", body, w.Code, w.Body)
+		}
+	}
 	w := post(payload, signed.Header)
 	if w.Code != http.StatusOK || !strings.Contains(w.Body.String(), `"applied":true`) {
 		t.Fatalf("valid webhook: %d %s", w.Code, w.Body)
