@@ -153,7 +153,8 @@ func (m *Module) Routes(api *httpapi.API) {
 	api.Handle("GET /api/v1/checkouts/{id}", httpapi.Customer, m.handleGetCheckout,
 		httpapi.Query("wait", "string", "Long poll: while PENDING, wait up to this long (seconds, 0-30, or a duration such as 5s or 1500ms) for the checkout to end."),
 		httpapi.Summary("A checkout request of the caller (admin: any): PENDING from the checkout, then COMPLETED with orderId or FAILED "+
-			"with failureReason (insufficient_stock, payment_declined, payment_error; the cart is restored). 404 for others' checkouts. "+
+			"with failureReason (insufficient_stock, payment_declined, payment_error; the cart is restored) and, when the order had been "+
+			"created before the failure (a failed capture or confirmation), its orderId (the order is CANCELLED). 404 for others' checkouts. "+
 			"?wait=N (whole seconds, 0-30; an addition to the contract) long-polls: while the checkout is PENDING the answer waits up to "+
 			"N seconds for it to complete or fail, then gives the status as it is (still 200 PENDING on timeout); 422 validation_failed "+
 			"for another wait."),

@@ -87,6 +87,7 @@ type (
 		CartID     string `json:"cartId"`
 		CustomerID string `json:"customerId"`
 		Reason     string `json:"reason"`
+		OrderID    string `json:"orderId"` // set when the order was created before the failure
 	}
 )
 
@@ -387,8 +388,8 @@ func (m *Module) onCheckout(ctx context.Context, msg es.Message) (es.Commit, err
 			return es.Commit{}, nil // unknown to the cart, or decided already
 		}
 		c := es.Commit{Apply: func(ctx context.Context, tx es.SQL, _ []es.Event) error {
-			_, err := tx.ExecContext(ctx, `UPDATE cart_checkouts SET status = $2, failure_reason = $3, updated_at = $4
-				WHERE checkout_id = $1 AND status = $5`, e.CheckoutID, StatusFailed, e.Reason, now, StatusPending)
+			_, err := tx.ExecContext(ctx, `UPDATE cart_checkouts SET status = $2, failure_reason = $3, order_id = $6, updated_at = $4
+				WHERE checkout_id = $1 AND status = $5`, e.CheckoutID, StatusFailed, e.Reason, now, StatusPending, e.OrderID)
 			return err
 		}, Committed: func() { m.watch.notify(e.CheckoutID) }}
 		app, _, err := m.carts.Decide(ctx, streamID(row.CustomerID), restoreCart{CustomerID: row.CustomerID, CheckoutID: row.CheckoutID,

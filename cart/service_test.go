@@ -275,3 +275,23 @@ func TestRepricedCartNeverWrapsOrMixesCurrencies(t *testing.T) {
 		t.Fatalf("checkout once fixed: %+v %v", co, err)
 	}
 }
+
+// A checkout that failed after its order was created (the capture failed)
+// names the order, cancelled with it.
+func TestFailedCheckoutNamesItsCancelledOrder(t *testing.T) {
+	m, h, _ := startCart(t)
+	ctx := context.Background()
+	h.deliver(t, "ProductCreated", map[string]any{"productId": pA, "name": "Shirt", "price": usdMap(1000), "categoryId": "c", "initialStock": 4})
+	if _, _, err := m.AddItem(ctx, cust, pA, "", 1); err != nil {
+		t.Fatal(err)
+	}
+	co, _, err := m.Checkout(ctx, cust, Address{Name: "A", Line1: "L", City: "C", PostalCode: "P", Country: "DE"}, PaymentMethod{Type: "card", Token: "tok_visa"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.deliver(t, "CheckoutFailed", map[string]any{"checkoutId": co.CheckoutID, "customerId": cust, "reason": "payment_error", "orderId": "o9"})
+	r, err := m.CheckoutRequest(ctx, cust, false, co.CheckoutID)
+	if err != nil || r.Status != StatusFailed || r.OrderID == nil || *r.OrderID != "o9" || *r.FailureReason != "payment_error" {
+		t.Fatalf("failed checkout %+v %v", r, err)
+	}
+}

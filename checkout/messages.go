@@ -112,6 +112,7 @@ type CheckoutFailedV1 struct {
 	CustomerID string    `json:"customerId"`
 	Reason     string    `json:"reason"` // insufficient_stock | payment_declined | payment_error
 	Step       string    `json:"step,omitempty"`
+	OrderID    string    `json:"orderId,omitempty"` // the order created before the failure (cancelled with it)
 	FailedAt   time.Time `json:"failedAt"`
 }
 

@@ -414,8 +414,12 @@ func (d *Decision) fail(s Saga, step, reason string, now time.Time, release, voi
 	if len(sent) > 0 {
 		d.Events = append(d.Events, CompensationSentV1{CheckoutID: s.CheckoutID, Commands: sent, At: now})
 	}
+	created := "" // the order, when it exists (a failed creation may have made none)
+	if step == StepCapturePayment || step == StepConfirmOrder {
+		created = s.OrderID
+	}
 	d.Events = append(d.Events, CheckoutFailedV1{CheckoutID: s.CheckoutID, CartID: s.CartID, CustomerID: s.CustomerID,
-		Reason: reason, Step: step, FailedAt: now})
+		Reason: reason, Step: step, OrderID: created, FailedAt: now})
 }
 
 // Evolve returns the saga after event e.

@@ -54,6 +54,13 @@ func replyOf(typ string) Reply {
 
 func with(r Reply, f func(*Reply)) Reply { f(&r); return r }
 
+// failOrder is fail after the order was created: the failure names it.
+func failOrder(reason, step string) CheckoutFailedV1 {
+	f := fail(reason, step)
+	f.OrderID = ord
+	return f
+}
+
 func fail(reason, step string) CheckoutFailedV1 {
 	return CheckoutFailedV1{CheckoutID: cid, CartID: "cart1", CustomerID: "cu1", Reason: reason, Step: step, FailedAt: t1}
 }
@@ -119,7 +126,7 @@ func TestSagaDecider(t *testing.T) {
 			[]string{"ConfirmOrder"}},
 		{"capture failed: void, release, cancel the order", atCapture, payErr,
 			[]any{StepFailedV1{CheckoutID: cid, Step: StepCapturePayment, Reply: "PaymentFailed", Reason: ReasonPaymentError, At: t1},
-				comp("", "ReleaseInventory", "VoidPayment", "CancelOrder"), fail(ReasonPaymentError, StepCapturePayment)},
+				comp("", "ReleaseInventory", "VoidPayment", "CancelOrder"), failOrder(ReasonPaymentError, StepCapturePayment)},
 			[]string{"ReleaseInventory", "VoidPayment", "CancelOrder"}},
 		{"confirmed: completed", atConfirm, confirmed,
 			[]any{StepCompletedV1{CheckoutID: cid, Step: StepConfirmOrder, Reply: "OrderConfirmed", At: t1},
@@ -140,11 +147,11 @@ func TestSagaDecider(t *testing.T) {
 			[]string{"VoidPayment"}},
 		{"reservation expired while capturing: void, cancel the order", atCapture, expired,
 			[]any{StepFailedV1{CheckoutID: cid, Step: StepCapturePayment, Reply: "InventoryReleased", Reason: ReasonReservationExpired, At: t1},
-				comp("", "VoidPayment", "CancelOrder"), fail(ReasonInsufficientStock, StepCapturePayment)},
+				comp("", "VoidPayment", "CancelOrder"), failOrder(ReasonInsufficientStock, StepCapturePayment)},
 			[]string{"VoidPayment", "CancelOrder"}},
 		{"reservation expired while confirming: void, cancel the order", atConfirm, expired,
 			[]any{StepFailedV1{CheckoutID: cid, Step: StepConfirmOrder, Reply: "InventoryReleased", Reason: ReasonReservationExpired, At: t1},
-				comp("", "VoidPayment", "CancelOrder"), fail(ReasonInsufficientStock, StepConfirmOrder)},
+				comp("", "VoidPayment", "CancelOrder"), failOrder(ReasonInsufficientStock, StepConfirmOrder)},
 			[]string{"VoidPayment", "CancelOrder"}},
 		{"a release for another reason changes nothing", atCapture, with(expired, func(r *Reply) { r.Reason = "ORDER_CANCELLED" }), nil, nil},
 		{"an expiry before the reservation is known changes nothing", atReserve, expired, nil, nil},
@@ -176,12 +183,12 @@ func TestSagaDecider(t *testing.T) {
 		{"capture timed out: void, release, cancel, fail", atCapture, due,
 			[]any{StepTimedOutV1{CheckoutID: cid, Step: StepCapturePayment, Deadline: t0.Add(tout), At: due.Now},
 				CompensationSentV1{CheckoutID: cid, Commands: []string{"ReleaseInventory", "VoidPayment", "CancelOrder"}, At: due.Now},
-				CheckoutFailedV1{CheckoutID: cid, CartID: "cart1", CustomerID: "cu1", Reason: ReasonPaymentError, Step: StepCapturePayment, FailedAt: due.Now}},
+				CheckoutFailedV1{CheckoutID: cid, CartID: "cart1", CustomerID: "cu1", Reason: ReasonPaymentError, Step: StepCapturePayment, OrderID: ord, FailedAt: due.Now}},
 			[]string{"ReleaseInventory", "VoidPayment", "CancelOrder"}},
 		{"confirmation timed out: void, release, cancel, fail", atConfirm, due,
 			[]any{StepTimedOutV1{CheckoutID: cid, Step: StepConfirmOrder, Deadline: t0.Add(tout), At: due.Now},
 				CompensationSentV1{CheckoutID: cid, Commands: []string{"ReleaseInventory", "VoidPayment", "CancelOrder"}, At: due.Now},
-				CheckoutFailedV1{CheckoutID: cid, CartID: "cart1", CustomerID: "cu1", Reason: ReasonPaymentError, Step: StepConfirmOrder, FailedAt: due.Now}},
+				CheckoutFailedV1{CheckoutID: cid, CartID: "cart1", CustomerID: "cu1", Reason: ReasonPaymentError, Step: StepConfirmOrder, OrderID: ord, FailedAt: due.Now}},
 			[]string{"ReleaseInventory", "VoidPayment", "CancelOrder"}},
 		{"deadline of a completed saga changes nothing", atCompleted, due, nil, nil},
 
