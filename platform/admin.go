@@ -89,7 +89,11 @@ func (p *Platform) Routes(api *httpapi.API) {
 			"409 conflict while another retry of the same dead letter runs, in any process (its effects, an email say, happen once)."),
 		httpapi.Returns(202, accepted{}), httpapi.NoBody())
 	api.Handle("GET /api/v1/admin/streams/{streamId}/events", httpapi.Admin, p.getStreamEvents,
-		httpapi.Summary("The events of a stream, from whichever context's store holds it. streamId is the stream's id (order-<orderId>, product-<productId>, checkout-<checkoutId>, ...) or a bare aggregate id, which finds the stream whose id ends with -<id> (the first context in start order when several do)"),
+		httpapi.Summary("The events of a stream, from whichever context's store holds it. streamId is the stream's id or a bare aggregate id, which finds the stream whose id ends with -<id> (the first context in start order when several do: a customer id finds the cart's stream before the customer's). "+
+			"Streams: customer-<customerId>; category-<categoryId>, product-<productId>; stock-<productId> and stock-<productId>-<variantId> (inventory), "+
+			"reservation-<checkoutId>; cart-<customerId> (every cart of the customer in turn: a cartId is derived from it); promotion-<code, lower case>; "+
+			"checkout-<checkoutId> (the saga); payment-<paymentId>; order-<orderId>; picking-job-<jobId>; review-<reviewId>, rating-<productId>; "+
+			"notification-<notificationId>. Uniqueness claims (email-, sku-, category-name-, reviewer-) hold no business facts."),
 		httpapi.Returns(200, items[StreamEvent]{}))
 }
 
