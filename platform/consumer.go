@@ -115,7 +115,7 @@ func (c *consumer) work(ctx context.Context) {
 			return
 		}
 		// In-flight work finishes (ack or nak) even when the platform closes.
-		c.deliverOne(context.WithoutCancel(ctx), d)
+		c.deliverOne(ctx, d)
 	}
 }
 
@@ -137,10 +137,24 @@ func (c *consumer) next(ctx context.Context) (es.Delivery, bool) {
 	}
 }
 
-// deliverOne is deliver with its own handleTimeout.
+// errStopping ends a handler's context Config.StopGrace after Close began.
+var errStopping = errors.New("platform: stopping")
+
+// deliverOne is deliver with its own handleTimeout. Work in flight when ctx
+// ends (Close) still finishes, acked or nacked, but its handler's context
+// ends Config.StopGrace later: a handler stuck on a slow service (a card
+// processor) gives up and its message is nacked for another process or the
+// next start, instead of holding the stop for handleTimeout.
 func (c *consumer) deliverOne(ctx context.Context, d es.Delivery) {
-	hctx, cancel := context.WithTimeout(ctx, handleTimeout)
+	base, stop := context.WithCancelCause(context.WithoutCancel(ctx))
+	defer stop(nil)
+	hctx, cancel := context.WithTimeout(base, handleTimeout)
 	defer cancel()
+	unwatch := context.AfterFunc(ctx, func() {
+		t := time.AfterFunc(c.h.p.cfg.StopGrace, func() { stop(errStopping) })
+		context.AfterFunc(base, func() { t.Stop() }) // done first: no timer left
+	})
+	defer unwatch()
 	c.deliver(hctx, d)
 }
 
@@ -159,7 +173,7 @@ func (c *consumer) workKeyed(ctx context.Context, n int) {
 		go func(in <-chan es.Delivery) {
 			defer wg.Done()
 			for d := range in {
-				c.deliverOne(context.WithoutCancel(ctx), d)
+				c.deliverOne(ctx, d)
 			}
 		}(lanes[i])
 	}
@@ -206,8 +220,19 @@ func (c *consumer) deliver(ctx context.Context, d es.Delivery) {
 	start := time.Now()
 	err := c.apply(ctx, msg)
 	m.consumerLatency.WithLabelValues(c.full).Observe(time.Since(start).Seconds())
+	// Settling is not the handler's work: it gets a context of its own (the
+	// handler's may have ended on a stop).
+	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), commitTimeout)
+	defer cancel()
+	if err != nil && errors.Is(context.Cause(ctx), errStopping) {
+		// Told to stop, not failed: back to the bus at once, not a step
+		// towards the dead letters.
+		p.log.Info("handler stopped by the shutdown; message returned to the bus", "consumer", c.full, "type", msg.Type, "messageId", msg.ID)
+		_ = d.Nak(0)
+		return
+	}
 	if err == nil {
-		if err := d.Ack(ctx); err != nil {
+		if err := d.Ack(sctx); err != nil {
 			p.log.Warn("consumer ack (the redelivery will be a duplicate)", "consumer", c.full, "messageId", msg.ID, "err", err)
 		}
 		c.applied.Add(1)
@@ -220,7 +245,7 @@ func (c *consumer) deliver(ctx context.Context, d es.Delivery) {
 	retry := c.policy(msg.Type)
 	if es.IsPermanent(err) || n >= retry.MaxDeliveries {
 		dl := es.DeadLetter{Consumer: c.full, Subject: d.Subject(), Message: msg, Error: err.Error(), Deliveries: n}
-		if derr := p.cfg.Bus.DeadLetter(ctx, dl); derr != nil {
+		if derr := p.cfg.Bus.DeadLetter(sctx, dl); derr != nil {
 			p.log.Error("dead letter failed; will redeliver", "consumer", c.full, "messageId", msg.ID, "err", derr)
 			_ = d.Nak(c.backoff(retry, n))
 			return

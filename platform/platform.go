@@ -70,6 +70,9 @@ type Config struct {
 	// MaxBatch bounds the messages a ConsumeBatch consumer applies in one
 	// commit (default 256; what the bus has ready, never a wait for more).
 	MaxBatch int
+	// StopGrace is how long Close lets a handler in flight run before its
+	// context ends and its message is nacked (default 5 s).
+	StopGrace time.Duration
 	// RelayBatch and ProjectionBatch bound the events read from a log at once
 	// (default 1000).
 	RelayBatch      int
@@ -106,6 +109,9 @@ func (c *Config) defaults() {
 	}
 	if c.Holder == "" {
 		c.Holder = acme.NewID()
+	}
+	if c.StopGrace <= 0 {
+		c.StopGrace = 5 * time.Second
 	}
 	if c.MaxDeliveries <= 0 {
 		c.MaxDeliveries = 5
