@@ -23,11 +23,15 @@ type consumer struct {
 	batch    es.BatchHandler // nil unless registered with ConsumeBatch
 	sub      es.Subscription
 
-	status   atomic.Value // string
-	applied  atomic.Int64 // messages applied
-	position atomic.Int64 // source position of the last message applied
-	mu       sync.Mutex
-	lastErr  string
+	status  atomic.Value // string
+	applied atomic.Int64 // messages applied
+	sources []string     // the contexts whose messages it consumes
+	mu      sync.Mutex
+	lastErr string
+
+	posMu     sync.Mutex
+	positions map[string]int64 // source context → position applied through (noteApplied)
+	moved     map[string]bool  // positions not written yet (flushPositions)
 
 	heldMu sync.Mutex
 	held   map[*heldDelivery]struct{} // fetched and not settled yet
@@ -236,7 +240,7 @@ func (c *consumer) deliver(ctx context.Context, d es.Delivery) {
 			p.log.Warn("consumer ack (the redelivery will be a duplicate)", "consumer", c.full, "messageId", msg.ID, "err", err)
 		}
 		c.applied.Add(1)
-		c.position.Store(msg.Position)
+		c.noteApplied(msg.Source, msg.Position)
 		c.setErr("")
 		p.progress.signal()
 		return
@@ -440,7 +444,9 @@ func (c *consumer) deliverRun(ctx context.Context, run []es.Delivery) {
 	}
 	wg.Wait()
 	c.applied.Add(int64(len(run)))
-	c.position.Store(run[len(run)-1].Message().Position)
+	for _, d := range run {
+		c.noteApplied(d.Message().Source, d.Message().Position)
+	}
 	c.setErr("")
 	p.progress.signal()
 }

@@ -23,6 +23,7 @@ import (
 	"fmt"
 	"io/fs"
 	"log/slog"
+	"slices"
 	"sort"
 	"sync"
 	"time"
@@ -227,6 +228,12 @@ func (p *Platform) Start(ctx context.Context) error {
 				return fmt.Errorf("platform: consumer %s: %w", c.full, err)
 			}
 			c.subjects = subs
+			c.sources = nil
+			for _, t := range c.types {
+				if mt, ok := p.cfg.Registry.Lookup(t); ok && !slices.Contains(c.sources, mt.Spec().Owner) {
+					c.sources = append(c.sources, mt.Spec().Owner)
+				}
+			}
 		}
 	}
 	for _, name := range p.order {
@@ -267,6 +274,8 @@ func (p *Platform) Start(ctx context.Context) error {
 	beatCtx, stopBeats := context.WithCancel(context.WithoutCancel(ctx))
 	p.stopBeats = stopBeats
 	p.started = true
+	p.wg.Add(1)
+	go func() { defer p.wg.Done(); p.writePositions(runCtx) }()
 	for _, name := range p.order {
 		h := p.hosts[name]
 		p.wg.Add(1)
@@ -316,6 +325,13 @@ func (p *Platform) Close() error {
 	p.wg.Wait() // the workers have settled what they held
 	p.stopBeats()
 	p.beats.Wait()
+	fctx, done := context.WithTimeout(context.Background(), commitTimeout)
+	for _, name := range p.order {
+		if err := p.hosts[name].flushPositions(fctx); err != nil {
+			p.log.Warn("consumer positions not written at close", "context", name, "err", err)
+		}
+	}
+	done()
 	var wg sync.WaitGroup
 	for _, h := range p.hosts {
 		for _, c := range h.consumers {

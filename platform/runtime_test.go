@@ -990,3 +990,61 @@ func TestDeadLetterRetriedFromTwoProcessesAtOnce(t *testing.T) {
 		t.Fatalf("dead letters after the retries: %+v, want one with id %s", dls, id)
 	}
 }
+
+// TestConsumerPositionsAreDurableAndShared: a consumer's position is the
+// source log's position it has applied through, the same from a process
+// that applied nothing itself (server mode: several processes on one
+// store), and after a restart.
+func TestConsumerPositionsAreDurableAndShared(t *testing.T) {
+	dir := t.TempDir()
+	bus := embeddedBus(t)
+	alpha, beta := openStore(t, dir, "alpha"), openStore(t, dir, "beta")
+	migrateSeen(t, beta)
+	p := newPlatform(t, bus, nil)
+	p.Host("alpha", alpha)
+	var calls atomic.Int64
+	p.Host("beta", beta).Consume("things", []string{"ThingHappened"}, countingHandler(&calls))
+	if err := p.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	var last es.Result
+	for i := range 3 {
+		last = appendThing(t, alpha, fmt.Sprintf("t%d", i), i)
+	}
+	want := last.Position
+	position := func(p *Platform) (int64, map[string]int64) {
+		for _, rm := range p.ReadModels(context.Background()) {
+			if rm.Name == "beta.things" {
+				return rm.Position, rm.Positions
+			}
+		}
+		t.Fatal("beta.things not listed")
+		return 0, nil
+	}
+	eventually(t, 10*time.Second, "the consumer's position at the log's head", func() bool {
+		pos, all := position(p)
+		return pos == want && all["alpha"] == want
+	})
+	// Another process on the same stores (registered, not started: it
+	// applies nothing) sees it within a second of the first one writing it.
+	other := newPlatform(t, embeddedBus(t), nil)
+	other.Host("alpha", alpha)
+	other.Host("beta", beta).Consume("things", []string{"ThingHappened"}, countingHandler(&calls))
+	eventually(t, 10*time.Second, "the other process's view", func() bool {
+		_, all := position(other)
+		return all["alpha"] == want
+	})
+	if err := p.Close(); err != nil {
+		t.Fatal(err)
+	}
+	// After a restart, before anything new is applied.
+	p2 := newPlatform(t, bus, nil)
+	p2.Host("alpha", alpha)
+	p2.Host("beta", beta).Consume("things", []string{"ThingHappened"}, countingHandler(&calls))
+	if err := p2.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if pos, _ := position(p2); pos != want {
+		t.Fatalf("after a restart: position %d, want %d", pos, want)
+	}
+}
