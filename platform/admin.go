@@ -23,8 +23,8 @@ type ReadModel struct {
 	Name     string `json:"name"`
 	Kind     string `json:"kind"`     // "projection" or "consumer"
 	Position int64  `json:"position"` // projection: log position applied; consumer of one context's messages: that log's position applied through (0 for several: see Positions)
-	// Positions (consumers): per source context, the position of its log
-	// the consumer has applied through (the same from every process, kept
+	// Positions (consumers): per source context, the highest position of
+	// its log the consumer has applied (the same from every process, kept
 	// across restarts; written each second).
 	Positions map[string]int64 `json:"positions,omitempty"`
 	Lag       int64            `json:"lag"`    // projection: log entries not applied; consumer: messages pending or unacknowledged
@@ -79,7 +79,7 @@ func (p *Platform) Routes(api *httpapi.API) {
 		httpapi.Summary("List the projections (read models rebuilt from a context's own log; each can be rebuilt) with position, lag, status and last error. search.index (the full-text index) reports its own change counter: position is the last change of the search tables it indexed, lag the changes not indexed yet. Read models fed by the bus are consumers: GET /api/v1/admin/consumers"),
 		httpapi.Returns(200, items[ReadModel]{}))
 	api.Handle("GET /api/v1/admin/consumers", httpapi.Admin, p.getConsumers,
-		httpapi.Summary("List the bus consumers (exactly-once handlers and bus-fed read models) with, per source context, the position of its log applied through (positions; position is that figure for a consumer of one context's messages, 0 for one of several), pending messages (lag), status and last error. Positions are kept in the context's store (written each second, never moved back): every process answers alike, and a restart keeps them."),
+		httpapi.Summary("List the bus consumers (exactly-once handlers and bus-fed read models) with, per source context, the highest position of its log applied (positions; position is that figure when there is one source context, 0 for several), pending messages (lag), status and last error. Positions are kept in the context's store (written each second, never moved back): every process answers alike, and a restart keeps them."),
 		httpapi.Returns(200, items[ReadModel]{}))
 	api.Handle("POST /api/v1/admin/projections/{name}/rebuild", httpapi.Admin, p.postRebuild,
 		httpapi.Summary("Rebuild a projection from the log beside the live one, then swap (reads keep being served)"),
@@ -130,8 +130,10 @@ func (p *Platform) ReadModels(ctx context.Context) []ReadModel {
 		for _, c := range h.consumers {
 			rm := ReadModel{Name: c.full, Kind: "consumer", Positions: c.positionsOf(stored[c.full]),
 				Status: c.status.Load().(string), LastError: c.lastError()}
-			if len(c.sources) == 1 {
-				rm.Position = rm.Positions[c.sources[0]]
+			if len(rm.Positions) == 1 { // one source context (a command's are its senders)
+				for _, pos := range rm.Positions {
+					rm.Position = pos
+				}
 			}
 			if c.sub != nil {
 				if n, err := c.sub.Pending(ctx); err == nil {

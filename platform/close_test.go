@@ -2,6 +2,7 @@ package platform
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sync/atomic"
 	"testing"
@@ -33,16 +34,17 @@ func TestCloseIsPrompt(t *testing.T) {
 }
 
 // A handler stuck on a slow service does not hold Close for its whole
-// timeout: StopGrace after Close began its context ends, the message goes
-// back to the bus (not towards the dead letters), and the next start
-// applies it.
+// timeout: StopGrace after Close began its context ends and the message goes
+// back to the bus, at the cost of one delivery (not of every pull the
+// closing process still makes): the next start has the rest of
+// MaxDeliveries for it.
 func TestCloseStopsAStuckHandlerAfterTheGrace(t *testing.T) {
 	dir := t.TempDir()
 	bus := embeddedBus(t)
 	alpha, beta := openStore(t, dir, "alpha"), openStore(t, dir, "beta")
 	migrateSeen(t, beta)
 	started := make(chan struct{}, 1)
-	p := newPlatform(t, bus, func(c *Config) { c.StopGrace = 300 * time.Millisecond; c.MaxDeliveries = 1 })
+	p := newPlatform(t, bus, func(c *Config) { c.StopGrace = 300 * time.Millisecond; c.MaxDeliveries = 3 })
 	p.Host("alpha", alpha)
 	p.Host("beta", beta).Consume("slow", []string{"ThingHappened"}, func(ctx context.Context, m es.Message) (es.Commit, error) {
 		started <- struct{}{}
@@ -65,15 +67,58 @@ func TestCloseStopsAStuckHandlerAfterTheGrace(t *testing.T) {
 	if el := time.Since(start); el > 5*time.Second {
 		t.Fatalf("Close took %s with a stuck handler (grace 300ms)", el)
 	}
-	var calls atomic.Int64
-	p2 := newPlatform(t, bus, nil)
+	var runs atomic.Int64
+	p2 := newPlatform(t, bus, func(c *Config) { c.MaxDeliveries = 3 })
 	p2.Host("alpha", alpha)
-	p2.Host("beta", beta).Consume("slow", []string{"ThingHappened"}, countingHandler(&calls))
+	p2.Host("beta", beta).Consume("slow", []string{"ThingHappened"}, func(context.Context, es.Message) (es.Commit, error) {
+		runs.Add(1)
+		return es.Commit{}, errors.New("card processor down")
+	})
 	if err := p2.Start(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, 15*time.Second, "the next start applies the message", func() bool { return applied(t, beta, "t1") == 1 })
-	if dls, err := bus.DeadLetters(context.Background(), 0); err != nil || len(dls) != 0 {
-		t.Fatalf("dead letters %v %v: a stop is not a failure", dls, err)
+	var dls []es.DeadLetter
+	eventually(t, 20*time.Second, "the failing message's dead letter", func() bool {
+		var err error
+		dls, err = bus.DeadLetters(context.Background(), 0)
+		return err == nil && len(dls) == 1
+	})
+	if runs.Load() != 2 || dls[0].Deliveries != 3 {
+		t.Fatalf("after the stop the handler ran %d times and the letter counts %d deliveries; want 2 of 3 left", runs.Load(), dls[0].Deliveries)
+	}
+}
+
+// Work queued in a consumer's lanes when Close begins is not started: it
+// goes back to the bus, and Close does not wait a grace for each.
+func TestCloseDoesNotStartQueuedWork(t *testing.T) {
+	dir := t.TempDir()
+	bus := embeddedBus(t)
+	alpha, beta := openStore(t, dir, "alpha"), openStore(t, dir, "beta")
+	migrateSeen(t, beta)
+	var started atomic.Int64
+	p := newPlatform(t, bus, func(c *Config) {
+		c.StopGrace = 300 * time.Millisecond
+		c.KeyedWorkers = map[string]int{"beta.slow": 2}
+	})
+	p.Host("alpha", alpha)
+	p.Host("beta", beta).Consume("slow", []string{"ThingHappened"}, func(ctx context.Context, m es.Message) (es.Commit, error) {
+		started.Add(1)
+		<-ctx.Done()
+		return es.Commit{}, ctx.Err()
+	})
+	if err := p.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	for i := range 4 { // one stream: one lane, in order
+		appendThing(t, alpha, "same", i)
+	}
+	eventually(t, 10*time.Second, "the first handler", func() bool { return started.Load() >= 1 })
+	time.Sleep(200 * time.Millisecond) // the others reach the lane's queue
+	start := time.Now()
+	if err := p.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if el := time.Since(start); el > 3*time.Second || started.Load() != 1 {
+		t.Fatalf("Close took %s and started %d handlers; want one grace and 1", el, started.Load())
 	}
 }

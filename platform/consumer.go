@@ -25,7 +25,6 @@ type consumer struct {
 
 	status  atomic.Value // string
 	applied atomic.Int64 // messages applied
-	sources []string     // the contexts whose messages it consumes
 	mu      sync.Mutex
 	lastErr string
 
@@ -144,22 +143,27 @@ func (c *consumer) next(ctx context.Context) (es.Delivery, bool) {
 // errStopping ends a handler's context Config.StopGrace after Close began.
 var errStopping = errors.New("platform: stopping")
 
-// deliverOne is deliver with its own handleTimeout. Work in flight when ctx
-// ends (Close) still finishes, acked or nacked, but its handler's context
-// ends Config.StopGrace later: a handler stuck on a slow service (a card
-// processor) gives up and its message is nacked for another process or the
-// next start, instead of holding the stop for handleTimeout.
+// deliverOne is deliver with its own handleTimeout. Once ctx has ended
+// (Close), a delivery not started yet goes back to the bus; one in flight
+// finishes, acked or nacked, but its handler's context ends
+// Config.StopGrace after Close began: a handler stuck on a slow service (a
+// card processor) gives up and its message goes back to the bus for another
+// process or the next start, instead of holding the stop for handleTimeout.
 func (c *consumer) deliverOne(ctx context.Context, d es.Delivery) {
-	base, stop := context.WithCancelCause(context.WithoutCancel(ctx))
-	defer stop(nil)
-	hctx, cancel := context.WithTimeout(base, handleTimeout)
+	if ctx.Err() != nil {
+		c.giveBack(d)
+		return
+	}
+	hctx, cancel := context.WithTimeout(c.h.p.handlers, handleTimeout)
 	defer cancel()
-	unwatch := context.AfterFunc(ctx, func() {
-		t := time.AfterFunc(c.h.p.cfg.StopGrace, func() { stop(errStopping) })
-		context.AfterFunc(base, func() { t.Stop() }) // done first: no timer left
-	})
-	defer unwatch()
 	c.deliver(hctx, d)
+}
+
+// giveBack returns d to the bus because the platform is closing. The delay
+// keeps it from this process's last pulls, each of which would cost it a
+// delivery.
+func (c *consumer) giveBack(d es.Delivery) {
+	_ = d.Nak(c.h.p.cfg.StopGrace + 5*time.Second)
 }
 
 // workKeyed fetches deliveries and hands each to one of n lanes chosen by its
@@ -195,7 +199,7 @@ func (c *consumer) workKeyed(ctx context.Context, n int) {
 		select {
 		case lanes[lane(d.Message().Subject, n)] <- d:
 		case <-ctx.Done():
-			_ = d.Nak(0) // not started: redelivered to whoever consumes next
+			c.giveBack(d) // not started: redelivered to whoever consumes next
 			return
 		}
 	}
@@ -232,7 +236,7 @@ func (c *consumer) deliver(ctx context.Context, d es.Delivery) {
 		// Told to stop, not failed: back to the bus at once, not a step
 		// towards the dead letters.
 		p.log.Info("handler stopped by the shutdown; message returned to the bus", "consumer", c.full, "type", msg.Type, "messageId", msg.ID)
-		_ = d.Nak(0)
+		c.giveBack(d)
 		return
 	}
 	if err == nil {
@@ -432,12 +436,14 @@ func (c *consumer) deliverRun(ctx context.Context, run []es.Delivery) {
 		return
 	}
 	each := time.Since(start).Seconds() / float64(len(run))
+	actx, acancel := context.WithTimeout(context.WithoutCancel(ctx), commitTimeout) // not what the batch left of its budget
+	defer acancel()
 	var wg sync.WaitGroup
 	for _, d := range run {
 		m.consumerDeliveries.WithLabelValues(c.full).Inc()
 		m.consumerLatency.WithLabelValues(c.full).Observe(each)
 		wg.Go(func() {
-			if err := d.Ack(bctx); err != nil {
+			if err := d.Ack(actx); err != nil {
 				p.log.Warn("consumer ack (the redelivery will be a duplicate)", "consumer", c.full, "messageId", d.Message().ID, "err", err)
 			}
 		})

@@ -23,7 +23,6 @@ import (
 	"fmt"
 	"io/fs"
 	"log/slog"
-	"slices"
 	"sort"
 	"sync"
 	"time"
@@ -71,8 +70,11 @@ type Config struct {
 	// MaxBatch bounds the messages a ConsumeBatch consumer applies in one
 	// commit (default 256; what the bus has ready, never a wait for more).
 	MaxBatch int
-	// StopGrace is how long Close lets a handler in flight run before its
-	// context ends and its message is nacked (default 5 s).
+	// StopGrace is how long Close lets the handlers in flight run before
+	// their contexts end and their messages are nacked (default 5 s); work
+	// queued but not started when Close begins is nacked at once. Either
+	// comes back after StopGrace + 5 s (not to this closing process's last
+	// pulls), and costs the message one delivery.
 	StopGrace time.Duration
 	// RelayBatch and ProjectionBatch bound the events read from a log at once
 	// (default 1000).
@@ -169,6 +171,10 @@ type Platform struct {
 	// the workers have settled what they held.
 	stopBeats context.CancelFunc
 	beats     sync.WaitGroup
+	// handlers is the parent of every handler's context: Close ends it
+	// (cause errStopping) StopGrace after it began.
+	handlers     context.Context
+	stopHandlers context.CancelCauseFunc
 
 	progress *notifier // signalled on any relay, consumer or projection progress
 	retrying sync.Map  // dead-letter ids being retried (RetryDeadLetter)
@@ -228,12 +234,6 @@ func (p *Platform) Start(ctx context.Context) error {
 				return fmt.Errorf("platform: consumer %s: %w", c.full, err)
 			}
 			c.subjects = subs
-			c.sources = nil
-			for _, t := range c.types {
-				if mt, ok := p.cfg.Registry.Lookup(t); ok && !slices.Contains(c.sources, mt.Spec().Owner) {
-					c.sources = append(c.sources, mt.Spec().Owner)
-				}
-			}
 		}
 	}
 	for _, name := range p.order {
@@ -273,6 +273,7 @@ func (p *Platform) Start(ctx context.Context) error {
 	p.cancel = cancel
 	beatCtx, stopBeats := context.WithCancel(context.WithoutCancel(ctx))
 	p.stopBeats = stopBeats
+	p.handlers, p.stopHandlers = context.WithCancelCause(context.WithoutCancel(ctx))
 	p.started = true
 	p.wg.Add(1)
 	go func() { defer p.wg.Done(); p.writePositions(runCtx) }()
@@ -321,8 +322,11 @@ func (p *Platform) Close() error {
 	if cancel == nil {
 		return nil
 	}
+	grace := time.AfterFunc(p.cfg.StopGrace, func() { p.stopHandlers(errStopping) })
 	cancel()
 	p.wg.Wait() // the workers have settled what they held
+	grace.Stop()
+	p.stopHandlers(errStopping)
 	p.stopBeats()
 	p.beats.Wait()
 	fctx, done := context.WithTimeout(context.Background(), commitTimeout)

@@ -2,6 +2,7 @@ package platform
 
 import (
 	"context"
+	"slices"
 	"strings"
 	"time"
 
@@ -28,7 +29,8 @@ func positionCheckpoint(consumer, source string) string {
 }
 
 // noteApplied records that the consumer applied the message at pos of
-// source's log.
+// source's log. Keyed lanes and retries apply out of order: a position is
+// the highest applied, not a guarantee that all before it were.
 func (c *consumer) noteApplied(source string, pos int64) {
 	c.posMu.Lock()
 	defer c.posMu.Unlock()
@@ -63,6 +65,9 @@ func (h *host) flushPositions(ctx context.Context) error {
 	if len(rows) == 0 {
 		return nil
 	}
+	// One order for every process: two flushes of the same rows in
+	// PostgreSQL cannot deadlock.
+	slices.SortFunc(rows, func(a, b row) int { return strings.Compare(a.name, b.name) })
 	_, err := h.store.Commit(ctx, es.Commit{Apply: func(ctx context.Context, tx es.SQL, _ []es.Event) error {
 		for _, r := range rows {
 			if _, err := tx.ExecContext(ctx, `INSERT INTO platform_checkpoints (name, position, updated_at) VALUES ($1, $2, $3)
