@@ -48,25 +48,35 @@ func NewPolicy(words []string) Policy {
 // screenText is text as screening reads it: NFKC (fullwidth and other
 // compatible letters read as the plain ones they stand for), without the
 // characters that show nothing (zero-width spaces and joiners, soft hyphens,
-// variation selectors: "sc\u200bam" is "scam"), and with the full stops
-// IDNA reads as dots ("evil。com" is "evil.com").
+// variation selectors: "sc\u200bam" is "scam"), and with an ideographic
+// full stop between lower-case ASCII letters or digits read as the dot IDNA
+// reads it as ("evil。com" is "evil.com"; "最高です。みんな" is a sentence).
 func screenText(s string) string {
-	return strings.Map(func(r rune) rune {
-		switch {
-		case r == '\u3002' || r == '\uff61':
-			return '.'
-		case unicode.In(r, unicode.Cf, unicode.Other_Default_Ignorable_Code_Point, unicode.Variation_Selector):
+	s = strings.Map(func(r rune) rune {
+		if unicode.In(r, unicode.Cf, unicode.Other_Default_Ignorable_Code_Point, unicode.Variation_Selector) {
 			return -1
 		}
 		return r
 	}, norm.NFKC.String(s))
+	return ideographicDot.ReplaceAllString(s, "$1.$2")
 }
 
-// skeleton is a lower-case word as it looks: accents dropped ("scám" is
-// "scam") and the Cyrillic and Greek letters that look like Latin ones read
-// as those ("sсаm" with a Cyrillic с and а is "scam"). A word matches the
-// list when it or its skeleton is on it.
+var ideographicDot = regexp.MustCompile(`([a-z0-9-])[\x{3002}\x{FF61}]([a-z0-9])`)
+
+// skeleton is a lower-case word that mixes Latin with Cyrillic or Greek
+// letters as it looks: the look-alikes read as Latin ("sсаm" with a
+// Cyrillic с and а is "scam") and accents dropped. A word of one script is
+// its own skeleton: "hâte", "Morón" and "нате" are words, not disguises.
+// A word matches the list when it or its skeleton is on it.
 func skeleton(w string) string {
+	latin, other := false, false
+	for _, r := range w {
+		latin = latin || unicode.Is(unicode.Latin, r)
+		other = other || unicode.In(r, unicode.Cyrillic, unicode.Greek)
+	}
+	if !latin || !other {
+		return strings.ToLower(w)
+	}
 	var b strings.Builder
 	for _, r := range norm.NFD.String(strings.ToLower(w)) {
 		if unicode.Is(unicode.Mn, r) {
@@ -92,18 +102,27 @@ var lookalikes = map[rune]rune{
 
 // linkPattern finds a link: a URL with any scheme (https://, ftp://), one of
 // the schemes written without // (mailto:, javascript:, data:text/html,
-// tel:+1…, sms:, magnet:?), an HTML anchor, www., an IPv4 address,
-// localhost with a port or a path, or a bare host name ending in a common
-// top-level domain (bit.ly/x, shop.example.de, пример.рф). Domains that are
+// tel:+1…, sms:, magnet:?), an HTML anchor, www., an IPv4 address with a
+// port or a path,
+// localhost with a port or a path, a punycode label (xn--…), or a bare host
+// name in any script ending in a common top-level domain (bit.ly/x,
+// shop.example.de, магазин.com, пример.рф). Domains that are
 // also English words (at, be, in, is, it, me, no, so, to, us, fun, live,
 // store, win, ...) are left out, so that "works great.It is" or "fun.Store
 // it dry" is not a link.
-var linkPattern = regexp.MustCompile(`(?i)(\b[a-z][a-z0-9+.-]*://|\b(mailto|javascript|vbscript):|\bdata:[a-z]+/|` +
-	`\b(tel|sms|callto):\s*\+?\d|\bmagnet:\?|<a\s|\bhref\s*=|\bwww\.|` +
-	`\b\d{1,3}(\.\d{1,3}){3}\b|\blocalhost(:\d|/)|` +
-	`[\p{L}\p{N}-]+\.(рф|рус|укр|бел|срб|қаз|мон|中国|中國|公司|网络|在线|みんな|한국)(\P{L}|$)|` +
-	`\b[a-z0-9-]+\.(com|net|org|io|ru|biz|info|xyz|co|shop|top|app|dev|vip|icu|` +
-	`de|uk|fr|es|nl|eu|ca|au|ly|gl|ch|pl|se|dk|fi|pt|br|mx|cn|jp|kr|tk|ml|ga|cf|gq|pw|cc|ws|su|ai|gg|tv|fm)\b)`)
+var linkPattern = regexp.MustCompile(`(?i)(\b[a-z][a-z0-9+.-]*://|\bmailto:|\b(javascript|vbscript):\S|\bdata:[a-z]+/|` +
+	`\b(tel|sms|callto):\s*\+?\d|\bmagnet:\?|<a\s|\bhref\s*=|\bwww\.|\bxn--[a-z0-9-]+\.|` +
+	`\b` + octet + `(\.` + octet + `){3}(:\d|/)|\blocalhost(:\d|/)|` +
+	`[\p{L}\p{N}-]+\.(рф|рус|укр|срб)(\P{L}|$)|` +
+	`[\p{L}\p{N}-]+\.(` + tlds + `)\b)`)
+
+// octet is a number from 0 to 255; tlds the common top-level domains that
+// are not also everyday words.
+const (
+	octet = `(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)`
+	tlds  = `com|net|org|io|ru|biz|info|xyz|co|shop|top|app|dev|vip|icu|` +
+		`de|uk|fr|es|nl|eu|ca|au|ly|gl|ch|pl|se|dk|fi|pt|br|mx|cn|jp|kr|tk|ml|ga|cf|gq|pw|cc|ws|su|ai|gg|tv|fm`
+)
 
 // Screen decides what happens to a submitted review's text: the contract's
 // rule, held for moderation or published at once. The catalog's "duplicates an
