@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
@@ -580,5 +581,28 @@ func TestClientGoneIs499(t *testing.T) {
 	}
 	if strings.Contains(logs.String(), "level=ERROR") {
 		t.Fatalf("an abandoned request was logged as an error:\n%s", logs.String())
+	}
+}
+
+// A client that announces a body and never sends it all gets a 400 (not a
+// connection held open) once BodyReadTimeout has passed.
+func TestUnfinishedBodyTimesOut(t *testing.T) {
+	api, _ := newAPI(t)
+	old := httpapi.BodyReadTimeout
+	httpapi.BodyReadTimeout = 300 * time.Millisecond
+	t.Cleanup(func() { httpapi.BodyReadTimeout = old })
+	srv := httptest.NewServer(api)
+	defer srv.Close()
+	conn, err := net.Dial("tcp", srv.Listener.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	_, _ = conn.Write([]byte("POST /api/v1/things HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer cust-tok\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{\"a\":"))
+	_ = conn.SetReadDeadline(time.Now().Add(10 * time.Second))
+	start := time.Now()
+	reply, _ := io.ReadAll(conn)
+	if time.Since(start) > 5*time.Second || !strings.HasPrefix(string(reply), "HTTP/1.1 4") {
+		t.Fatalf("after %s: %q", time.Since(start), reply)
 	}
 }

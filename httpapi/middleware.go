@@ -107,9 +107,18 @@ func (m *muxErrorWriter) Write(b []byte) (int, error) {
 	return m.ResponseWriter.Write(b)
 }
 
+// BodyReadTimeout bounds the reading of a request's body: a client that
+// announces a body and never sends it all does not hold the connection
+// (slow headers are cut by the server's ReadHeaderTimeout).
+var BodyReadTimeout = time.Minute
+
 // ServeHTTP runs the middleware chain and dispatches to the route.
 func (a *API) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
+	if r.Body != nil && r.Body != http.NoBody {
+		// Not supported by every ResponseWriter (httptest's recorder): then nothing to bound.
+		_ = http.NewResponseController(w).SetReadDeadline(start.Add(BodyReadTimeout))
+	}
 	cid := r.Header.Get("X-Correlation-Id")
 	if !validCorrelationID(cid) {
 		cid = acme.NewID()

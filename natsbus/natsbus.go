@@ -164,7 +164,32 @@ func Embedded(ctx context.Context, dataDir string, opts ...Options) (*Bus, error
 		return nil, err
 	}
 	b.srv = srv
+	// The embedded server lives and dies with this process, and its data
+	// directory is this process's alone: a lease still in the bucket is a
+	// previous run's (a kill -9 leaves it until it expires, and the relays
+	// and projections would wait that long before working again).
+	if err := b.dropLeases(ctx); err != nil {
+		_ = b.Close()
+		return nil, err
+	}
 	return b, nil
+}
+
+// dropLeases deletes every lease.
+func (b *Bus) dropLeases(ctx context.Context) error {
+	keys, err := b.kv.Keys(ctx)
+	if errors.Is(err, jetstream.ErrNoKeysFound) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("natsbus: list leases: %w", err)
+	}
+	for _, k := range keys {
+		if err := b.kv.Purge(ctx, k); err != nil {
+			return fmt.Errorf("natsbus: drop lease %s: %w", k, err)
+		}
+	}
+	return nil
 }
 
 // Connect connects to an external NATS server or cluster at url.

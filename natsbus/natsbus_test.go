@@ -269,3 +269,27 @@ func TestWorkQueueCommandsStreamOfAnEarlierVersion(t *testing.T) {
 	run(memory, 2) // the file consumer becomes a memory one
 	run(memory, 3) // and starts again after a restart
 }
+
+// A lease left by a previous run of the embedded server (a process killed
+// with -9 never released it) does not hold the next run: the embedded
+// server and its data directory are one process's alone.
+func TestEmbeddedRestartDropsAKilledRunsLeases(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	b, err := natsbus.Embedded(ctx, dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ok, err := b.Lease(ctx, "relay.cart", "killed-process", time.Hour); err != nil || !ok {
+		t.Fatalf("first lease: %v %v", ok, err)
+	}
+	_ = b.Close() // no ReleaseLease: as after kill -9
+	b2, err := natsbus.Embedded(ctx, dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b2.Close()
+	if ok, err := b2.Lease(ctx, "relay.cart", "next-run", time.Minute); err != nil || !ok {
+		t.Fatalf("the next run's lease: %v %v, want it at once", ok, err)
+	}
+}
