@@ -403,8 +403,8 @@ func ValidateCheckout(a Address, m PaymentMethod) error {
 	if m.Type != "card" {
 		pm = append(pm, acme.FieldError{Field: "paymentMethod.type", Message: `must be "card"`})
 	}
-	if strings.TrimSpace(m.Token) == "" || len(m.Token) > 255 {
-		pm = append(pm, acme.FieldError{Field: "paymentMethod.token", Message: "is required (1-255 characters)"})
+	if strings.TrimSpace(m.Token) == "" || len(m.Token) > 255 || acme.HasControl(m.Token) {
+		pm = append(pm, acme.FieldError{Field: "paymentMethod.token", Message: "is required (1-255 characters, no control characters)"})
 	}
 	if len(pm) > 0 {
 		return acme.Invalid(pm...)

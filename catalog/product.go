@@ -144,7 +144,7 @@ func createProductEvents(c createProduct) ([]any, error) {
 		fields = append(fields, acme.FieldError{Field: "initialStock", Message: fmt.Sprintf("must be from 0 to %d", MaxInitialStock)})
 	}
 	if !validDescription(c.Description) {
-		fields = append(fields, acme.FieldError{Field: "description", Message: "must be at most 10000 characters"})
+		fields = append(fields, acme.FieldError{Field: "description", Message: "must be at most 10000 characters, without control characters other than line breaks and tabs"})
 	}
 	if len(fields) > 0 {
 		return nil, acme.Invalid(fields...)
@@ -171,7 +171,7 @@ func updateProductEvents(s Product, c updateProduct) ([]any, error) {
 	}
 	if c.Description != nil {
 		if !validDescription(*c.Description) {
-			return nil, acme.Invalid(acme.FieldError{Field: "description", Message: "must be at most 10000 characters"})
+			return nil, acme.Invalid(acme.FieldError{Field: "description", Message: "must be at most 10000 characters, without control characters other than line breaks and tabs"})
 		}
 		if *c.Description != s.Description {
 			next.Description = *c.Description
@@ -196,13 +196,13 @@ func addVariantEvents(s Product, c addProductVariant) ([]any, error) {
 	size, color := strings.TrimSpace(c.Size), strings.TrimSpace(c.Color)
 	var fields []acme.FieldError
 	if n := utf8.RuneCountInString(sku); n < 1 || n > MaxSKULength || !utf8.ValidString(sku) || acme.HasControl(sku) {
-		fields = append(fields, acme.FieldError{Field: "sku", Message: "must be 1 to 64 characters"})
+		fields = append(fields, acme.FieldError{Field: "sku", Message: "must be 1 to 64 characters, without control characters"})
 	}
 	if utf8.RuneCountInString(size) > MaxAttributeLength || acme.HasControl(size) {
-		fields = append(fields, acme.FieldError{Field: "size", Message: "must be at most 50 characters"})
+		fields = append(fields, acme.FieldError{Field: "size", Message: "must be at most 50 characters, without control characters"})
 	}
 	if utf8.RuneCountInString(color) > MaxAttributeLength || acme.HasControl(color) {
-		fields = append(fields, acme.FieldError{Field: "color", Message: "must be at most 50 characters"})
+		fields = append(fields, acme.FieldError{Field: "color", Message: "must be at most 50 characters, without control characters"})
 	}
 	var stock int64
 	if c.InitialStock != nil {

@@ -333,6 +333,9 @@ func validateCancel(req *CancelRequest) []acme.FieldError {
 	if utf8.RuneCountInString(req.Reason) > 500 {
 		return []acme.FieldError{{Field: "reason", Message: "must be at most 500 characters"}}
 	}
+	if acme.HasControl(req.Reason) {
+		return []acme.FieldError{{Field: "reason", Message: "must not contain control characters (line breaks, NUL)"}}
+	}
 	if req.Reason == "" {
 		req.Reason = "CUSTOMER_REQUESTED"
 	}

@@ -296,6 +296,7 @@ func TestCancelVoidsOrRefunds(t *testing.T) {
 	// before capture: release + void
 	pending := e.place(t, ann)
 	e.want(t, e.do(t, "POST", "/api/v1/orders/"+pending+"/cancel", "tok-"+bob, CancelRequest{Reason: "x"}), 404, "not_found")
+	e.want(t, e.do(t, "POST", "/api/v1/orders/"+pending+"/cancel", "tok-"+ann, CancelRequest{Reason: "a\x00b"}), 422, "validation_failed")
 	e.want(t, e.do(t, "POST", "/api/v1/orders/"+pending+"/cancel", "", CancelRequest{Reason: "x"}), 401, "unauthorized")
 	r := e.do(t, "POST", "/api/v1/orders/"+pending+"/cancel", "tok-"+ann, CancelRequest{Reason: "changed my mind"})
 	e.want(t, r, 200, "")

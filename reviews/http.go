@@ -6,6 +6,7 @@ import (
 	"math"
 	"net/http"
 	"strings"
+	"unicode"
 	"unicode/utf8"
 
 	"acme"
@@ -73,6 +74,12 @@ func validateText(title, body string) error {
 	}
 	if n := utf8.RuneCountInString(strings.TrimSpace(body)); n < 1 || utf8.RuneCountInString(body) > 5000 || acme.Blank(body) {
 		fields = append(fields, acme.FieldError{Field: "body", Message: "must be 1 to 5000 characters"})
+	}
+	if len(fields) == 0 && acme.HasControl(title) {
+		fields = append(fields, acme.FieldError{Field: "title", Message: "must not contain control characters (line breaks, NUL)"})
+	}
+	if len(fields) == 0 && strings.IndexFunc(body, func(r rune) bool { return unicode.IsControl(r) && r != '\n' && r != '\r' && r != '\t' }) >= 0 {
+		fields = append(fields, acme.FieldError{Field: "body", Message: "must not contain control characters other than line breaks and tabs"})
 	}
 	if len(fields) > 0 {
 		return acme.Invalid(fields...)
@@ -150,6 +157,9 @@ func decodeFlag(r *http.Request) (flagRequest, error) {
 	}
 	if utf8.RuneCountInString(req.Notes) > 1000 {
 		return req, acme.Invalid(acme.FieldError{Field: "notes", Message: "must be at most 1000 characters"})
+	}
+	if strings.IndexFunc(req.Notes, func(r rune) bool { return unicode.IsControl(r) && r != '\n' && r != '\r' && r != '\t' }) >= 0 {
+		return req, acme.Invalid(acme.FieldError{Field: "notes", Message: "must not contain control characters other than line breaks and tabs"})
 	}
 	return req, nil
 }

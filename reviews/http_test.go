@@ -67,6 +67,8 @@ func TestReviews(t *testing.T) {
 			}
 			submit(t, s, ada, product, 4, "", "Works.").WantError(t, 422, "validation_failed")
 			submit(t, s, ada, product, 4, "Nice", string(make([]byte, 5001))).WantError(t, 422, "validation_failed")
+			submit(t, s, ada, product, 4, "bad\x00title", "Works.").WantError(t, 422, "validation_failed")
+			submit(t, s, ada, product, 4, "Nice", "x\x00y\a").WantError(t, 422, "validation_failed")
 			s.Do(t, "POST", "/api/v1/products/"+acme.NewID()+"/reviews", ada, map[string]any{"rating": 5, "title": "t", "body": "b"}).
 				WantError(t, http.StatusNotFound, "not_found")
 			s.Do(t, "POST", "/api/v1/products/"+product+"/reviews", s.AdminToken, map[string]any{"rating": 5, "title": "t", "body": "b"}).
