@@ -45,6 +45,12 @@ func (m Money) Format() string {
 // of the emails that quote the field.
 func HasControl(s string) bool { return strings.IndexFunc(s, unicode.IsControl) >= 0 }
 
+// HasControlInText is HasControl for a multi-line text (a description, a
+// review's body): line breaks and tabs belong there, other controls do not.
+func HasControlInText(s string) bool {
+	return strings.IndexFunc(s, func(r rune) bool { return unicode.IsControl(r) && r != '\n' && r != '\r' && r != '\t' }) >= 0
+}
+
 // Blank reports whether s shows nothing: only white space, format
 // characters (a zero-width space U+200B, a joiner, a byte-order mark),
 // other default-ignorable ones (the Hangul fillers, the combining grapheme

@@ -54,3 +54,11 @@ func TestBlank(t *testing.T) {
 		}
 	}
 }
+
+func TestHasControlInText(t *testing.T) {
+	for s, want := range map[string]bool{"two\nlines\r\n\tindented": false, "a\x00b": true, "bell\a": true, "Café": false} {
+		if acme.HasControlInText(s) != want {
+			t.Errorf("HasControlInText(%q) = %v, want %v", s, !want, want)
+		}
+	}
+}

@@ -5,7 +5,6 @@ import (
 	"slices"
 	"strings"
 	"time"
-	"unicode"
 	"unicode/utf8"
 
 	"acme"
@@ -265,7 +264,7 @@ func checkName(name string) error {
 
 func validDescription(d string) bool {
 	return utf8.ValidString(d) && utf8.RuneCountInString(d) <= MaxDescriptionLength &&
-		strings.IndexFunc(d, func(r rune) bool { return unicode.IsControl(r) && r != '\n' && r != '\r' && r != '\t' }) < 0
+		!acme.HasControlInText(d)
 }
 
 // MaxInitialStock bounds initialStock, as inventory bounds a restock.

@@ -6,7 +6,6 @@ import (
 	"math"
 	"net/http"
 	"strings"
-	"unicode"
 	"unicode/utf8"
 
 	"acme"
@@ -78,7 +77,7 @@ func validateText(title, body string) error {
 	if len(fields) == 0 && acme.HasControl(title) {
 		fields = append(fields, acme.FieldError{Field: "title", Message: "must not contain control characters (line breaks, NUL)"})
 	}
-	if len(fields) == 0 && strings.IndexFunc(body, func(r rune) bool { return unicode.IsControl(r) && r != '\n' && r != '\r' && r != '\t' }) >= 0 {
+	if len(fields) == 0 && acme.HasControlInText(body) {
 		fields = append(fields, acme.FieldError{Field: "body", Message: "must not contain control characters other than line breaks and tabs"})
 	}
 	if len(fields) > 0 {
@@ -158,7 +157,7 @@ func decodeFlag(r *http.Request) (flagRequest, error) {
 	if utf8.RuneCountInString(req.Notes) > 1000 {
 		return req, acme.Invalid(acme.FieldError{Field: "notes", Message: "must be at most 1000 characters"})
 	}
-	if strings.IndexFunc(req.Notes, func(r rune) bool { return unicode.IsControl(r) && r != '\n' && r != '\r' && r != '\t' }) >= 0 {
+	if acme.HasControlInText(req.Notes) {
 		return req, acme.Invalid(acme.FieldError{Field: "notes", Message: "must not contain control characters other than line breaks and tabs"})
 	}
 	return req, nil
